@@ -1,0 +1,1 @@
+"""Parley benchmarks: ``bash scripts/bench`` (see ``bench/run.py``)."""

@@ -1,0 +1,151 @@
+"""The ASGI application: wiring of settings, broker, gateway and HTTP routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from parley.broker import create_broker
+from parley.config import Settings
+from parley.gateway import Gateway
+from parley.keys import load_secret
+from parley.metrics import Metrics
+from parley.moderation import mount as mount_moderation
+from parley.reports_http import build_reports_router
+from parley.safety.assurance import AgeAssurance
+from parley.safety.devices import DeviceTokens
+from parley.storage import open_store
+
+WEB_DIR = Path(__file__).parent / "web"
+log = logging.getLogger("parley.app")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Status(BaseModel):
+    online: int
+    waiting: dict[str, int]
+
+
+class _GatewayEndpoint:
+    """Raw ASGI endpoint for /ws. The gateway exists only once the lifespan opened the store.
+    (A class, not a function: Starlette would wrap a function in its WebSocket session.)"""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway: Gateway = self._app.state.gateway
+        await gateway(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+    broker = create_broker(
+        settings.broker_url,
+        interest_fallback=settings.interest_fallback,
+        observer=metrics,
+        evidence_lines=settings.evidence_lines,
+        report_grace=settings.report_grace,
+    )
+    secret = load_secret(settings.secret, settings.data_dir)
+    devices = DeviceTokens(secret)
+    assurance = AgeAssurance.from_settings(settings)  # bad age settings stop start-up here
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(settings, secret)
+        gateway = Gateway(settings, broker, metrics, devices, assurance, store)
+        app.state.store = store
+        app.state.gateway = gateway
+        await broker.start()
+        await gateway.start()
+        await console.start()
+        log.info("parley started", extra={"broker": settings.broker_url.split("@")[-1]})
+        try:
+            yield
+        finally:
+            await console.close()
+            await gateway.close()
+            await broker.close()
+            await store.close()
+
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        summary="Meet strangers at random, safely.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.broker = broker
+    app.state.metrics = metrics
+
+    app.router.routes.append(WebSocketRoute("/ws", _GatewayEndpoint(app)))
+    console = mount_moderation(app, settings, broker, metrics, devices)  # /mod, /api/mod, /appeal
+    app.include_router(build_reports_router(devices, settings.report_grace))  # /api/reports
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    async def healthz() -> Health:
+        """Liveness: the process is up and its event loop answers."""
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "A dependency is down"}},
+        tags=["ops"],
+    )
+    async def readyz() -> Response:
+        """Readiness: the broker and the database can take work."""
+        if await broker.ready() and await app.state.store.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics_endpoint() -> Response:
+        """Prometheus text exposition."""
+        metrics.latest = await broker.stats()
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/api/status", response_model=Status, tags=["public"])
+    async def status() -> Status:
+        """People online and waiting per pool, as on the page's "N online"."""
+        stats = await broker.stats()
+        return Status(online=stats.online, waiting=stats.waiting)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    if WEB_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+            "connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self)")
+        return response
+
+    return app

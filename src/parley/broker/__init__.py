@@ -1,0 +1,40 @@
+"""Brokers, chosen by URL scheme: ``memory://`` (one process) or ``redis://`` (many nodes)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from parley.broker.base import Broker, Mailbox, MatchObserver, Outcome, Ticket
+
+__all__ = ["Broker", "Mailbox", "MatchObserver", "Outcome", "Ticket", "create_broker"]
+
+
+def create_broker(
+    url: str,
+    *,
+    interest_fallback: float,
+    observer: MatchObserver,
+    evidence_lines: int = 50,
+    report_grace: float = 120.0,
+) -> Broker:
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        from parley.broker.memory import MemoryBroker
+
+        return MemoryBroker(
+            interest_fallback=interest_fallback,
+            observer=observer,
+            evidence_lines=evidence_lines,
+            report_grace=report_grace,
+        )
+    if scheme in ("redis", "rediss", "unix"):
+        from parley.broker.redis import RedisBroker
+
+        return RedisBroker(
+            url,
+            interest_fallback=interest_fallback,
+            observer=observer,
+            evidence_lines=evidence_lines,
+            report_grace=report_grace,
+        )
+    raise ValueError(f"unsupported broker URL scheme {scheme!r} (expected memory:// or redis://)")

@@ -1,0 +1,162 @@
+"""The matching queue of one process: fair, interest-aware, O(log n) per operation.
+
+Per pool, waiting tickets live in two kinds of index:
+
+- one insertion-ordered dict per interest (oldest first), for shared-interest matches;
+- one sorted map of *open* tickets by arrival number: those without interests, and those whose
+  interest wait ran out (fallback). Fallen-back tickets re-enter at their original arrival place,
+  so the longest-waiting person still goes first.
+
+A ticket with interests that has not fallen back matches only someone sharing an interest. Finding
+a partner looks at the head of at most ten interest lists plus the open map. Incompatible heads
+(same device, blocked) are skipped, up to ``SKIP_LIMIT`` per index, which keeps every operation
+bounded however the queue is shaped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedDict
+
+from parley.broker.base import Ticket
+
+SKIP_LIMIT = 32
+
+Compatible = Callable[[Ticket, Ticket], bool]
+
+
+@dataclass(slots=True)
+class Entry:
+    ticket: Ticket
+    seq: int
+    since: float
+    open: bool
+
+
+@dataclass(slots=True)
+class _Pool:
+    by_interest: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    open: SortedDict = field(default_factory=SortedDict)  # seq -> Entry
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    a: Entry  # the one who arrived (or fell back) and triggered the match
+    b: Entry  # the one who was waiting
+    common: tuple[str, ...]
+
+
+class Matchmaker:
+    def __init__(self, compatible: Compatible) -> None:
+        self._compatible = compatible
+        self._pools: dict[str, _Pool] = {}
+        self._entries: dict[str, Entry] = {}
+        self._seq = itertools.count()
+
+    def __contains__(self, session: object) -> bool:
+        return session in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, session: str) -> Entry | None:
+        return self._entries.get(session)
+
+    def waiting(self) -> dict[str, int]:
+        return {key: pool.size for key, pool in self._pools.items() if pool.size}
+
+    def add(self, ticket: Ticket, now: float) -> Match | None:
+        """Match ``ticket`` with the longest-waiting compatible person, or queue it."""
+        if ticket.session in self._entries:
+            raise ValueError("session already queued")
+        entry = Entry(ticket, next(self._seq), now, open=not ticket.interests)
+        pool = self._pools.get(ticket.pool)
+        if pool is None:
+            pool = self._pools[ticket.pool] = _Pool()
+        partner = self._find(pool, entry)
+        if partner is not None:
+            self._unlink(partner)
+            return Match(entry, partner, _common(entry.ticket, partner.ticket))
+        self._link(pool, entry)
+        return None
+
+    def fall_back(self, session: str) -> Match | None:
+        """The interest wait ran out: the ticket now accepts anyone in its pool."""
+        entry = self._entries.get(session)
+        if entry is None or entry.open:
+            return None
+        pool = self._pools[entry.ticket.pool]
+        entry.open = True
+        partner = self._find(pool, entry)
+        if partner is not None:
+            self._unlink(entry)
+            self._unlink(partner)
+            return Match(entry, partner, _common(entry.ticket, partner.ticket))
+        pool.open[entry.seq] = entry
+        return None
+
+    def remove(self, session: str) -> Entry | None:
+        entry = self._entries.get(session)
+        if entry is not None:
+            self._unlink(entry)
+        return entry
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _find(self, pool: _Pool, entry: Entry) -> Entry | None:
+        best: Entry | None = None
+        for interest in entry.ticket.interests:
+            bucket = pool.by_interest.get(interest)
+            if bucket:
+                best = _older(best, self._first(bucket.values(), entry))
+        if entry.open:
+            best = _older(best, self._first(pool.open.values(), entry))
+        return best
+
+    def _first(self, candidates: Iterable[Entry], entry: Entry) -> Entry | None:
+        for candidate in itertools.islice(candidates, SKIP_LIMIT):
+            if candidate is not entry and self._compatible(entry.ticket, candidate.ticket):
+                return candidate
+        return None
+
+    def _link(self, pool: _Pool, entry: Entry) -> None:
+        self._entries[entry.ticket.session] = entry
+        pool.size += 1
+        for interest in entry.ticket.interests:
+            pool.by_interest.setdefault(interest, {})[entry.ticket.session] = entry
+        if entry.open:
+            pool.open[entry.seq] = entry
+
+    def _unlink(self, entry: Entry) -> None:
+        session = entry.ticket.session
+        if self._entries.pop(session, None) is None:
+            return
+        pool = self._pools[entry.ticket.pool]
+        pool.size -= 1
+        for interest in entry.ticket.interests:
+            bucket = pool.by_interest.get(interest)
+            if bucket is not None:
+                bucket.pop(session, None)
+                if not bucket:
+                    del pool.by_interest[interest]
+        pool.open.pop(entry.seq, None)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(list(self._entries.values()))
+
+
+def _older(a: Entry | None, b: Entry | None) -> Entry | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a.seq < b.seq else b
+
+
+def _common(a: Ticket, b: Ticket) -> tuple[str, ...]:
+    theirs = set(b.interests)
+    return tuple(i for i in a.interests if i in theirs)

@@ -1,0 +1,726 @@
+"""``redis://``: the broker for many nodes sharing one Redis (Redis 7 or Valkey).
+
+- Matching, leaving and pair look-ups are Lua scripts (``redis_lua``), atomic across nodes. All
+  keys of one pool share the hash tag ``{pool}``, so each script touches a single Cluster slot.
+- Blocks are per-device sets ``<prefix>:{d:<device>}:blocked``; the node reads the set of the
+  device that is being matched and passes it to the script (blocks are stored both ways).
+- Each node has a channel ``<prefix>:node:<id>``. Events for a session on another node are
+  published there (one publisher per pair side, so order within a pair holds) and the receiving
+  node checks the pair is still the session's current one before delivering.
+- Presence: ``<prefix>:{n:<id>}:alive`` with a TTL, refreshed every second, and the hash
+  ``<prefix>:{n:<id>}:sessions`` (session -> pool). Every node runs a reaper; the first to take
+  ``<prefix>:reap:<id>`` (SET NX) cleans up a dead node: queues left, pairs ended, partners told
+  ``partner_left`` ``disconnected``.
+- Redis down: operations answer ``Outcome.UNAVAILABLE``; relay between two sessions on this node
+  keeps working; the node reconnects with backoff and re-registers its sessions on its own.
+
+See docs/scaling.md for the key layout and the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from parley.broker import redis_lua as lua
+from parley.broker.base import (
+    Broker,
+    BrokerStats,
+    Evidence,
+    Line,
+    Mailbox,
+    MatchObserver,
+    Outcome,
+    Ticket,
+)
+from parley.broker.memory import PairIds
+from parley.protocol import (
+    Matched,
+    PartnerLeft,
+    PartnerMessage,
+    ServerMessage,
+    Waiting,
+    decode_server,
+    encode,
+)
+
+log = logging.getLogger("parley.broker.redis")
+
+ALIVE_TTL_MS = 3000
+BEAT = 1.0
+REAP_EVERY = 0.5
+BLOCK_TTL_S = 30 * 24 * 3600
+_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+_POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
+
+# Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]
+_Envelope = tuple[str, str, str, str, str, str]
+_enc = msgspec.json.Encoder()
+_dec = msgspec.json.Decoder(tuple[str, str, str, str, str, str])
+_line_dec = msgspec.json.Decoder(tuple[float, str, str])
+
+
+@dataclass(slots=True)
+class _Local:
+    device: str
+    mailbox: Mailbox
+    pool: str | None = None
+    ticket: Ticket | None = None
+    pair: str | None = None
+    partner: str = ""
+    partner_node: str = ""
+    waiting: bool = False
+    timer: asyncio.TimerHandle | None = None
+    dead: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # pairs already over
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class RedisBroker(Broker):
+    def __init__(
+        self,
+        url: str,
+        *,
+        interest_fallback: float,
+        observer: MatchObserver,
+        evidence_lines: int = 50,
+        report_grace: float = 120.0,
+        node_id: str | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.prefix = query.pop("prefix", ["parley"])[0]
+        self._url = urlunsplit(parts._replace(query=""))
+        self._fallback = interest_fallback
+        self._observer = observer
+        self._evidence_lines = evidence_lines
+        self._grace_ms = int(report_grace * 1000)
+        self.node = node_id or secrets.token_hex(6)
+        self._channel = f"{self.prefix}:node:{self.node}"
+        self._alive_key = f"{self.prefix}:{{n:{self.node}}}:alive"
+        self._sessions_key = f"{self.prefix}:{{n:{self.node}}}:sessions"
+        self._nodes_key = f"{self.prefix}:nodes"
+        self._pools_key = f"{self.prefix}:pools"
+        self._local: dict[str, _Local] = {}
+        self._new_pair_id = PairIds()
+        # A bounded pool that makes a caller wait (up to 1 s) for a free connection: redis-py's
+        # default pool raises MaxConnectionsError past 100 connections in use, which a burst of
+        # a few hundred matches a second reaches, and every such error answered server_busy.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=_POOL_SIZE,
+            timeout=1.0,
+            socket_timeout=1.0,
+            socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 1),  # one retry: pooled connections go stale on a restart
+        )
+        self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self._scripts = {
+            name: self._redis.register_script(src)
+            for name, src in (
+                ("enqueue", lua.ENQUEUE),
+                ("fallback", lua.FALLBACK),
+                ("leave", lua.LEAVE),
+                ("lookup", lua.LOOKUP),
+                ("append", lua.APPEND),
+                ("restore", lua.RESTORE),
+            )
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bg: set[asyncio.Task[None]] = set()  # fallback runs
+        self._up = False  # Redis answered the last heartbeat
+        self._registered = False
+        self._subscribed = asyncio.Event()
+        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self._pending_forget: dict[str, str] = {}  # session -> pool, detached while Redis was down
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(*_ERRORS):
+            await self._register()
+        self._tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat())]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), 5)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+        for s in self._local.values():
+            if s.timer is not None:
+                s.timer.cancel()
+        with contextlib.suppress(asyncio.TimeoutError, *_ERRORS):
+            await asyncio.wait_for(self._unregister(), 5)
+        self._local.clear()
+        with contextlib.suppress(*_ERRORS):
+            await self._redis.aclose()
+
+    async def _unregister(self) -> None:
+        for session in list(self._local):
+            await self.detach(session)
+        await self._redis.delete(self._alive_key, self._sessions_key)
+        await self._redis.srem(self._nodes_key, self.node)
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self._redis.ping()) and self._registered
+        except _ERRORS:
+            return False
+
+    async def stats(self) -> BrokerStats:
+        try:
+            nodes = [_s(n) for n in await self._redis.smembers(self._nodes_key)]
+            pools = sorted(_s(p) for p in await self._redis.smembers(self._pools_key))
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for n in nodes:
+                    pipe.hlen(f"{self.prefix}:{{n:{n}}}:sessions")
+                for p in pools:
+                    pipe.zcard(f"{self.prefix}:{{{p}}}:queue")
+                counts = await pipe.execute()
+        except _ERRORS:
+            return BrokerStats(online=len(self._local), waiting={})
+        online = sum(int(c) for c in counts[: len(nodes)])
+        waiting = {p: int(c) for p, c in zip(pools, counts[len(nodes) :], strict=True) if c}
+        return BrokerStats(online=max(online, len(self._local)), waiting=waiting)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    async def attach(
+        self, session: str, device: str, mailbox: Mailbox, blocked: frozenset[str] = frozenset()
+    ) -> None:
+        self._local[session] = _Local(device, mailbox)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(self._sessions_key, session, "")
+                for other in blocked:
+                    self._add_block(pipe, device, other)
+                await pipe.execute()
+        except _ERRORS:
+            log.warning("redis unavailable at attach; the session is re-registered later")
+
+    async def detach(self, session: str) -> None:
+        s = self._local.pop(session, None)
+        if s is None:
+            return
+        if s.timer is not None:
+            s.timer.cancel()
+        if s.pair is not None and s.partner in self._local:
+            self._partner_left_local(s.partner, s.pair, "disconnected")
+        if s.pool is None:
+            with contextlib.suppress(*_ERRORS):
+                await self._redis.hdel(self._sessions_key, session)
+            return
+        try:
+            res = await self._leave(s.pool, session, forget=True)
+            await self._notify_left(res, "disconnected")
+            await self._redis.hdel(self._sessions_key, session)
+        except _ERRORS:
+            self._pending_forget[session] = s.pool
+
+    async def start_match(self, ticket: Ticket) -> Outcome:
+        s = self._local.get(ticket.session)
+        if s is None or s.pair is not None:
+            return Outcome.BAD_STATE
+        return await self._enqueue(s, ticket, "start")
+
+    async def next_match(self, ticket: Ticket) -> Outcome:
+        s = self._local.get(ticket.session)
+        if s is None:
+            return Outcome.BAD_STATE
+        return await self._enqueue(s, ticket, "next")
+
+    async def stop(self, session: str) -> Outcome:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return Outcome.NOT_PAIRED
+        try:
+            res = await self._leave(s.pool, session)
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        self._cancel_timer(s)
+        s.waiting = False
+        await self._notify_left(res, "left")
+        return Outcome.NOT_PAIRED if res[0] == "N" else Outcome.OK
+
+    async def relay(self, session: str, pair: str, event: ServerMessage) -> Outcome:
+        s = self._local.get(session)
+        if s is None or s.pair is None:
+            return Outcome.NOT_PAIRED
+        if s.pair != pair:
+            return Outcome.STALE
+        assert s.pool is not None
+        base = self._base(s.pool)
+        if isinstance(event, PartnerMessage):
+            line = _enc.encode((time.time(), session, event.text)).decode()
+            with contextlib.suppress(*_ERRORS):
+                await self._scripts["append"](keys=[base], args=[pair, line, self._evidence_lines])
+        partner = self._local.get(s.partner)
+        if partner is not None:
+            if partner.pair == pair:
+                partner.mailbox.deliver(event)
+            return Outcome.OK
+        try:
+            await self._publish(s.partner_node, ("r", s.partner, pair, "", "", encode(event)))
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        return Outcome.OK
+
+    async def block(self, session: str, pair: str) -> Outcome:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return Outcome.NOT_PAIRED
+        try:
+            found = await self._lookup(s.pool, session, pair)
+            if isinstance(found, Outcome):
+                return found
+            state, a, _b, da, db, _lines = found
+            mine, theirs = (da, db) if a == session else (db, da)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                self._add_block(pipe, mine, theirs)
+                await pipe.execute()
+            if state == "L" and s.pair == pair:
+                res = await self._leave(s.pool, session)
+                await self._notify_left(res, "left")
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        return Outcome.OK
+
+    async def evidence(self, session: str, pair: str) -> Evidence | None:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return None
+        try:
+            found = await self._lookup(s.pool, session, pair)
+        except _ERRORS:
+            return None
+        if isinstance(found, Outcome):
+            return None
+        state, a, b, da, db, lines = found
+        mine, theirs = (da, db) if a == session else (db, da)
+        return Evidence(
+            pair=pair,
+            pool=s.pool,
+            reporter=session,
+            reported=b if a == session else a,
+            reporter_device=mine,
+            reported_device=theirs,
+            lines=lines,
+            live=state == "L",
+        )
+
+    async def end_pair(self, session: str) -> str | None:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return None
+        pair = s.pair
+        try:
+            res = await self._leave(s.pool, session)
+        except _ERRORS:
+            if pair is not None and s.partner in self._local:
+                self._forget_pair(s, pair)
+                self._partner_left_local(s.partner, pair, "left")
+            return pair
+        self._cancel_timer(s)
+        s.waiting = False
+        await self._notify_left(res, "left")
+        return res[1] if res[0] == "P" else pair
+
+    # --- for tests and benchmarks ----------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Wait until every event published to this node before now has been delivered."""
+        while self._bg:
+            await asyncio.gather(*self._bg, return_exceptions=True)
+        token = secrets.token_hex(8)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._barriers[token] = fut
+        try:
+            await self._redis.publish(self._channel, _enc.encode(("b", token, "", "", "", "")))
+            await asyncio.wait_for(fut, 5)
+        finally:
+            self._barriers.pop(token, None)
+
+    async def snapshot(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """Everything queued and paired in Redis (all nodes): ({session: pool}, {pair: (a, b)})."""
+        queued: dict[str, str] = {}
+        pairs: dict[str, tuple[str, str]] = {}
+        for pool in [_s(p) for p in await self._redis.smembers(self._pools_key)]:
+            base = self._base(pool)
+            for sid in await self._redis.zrange(f"{base}:queue", 0, -1):
+                queued[_s(sid)] = pool
+            for pid in await self._redis.smembers(f"{base}:pairs"):
+                a, b = await self._redis.hmget(f"{base}:p:{_s(pid)}", "a", "b")
+                pairs[_s(pid)] = (_s(a), _s(b))
+        return queued, pairs
+
+    # --- internals: matching ----------------------------------------------------------------
+
+    def _base(self, pool: str) -> str:
+        return f"{self.prefix}:{{{pool}}}"
+
+    def _block_key(self, device: str) -> str:
+        return f"{self.prefix}:{{d:{device}}}:blocked"
+
+    def _add_block(self, pipe: Any, a: str, b: str) -> None:
+        for x, y in ((a, b), (b, a)):
+            pipe.sadd(self._block_key(x), y)
+            pipe.expire(self._block_key(x), BLOCK_TTL_S)
+
+    async def _blocked(self, device: str) -> str:
+        members = await self._redis.smembers(self._block_key(device))
+        return lua.SEP.join(_s(m) for m in members)
+
+    async def _enqueue(self, s: _Local, ticket: Ticket, mode: str) -> Outcome:
+        try:
+            if s.pool is not None and s.pool != ticket.pool:
+                await self._notify_left(await self._leave(s.pool, ticket.session), "left")
+            if s.pool != ticket.pool:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.hset(self._sessions_key, ticket.session, ticket.pool)
+                    pipe.sadd(self._pools_key, ticket.pool)
+                    await pipe.execute()
+                s.pool = ticket.pool
+            now = time.time()
+            pid = self._new_pair_id()
+            res = [
+                _s(x)
+                for x in await self._scripts["enqueue"](
+                    keys=[self._base(ticket.pool)],
+                    args=[
+                        ticket.session,
+                        ticket.device,
+                        self.node,
+                        repr(now),
+                        lua.SEP.join(ticket.interests),
+                        await self._blocked(ticket.device),
+                        mode,
+                        pid,
+                        self._grace_ms,
+                    ],
+                )
+            ]
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        code = res[0]
+        if code == "W":
+            return Outcome.WAITING
+        if code == "B":
+            return Outcome.BAD_STATE
+        s.ticket = ticket
+        self._cancel_timer(s)
+        if code == "M":
+            left, match = res[7:], res[:7]
+        else:
+            left, match = res[1:], []
+        if left:
+            old = left[0]
+            if s.pair == old:
+                self._forget_pair(s, old)
+            s.dead.append(old)
+            await self._notify_left(["P", *left], "left")
+        if code == "M":
+            await self._matched(ticket.pool, ticket.session, match, now)
+            return Outcome.OK
+        s.pair = None
+        s.waiting = True
+        wait_for_interest = bool(ticket.interests) and ticket.fallback
+        s.mailbox.deliver(
+            Waiting(
+                stage="interests" if ticket.interests else "anyone",
+                fallback_in=self._fallback if wait_for_interest else None,
+            )
+        )
+        if wait_for_interest:
+            loop = asyncio.get_running_loop()
+            s.timer = loop.call_later(self._fallback, self._on_fallback, ticket.session)
+        return Outcome.OK
+
+    def _on_fallback(self, session: str) -> None:
+        s = self._local.get(session)
+        if s is None:
+            return
+        s.timer = None
+        task = asyncio.get_running_loop().create_task(self._fall_back(session))
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _fall_back(self, session: str) -> None:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return
+        now = time.time()
+        try:
+            res = [
+                _s(x)
+                for x in await self._scripts["fallback"](
+                    keys=[self._base(s.pool)],
+                    args=[session, repr(now), await self._blocked(s.device), self._new_pair_id()],
+                )
+            ]
+        except _ERRORS:
+            return
+        if res[0] == "M":
+            await self._matched(s.pool, session, res, now)
+        elif res[0] == "W" and self._local.get(session) is s and s.waiting:
+            s.mailbox.deliver(Waiting(stage="anyone"))
+
+    async def _matched(self, pool: str, session: str, res: list[str], now: float) -> None:
+        _, pid, partner, pnode, a_since, b_since, common_s = res
+        common = common_s.split(lua.SEP) if common_s else []
+        self._deliver_matched(
+            session, pid, partner, pnode, Matched(pair=pid, common=common, role="offerer")
+        )
+        event = Matched(pair=pid, common=common, role="answerer")
+        if pnode == self.node:
+            self._deliver_matched(partner, pid, session, self.node, event)
+        else:
+            with contextlib.suppress(*_ERRORS):
+                await self._publish(pnode, ("m", partner, pid, session, self.node, encode(event)))
+        self._observer.matched(
+            pool, (max(0.0, now - float(a_since)), max(0.0, now - float(b_since)))
+        )
+
+    def _deliver_matched(
+        self, session: str, pid: str, partner: str, pnode: str, event: Matched
+    ) -> None:
+        s = self._local.get(session)
+        if s is None or pid in s.dead:
+            return
+        self._cancel_timer(s)
+        s.pair, s.partner, s.partner_node, s.waiting = pid, partner, pnode, False
+        s.mailbox.deliver(event)
+
+    # --- internals: leaving ----------------------------------------------------------------
+
+    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+        res = [
+            _s(x)
+            for x in await self._scripts["leave"](
+                keys=[self._base(pool)], args=[session, self._grace_ms, "1" if forget else "0"]
+            )
+        ]
+        s = self._local.get(session)
+        if s is not None:
+            if res[0] == "P":
+                s.dead.append(res[1])
+            if s.pair is not None:
+                self._forget_pair(s, s.pair)
+            s.waiting = False
+            self._cancel_timer(s)
+        return res
+
+    def _forget_pair(self, s: _Local, pair: str) -> None:
+        s.dead.append(pair)
+        s.pair, s.partner, s.partner_node = None, "", ""
+
+    async def _notify_left(self, res: list[str], reason: str) -> None:
+        """Tell the partner of a pair that a leave script ended (``res`` = P, pid, other, node)."""
+        if not res or res[0] != "P" or not res[2]:
+            return
+        _, pid, other, onode = res[:4]
+        if onode == self.node or other in self._local:
+            self._partner_left_local(other, pid, reason)
+        elif onode:
+            event = PartnerLeft(
+                pair=pid, reason="disconnected" if reason == "disconnected" else "left"
+            )
+            with contextlib.suppress(*_ERRORS):
+                await self._publish(onode, ("l", other, pid, "", "", encode(event)))
+
+    def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
+        s = self._local.get(session)
+        if s is None or s.pair != pid:
+            return
+        self._forget_pair(s, pid)
+        s.mailbox.deliver(
+            PartnerLeft(pair=pid, reason="disconnected" if reason == "disconnected" else "left")
+        )
+
+    async def _lookup(
+        self, pool: str, session: str, pair: str
+    ) -> Outcome | tuple[str, str, str, str, str, tuple[Line, ...]]:
+        res = [
+            _s(x)
+            for x in await self._scripts["lookup"](keys=[self._base(pool)], args=[session, pair])
+        ]
+        if res[0] == "S":
+            return Outcome.STALE
+        if res[0] == "N":
+            return Outcome.NOT_PAIRED
+        lines = tuple(Line(*_line_dec.decode(raw)) for raw in res[5:])
+        return res[0], res[1], res[2], res[3], res[4], lines
+
+    def _cancel_timer(self, s: _Local) -> None:
+        if s.timer is not None:
+            s.timer.cancel()
+            s.timer = None
+
+    # --- internals: delivery -----------------------------------------------------------------
+
+    async def _publish(self, node: str, envelope: _Envelope) -> None:
+        await self._redis.publish(f"{self.prefix}:node:{node}", _enc.encode(envelope))
+
+    def _on_envelope(self, data: bytes) -> None:
+        kind, session, pair, partner, pnode, payload = _dec.decode(data)
+        if kind == "b":
+            fut = self._barriers.get(session)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            return
+        s = self._local.get(session)
+        if s is None:
+            return
+        event = decode_server(payload)
+        if kind == "m" and isinstance(event, Matched):
+            self._deliver_matched(session, pair, partner, pnode, event)
+        elif kind == "l":
+            reason = event.reason if isinstance(event, PartnerLeft) else "left"
+            self._partner_left_local(session, pair, reason)
+        elif kind == "r" and s.pair == pair:
+            s.mailbox.deliver(event)
+
+    async def _listen(self) -> None:
+        backoff = 0.05
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                backoff = 0.05
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg["type"] == "message":
+                        try:
+                            self._on_envelope(msg["data"])
+                        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+                            log.warning("bad envelope on %s", self._channel)
+            except asyncio.CancelledError:
+                with contextlib.suppress(*_ERRORS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                raise
+            except _ERRORS as exc:
+                log.warning("redis subscription lost (%s); retrying in %.2fs", exc, backoff)
+                self._subscribed.clear()
+                with contextlib.suppress(*_ERRORS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    # --- internals: presence -----------------------------------------------------------------
+
+    async def _register(self) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._alive_key, "1", px=ALIVE_TTL_MS)
+            pipe.sadd(self._nodes_key, self.node)
+            await pipe.execute()
+        self._registered = True
+
+    async def _heartbeat(self) -> None:
+        backoff = BEAT
+        last_reap = 0.0
+        while True:
+            try:
+                fresh = await self._redis.set(self._alive_key, "1", px=ALIVE_TTL_MS, xx=True)
+                if not fresh or not self._registered:
+                    log.warning(
+                        "node presence was lost; re-registering %d sessions", len(self._local)
+                    )
+                    await self._register()
+                    await self._recover()
+                if self._pending_forget:
+                    await self._forget_pending()
+                if time.monotonic() - last_reap >= REAP_EVERY:
+                    last_reap = time.monotonic()
+                    await self._reap()
+                self._up = True
+                backoff = BEAT
+                await asyncio.sleep(REAP_EVERY)
+            except asyncio.CancelledError:
+                raise
+            except _ERRORS as exc:
+                if self._up:
+                    log.warning("redis unavailable (%s); retrying with backoff", exc)
+                self._up = False
+                self._registered = False
+                await asyncio.sleep(min(backoff, 2.0))
+                backoff = min(backoff * 2, 2.0)
+
+    async def _forget_pending(self) -> None:
+        for session, pool in list(self._pending_forget.items()):
+            res = await self._leave(pool, session, forget=True)
+            await self._notify_left(res, "disconnected")
+            await self._redis.hdel(self._sessions_key, session)
+            del self._pending_forget[session]
+
+    async def _recover(self) -> None:
+        """Our presence key was gone (Redis restarted, or others reaped us): rebuild our state.
+
+        Pairs with both people on this node are restored; pairs with a remote partner end
+        (``disconnected``); waiting people queue again."""
+        restored: set[str] = set()
+        for session, s in list(self._local.items()):
+            await self._redis.hset(self._sessions_key, session, s.pool or "")
+            if s.pool is None:
+                continue
+            await self._redis.sadd(self._pools_key, s.pool)
+            if s.pair is not None and s.pair not in restored:
+                partner = self._local.get(s.partner)
+                if partner is not None and partner.pair == s.pair:
+                    ok = await self._scripts["restore"](
+                        keys=[self._base(s.pool)],
+                        args=[s.pair, session, s.partner, s.device, partner.device, self.node],
+                    )
+                    if ok:
+                        restored.add(s.pair)
+                        continue
+                pair = s.pair
+                res = await self._leave(s.pool, session)
+                await self._notify_left(res, "disconnected")
+                self._forget_pair(s, pair)
+                s.mailbox.deliver(PartnerLeft(pair=pair, reason="disconnected"))
+                if partner is not None:
+                    self._partner_left_local(s.partner, pair, "disconnected")
+            elif s.waiting and s.ticket is not None:
+                if await self._redis.zscore(f"{self._base(s.pool)}:queue", session) is not None:
+                    continue  # still queued: nothing was lost
+                await self._leave(s.pool, session)
+                await self._enqueue(s, s.ticket, "start")
+
+    async def _reap(self) -> None:
+        nodes = [_s(n) for n in await self._redis.smembers(self._nodes_key)]
+        for node in nodes:
+            if node == self.node:
+                continue
+            if await self._redis.exists(f"{self.prefix}:{{n:{node}}}:alive"):
+                continue
+            if not await self._redis.set(f"{self.prefix}:reap:{node}", "1", nx=True, px=10_000):
+                continue
+            sessions_key = f"{self.prefix}:{{n:{node}}}:sessions"
+            members = await self._redis.hgetall(sessions_key)
+            log.warning("node %s is gone; cleaning up %d sessions", node, len(members))
+            for sid, pool in members.items():
+                if pool:
+                    res = await self._leave(_s(pool), _s(sid), forget=True)
+                    await self._notify_left(res, "disconnected")
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(sessions_key)
+                pipe.srem(self._nodes_key, node)
+                await pipe.execute()

@@ -1,0 +1,171 @@
+"""The ``parley`` command line: ``parley serve`` runs the service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from parley import logs
+from parley.config import Settings
+
+log = logging.getLogger("parley")
+
+_SERVE_FLAGS = {
+    "host": "address to listen on",
+    "port": "port to listen on (0 picks a free one)",
+    "broker_url": "memory:// (one process) or redis://host:port/db (many nodes)",
+    "database_url": "SQLAlchemy URL; empty means SQLite under the data directory",
+    "data_dir": "directory for the SQLite file and the generated secret",
+    "interest_fallback": "seconds to wait for a shared interest before matching anyone",
+    "max_message_chars": "longest chat line",
+    "heartbeat_timeout": "seconds of silence before a connection is dropped",
+    "log_level": "debug, info, warning or error",
+    "log_format": "json or text",
+}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k in _SERVE_FLAGS if (v := getattr(args, k, None)) is not None}
+    settings = Settings(**overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    import uvicorn
+
+    from parley.app import create_app
+    from parley.safety.policy import DECLARED_WARNING
+
+    if settings.age_assurance == "declared":
+        log.warning(DECLARED_WARNING)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_size,
+        ws_per_message_deflate=False,  # halves memory per socket; chat lines are tiny
+        ws_ping_interval=None,  # the gateway runs its own heartbeat
+        ws_ping_timeout=None,
+        log_config=None,
+        access_log=False,  # access logs would record IP addresses
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _settings_for_store(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k in ("database_url", "data_dir") if (v := getattr(args, k, None))}
+    settings = Settings(**overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _purge(args: argparse.Namespace) -> int:
+    """Apply the retention policy once; print what was removed as JSON."""
+    import asyncio
+    import json
+
+    from parley.storage import open_store
+
+    settings = _settings_for_store(args)
+
+    async def run() -> dict[str, int | bool]:
+        store = await open_store(settings)
+        try:
+            report = await store.purge(
+                retention_days=settings.retention_days,
+                legal_hold_days=settings.legal_hold_days,
+            )
+            return report.as_dict()
+        finally:
+            await store.close()
+
+    print(json.dumps(asyncio.run(run()), sort_keys=True))
+    return 0
+
+
+def _moderator(args: argparse.Namespace) -> int:
+    """``parley moderator add NAME --role R`` prints a one-time password; ``list``;
+    ``reset NAME`` prints a new one-time password (and clears a lockout); ``remove NAME``."""
+    import asyncio
+
+    from parley.moderation.auth import hash_password, new_password
+    from parley.storage import open_store
+    from parley.store import StoreError
+
+    settings = _settings_for_store(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            if args.action == "list":
+                for m in await store.list_moderators():
+                    print(f"{m.name}\t{m.role.value}")
+                return 0
+            if args.action == "remove":
+                return 0 if await store.delete_moderator(args.name, actor="cli") else 1
+            password = new_password()
+            if args.action == "add":
+                await store.add_moderator(
+                    args.name, role=args.role, password_hash=hash_password(password), actor="cli"
+                )
+            elif not await store.set_moderator_password(
+                args.name, hash_password(password), actor="cli"
+            ):
+                print(f"no moderator named {args.name!r}", file=sys.stderr)
+                return 1
+            print(password)
+            return 0
+        except StoreError as exc:
+            print(f"parley moderator: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Meet strangers at random, safely.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service (settings also come from PARLEY_* env)")
+    for name, help_text in _SERVE_FLAGS.items():
+        field = Settings.model_fields[name]
+        kind: type = field.annotation if field.annotation in (int, float) else str  # type: ignore[assignment]
+        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=help_text)
+    serve.set_defaults(func=_serve)
+    purge = sub.add_parser(
+        "purge",
+        help="apply the retention policy: delete old reports/evidence (legal holds kept >= 1 "
+        "year), clear expired bans' IP hashes, rotate the IP hash key",
+    )
+    purge.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
+    purge.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
+    purge.set_defaults(func=_purge)
+    mod = sub.add_parser("moderator", help="manage moderator accounts of the console (/mod)")
+    mod.add_argument("action", choices=["add", "reset", "remove", "list"])
+    mod.add_argument("name", nargs="?", default="")
+    mod.add_argument("--role", choices=["moderator", "admin"], default="moderator")
+    mod.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
+    mod.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
+    mod.set_defaults(func=_moderator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Settings, read from ``PARLEY_*`` environment variables (and an optional ``.env``).
+
+Every default works for a single developer machine: in-memory broker, SQLite under ``./data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    data_dir: Path = Path("data")
+    broker_url: str = "memory://"
+    database_url: str = ""  # empty: sqlite file in data_dir
+    secret: str = ""  # empty: generated once and kept in data_dir/secret.key
+
+    # Age assurance (docs/age-assurance.md)
+    age_assurance: Literal["declared", "attested"] = "declared"
+    attestation_issuer: str = ""
+    attestation_keys: Path | None = None  # PEM or JWKS file with the issuer's public keys
+    attestation_audience: str = ""
+    attestation_max_age: float = Field(300.0, gt=0)
+    minor_pool_open: bool = True
+    minor_modes: str = "text"
+    adult_modes: str = "text,video"
+    video_requires_attestation: bool = False
+
+    # Matching
+    interest_fallback: float = Field(8.0, ge=0.0, le=3600.0)
+    min_age: int = 13
+    adult_age: int = 18
+    languages: str = "en,id"  # accepted pool languages; anything else falls back to "en"
+
+    # Liveness
+    hello_timeout: float = Field(10.0, gt=0)
+    heartbeat_interval: float = Field(10.0, gt=0)
+    heartbeat_timeout: float = Field(30.0, gt=0)
+
+    # Input bounds
+    max_frame_bytes: int = Field(16 * 1024, ge=256)
+    ws_max_size: int = Field(64 * 1024, ge=1024)  # transport hard cap, closes 1009
+    max_message_chars: int = Field(1000, ge=1)
+    max_interests: int = Field(10, ge=0)
+    max_interest_chars: int = Field(32, ge=1)
+    outbound_queue: int = Field(256, ge=8)
+
+    # Token buckets per session: sustained rate per second, burst size
+    frame_rate: float = 30.0
+    frame_burst: float = 80.0  # above signal_burst, so trickle ICE meets its own limit first
+    message_rate: float = 3.0
+    message_burst: float = 8.0
+    typing_rate: float = 4.0
+    typing_burst: float = 8.0
+    next_rate: float = 0.5
+    next_burst: float = 6.0
+    signal_rate: float = 20.0  # trickle ICE sends bursts of candidates
+    signal_burst: float = 60.0
+
+    # WebRTC. No STUN server by default: nothing phones home unless the operator says so.
+    stun_urls: str = ""  # comma-separated, e.g. "stun:stun.example.org:3478"
+    turn_urls: str = ""  # e.g. "turn:turn.example.org:3478?transport=udp,turns:…:5349"
+    turn_secret: str = ""  # coturn static-auth-secret; never sent to clients
+    turn_ttl: int = Field(3600, ge=60, le=7 * 86400)
+    ice_transport_policy: Literal["all", "relay"] = "all"  # "relay" hides peers' IPs
+
+    # Escalation: this many errors within strike_window closes the socket
+    max_protocol_strikes: int = 20
+    max_rate_strikes: int = 10
+    strike_window: float = 60.0
+
+    # Reports, evidence and automatic sanctions
+    report_rate: float = 0.2
+    report_burst: float = 3.0
+    evidence_lines: int = Field(50, ge=1, le=500)  # ring buffer per live pair, both sides
+    report_grace: float = Field(120.0, ge=0)  # a pair that just ended can still be reported
+    mass_report_threshold: int = Field(3, ge=1)  # reports from distinct devices...
+    mass_report_window: float = Field(600.0, gt=0)  # ...within this many seconds...
+    mass_report_ban_seconds: float = Field(86400.0, gt=0)  # ...ban for this long
+    abuse_ban_after: int = Field(3, ge=1)  # abuse closes (4000/4001) within abuse_window...
+    abuse_window: float = Field(600.0, gt=0)
+    abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
+    # Automatic bans also cover the address hash, but shorter: many people can share one address.
+    auto_ip_ban_seconds: float = Field(3600.0, ge=0)
+
+    # Text safety (minor pool): mask contact details, score grooming signals per conversation
+    text_mask_contacts: Literal["minors", "everyone", "off"] = "minors"
+    text_risk_threshold: float = Field(6.0, gt=0)
+
+    # Retention (parley purge)
+    retention_days: float = Field(30.0, gt=0)
+    legal_hold_days: int = Field(365, ge=365)
+    database_schema: str = ""  # PostgreSQL only
+
+    # Connection caps
+    max_connections: int = 20000
+    max_connections_per_ip: int = 64
+
+    # Moderator console (/mod, /api/mod; docs/moderation.md)
+    mod_session_idle: float = Field(1800.0, gt=0)  # seconds without a request before logout
+    # Secure cookie: "auto" drops the flag only for plain http on 127.0.0.1/localhost (dev)
+    mod_cookie_secure: Literal["auto", "always", "never"] = "auto"
+    mod_login_max_failures: int = Field(5, ge=1)  # failed logins in a row before a lockout...
+    mod_login_lockout: float = Field(900.0, gt=0)  # ...of this many seconds
+    mod_login_rate: float = Field(0.2, gt=0)  # login attempts per second per address...
+    mod_login_burst: float = Field(10.0, ge=1)  # ...with this burst
+    mod_claim_timeout: float = Field(900.0, gt=0)  # a claim older than this can be taken over
+
+    @model_validator(mode="after")
+    def _turn_is_complete(self) -> Settings:
+        # A half-configured TURN fails every video call quietly; refuse to start instead.
+        if bool(self.turn_urls.strip()) != bool(self.turn_secret):
+            raise ValueError("PARLEY_TURN_URLS and PARLEY_TURN_SECRET must be set together")
+        if self.ice_transport_policy == "relay" and not self.turn_urls.strip():
+            raise ValueError("PARLEY_ICE_TRANSPORT_POLICY=relay needs a TURN server")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').as_posix()}"
+
+    @property
+    def language_set(self) -> frozenset[str]:
+        return frozenset(x.strip().lower() for x in self.languages.split(",") if x.strip())

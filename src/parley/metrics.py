@@ -1,0 +1,87 @@
+"""Prometheus metrics. One registry per app, so several apps can live in one process (tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from parley.broker.base import BrokerStats
+
+MATCH_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
+
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class _Live(Collector):
+    """Reads online/waiting from the broker at scrape time, so the hot path updates nothing."""
+
+    def __init__(self, read: Callable[[], BrokerStats | None]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._read()
+        if stats is None:
+            return
+        online = GaugeMetricFamily("parley_online", "People connected (said hello)")
+        online.add_metric([], stats.online)
+        yield online
+        waiting = GaugeMetricFamily("parley_waiting", "People waiting, per pool", labels=["pool"])
+        for pool, n in sorted(stats.waiting.items()):
+            waiting.add_metric([pool], n)
+        yield waiting
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latest: BrokerStats | None = None
+        self.matches = Counter("parley_matches", "Pairs made", ["pool"], registry=self.registry)
+        self.time_to_match = Histogram(
+            "parley_time_to_match_seconds",
+            "Time from entering the queue to being matched, per person",
+            buckets=MATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.relayed = Counter(
+            "parley_messages_relayed", "Chat lines delivered to a partner", registry=self.registry
+        )
+        self.errors = Counter(
+            "parley_errors", "Error frames sent, by code", ["code"], registry=self.registry
+        )
+        self.closes = Counter(
+            "parley_closes",
+            "Sockets closed by the server, by close code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.reports = Counter(
+            "parley_reports", "Reports stored, by category", ["category"], registry=self.registry
+        )
+        self.flags = Counter(
+            "parley_flags", "Automatic flags raised, by kind", ["kind"], registry=self.registry
+        )
+        self.connections = Counter(
+            "parley_connections", "WebSocket connections accepted", registry=self.registry
+        )
+        self.registry.register(_Live(lambda: self.latest))
+
+    def matched(self, pool: str, waits: tuple[float, float]) -> None:
+        self.matches.labels(pool).inc()
+        for w in waits:
+            self.time_to_match.observe(w)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

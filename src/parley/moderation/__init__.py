@@ -1,0 +1,69 @@
+"""The moderator console: ``/mod`` (HTML), ``/api/mod`` (JSON) and the public ``/appeal``.
+
+``mount(app, ...)`` adds the routes, the static files under ``/mod/static`` and the error
+handlers, and returns the :class:`Console` whose ``start``/``close`` the app's lifespan calls.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from parley.broker import Broker
+from parley.config import Settings
+from parley.metrics import Metrics
+from parley.moderation.api import ApiError, build_api
+from parley.moderation.auth import Auth, StoreGetter
+from parley.moderation.console import (
+    HERE,
+    Forbidden,
+    LoginRequired,
+    build_console,
+    render,
+)
+from parley.moderation.service import Console, ConsoleError
+from parley.safety.devices import DeviceTokens
+
+#: Where a banned person appeals (the ``appeal_url`` of a ``banned`` frame).
+APPEAL_PATH = "/appeal"
+
+__all__ = ["APPEAL_PATH", "Console", "mount"]
+
+
+def mount(
+    app: FastAPI, settings: Settings, broker: Broker, metrics: Metrics, devices: DeviceTokens
+) -> Console:
+    auth = Auth(settings, StoreGetter(app.state))
+    console = Console(settings, app.state, broker, metrics)
+    for router in build_api(auth, console, devices):
+        app.include_router(router)
+    app.include_router(build_console(auth, console))
+    app.mount("/mod/static", StaticFiles(directory=HERE / "static"), name="mod-static")
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    async def console_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ConsoleError)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return render("error.html", exc.status, me=None, message=exc.message)
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse("/mod/login", status_code=303)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        response: HTMLResponse = render(
+            "error.html", 403, me=None, message="You are not allowed to do this."
+        )
+        return response
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ConsoleError, console_error)
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.state.console = console
+    return console

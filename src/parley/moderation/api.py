@@ -1,0 +1,595 @@
+"""The console's JSON API under ``/api/mod`` (in the OpenAPI document), and the public appeal API
+under ``/api/appeal``.
+
+Authentication: the session cookie from ``POST /api/mod/login``; every unsafe request also sends
+the session's CSRF token (returned by login and ``GET /api/mod/me``) in ``X-CSRF-Token``.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the local Annotated aliases.
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from parley.moderation.auth import (
+    CSRF_HEADER,
+    UNSAFE_METHODS,
+    Auth,
+    LoginResult,
+    Principal,
+    client_ip,
+    hash_password,
+    new_password,
+)
+from parley.moderation.service import (
+    BAN_PRESETS,
+    Console,
+    ConsoleError,
+)
+from parley.safety.devices import DeviceTokens
+from parley.safety.limits import TokenBucket
+from parley.store import (
+    MAX_APPEAL_CHARS,
+    MAX_REASON_CHARS,
+    AppealExists,
+    Ban,
+    InvalidInput,
+    ModeratorExists,
+    QueueItem,
+    Role,
+    device_hash,
+)
+from parley.store.values import MAX_NAME_CHARS
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        401: "Not logged in, or the session expired",
+        403: "Missing CSRF token, or the role does not allow this",
+        404: "No such item",
+        409: "Conflict with the item's state",
+        422: "Invalid input",
+        423: "Account locked after repeated failures",
+        429: "Too many attempts",
+    }
+    return {c: {"model": Problem, "description": text[c]} for c in codes}
+
+
+# ---- schemas -------------------------------------------------------------------------------
+
+
+class LoginIn(BaseModel):
+    name: str = Field(max_length=MAX_NAME_CHARS)
+    password: str = Field(max_length=256)
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
+    csrf: str
+
+
+class QueueItemOut(BaseModel):
+    kind: str
+    ref: str
+    priority: int
+    label: str
+    created_at: datetime
+    status: str
+    claimed_by: str | None
+    legal_hold: bool
+
+    @classmethod
+    def of(cls, q: QueueItem) -> "QueueItemOut":
+        return cls(
+            kind=q.kind.value,
+            ref=q.ref,
+            priority=q.priority,
+            label=q.label,
+            created_at=q.created_at,
+            status=q.status.value,
+            claimed_by=q.claimed_by,
+            legal_hold=q.legal_hold,
+        )
+
+
+class QueueOut(BaseModel):
+    open_reports: int
+    open_flags: int
+    claimed: int
+    oldest_open_seconds: float
+    items: list[QueueItemOut]
+
+
+class Line(BaseModel):
+    t: float
+    speaker: str
+    text: str
+
+
+class BanOut(BaseModel):
+    id: int
+    reason: str
+    category: str
+    created_at: datetime
+    created_by: str
+    ends_at: datetime | None
+    lifted_at: datetime | None
+
+    @classmethod
+    def of(cls, b: Ban) -> "BanOut":
+        return cls(
+            id=b.id,
+            reason=b.reason,
+            category=b.category,
+            created_at=b.created_at,
+            created_by=b.created_by,
+            ends_at=b.ends_at,
+            lifted_at=b.lifted_at,
+        )
+
+
+class HistoryOut(BaseModel):
+    reports: list[QueueItemOut]
+    flags: list[QueueItemOut]
+    bans: list[BanOut]
+
+
+class ItemOut(BaseModel):
+    kind: str
+    ref: str
+    category: str
+    priority: int
+    comment: str
+    created_at: datetime
+    status: str
+    claimed_by: str | None
+    resolution: str | None
+    legal_hold: bool
+    pool: str
+    reported: str
+    transcript: list[Line]
+    frame_sha256: str | None
+    history: HistoryOut
+
+
+class ActionIn(BaseModel):
+    action: Literal["dismiss", "warn", "ban_temp", "ban_perm", "escalate"]
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+    duration: Literal["1h", "24h", "7d", "30d"] | None = None
+
+
+class ActionOut(BaseModel):
+    ref: str
+    action: str
+    ban: BanOut | None
+    legal_hold: bool
+
+
+class ClaimOut(BaseModel):
+    ref: str
+    claimed: bool
+
+
+class AppealOut(BaseModel):
+    id: int
+    ban_id: int
+    text: str
+    created_at: datetime
+    decision: str | None
+    decision_reason: str | None
+    ban: BanOut | None
+
+
+class DecideIn(BaseModel):
+    decision: Literal["upheld", "lifted"]
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+
+
+class Dashboard(BaseModel):
+    online: int
+    waiting: dict[str, int]
+    matches_per_minute: float
+    reports_per_hour: float
+    flags_per_hour: float
+    queue_open: int
+    queue_claimed: int
+    queue_oldest_seconds: float
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    item_type: str | None
+    item_id: str | None
+    reason: str | None
+    details: dict[str, Any] | None
+
+
+class ModeratorOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+    last_login_at: datetime | None
+    locked_until: datetime | None
+
+
+class ModeratorIn(BaseModel):
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
+    role: Role = Role.MODERATOR
+
+
+class NewModerator(BaseModel):
+    name: str
+    role: Role
+    password: str  # shown once
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class DeviceIn(BaseModel):
+    device: str = Field(max_length=80)
+
+
+class AppealIn(BaseModel):
+    device: str = Field(max_length=80)
+    text: str = Field(min_length=1, max_length=MAX_APPEAL_CHARS)
+
+
+class AppealStatus(BaseModel):
+    banned: bool
+    ban: BanOut | None
+    can_appeal: bool
+    appeal: AppealOut | None  # the appeal of the ban in force, if any
+    decision: AppealOut | None  # a decided appeal the user has not seen yet
+
+
+def _appeal_out(a: Any, ban: Ban | None) -> AppealOut:
+    return AppealOut(
+        id=a.id,
+        ban_id=a.ban_id,
+        text=a.text,
+        created_at=a.created_at,
+        decision=a.decision,
+        decision_reason=a.decision_reason,
+        ban=BanOut.of(ban) if ban else None,
+    )
+
+
+# ---- routers -------------------------------------------------------------------------------
+
+
+def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRouter]:
+    async def who(
+        request: Request,
+        x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
+    ) -> Principal:
+        principal = await auth.principal(request)
+        if principal is None:
+            raise ApiError(401, "login required")
+        if request.method in UNSAFE_METHODS and not auth.csrf_ok(principal, x_csrf_token):
+            raise ApiError(403, "missing or wrong CSRF token")
+        return principal
+
+    async def admin(p: Annotated[Principal, Depends(who)]) -> Principal:
+        if not p.admin:
+            raise ApiError(403, "admins only")
+        return p
+
+    Mod = Annotated[Principal, Depends(who)]
+    Admin = Annotated[Principal, Depends(admin)]
+    Ref = Annotated[str, Path(max_length=16)]
+
+    mod = APIRouter(prefix="/api/mod", tags=["moderation"], responses=_doc(401, 403))
+
+    @mod.post("/login", response_model=Me, responses=_doc(422, 423, 429))
+    async def login(body: LoginIn, request: Request) -> Response:
+        """Log in; sets the session cookie and returns the CSRF token for unsafe requests."""
+        result, session = await auth.login(body.name.strip(), body.password, client_ip(request))
+        if result == LoginResult.LIMITED:
+            return JSONResponse({"detail": "too many attempts"}, status_code=429)
+        if result == LoginResult.LOCKED:
+            return JSONResponse({"detail": "account locked, try later"}, status_code=423)
+        if session is None:
+            return JSONResponse({"detail": "wrong name or password"}, status_code=401)
+        mod_ = await console.store.get_moderator(session.name)
+        role = mod_.role if mod_ else Role.MODERATOR
+        response = JSONResponse(Me(name=session.name, role=role, csrf=session.csrf).model_dump())
+        auth.set_cookie(request, response, session)
+        return response
+
+    @mod.post("/logout", status_code=204, response_class=Response)
+    async def logout(request: Request, p: Mod) -> Response:
+        """End this session."""
+        auth.logout(request)
+        response = Response(status_code=204)
+        auth.clear_cookie(request, response)
+        return response
+
+    @mod.get("/me", response_model=Me)
+    async def me(p: Mod) -> Me:
+        return Me(name=p.name, role=p.role, csrf=p.csrf)
+
+    @mod.get("/queue", response_model=QueueOut)
+    async def queue(p: Mod, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> QueueOut:
+        """Open and claimed reports and flags, by priority then age."""
+        from datetime import UTC
+
+        q = await console.queue(limit)
+        return QueueOut(
+            open_reports=q.open_reports,
+            open_flags=q.open_flags,
+            claimed=q.claimed,
+            oldest_open_seconds=round(q.oldest_age(datetime.now(UTC)), 1),
+            items=[QueueItemOut.of(i) for i in q.items],
+        )
+
+    @mod.get("/items/{ref}", response_model=ItemOut, responses=_doc(404))
+    async def item(ref: Ref, p: Mod) -> ItemOut:
+        """One report or flag with its evidence and the reported device's history."""
+        view = await console.item(ref)
+        it, h = view.item, view.history
+        return ItemOut(
+            kind=it.kind.value,
+            ref=it.ref,
+            category=it.category,
+            priority=it.priority,
+            comment=it.comment,
+            created_at=it.created_at,
+            status=it.status.value,
+            claimed_by=it.claimed_by,
+            resolution=it.resolution,
+            legal_hold=it.legal_hold,
+            pool=it.pool,
+            reported=it.reported,
+            transcript=[Line(t=x["t"], speaker=x["from"], text=x["text"]) for x in it.transcript],
+            frame_sha256=it.frame_sha256,
+            history=HistoryOut(
+                reports=[QueueItemOut.of(x) for x in h.reports],
+                flags=[QueueItemOut.of(x) for x in h.flags],
+                bans=[BanOut.of(b) for b in h.bans],
+            ),
+        )
+
+    @mod.post("/items/{ref}/claim", response_model=ClaimOut, responses=_doc(404, 409))
+    async def claim(ref: Ref, p: Mod) -> ClaimOut:
+        """Take the item for review; 409 if another moderator holds it or it is closed."""
+        if not await console.claim(ref, p.name):
+            raise ApiError(409, "another moderator holds this item, or it is closed")
+        return ClaimOut(ref=ref, claimed=True)
+
+    @mod.post("/items/{ref}/release", response_model=ClaimOut, responses=_doc(404))
+    async def release(ref: Ref, p: Mod) -> ClaimOut:
+        """Give the item back to the queue."""
+        released = await console.release(ref, p.name)
+        return ClaimOut(ref=ref, claimed=not released)
+
+    @mod.post("/items/{ref}/action", response_model=ActionOut, responses=_doc(404, 409, 422))
+    async def action(ref: Ref, body: ActionIn, p: Mod) -> ActionOut:
+        """Dismiss, warn, ban (temporary: ``duration`` one of the presets; or permanent) or
+        escalate as a legal hold. ``reason`` is the statement of reasons shown to the user."""
+        result = await console.act(ref, p.name, body.action, body.reason, body.duration)
+        return ActionOut(
+            ref=result.ref,
+            action=result.action,
+            ban=BanOut.of(result.ban) if result.ban else None,
+            legal_hold=result.legal_hold,
+        )
+
+    @mod.get("/items/{ref}/export", responses=_doc(404, 409))
+    async def export(ref: Ref, p: Mod) -> dict[str, Any]:
+        """The legal-hold bundle of an item (evidence, timestamps, hashed identifiers, SHA-256
+        digests). Recorded in the audit log."""
+        return await console.export(ref, p.name)
+
+    @mod.get("/ban-presets", response_model=list[str])
+    async def presets(p: Mod) -> list[str]:
+        return list(BAN_PRESETS)
+
+    @mod.get("/appeals", response_model=list[AppealOut])
+    async def appeals(p: Mod) -> list[AppealOut]:
+        """Undecided appeals, oldest first."""
+        return [_appeal_out(a, b) for a, b in await console.appeals()]
+
+    @mod.post(
+        "/appeals/{appeal_id}/decide", response_model=AppealOut, responses=_doc(404, 409, 422)
+    )
+    async def decide(
+        appeal_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: DecideIn, p: Mod
+    ) -> AppealOut:
+        """Uphold or lift; ``reason`` is shown to the user."""
+        a = await console.decide(appeal_id, body.decision, p.name, body.reason)
+        return _appeal_out(a, await console.store.get_ban(a.ban_id))
+
+    @mod.get("/dashboard", response_model=Dashboard)
+    async def dashboard(p: Mod) -> Dashboard:
+        """Live figures, from the same counters as /metrics."""
+        f = await console.figures()
+        return Dashboard(
+            online=f.online,
+            waiting=f.waiting,
+            matches_per_minute=f.matches_per_minute,
+            reports_per_hour=f.reports_per_hour,
+            flags_per_hour=f.flags_per_hour,
+            queue_open=f.queue_open,
+            queue_claimed=f.queue_claimed,
+            queue_oldest_seconds=f.queue_oldest_seconds,
+        )
+
+    @mod.get("/audit", response_model=list[AuditOut])
+    async def audit(
+        p: Admin,
+        actor: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None,
+        action: Annotated[str | None, Query(max_length=64)] = None,
+        item_type: Annotated[str | None, Query(max_length=32)] = None,
+        item_id: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[AuditOut]:
+        """The audit log, newest first (admins only). ``action`` ending in "." is a prefix."""
+        rows = await console.store.audit_log(
+            actor=actor or None,
+            action=action or None,
+            item_type=item_type or None,
+            item_id=item_id or None,
+            limit=limit,
+            offset=offset,
+        )
+        return [
+            AuditOut(
+                id=r.id,
+                at=r.at,
+                actor=r.actor,
+                action=r.action,
+                item_type=r.item_type,
+                item_id=r.item_id,
+                reason=r.reason,
+                details=r.details,
+            )
+            for r in rows
+        ]
+
+    @mod.get("/moderators", response_model=list[ModeratorOut])
+    async def moderators(p: Admin) -> list[ModeratorOut]:
+        """Every account (admins only)."""
+        return [
+            ModeratorOut(
+                name=m.name,
+                role=m.role,
+                created_at=m.created_at,
+                last_login_at=m.last_login_at,
+                locked_until=m.locked_until,
+            )
+            for m in await console.store.list_moderators()
+        ]
+
+    @mod.post("/moderators", response_model=NewModerator, status_code=201, responses=_doc(409, 422))
+    async def add_moderator(body: ModeratorIn, p: Admin) -> NewModerator:
+        """Create an account; the one-time password is in the answer, and only there."""
+        password = new_password()
+        try:
+            m = await console.store.add_moderator(
+                body.name, role=body.role, password_hash=hash_password(password), actor=p.name
+            )
+        except ModeratorExists as exc:
+            raise ApiError(409, "that name is taken") from exc
+        except InvalidInput as exc:
+            raise ApiError(422, str(exc)) from exc
+        return NewModerator(name=m.name, role=m.role, password=password)
+
+    @mod.post("/moderators/{name}/role", response_model=ModeratorOut, responses=_doc(404, 409))
+    async def set_role(
+        name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], body: RoleIn, p: Admin
+    ) -> ModeratorOut:
+        """Change an account's role (not your own)."""
+        if name == p.name:
+            raise ApiError(409, "you cannot change your own role")
+        if not await console.store.set_moderator_role(name, body.role, actor=p.name):
+            raise ApiError(404, "no such moderator")
+        m = await console.store.get_moderator(name)
+        if m is None:
+            raise ApiError(404, "no such moderator")
+        return ModeratorOut(
+            name=m.name,
+            role=m.role,
+            created_at=m.created_at,
+            last_login_at=m.last_login_at,
+            locked_until=m.locked_until,
+        )
+
+    @mod.delete(
+        "/moderators/{name}", status_code=204, response_class=Response, responses=_doc(404, 409)
+    )
+    async def delete_moderator(
+        name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], p: Admin
+    ) -> Response:
+        """Delete an account (not your own) and end its sessions."""
+        if name == p.name:
+            raise ApiError(409, "you cannot delete yourself")
+        if not await console.store.delete_moderator(name, actor=p.name):
+            raise ApiError(404, "no such moderator")
+        auth.end_sessions_of(name)
+        return Response(status_code=204)
+
+    # ---- public: appeals -------------------------------------------------------------------
+
+    public = APIRouter(prefix="/api/appeal", tags=["appeal"])
+    buckets: dict[str, TokenBucket] = {}
+
+    def limited(request: Request) -> None:
+        ip = client_ip(request)
+        if len(buckets) > 10_000:
+            buckets.clear()
+        bucket = buckets.setdefault(ip, TokenBucket(1.0, 20.0))
+        if not bucket.take():
+            raise ApiError(429, "too many requests")
+
+    async def ban_of(request: Request, token: str) -> Ban | None:
+        # The device token proves whose ban it is: it is signed by this server, and a ban id
+        # alone is never trusted.
+        if not devices.verify(token):
+            raise ApiError(403, "this browser's identity is not valid")
+        store = console.store
+        ips = await store.ip_hash(client_ip(request))
+        return await store.active_ban(device_hash(token), ips)
+
+    @public.post("/status", response_model=AppealStatus, responses=_doc(403, 429))
+    async def appeal_status(body: DeviceIn, request: Request) -> AppealStatus:
+        """The ban in force on this browser, its appeal, and an appeal decision not yet seen
+        (which this call marks as seen)."""
+        limited(request)
+        ban = await ban_of(request, body.device)
+        store = console.store
+        appeal = await store.appeal_for_ban(ban.id) if ban else None
+        ips = await store.ip_hash(client_ip(request))
+        decided = await store.pending_decision_for(device_hash(body.device), ips)
+        decision = None
+        if decided is not None:
+            decision = _appeal_out(decided, await store.get_ban(decided.ban_id))
+            await store.mark_decision_seen(decided.id)
+        return AppealStatus(
+            banned=ban is not None,
+            ban=BanOut.of(ban) if ban else None,
+            can_appeal=ban is not None and appeal is None,
+            appeal=_appeal_out(appeal, ban) if appeal else None,
+            decision=decision,
+        )
+
+    @public.post("", response_model=AppealOut, status_code=201, responses=_doc(403, 409, 422, 429))
+    async def appeal(body: AppealIn, request: Request) -> AppealOut:
+        """Appeal the ban in force on this browser (once per ban)."""
+        limited(request)
+        ban = await ban_of(request, body.device)
+        if ban is None:
+            raise ApiError(403, "there is no ban in force on this browser")
+        try:
+            a = await console.store.add_appeal(ban.id, body.text)
+        except AppealExists as exc:
+            raise ApiError(409, "this ban has been appealed already") from exc
+        except InvalidInput as exc:
+            raise ApiError(422, str(exc)) from exc
+        return _appeal_out(a, ban)
+
+    return [mod, public]
+
+
+def console_error_status(exc: ConsoleError) -> JSONResponse:
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)

@@ -1,0 +1,383 @@
+"""The console's HTML pages under ``/mod`` and the public appeal page ``/appeal``.
+
+Server-rendered Jinja2 with autoescaping everywhere: evidence, comments and names are text, never
+markup. Forms post ``application/x-www-form-urlencoded`` with the session's CSRF token in a
+hidden ``csrf`` field. The only scripts are static files (CSP ``script-src 'self'``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from parley.moderation.auth import (
+    PRE_COOKIE,
+    Auth,
+    LoginResult,
+    Principal,
+    client_ip,
+    hash_password,
+    new_password,
+)
+from parley.moderation.service import BAN_PRESETS, Console, ConsoleError, Sample
+from parley.store import InvalidInput, ModeratorExists, Role
+
+HERE = Path(__file__).parent
+MAX_FORM_BYTES = 16 * 1024
+
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _age(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def _when(value: datetime | float | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | int):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_env.filters["age"] = _age
+_env.filters["when"] = _when
+
+
+def _since(value: datetime) -> str:
+    return _age((datetime.now(UTC) - value).total_seconds())
+
+
+_env.filters["since"] = _since
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class Forbidden(Exception):
+    pass
+
+
+def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**ctx)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise ConsoleError(413, "form too large")
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _sparkline(samples: list[Sample], attr: str, width: int = 480, height: int = 60) -> str:
+    """SVG polyline points for one series (plain attributes: no inline style under the CSP)."""
+    if len(samples) < 2:
+        return ""
+    t0, t1 = samples[0].at, samples[-1].at
+    values = [float(getattr(s, attr)) for s in samples]
+    top = max(values) or 1.0
+    span = (t1 - t0) or 1.0
+    return " ".join(
+        f"{(s.at - t0) / span * width:.1f},{height - v / top * (height - 4) - 2:.1f}"
+        for s, v in zip(samples, values, strict=True)
+    )
+
+
+def _rates(samples: list[Sample], attr: str) -> list[Sample]:
+    """Turn a counter series into a per-interval series (same Sample shape, attr replaced)."""
+    out: list[Sample] = []
+    for a, b in itertools.pairwise(samples):
+        minutes = max((b.at - a.at) / 60.0, 1e-6)
+        delta = max(0.0, float(getattr(b, attr)) - float(getattr(a, attr))) / minutes
+        values = {k: getattr(b, k) for k in Sample.__slots__}
+        values[attr] = delta
+        out.append(Sample(**values))
+    return out
+
+
+def build_console(auth: Auth, console: Console) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    async def who(request: Request, *, admin: bool = False) -> Principal:
+        principal = await auth.principal(request)
+        if principal is None:
+            raise LoginRequired(request.url.path)
+        if admin and not principal.admin:
+            raise Forbidden()
+        return principal
+
+    async def posted(request: Request, *, admin: bool = False) -> tuple[Principal, dict[str, str]]:
+        principal = await who(request, admin=admin)
+        form = await read_form(request)
+        if not auth.csrf_ok(principal, form.get("csrf")):
+            raise Forbidden()
+        return principal, form
+
+    def page(name: str, p: Principal, status: int = 200, **ctx: Any) -> HTMLResponse:
+        return render(name, status, me=p, csrf=p.csrf, **ctx)
+
+    def back(url: str, flash: str = "") -> RedirectResponse:
+        if flash:
+            url += ("&" if "?" in url else "?") + "flash=" + quote(flash)
+        return RedirectResponse(url, status_code=303)
+
+    # ---- login -----------------------------------------------------------------------------
+
+    @router.get("/mod/login")
+    async def login_page(request: Request, error: str = "") -> Response:
+        token = secrets.token_urlsafe(24)
+        response = render("login.html", pre=token, error=error[:100], me=None)
+        response.set_cookie(
+            PRE_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=auth.secure_cookie(request),
+            path="/mod/login",
+            max_age=3600,
+        )
+        return response
+
+    @router.post("/mod/login")
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        pre = request.cookies.get(PRE_COOKIE, "")
+        if not pre or not hmac.compare_digest(pre, form.get("pre", "")):
+            return render("login.html", 403, pre="", error="Reload the page and try again.")
+        name = form.get("name", "").strip()[:64]
+        result, session = await auth.login(name, form.get("password", "")[:256], client_ip(request))
+        if session is None:
+            message = {
+                LoginResult.LIMITED: "Too many attempts. Wait a minute.",
+                LoginResult.LOCKED: "This account is locked after repeated failures. Try later.",
+            }.get(result, "Wrong name or password.")
+            status = 429 if result == LoginResult.LIMITED else 401
+            token = secrets.token_urlsafe(24)
+            response = render("login.html", status, pre=token, error=message, me=None)
+            response.set_cookie(
+                PRE_COOKIE, token, httponly=True, samesite="strict",
+                secure=auth.secure_cookie(request), path="/mod/login", max_age=3600,
+            )  # fmt: skip
+            return response
+        target = form.get("next", "/mod")
+        if not target.startswith("/mod") or target.startswith("//"):
+            target = "/mod"
+        redirect = RedirectResponse(target, status_code=303)
+        auth.set_cookie(request, redirect, session)
+        redirect.delete_cookie(PRE_COOKIE, path="/mod/login")
+        return redirect
+
+    @router.post("/mod/logout")
+    async def logout(request: Request) -> Response:
+        await posted(request)
+        auth.logout(request)
+        response = RedirectResponse("/mod/login", status_code=303)
+        auth.clear_cookie(request, response)
+        return response
+
+    # ---- queue and items -------------------------------------------------------------------
+
+    @router.get("/mod")
+    async def queue_page(request: Request, flash: str = "") -> Response:
+        p = await who(request)
+        q = await console.queue()
+        return page(
+            "queue.html",
+            p,
+            queue=q,
+            oldest=q.oldest_age(datetime.now(UTC)),
+            flash=flash[:200],
+        )
+
+    @router.post("/mod/items/{ref}/claim")
+    async def claim(ref: str, request: Request) -> Response:
+        p, _ = await posted(request)
+        try:
+            won = await console.claim(ref, p.name)
+        except ConsoleError as exc:
+            return back("/mod", exc.message)
+        if not won:
+            return back("/mod", f"{ref} is held by another moderator or closed.")
+        return back(f"/mod/items/{quote(ref)}")
+
+    @router.get("/mod/items/{ref}")
+    async def item_page(ref: str, request: Request, flash: str = "") -> Response:
+        p = await who(request)
+        try:
+            view = await console.item(ref)
+        except ConsoleError as exc:
+            return page("error.html", p, exc.status, message=exc.message)
+        item = view.item
+        mine = item.claimed_by == p.name or item.status.value == "open"
+        return page(
+            "item.html",
+            p,
+            item=item,
+            history=view.history,
+            can_act=mine and item.status.value != "closed",
+            presets=list(BAN_PRESETS),
+            flash=flash[:200],
+        )
+
+    @router.post("/mod/items/{ref}/action")
+    async def act(ref: str, request: Request) -> Response:
+        p, form = await posted(request)
+        try:
+            result = await console.act(
+                ref, p.name, form.get("action", ""), form.get("reason", ""), form.get("duration")
+            )
+        except ConsoleError as exc:
+            return back(f"/mod/items/{quote(ref)}", exc.message)
+        if result.action == "escalate":
+            return back(f"/mod/items/{quote(ref)}", f"{ref} is under legal hold.")
+        done = {"dismiss": "dismissed", "warn": "warned", "ban_temp": "banned",
+                "ban_perm": "banned permanently"}[result.action]  # fmt: skip
+        return back("/mod", f"{ref}: {done}.")
+
+    @router.post("/mod/items/{ref}/release")
+    async def release(ref: str, request: Request) -> Response:
+        p, _ = await posted(request)
+        try:
+            await console.release(ref, p.name)
+        except ConsoleError as exc:
+            return back("/mod", exc.message)
+        return back("/mod", f"{ref} is back in the queue.")
+
+    # ---- appeals ---------------------------------------------------------------------------
+
+    @router.get("/mod/appeals")
+    async def appeals_page(request: Request, flash: str = "") -> Response:
+        p = await who(request)
+        return page("appeals.html", p, appeals=await console.appeals(), flash=flash[:200])
+
+    @router.post("/mod/appeals/{appeal_id}/decide")
+    async def decide(appeal_id: int, request: Request) -> Response:
+        p, form = await posted(request)
+        try:
+            a = await console.decide(
+                appeal_id, form.get("decision", ""), p.name, form.get("reason", "")
+            )
+        except ConsoleError as exc:
+            return back("/mod/appeals", exc.message)
+        return back("/mod/appeals", f"Appeal {a.id}: {a.decision}.")
+
+    # ---- dashboard -------------------------------------------------------------------------
+
+    @router.get("/mod/dashboard")
+    async def dashboard_page(request: Request) -> Response:
+        p = await who(request)
+        f = await console.figures()
+        cutoff = time.time() - 86400
+        hist = [s for s in f.history if s.at >= cutoff]
+        charts = [
+            ("People online", _sparkline(hist, "online")),
+            ("Waiting", _sparkline(hist, "waiting")),
+            ("Matches per minute", _sparkline(_rates(hist, "matches"), "matches")),
+            ("Open queue", _sparkline(hist, "queue_open")),
+        ]
+        return page("dashboard.html", p, f=f, charts=charts)
+
+    # ---- admin -----------------------------------------------------------------------------
+
+    @router.get("/mod/audit")
+    async def audit_page(
+        request: Request,
+        actor: str = "",
+        action: str = "",
+        item_type: str = "",
+        item_id: str = "",
+    ) -> Response:
+        p = await who(request, admin=True)
+        filters = {
+            "actor": actor[:64],
+            "action": action[:64],
+            "item_type": item_type[:32],
+            "item_id": item_id[:64],
+        }
+        rows = await console.store.audit_log(
+            actor=filters["actor"] or None,
+            action=filters["action"] or None,
+            item_type=filters["item_type"] or None,
+            item_id=filters["item_id"] or None,
+            limit=200,
+        )
+        return page("audit.html", p, rows=rows, filters=filters)
+
+    @router.get("/mod/moderators")
+    async def moderators_page(request: Request, flash: str = "") -> Response:
+        p = await who(request, admin=True)
+        mods = await console.store.list_moderators()
+        return page("moderators.html", p, mods=mods, roles=list(Role), flash=flash[:200])
+
+    @router.post("/mod/moderators")
+    async def add_moderator(request: Request) -> Response:
+        p, form = await posted(request, admin=True)
+        name = form.get("name", "").strip()
+        password = new_password()
+        try:
+            await console.store.add_moderator(
+                name,
+                role=form.get("role", "moderator"),
+                password_hash=hash_password(password),
+                actor=p.name,
+            )
+        except (ModeratorExists, InvalidInput) as exc:
+            return back("/mod/moderators", str(exc))
+        mods = await console.store.list_moderators()
+        return page(
+            "moderators.html", p, mods=mods, roles=list(Role), created=(name, password), flash=""
+        )
+
+    @router.post("/mod/moderators/{name}/role")
+    async def set_role(name: str, request: Request) -> Response:
+        p, form = await posted(request, admin=True)
+        if name == p.name:
+            return back("/mod/moderators", "You cannot change your own role.")
+        try:
+            await console.store.set_moderator_role(name, form.get("role", ""), actor=p.name)
+        except InvalidInput as exc:
+            return back("/mod/moderators", str(exc))
+        return back("/mod/moderators", f"{name}: role changed.")
+
+    @router.post("/mod/moderators/{name}/delete")
+    async def delete_moderator(name: str, request: Request) -> Response:
+        p, _ = await posted(request, admin=True)
+        if name == p.name:
+            return back("/mod/moderators", "You cannot delete yourself.")
+        await console.store.delete_moderator(name, actor=p.name)
+        auth.end_sessions_of(name)
+        return back("/mod/moderators", f"{name}: deleted.")
+
+    # ---- public appeal page ----------------------------------------------------------------
+
+    @router.get("/appeal")
+    async def appeal_page() -> Response:
+        return render("appeal.html", me=None)
+
+    return router

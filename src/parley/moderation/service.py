@@ -1,0 +1,344 @@
+"""What the console does, shared by its HTML pages and its JSON API.
+
+Each operation checks nothing about the caller (the routes do that) and raises
+:class:`ConsoleError` with an HTTP status for what the caller must be told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import Counter
+
+from parley.metrics import Metrics
+from parley.protocol import Notice
+from parley.store import (
+    AlreadyDecided,
+    Appeal,
+    Ban,
+    BanCategory,
+    Conflict,
+    Decision,
+    DeviceHistory,
+    InvalidInput,
+    Item,
+    ItemKind,
+    ItemStatus,
+    NotFound,
+    NotOnLegalHold,
+    Queue,
+    Resolution,
+    Store,
+)
+from parley.store.values import MAX_REASON_CHARS
+
+if TYPE_CHECKING:
+    from parley.broker import Broker
+    from parley.config import Settings
+    from parley.gateway import Gateway
+
+#: The temporary ban durations a moderator can pick.
+BAN_PRESETS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+ACTIONS = ("dismiss", "warn", "ban_temp", "ban_perm", "escalate")
+
+_FLAG_BAN_CATEGORY = {
+    "grooming": BanCategory.MINOR_IN_DANGER,
+    "vision": BanCategory.NUDITY,
+    "mass_report": BanCategory.MASS_REPORT,
+    "flood": BanCategory.FLOOD,
+}
+
+
+class ConsoleError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ref: str
+    action: str
+    ban: Ban | None = None
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    item: Item
+    history: DeviceHistory
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float  # unix time
+    online: int
+    waiting: int
+    matches: float
+    reports: float
+    flags: float
+    queue_open: int
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    online: int
+    waiting: dict[str, int]
+    matches_per_minute: float
+    reports_per_hour: float
+    flags_per_hour: float
+    queue_open: int
+    queue_claimed: int
+    queue_oldest_seconds: float
+    history: list[Sample] = field(default_factory=list)
+
+
+def _total(counter: Counter) -> float:
+    return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ConsoleError(422, "a statement of reasons is required")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ConsoleError(422, f"the reasons are longer than {MAX_REASON_CHARS} characters")
+    return reason
+
+
+def ban_category(item: Item) -> BanCategory:
+    if item.kind is ItemKind.FLAG:
+        return _FLAG_BAN_CATEGORY.get(item.category, BanCategory.OTHER)
+    try:
+        return BanCategory(item.category)
+    except ValueError:
+        return BanCategory.OTHER
+
+
+class Console:
+    """The moderation operations over the app's store, gateway, broker and metrics."""
+
+    SAMPLE_EVERY = 60.0
+    SAMPLES = 24 * 60  # 24 h of one-minute samples
+
+    def __init__(self, settings: Settings, state: Any, broker: Broker, metrics: Metrics) -> None:
+        self.settings = settings
+        self._state = state
+        self.broker = broker
+        self.metrics = metrics
+        self.samples: deque[Sample] = deque(maxlen=self.SAMPLES)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> Store:
+        store: Store = self._state.store
+        return store
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self._state.gateway
+        return gateway
+
+    # ---- lifecycle: the dashboard's one-minute samples --------------------------------------
+
+    async def start(self) -> None:
+        await self._sample()
+        self._task = asyncio.get_running_loop().create_task(self._sampler())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _sampler(self) -> None:
+        while True:
+            await asyncio.sleep(self.SAMPLE_EVERY)
+            with contextlib.suppress(Exception):  # a busy database skips one sample
+                await self._sample()
+
+    async def _sample(self) -> Sample:
+        stats = await self.broker.stats()
+        queue = await self.store.queue(limit=1)
+        sample = Sample(
+            at=time.time(),
+            online=stats.online,
+            waiting=sum(stats.waiting.values()),
+            matches=_total(self.metrics.matches),
+            reports=_total(self.metrics.reports),
+            flags=_total(self.metrics.flags),
+            queue_open=queue.open,
+        )
+        self.samples.append(sample)
+        return sample
+
+    async def figures(self) -> Figures:
+        stats = await self.broker.stats()
+        queue = await self.store.queue(limit=1)
+        now = time.time()
+        current = Sample(
+            now,
+            stats.online,
+            sum(stats.waiting.values()),
+            _total(self.metrics.matches),
+            _total(self.metrics.reports),
+            _total(self.metrics.flags),
+            queue.open,
+        )
+
+        def rate(attr: str, window: float, per: float) -> float:
+            # against the newest sample at least `window` old, else the oldest one there is
+            base = next((s for s in reversed(self.samples) if now - s.at >= window), None)
+            if base is None and self.samples:
+                base = self.samples[0]
+            if base is None or now - base.at <= 0:
+                return 0.0
+            delta = float(getattr(current, attr)) - float(getattr(base, attr))
+            return round(max(0.0, delta) * per / (now - base.at), 2)
+
+        return Figures(
+            online=stats.online,
+            waiting=dict(sorted(stats.waiting.items())),
+            matches_per_minute=rate("matches", 60.0, 60.0),
+            reports_per_hour=rate("reports", 3600.0, 3600.0),
+            flags_per_hour=rate("flags", 3600.0, 3600.0),
+            queue_open=queue.open,
+            queue_claimed=queue.claimed,
+            queue_oldest_seconds=round(queue.oldest_age(datetime.now(UTC)), 1),
+            history=[*self.samples, current],
+        )
+
+    # ---- queue and items ------------------------------------------------------------------
+
+    async def queue(self, limit: int = 100) -> Queue:
+        return await self.store.queue(limit=limit)
+
+    async def item(self, ref: str) -> ItemView:
+        item = await self._item(ref)
+        history = await self.store.device_history(item.reported)
+        return ItemView(item, history)
+
+    async def _item(self, ref: str) -> Item:
+        try:
+            item = await self.store.get_item(ref)
+        except (InvalidInput, NotFound) as exc:
+            raise ConsoleError(404, "no such item") from exc
+        if item is None:
+            raise ConsoleError(404, "no such item")
+        return item
+
+    async def claim(self, ref: str, moderator: str) -> bool:
+        await self._item(ref)
+        try:
+            return await self.store.claim(
+                ref, moderator, stale_after=timedelta(seconds=self.settings.mod_claim_timeout)
+            )
+        except (InvalidInput, NotFound) as exc:
+            raise ConsoleError(404, "no such item") from exc
+
+    async def release(self, ref: str, moderator: str) -> bool:
+        await self._item(ref)
+        return await self.store.release(ref, moderator)
+
+    async def act(
+        self, ref: str, moderator: str, action: str, reason: str, duration: str | None = None
+    ) -> ActionResult:
+        """Carry out one action on an item the moderator holds (claiming it if it is open)."""
+        if action not in ACTIONS:
+            raise ConsoleError(422, "unknown action")
+        reason = _reason(reason)
+        item = await self._item(ref)
+        if action == "escalate":
+            # A legal hold can be placed on a closed item too; it does not close the item, so
+            # the moderator can still ban.
+            if item.status is not ItemStatus.CLOSED and not await self.claim(ref, moderator):
+                raise ConsoleError(409, "another moderator holds this item")
+            await self.store.set_legal_hold(ref, actor=moderator, reason=reason)
+            return ActionResult(ref, action, legal_hold=True)
+        if item.status is ItemStatus.CLOSED:
+            raise ConsoleError(409, "this item is closed already")
+        if not await self.claim(ref, moderator):
+            raise ConsoleError(409, "another moderator holds this item")
+        ban: Ban | None = None
+        details: dict[str, Any] = {}
+        if action in ("ban_temp", "ban_perm"):
+            ends_at = None
+            if action == "ban_temp":
+                preset = BAN_PRESETS.get(duration or "")
+                if preset is None:
+                    raise ConsoleError(422, "pick a ban duration: " + ", ".join(BAN_PRESETS))
+                ends_at = datetime.now(UTC) + preset
+                details["duration"] = duration
+            ban = await self.store.add_ban(
+                device=item.reported,
+                reason=reason,
+                category=ban_category(item),
+                actor=moderator,
+                ends_at=ends_at,
+                source_ref=ref if item.kind is ItemKind.REPORT else None,
+            )
+            details["ban"] = ban.id
+            resolution = Resolution.BANNED
+        elif action == "warn":
+            resolution = Resolution.WARNED
+        else:
+            resolution = Resolution.DISMISSED
+        closed = await self.store.close_item(
+            ref, moderator, resolution=resolution, reason=reason, details=details or None
+        )
+        if ban is not None:
+            await self.gateway.enforce(ban)  # the ban holds even if the close lost a race
+        if not closed:
+            raise ConsoleError(409, "another moderator closed this item first")
+        if action == "warn":
+            self._warn_live(item, reason)
+        return ActionResult(ref, action, ban=ban)
+
+    def _warn_live(self, item: Item, reason: str) -> None:
+        """Show a warning to the reported person if they are connected to this node now."""
+        notice = Notice(code="moderator_warning", text=reason)
+        for conn in list(self.gateway.sessions.values()):
+            if conn.ident is not None and conn.ident.device == item.reported:
+                conn.deliver(notice)
+
+    async def export(self, ref: str, moderator: str) -> dict[str, Any]:
+        await self._item(ref)
+        try:
+            return await self.store.export_legal_hold(ref, actor=moderator)
+        except NotOnLegalHold as exc:
+            raise ConsoleError(409, "this item is not under legal hold") from exc
+
+    # ---- appeals ---------------------------------------------------------------------------
+
+    async def appeals(self) -> list[tuple[Appeal, Ban | None]]:
+        appeals = await self.store.appeals_queue(limit=100)
+        return [(a, await self.store.get_ban(a.ban_id)) for a in appeals]
+
+    async def decide(self, appeal_id: int, decision: str, moderator: str, reason: str) -> Appeal:
+        reason = _reason(reason)
+        try:
+            verdict = Decision(decision)
+        except ValueError as exc:
+            raise ConsoleError(422, "decision must be upheld or lifted") from exc
+        try:
+            return await self.store.decide_appeal(
+                appeal_id, verdict, actor=moderator, reason=reason
+            )
+        except NotFound as exc:
+            raise ConsoleError(404, "no such appeal") from exc
+        except AlreadyDecided as exc:
+            raise ConsoleError(409, "this appeal was decided already") from exc
+        except (InvalidInput, Conflict) as exc:
+            raise ConsoleError(409, str(exc)) from exc

@@ -1,0 +1,1 @@
+"""Safety: the cheap machine work that keeps strangers safe (age policy, limits, text)."""

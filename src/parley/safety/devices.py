@@ -1,0 +1,36 @@
+"""Device tokens: random ids the server signs, so a client cannot pick someone else's.
+
+A device token is what blocks (and later bans) attach to. It survives reconnects because the page
+keeps it in localStorage. It is not an identity and carries no personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class DeviceTokens:
+    PREFIX = "d_"
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"parley-device-v1" + secret).digest()
+
+    def _mac(self, ident: str) -> str:
+        return _b64(hmac.new(self._key, ident.encode(), hashlib.sha256).digest()[:16])
+
+    def issue(self) -> str:
+        ident = _b64(secrets.token_bytes(16))
+        return f"{self.PREFIX}{ident}.{self._mac(ident)}"
+
+    def verify(self, token: str | None) -> bool:
+        if not token or len(token) > 80 or not token.startswith(self.PREFIX):
+            return False
+        ident, _, mac = token[len(self.PREFIX) :].partition(".")
+        return bool(ident) and hmac.compare_digest(mac, self._mac(ident))

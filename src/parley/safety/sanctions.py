@@ -1,0 +1,111 @@
+"""Automatic sanctions: bans on connect, mass reports, and escalation of persistent abuse.
+
+Machines make the cheap, clear-cut calls (many distinct reporters, repeated flooding) with short
+temporary bans and a statement of reasons; everything else waits for a human in the console.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
+
+from parley.config import Settings
+from parley.store import Ban, BanCategory, DeviceHash, FlagKind, KeyedIpHash, Store
+
+MASS_REPORT_REASON = (
+    "Several people reported you in a short time. You cannot chat until the ban ends; a moderator "
+    "will review the reports."
+)
+ABUSE_REASON = (
+    "Your connection repeatedly sent too much, too fast, or broken data. You cannot chat until the "
+    "ban ends."
+)
+
+
+class Sanctions:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._abuse: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    async def active_ban(self, device: DeviceHash, ips: list[KeyedIpHash]) -> Ban | None:
+        return await self.store.active_ban(device, ips)
+
+    async def after_report(
+        self, reported: DeviceHash, ip: KeyedIpHash | None, ref: str, pair: str, pool: str
+    ) -> Ban | None:
+        """N reports from distinct devices within the window: temporary ban + priority review."""
+        s = self.settings
+        count = await self.store.count_recent_reports_against(
+            reported, window=timedelta(seconds=s.mass_report_window)
+        )
+        if count < s.mass_report_threshold or await self.store.active_ban(reported):
+            return None
+        ban = await self._ban(
+            reported,
+            ip,
+            MASS_REPORT_REASON,
+            BanCategory.MASS_REPORT,
+            "system:mass-report",
+            s.mass_report_ban_seconds,
+            ref,
+        )
+        await self.store.add_flag(
+            kind=FlagKind.MASS_REPORT,
+            device=reported,
+            pair_id=pair,
+            pool=pool,
+            details={"reports": count, "window_seconds": s.mass_report_window, "ban": ban.id},
+        )
+        return ban
+
+    async def after_abuse_close(self, device: DeviceHash, ip: KeyedIpHash | None) -> Ban | None:
+        """Warning (error frames), then a close, then after repeated closes a temporary ban."""
+        s = self.settings
+        now = time.monotonic()
+        times = self._abuse[device]
+        times.append(now)
+        while times and now - times[0] > s.abuse_window:
+            times.popleft()
+        if len(times) < s.abuse_ban_after:
+            return None
+        del self._abuse[device]
+        if len(self._abuse) > 10_000:  # bound memory: forget devices whose window has passed
+            for key in [k for k, v in self._abuse.items() if now - v[-1] > s.abuse_window]:
+                del self._abuse[key]
+        return await self._ban(
+            device, ip, ABUSE_REASON, BanCategory.FLOOD, "system:flood", s.abuse_ban_seconds
+        )
+
+    async def _ban(
+        self,
+        device: DeviceHash,
+        ip: KeyedIpHash | None,
+        reason: str,
+        category: BanCategory,
+        actor: str,
+        seconds: float,
+        ref: str | None = None,
+    ) -> Ban:
+        """A device ban, plus a shorter ban of the address hash (shared addresses are common)."""
+        now = datetime.now(UTC)
+        ban = await self.store.add_ban(
+            device=device,
+            reason=reason,
+            category=category,
+            actor=actor,
+            ends_at=now + timedelta(seconds=seconds),
+            source_ref=ref,
+        )
+        ip_seconds = min(seconds, self.settings.auto_ip_ban_seconds)
+        if ip is not None and ip_seconds > 0:
+            await self.store.add_ban(
+                ip=ip,
+                reason=reason,
+                category=category,
+                actor=actor,
+                ends_at=now + timedelta(seconds=ip_seconds),
+                source_ref=ref,
+            )
+        return ban

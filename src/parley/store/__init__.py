@@ -1,0 +1,106 @@
+"""Persistence: reports and evidence, blocks, bans, appeals, moderators, the audit log.
+
+SQLAlchemy 2 (async) with Alembic migrations; SQLite (WAL, ``synchronous=FULL``) by default,
+PostgreSQL (asyncpg) in production. See :mod:`parley.store.repo` for the operations and
+:mod:`parley.store.retention` for what is kept and for how long.
+"""
+
+from __future__ import annotations
+
+from parley.store.database import Database, alembic_config, head_revision, normalise_url
+from parley.store.errors import (
+    AlreadyDecided,
+    AppealExists,
+    Conflict,
+    InvalidInput,
+    ModeratorExists,
+    NotFound,
+    NotOnLegalHold,
+    StoreError,
+)
+from parley.store.hashing import device_hash, ip_prefix
+from parley.store.records import (
+    Appeal,
+    AuditEntry,
+    Ban,
+    Device,
+    DeviceHistory,
+    Item,
+    Moderator,
+    PurgeReport,
+    Queue,
+    QueueItem,
+)
+from parley.store.repo import Store
+from parley.store.values import (
+    CATEGORY_PRIORITY,
+    FLAG_PRIORITY,
+    MAX_APPEAL_CHARS,
+    MAX_COMMENT_CHARS,
+    MAX_FRAME_BYTES,
+    MAX_LINE_CHARS,
+    MAX_REASON_CHARS,
+    MAX_TRANSCRIPT_LINES,
+    MIN_LEGAL_HOLD_DAYS,
+    BanCategory,
+    Category,
+    Decision,
+    DeviceHash,
+    FlagKind,
+    IpHash,
+    ItemKind,
+    ItemStatus,
+    KeyedIpHash,
+    Resolution,
+    Role,
+    TranscriptLine,
+)
+
+__all__ = [
+    "CATEGORY_PRIORITY",
+    "FLAG_PRIORITY",
+    "MAX_APPEAL_CHARS",
+    "MAX_COMMENT_CHARS",
+    "MAX_FRAME_BYTES",
+    "MAX_LINE_CHARS",
+    "MAX_REASON_CHARS",
+    "MAX_TRANSCRIPT_LINES",
+    "MIN_LEGAL_HOLD_DAYS",
+    "AlreadyDecided",
+    "Appeal",
+    "AppealExists",
+    "AuditEntry",
+    "Ban",
+    "BanCategory",
+    "Category",
+    "Conflict",
+    "Database",
+    "Decision",
+    "Device",
+    "DeviceHash",
+    "DeviceHistory",
+    "FlagKind",
+    "InvalidInput",
+    "IpHash",
+    "Item",
+    "ItemKind",
+    "ItemStatus",
+    "KeyedIpHash",
+    "Moderator",
+    "ModeratorExists",
+    "NotFound",
+    "NotOnLegalHold",
+    "PurgeReport",
+    "Queue",
+    "QueueItem",
+    "Resolution",
+    "Role",
+    "Store",
+    "StoreError",
+    "TranscriptLine",
+    "alembic_config",
+    "device_hash",
+    "head_revision",
+    "ip_prefix",
+    "normalise_url",
+]

@@ -1,0 +1,204 @@
+"""Bans: by device hash, by IP hash, or both, with a statement of reasons and an end (or none).
+
+A ban matches a connection when its device hash is the connection's, or its IP hash is one of the
+hashes of the connection's address under the live IP keys (:meth:`IpKeys.ip_hash`), so an IP ban
+survives key rotation until its key is deleted by the retention purge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.store.audit import bounded, write_audit
+from parley.store.database import Database
+from parley.store.errors import InvalidInput, NotFound
+from parley.store.hashing import check_device, is_hash
+from parley.store.models import BanRow, DeviceRow, IpKeyRow, ReportRow
+from parley.store.records import Ban
+from parley.store.values import (
+    MAX_REASON_CHARS,
+    BanCategory,
+    DeviceHash,
+    IpHash,
+    KeyedIpHash,
+    aware,
+    moment,
+)
+
+
+def ip_digests(ip_hashes: Iterable[KeyedIpHash | IpHash]) -> list[str]:
+    out: list[str] = [h.digest if isinstance(h, KeyedIpHash) else h for h in ip_hashes]
+    if not all(is_hash(h) for h in out):
+        raise InvalidInput("IP hashes must come from ip_hash(), never a raw address")
+    return out
+
+
+class Bans(Database):
+    async def add_ban(
+        self,
+        *,
+        device: DeviceHash | None = None,
+        ip: KeyedIpHash | None = None,
+        reason: str,
+        category: BanCategory | str,
+        actor: str,
+        ends_at: datetime | None = None,
+        starts_at: datetime | None = None,
+        source_ref: str | None = None,
+        now: datetime | None = None,
+    ) -> Ban:
+        """Ban a device and/or an IP hash (from :meth:`current_ip_hash`, or the one stored with a
+        report); ``ends_at=None`` is permanent. ``reason`` is the statement of reasons the banned
+        person sees. Writes the audit log; committed before returning."""
+        if device is None and ip is None:
+            raise InvalidInput("a ban needs a device or an IP hash")
+        try:
+            cat = BanCategory(category)
+        except ValueError as exc:
+            raise InvalidInput(f"unknown ban category {category!r}") from exc
+        if not reason.strip():
+            raise InvalidInput("a ban needs a statement of reasons")
+        now = moment(now)
+        starts = aware(starts_at) if starts_at else now
+        if ends_at is not None and aware(ends_at) <= starts:
+            raise InvalidInput("a ban must end after it starts")
+        async with self._write() as session:
+            source_id = None
+            if source_ref is not None:
+                source_id = await session.scalar(
+                    select(ReportRow.id).where(ReportRow.ref == source_ref)
+                )
+                if source_id is None:
+                    raise NotFound(f"no report {source_ref!r}")
+            if ip is not None and await session.get(IpKeyRow, ip.key_id) is None:
+                raise InvalidInput("that IP hash's key was deleted: hash the address again")
+            row = BanRow(
+                device_hash=check_device(device) if device else None,
+                ip_hash=ip_digests([ip])[0] if ip else None,
+                ip_key_id=ip.key_id if ip else None,
+                reason=bounded(reason, MAX_REASON_CHARS, "reason"),
+                category=cat.value,
+                created_at=now,
+                created_by=actor,
+                starts_at=starts,
+                ends_at=ends_at,
+                source_report_id=source_id,
+            )
+            session.add(row)
+            await session.flush()
+            write_audit(
+                session,
+                at=now,
+                actor=actor,
+                action="ban.add",
+                item_type="ban",
+                item_id=row.id,
+                reason=reason,
+                details={
+                    "category": cat.value,
+                    "device": row.device_hash,
+                    "ip": row.ip_hash is not None,
+                    "ends_at": ends_at.isoformat() if ends_at else None,
+                    "source": source_ref,
+                },
+            )
+            return Ban.of(row, source_ref)
+
+    async def active_ban(
+        self,
+        device: DeviceHash | None,
+        ip_hashes: Iterable[KeyedIpHash | IpHash] = (),
+        *,
+        now: datetime | None = None,
+    ) -> Ban | None:
+        """The ban in force for this device or address, if any (the longest-lasting one)."""
+        now = moment(now)
+        digests = ip_digests(ip_hashes)
+        keyed = []
+        if device is not None:
+            keyed.append(BanRow.device_hash == check_device(device))
+        if digests:
+            by_address: ColumnElement[bool] = BanRow.ip_hash.in_(digests)
+            if device is not None:
+                # An automatic address ban keeps fresh device tokens out (evasion); devices that
+                # were known there before it (other people behind the same address, the
+                # reporters themselves) are not refused for someone else's conduct.
+                first_seen = (
+                    select(DeviceRow.created_at)
+                    .where(DeviceRow.device_hash == device)
+                    .scalar_subquery()
+                )
+                by_address = and_(
+                    by_address,
+                    or_(
+                        ~BanRow.created_by.startswith("system:"),
+                        first_seen.is_(None),
+                        first_seen >= BanRow.starts_at,
+                    ),
+                )
+            keyed.append(by_address)
+        if not keyed:
+            return None
+        query = (
+            select(BanRow, ReportRow.ref)
+            .outerjoin(ReportRow, BanRow.source_report_id == ReportRow.id)
+            .where(
+                or_(*keyed),
+                BanRow.lifted_at.is_(None),
+                BanRow.starts_at <= now,
+                or_(BanRow.ends_at.is_(None), BanRow.ends_at > now),
+            )
+            # Permanent first, then the latest end.
+            .order_by(BanRow.ends_at.is_(None).desc(), BanRow.ends_at.desc(), BanRow.id.desc())
+            .limit(1)
+        )
+        async with self._read() as session:
+            found = (await session.execute(query)).first()
+        return Ban.of(found[0], found[1]) if found else None
+
+    async def get_ban(self, ban_id: int) -> Ban | None:
+        async with self._read() as session:
+            found = (
+                await session.execute(
+                    select(BanRow, ReportRow.ref)
+                    .outerjoin(ReportRow, BanRow.source_report_id == ReportRow.id)
+                    .where(BanRow.id == ban_id)
+                )
+            ).first()
+        return Ban.of(found[0], found[1]) if found else None
+
+    async def lift_ban(
+        self, ban_id: int, *, actor: str, reason: str, now: datetime | None = None
+    ) -> bool:
+        """End a ban now. True if it was in place (not lifted before). Writes the audit log."""
+        now = moment(now)
+        bounded(reason, MAX_REASON_CHARS, "reason")
+        async with self._write() as session:
+            lifted = await lift_in(session, ban_id, actor=actor, now=now)
+            if lifted:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action="ban.lift",
+                    item_type="ban",
+                    item_id=ban_id,
+                    reason=reason,
+                )
+            elif await session.get(BanRow, ban_id) is None:
+                raise NotFound(f"no ban {ban_id}")
+        return lifted
+
+
+async def lift_in(session: AsyncSession, ban_id: int, *, actor: str, now: datetime) -> bool:
+    """Lift inside the caller's transaction (also used by appeal decisions)."""
+    result = await session.execute(
+        update(BanRow)
+        .where(BanRow.id == ban_id, BanRow.lifted_at.is_(None))
+        .values(lifted_at=now, lifted_by=actor)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1

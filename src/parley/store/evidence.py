@@ -1,0 +1,67 @@
+"""Evidence checks: the transcript shape, the still frame, and public references."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from parley.store.errors import InvalidInput
+from parley.store.values import (
+    MAX_FRAME_BYTES,
+    MAX_LINE_CHARS,
+    MAX_TRANSCRIPT_LINES,
+    REF_ALPHABET,
+    REF_LENGTH,
+    REF_PREFIX,
+    ItemKind,
+    TranscriptLine,
+)
+
+_SPEAKERS = frozenset({"reporter", "reported"})
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def new_ref(kind: ItemKind) -> str:
+    return REF_PREFIX[kind] + "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
+
+
+def kind_of_ref(ref: str) -> ItemKind | None:
+    for kind, prefix in REF_PREFIX.items():
+        if (
+            ref.startswith(prefix)
+            and len(ref) == len(prefix) + REF_LENGTH
+            and all(c in REF_ALPHABET for c in ref[len(prefix) :])
+        ):
+            return kind
+    return None
+
+
+def check_transcript(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
+    """The transcript as stored (plain JSON), or InvalidInput."""
+    if len(lines) > MAX_TRANSCRIPT_LINES:
+        raise InvalidInput(f"a transcript holds at most {MAX_TRANSCRIPT_LINES} lines")
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        t, speaker, text = line.get("t"), line.get("from"), line.get("text")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+            raise InvalidInput("transcript line: t must be epoch seconds")
+        if speaker not in _SPEAKERS:
+            raise InvalidInput("transcript line: from must be 'reporter' or 'reported'")
+        if not isinstance(text, str) or len(text) > MAX_LINE_CHARS:
+            raise InvalidInput(f"transcript line: text must be at most {MAX_LINE_CHARS} chars")
+        out.append({"t": float(t), "from": speaker, "text": text})
+    return out
+
+
+def check_frame(frame: bytes | None) -> tuple[bytes | None, str | None]:
+    """The frame and its SHA-256, or InvalidInput for anything but a bounded JPEG."""
+    if frame is None:
+        return None, None
+    if len(frame) > MAX_FRAME_BYTES:
+        raise InvalidInput(f"a still frame is at most {MAX_FRAME_BYTES} bytes")
+    if not frame.startswith(_JPEG_MAGIC):
+        raise InvalidInput("a still frame must be a JPEG")
+    return frame, hashlib.sha256(frame).hexdigest()

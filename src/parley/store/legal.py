@@ -1,0 +1,213 @@
+"""Legal holds: items escalated for a report to the authorities (e.g. NCMEC's CyberTipline).
+
+A hold is one-way: it keeps the item and its evidence for at least a year from when it was placed
+(:mod:`parley.store.retention`). The export is a self-describing JSON bundle with the evidence,
+timestamps, hashed identifiers, the actions taken, and a SHA-256 of every piece of evidence and of
+the bundle itself, so that a recipient can check that nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from parley.store.audit import bounded, write_audit
+from parley.store.database import Database
+from parley.store.errors import NotFound, NotOnLegalHold
+from parley.store.models import AuditRow, BanRow, FlagRow, ReportRow
+from parley.store.queue import item_model, model_kind
+from parley.store.records import AuditEntry, Ban, Item
+from parley.store.values import MAX_REASON_CHARS, moment
+
+BUNDLE_FORMAT = "parley.legal-hold/1"
+HASHING = {
+    "device": "SHA-256 (hex) of the device token the browser held; the token is not stored",
+    "ip": "HMAC-SHA256 (hex) of the IPv4 address or IPv6 /64 prefix under a rotating key",
+}
+
+
+def canonical(value: Any) -> bytes:
+    """The bytes a digest is taken over: JSON with sorted keys and no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+class LegalHolds(Database):
+    async def set_legal_hold(
+        self, ref: str, *, actor: str, reason: str, now: datetime | None = None
+    ) -> bool:
+        """Put a report or flag under legal hold; True if it was not held already. Writes the
+        audit log. A hold cannot be removed: it ends by time (see retention)."""
+        model = item_model(ref)
+        bounded(reason, MAX_REASON_CHARS, "reason")
+        now = moment(now)
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(model.ref == ref, model.legal_hold.is_(False))
+                .values(legal_hold=True, legal_hold_at=now)
+            )
+            placed = int(getattr(result, "rowcount", 0) or 0) == 1
+            if placed:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action="item.legal_hold",
+                    item_type=model_kind(model),
+                    item_id=ref,
+                    reason=reason,
+                )
+            elif await session.scalar(select(model.id).where(model.ref == ref)) is None:
+                raise NotFound(f"no item {ref!r}")
+        return placed
+
+    async def export_legal_hold(
+        self, ref: str, *, actor: str, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """The JSON bundle of an item under legal hold (NotOnLegalHold otherwise). The export is
+        recorded in the audit log."""
+        model = item_model(ref)
+        now = moment(now)
+        async with self._write() as session:
+            row = await session.scalar(select(model).where(model.ref == ref))
+            if row is None:
+                raise NotFound(f"no item {ref!r}")
+            if isinstance(row, ReportRow):
+                item = Item.of_report(row)
+            else:
+                assert isinstance(row, FlagRow)
+                item = Item.of_flag(row)
+            if not item.legal_hold:
+                raise NotOnLegalHold(f"{ref} is not under legal hold")
+            bans: list[Ban] = []
+            if isinstance(row, ReportRow):
+                bans = [
+                    Ban.of(b, ref)
+                    for b in await session.scalars(
+                        select(BanRow).where(BanRow.source_report_id == row.id)
+                    )
+                ]
+            actions = [
+                AuditEntry.of(a)
+                for a in await session.scalars(
+                    select(AuditRow)
+                    .where(AuditRow.item_type == model_kind(model), AuditRow.item_id == ref)
+                    .order_by(AuditRow.at, AuditRow.id)
+                )
+            ]
+            bundle = build_bundle(item, bans, actions, exported_by=actor, exported_at=now)
+            write_audit(
+                session,
+                at=now,
+                actor=actor,
+                action="item.legal_export",
+                item_type=model_kind(model),
+                item_id=ref,
+                details={"bundle_sha256": bundle["bundle_sha256"]},
+            )
+        return bundle
+
+
+def build_bundle(
+    item: Item,
+    bans: list[Ban],
+    actions: list[AuditEntry],
+    *,
+    exported_by: str,
+    exported_at: datetime,
+) -> dict[str, Any]:
+    lines = []
+    for line in item.transcript:
+        entry = {
+            "t": line["t"],
+            "at": datetime.fromtimestamp(line["t"], UTC).isoformat(),
+            "from": line["from"],
+            "text": line["text"],
+        }
+        lines.append({**entry, "sha256": sha256(canonical(entry))})
+    frame = None
+    if item.frame is not None:
+        frame = {
+            "media_type": "image/jpeg",
+            "bytes": len(item.frame),
+            "sha256": sha256(item.frame),
+            "base64": base64.b64encode(item.frame).decode(),
+        }
+    transcript_plain = [{k: v for k, v in x.items() if k != "sha256"} for x in lines]
+    bundle: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "exported_at": _iso(exported_at),
+        "exported_by": exported_by,
+        "item": {
+            "kind": item.kind.value,
+            "ref": item.ref,
+            "category": item.category,
+            "priority": item.priority,
+            "created_at": _iso(item.created_at),
+            "status": item.status.value,
+            "resolution": item.resolution,
+            "legal_hold_at": _iso(item.legal_hold_at),
+            "pair_id": item.pair_id,
+            "pool": item.pool,
+            "comment": item.comment,
+            "details": item.details,
+        },
+        "identifiers": {
+            "hashing": HASHING,
+            "reporter_device_sha256": item.reporter,
+            "reported_device_sha256": item.reported,
+            "reported_ip_hmac": (
+                {"key_id": item.reported_ip.key_id, "hmac_sha256": item.reported_ip.digest}
+                if item.reported_ip
+                else None
+            ),
+        },
+        "evidence": {"transcript": lines, "frame": frame},
+        "bans": [
+            {
+                "id": b.id,
+                "device_sha256": b.device_hash,
+                "ip_hmac_sha256": b.ip_hash,
+                "category": b.category,
+                "reason": b.reason,
+                "starts_at": _iso(b.starts_at),
+                "ends_at": _iso(b.ends_at),
+                "created_by": b.created_by,
+                "lifted_at": _iso(b.lifted_at),
+            }
+            for b in bans
+        ],
+        "actions": [
+            {
+                "at": _iso(a.at),
+                "actor": a.actor,
+                "action": a.action,
+                "reason": a.reason,
+                "details": a.details,
+            }
+            for a in actions
+        ],
+    }
+    bundle["digests"] = {
+        "comment_sha256": sha256(item.comment.encode()),
+        "transcript_sha256": sha256(canonical(transcript_plain)),
+        "transcript_lines_sha256": [x["sha256"] for x in lines],
+        "frame_sha256": frame["sha256"] if frame else None,
+        "item_sha256": sha256(canonical(bundle["item"])),
+        "identifiers_sha256": sha256(canonical(bundle["identifiers"])),
+    }
+    bundle["bundle_sha256"] = sha256(canonical(bundle))
+    return bundle

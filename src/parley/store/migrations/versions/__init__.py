@@ -1,0 +1,1 @@
+"""One module per revision; alembic finds them by scanning this directory."""

@@ -1,0 +1,170 @@
+"""Moderator accounts: name, role, password hash (argon2id, made by the console), lockout state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from parley.store.audit import bounded, write_audit
+from parley.store.database import Database
+from parley.store.errors import InvalidInput, ModeratorExists
+from parley.store.models import ModeratorRow, UTCDateTime
+from parley.store.records import Moderator
+from parley.store.values import MAX_NAME_CHARS, Role, moment
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role {role!r}") from exc
+
+
+class Moderators(Database):
+    async def add_moderator(
+        self,
+        name: str,
+        *,
+        role: Role | str,
+        password_hash: str,
+        actor: str,
+        now: datetime | None = None,
+    ) -> Moderator:
+        """Create an account (ModeratorExists if the name is taken). Writes the audit log."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("a moderator needs a name")
+        bounded(name, MAX_NAME_CHARS, "name")
+        now = moment(now)
+        try:
+            async with self._write() as session:
+                row = ModeratorRow(
+                    name=name,
+                    role=_role(role).value,
+                    password_hash=password_hash,
+                    created_at=now,
+                    failed_logins=0,
+                )
+                session.add(row)
+                await session.flush()
+                write_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action="moderator.add",
+                    item_type="moderator",
+                    item_id=name,
+                    details={"role": row.role},
+                )
+                return Moderator.of(row)
+        except IntegrityError as exc:
+            raise ModeratorExists(f"a moderator named {name!r} exists") from exc
+
+    async def get_moderator(self, name: str) -> Moderator | None:
+        async with self._read() as session:
+            row = await session.scalar(select(ModeratorRow).where(ModeratorRow.name == name))
+        return Moderator.of(row) if row else None
+
+    async def list_moderators(self) -> list[Moderator]:
+        async with self._read() as session:
+            rows = await session.scalars(select(ModeratorRow).order_by(ModeratorRow.name))
+            return [Moderator.of(row) for row in rows]
+
+    async def set_moderator_role(
+        self, name: str, role: Role | str, *, actor: str, now: datetime | None = None
+    ) -> bool:
+        new = _role(role)
+        return await self._change(
+            name, {"role": new.value}, actor, "moderator.role", now, {"role": new.value}
+        )
+
+    async def set_moderator_password(
+        self, name: str, password_hash: str, *, actor: str, now: datetime | None = None
+    ) -> bool:
+        """Store a new password hash and clear the lockout."""
+        values = {"password_hash": password_hash, "failed_logins": 0, "locked_until": None}
+        return await self._change(name, values, actor, "moderator.password", now, None)
+
+    async def delete_moderator(self, name: str, *, actor: str, now: datetime | None = None) -> bool:
+        now = moment(now)
+        async with self._write() as session:
+            result = await session.execute(delete(ModeratorRow).where(ModeratorRow.name == name))
+            done = int(getattr(result, "rowcount", 0) or 0) == 1
+            if done:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action="moderator.delete",
+                    item_type="moderator",
+                    item_id=name,
+                )
+        return done
+
+    async def record_login_failure(
+        self,
+        name: str,
+        *,
+        max_failures: int,
+        lock_for: timedelta,
+        now: datetime | None = None,
+    ) -> Moderator | None:
+        """Count a failed login; the ``max_failures``-th in a row locks the account for
+        ``lock_for`` (and restarts the count). Atomic under concurrent attempts. None if there is
+        no such moderator."""
+        now = moment(now)
+        reached = ModeratorRow.failed_logins + 1 >= max_failures
+        until = literal(now + lock_for, UTCDateTime())
+        async with self._write() as session:
+            await session.execute(
+                update(ModeratorRow)
+                .where(ModeratorRow.name == name)
+                .values(
+                    failed_logins=case((reached, 0), else_=ModeratorRow.failed_logins + 1),
+                    locked_until=case((reached, until), else_=ModeratorRow.locked_until),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            row = await session.scalar(
+                select(ModeratorRow)
+                .where(ModeratorRow.name == name)
+                .execution_options(populate_existing=True)
+            )
+            return Moderator.of(row) if row else None
+
+    async def record_login_success(self, name: str, *, now: datetime | None = None) -> None:
+        async with self._write() as session:
+            await session.execute(
+                update(ModeratorRow)
+                .where(ModeratorRow.name == name)
+                .values(failed_logins=0, last_login_at=moment(now))
+            )
+
+    async def _change(
+        self,
+        name: str,
+        values: dict[str, object],
+        actor: str,
+        action: str,
+        now: datetime | None,
+        details: dict[str, object] | None,
+    ) -> bool:
+        now = moment(now)
+        async with self._write() as session:
+            result = await session.execute(
+                update(ModeratorRow).where(ModeratorRow.name == name).values(values)
+            )
+            done = int(getattr(result, "rowcount", 0) or 0) == 1
+            if done:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action=action,
+                    item_type="moderator",
+                    item_id=name,
+                    details=details,
+                )
+        return done

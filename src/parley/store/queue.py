@@ -1,0 +1,275 @@
+"""The moderation queue: open reports and flags, most urgent first, and claiming them.
+
+A claim is one conditional UPDATE (``... WHERE status = 'open'``) whose row count says who won, so
+two moderators (on any number of nodes) can never both hold the same item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.store.audit import bounded, write_audit
+from parley.store.database import Database
+from parley.store.errors import InvalidInput, NotFound
+from parley.store.evidence import kind_of_ref
+from parley.store.models import FlagRow, ReportRow
+from parley.store.records import Queue, QueueItem
+from parley.store.values import (
+    MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+    DeviceHash,
+    ItemKind,
+    ItemStatus,
+    Resolution,
+    moment,
+)
+
+
+def item_model(ref: str) -> type[ReportRow] | type[FlagRow]:
+    kind = kind_of_ref(ref)
+    if kind is ItemKind.REPORT:
+        return ReportRow
+    if kind is ItemKind.FLAG:
+        return FlagRow
+    raise NotFound(f"no item {ref!r}")
+
+
+class ModerationQueue(Database):
+    async def queue(
+        self,
+        *,
+        statuses: Sequence[ItemStatus] = (ItemStatus.OPEN, ItemStatus.CLAIMED),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Queue:
+        """Reports and flags in ``statuses``, by priority (highest first), then oldest first;
+        with the counts of open and claimed items and when the oldest open item came in."""
+        wanted = [ItemStatus(s).value for s in statuses]
+        reports = select(
+            literal_column("'report'", String).label("kind"),
+            ReportRow.ref,
+            ReportRow.priority,
+            ReportRow.category.label("label"),
+            ReportRow.created_at,
+            ReportRow.status,
+            ReportRow.claimed_by,
+            ReportRow.claimed_at,
+            ReportRow.reported_device.label("device"),
+            ReportRow.legal_hold,
+        ).where(ReportRow.status.in_(wanted))
+        flags = select(
+            literal_column("'flag'", String),
+            FlagRow.ref,
+            FlagRow.priority,
+            FlagRow.kind,
+            FlagRow.created_at,
+            FlagRow.status,
+            FlagRow.claimed_by,
+            FlagRow.claimed_at,
+            FlagRow.device,
+            FlagRow.legal_hold,
+        ).where(FlagRow.status.in_(wanted))
+        both = union_all(reports, flags).subquery()
+        page = (
+            select(both)
+            .order_by(both.c.priority.desc(), both.c.created_at.asc(), both.c.ref.asc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._read() as session:
+            rows = (await session.execute(page)).all()
+            open_reports, oldest_report, claimed_reports = await _counts(session, ReportRow)
+            open_flags, oldest_flag, claimed_flags = await _counts(session, FlagRow)
+        oldest = [t for t in (oldest_report, oldest_flag) if t is not None]
+        return Queue(
+            items=[
+                QueueItem(
+                    kind=ItemKind(row.kind),
+                    ref=row.ref,
+                    priority=row.priority,
+                    label=row.label,
+                    created_at=row.created_at,
+                    status=ItemStatus(row.status),
+                    claimed_by=row.claimed_by,
+                    claimed_at=row.claimed_at,
+                    device=DeviceHash(row.device),
+                    legal_hold=bool(row.legal_hold),
+                )
+                for row in rows
+            ],
+            open_reports=open_reports,
+            open_flags=open_flags,
+            claimed=claimed_reports + claimed_flags,
+            oldest_open_at=min(oldest) if oldest else None,
+        )
+
+    async def claim(
+        self,
+        ref: str,
+        moderator: str,
+        *,
+        stale_after: timedelta | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Take an item for review. True if ``moderator`` now holds it: it was open, already
+        theirs, or (with ``stale_after``) claimed by someone longer ago than that. False if someone
+        else holds it or it is closed. Atomic across connections and nodes."""
+        model = item_model(ref)
+        now = moment(now)
+        bounded(moderator, MAX_NAME_CHARS, "moderator")
+        claimable: list[ColumnElement[bool]] = [
+            model.status == ItemStatus.OPEN.value,
+            and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+        ]
+        if stale_after is not None:
+            claimable.append(
+                and_(
+                    model.status == ItemStatus.CLAIMED.value,
+                    model.claimed_at < now - stale_after,
+                )
+            )
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(model.ref == ref, or_(*claimable))
+                .values(status=ItemStatus.CLAIMED.value, claimed_by=moderator, claimed_at=now)
+            )
+            won = _rowcount(result) == 1
+            if won:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=moderator,
+                    action="item.claim",
+                    item_type=model_kind(model),
+                    item_id=ref,
+                )
+            elif not await _exists(session, model, ref):
+                raise NotFound(f"no item {ref!r}")
+        return won
+
+    async def release(self, ref: str, moderator: str, *, now: datetime | None = None) -> bool:
+        """Give a claimed item back to the queue (only its holder can). True if released."""
+        model = item_model(ref)
+        now = moment(now)
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(
+                    model.ref == ref,
+                    model.status == ItemStatus.CLAIMED.value,
+                    model.claimed_by == moderator,
+                )
+                .values(status=ItemStatus.OPEN.value, claimed_by=None, claimed_at=None)
+            )
+            done = _rowcount(result) == 1
+            if done:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=moderator,
+                    action="item.release",
+                    item_type=model_kind(model),
+                    item_id=ref,
+                )
+        return done
+
+    async def close_item(
+        self,
+        ref: str,
+        moderator: str,
+        *,
+        resolution: Resolution | str,
+        reason: str,
+        details: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Close an item the moderator holds (or that is still open), recording the resolution
+        and the reasons in the audit log. False if someone else holds it or it is closed."""
+        model = item_model(ref)
+        now = moment(now)
+        try:
+            outcome = Resolution(resolution)
+        except ValueError as exc:
+            raise InvalidInput(f"unknown resolution {resolution!r}") from exc
+        bounded(reason, MAX_REASON_CHARS, "reason")
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(
+                    model.ref == ref,
+                    or_(
+                        model.status == ItemStatus.OPEN.value,
+                        and_(
+                            model.status == ItemStatus.CLAIMED.value,
+                            model.claimed_by == moderator,
+                        ),
+                    ),
+                )
+                .values(
+                    status=ItemStatus.CLOSED.value,
+                    resolution=outcome.value,
+                    closed_by=moderator,
+                    closed_at=now,
+                )
+            )
+            done = _rowcount(result) == 1
+            if done:
+                write_audit(
+                    session,
+                    at=now,
+                    actor=moderator,
+                    action=f"item.{outcome.value}",
+                    item_type=model_kind(model),
+                    item_id=ref,
+                    reason=reason,
+                    details=details,
+                )
+            elif not await _exists(session, model, ref):
+                raise NotFound(f"no item {ref!r}")
+        return done
+
+
+def model_kind(model: type[ReportRow] | type[FlagRow]) -> str:
+    return ItemKind.REPORT.value if model is ReportRow else ItemKind.FLAG.value
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _exists(session: AsyncSession, model: type[ReportRow] | type[FlagRow], ref: str) -> bool:
+    return await session.scalar(select(model.id).where(model.ref == ref)) is not None
+
+
+async def _counts(
+    session: AsyncSession, model: type[ReportRow] | type[FlagRow]
+) -> tuple[int, datetime | None, int]:
+    """(open count, oldest open created_at, claimed count)."""
+    rows = await session.execute(
+        select(model.status, func.count(model.id), func.min(model.created_at))
+        .where(model.status.in_([ItemStatus.OPEN.value, ItemStatus.CLAIMED.value]))
+        .group_by(model.status)
+    )
+    open_count, oldest, claimed = 0, None, 0
+    for status, count, first in rows:
+        if status == ItemStatus.OPEN.value:
+            open_count, oldest = int(count), first
+        else:
+            claimed = int(count)
+    return open_count, oldest, claimed

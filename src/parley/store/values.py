@@ -1,0 +1,154 @@
+"""The store's vocabulary: hashed identifiers, categories, statuses, bounds and evidence shape.
+
+Everything a caller hands the store is one of these, so a raw device token or IP address cannot be
+passed where a hash belongs without mypy noticing (``DeviceHash`` and ``IpHash`` are distinct
+types, made only by :mod:`parley.store.hashing`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal, NamedTuple, NewType, TypedDict
+
+#: SHA-256 (hex) of a device token. The token itself is never stored.
+DeviceHash = NewType("DeviceHash", str)
+#: HMAC-SHA256 (hex) of an IPv4 address or an IPv6 /64 prefix under one IP key.
+IpHash = NewType("IpHash", str)
+
+
+class KeyedIpHash(NamedTuple):
+    """An IP hash and the id of the key that made it."""
+
+    key_id: int
+    digest: IpHash
+
+
+class Category(StrEnum):
+    """What a reporter says happened."""
+
+    NUDITY = "nudity"
+    MINOR_IN_DANGER = "minor_in_danger"
+    HARASSMENT = "harassment"
+    SPAM = "spam"
+    SELF_HARM = "self_harm"
+    OTHER = "other"
+
+
+class FlagKind(StrEnum):
+    """What raised an automatic flag."""
+
+    GROOMING = "grooming"
+    VISION = "vision"
+    MASS_REPORT = "mass_report"
+    FLOOD = "flood"
+    OTHER = "other"
+
+
+class BanCategory(StrEnum):
+    """Why a ban was made: a report category, or an automatic cause."""
+
+    NUDITY = "nudity"
+    MINOR_IN_DANGER = "minor_in_danger"
+    HARASSMENT = "harassment"
+    SPAM = "spam"
+    SELF_HARM = "self_harm"
+    OTHER = "other"
+    FLOOD = "flood"
+    MASS_REPORT = "mass_report"
+    EVASION = "evasion"
+
+
+class ItemKind(StrEnum):
+    """The two things that enter the moderation queue."""
+
+    REPORT = "report"
+    FLAG = "flag"
+
+
+class ItemStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class Resolution(StrEnum):
+    """How a moderator closed an item."""
+
+    DISMISSED = "dismissed"
+    WARNED = "warned"
+    BANNED = "banned"
+    ESCALATED = "escalated"
+
+
+class Decision(StrEnum):
+    """The outcome of an appeal."""
+
+    UPHELD = "upheld"
+    LIFTED = "lifted"
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+#: Queue priority of a report: a minor in danger first, then nudity, then everything else.
+CATEGORY_PRIORITY: dict[Category, int] = {
+    Category.MINOR_IN_DANGER: 100,
+    Category.NUDITY: 50,
+    Category.HARASSMENT: 10,
+    Category.SPAM: 10,
+    Category.SELF_HARM: 10,
+    Category.OTHER: 10,
+}
+
+#: Default queue priority of a flag (a caller may pass its own, e.g. the highest of the reports
+#: behind a mass-report flag). Grooming involves a minor, so it ranks with a minor in danger.
+FLAG_PRIORITY: dict[FlagKind, int] = {
+    FlagKind.GROOMING: 100,
+    FlagKind.VISION: 50,
+    FlagKind.MASS_REPORT: 50,
+    FlagKind.FLOOD: 10,
+    FlagKind.OTHER: 10,
+}
+
+#: Who said a transcript line. For a flag, "reported" is the flagged device.
+Speaker = Literal["reporter", "reported"]
+
+#: One line of evidence: ``{"t": epoch seconds, "from": "reporter"|"reported", "text": str}``.
+TranscriptLine = TypedDict("TranscriptLine", {"t": float, "from": Speaker, "text": str})
+
+# Bounds. The store refuses anything larger (InvalidInput) rather than truncating evidence.
+MAX_COMMENT_CHARS = 1000
+MAX_REASON_CHARS = 1000
+MAX_APPEAL_CHARS = 2000
+MAX_TRANSCRIPT_LINES = 200
+MAX_LINE_CHARS = 2000
+MAX_FRAME_BYTES = 512 * 1024
+MAX_NAME_CHARS = 64  # moderator names, actors, pair ids, pools
+MIN_LEGAL_HOLD_DAYS = 365  # CyberTipline reports: preserve at least one year (18 U.S.C. 2258A(h))
+
+#: Public references: "R-7KQ2M9" (report), "F-3M9XQ2" (flag). Crockford base32 without 0 and 1.
+REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REF_LENGTH = 6
+REF_PREFIX: dict[ItemKind, str] = {ItemKind.REPORT: "R-", ItemKind.FLAG: "F-"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def moment(value: datetime | None) -> datetime:
+    """``value`` (which must be timezone-aware), or the current time."""
+    if value is None:
+        return datetime.now(UTC)
+    return aware(value)
+
+
+def aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        from parley.store.errors import InvalidInput
+
+        raise InvalidInput("naive datetime given to the store; use datetime.now(UTC)")
+    return value

@@ -1,0 +1,263 @@
+// Entry point: wires the landing form, the chat view, the connection and the language switch.
+
+import { ChatView, downloadText } from "./chat.js";
+import { Connection } from "./connection.js";
+import {
+  detectLanguage, format, formatNumber, language, onLanguageChange, setLanguage, t,
+} from "./i18n.js";
+import {
+  DEFAULT_LIMITS, readForm, readMode, recentRefusal, refusalMessage, rememberRefusal,
+} from "./landing.js";
+import { getMode } from "./modes.js";
+import { SafetyUI } from "./safety.js";
+import { Session } from "./session.js";
+
+const STATUS_POLL_MS = 20_000;
+
+const $ = (sel) => document.querySelector(sel);
+
+const landing = $("#landing");
+const chat = $("#chat");
+const banView = $("#ban");
+const form = $("#start-form");
+const formError = $("#form-error");
+const onlineEl = $("[data-testid=online]");
+const langSelect = $("[data-testid=lang]");
+const startButton = $("[data-testid=start]");
+const modeHint = $("#mode-hint");
+
+let onlineCount = null;
+let formErrorState = null; // {key, params} or {text}
+let unread = 0;
+
+const view = new ChatView(chat);
+const conn = new Connection();
+const session = new Session({
+  conn,
+  view,
+  language,
+  onOnline: setOnline,
+  onHelloRejected: (why) => showLanding(why),
+  onRefused: (code) => {
+    // Under 13, or a minor where the service is for adults only: not another age, not today.
+    if (code !== "age_mismatch") rememberRefusal(code);
+    lockForRefusal();
+    showLanding(refusalMessage(code));
+  },
+  onSwitchMode: (mode) => switchMode(mode),
+});
+new SafetyUI({
+  session,
+  view,
+  onBanned: () => {
+    landing.hidden = true;
+    chat.hidden = true;
+  },
+});
+session.onUnread = (n) => {
+  unread = n;
+  updateTitle();
+};
+
+// ---- views --------------------------------------------------------------------------------------
+
+function showChat() {
+  banView.hidden = true;
+  landing.hidden = true;
+  chat.hidden = false;
+  document.body.dataset.view = "chat";
+  view.autoGrow();
+  view.input.focus({ preventScroll: true });
+}
+
+function showLanding(error = null) {
+  banView.hidden = true;
+  chat.hidden = true;
+  landing.hidden = false;
+  document.body.dataset.view = "landing";
+  setFormError(error);
+  const target = $(`[data-testid=${error?.field || "age"}]`) || $("[data-testid=age]");
+  if (!target.disabled) target.focus();
+}
+
+/** The start button and hint follow the chosen mode ("Start text chat" / "Start video chat"). */
+function syncMode() {
+  const mode = getMode(readMode(form));
+  startButton.dataset.mode = mode.id;
+  startButton.textContent = t(mode.startKey);
+  modeHint.textContent = t(mode.hintKey);
+}
+
+/** A mode gave up (e.g. no camera) and the person chose another: start that right away. */
+function switchMode(mode) {
+  const radio = $(`[data-testid=mode-${mode}]`);
+  if (radio) radio.checked = true;
+  syncMode();
+  if (session.settings) session.begin({ ...session.settings, mode });
+}
+
+function setFormError(error) {
+  formErrorState = error;
+  if (!error) {
+    formError.hidden = true;
+    formError.replaceChildren();
+    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    return;
+  }
+  formError.hidden = false;
+  if (error.key) formError.replaceChildren(format(error.key, error.params || {}));
+  else formError.textContent = error.text;
+  if (error.field) $(`[data-testid=${error.field}]`).setAttribute("aria-invalid", "true");
+}
+
+function lockForRefusal() {
+  for (const el of form.querySelectorAll("input, button")) el.disabled = true;
+}
+
+function setOnline(n) {
+  onlineCount = n;
+  onlineEl.textContent = t("online", { n: formatNumber(n) });
+  onlineEl.hidden = false;
+}
+
+function updateTitle() {
+  const base = t("doc.title");
+  document.title = unread > 0 ? `(${unread}) ${base}` : base;
+}
+
+// ---- landing form -------------------------------------------------------------------------------
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const refusal = recentRefusal();
+  if (refusal) {
+    lockForRefusal();
+    setFormError(refusalMessage(refusal));
+    return;
+  }
+  const limits = { ...DEFAULT_LIMITS, ...(conn.limits || {}) };
+  const { settings, error } = readForm(form, limits);
+  if (error) {
+    setFormError(error);
+    $(`[data-testid=${error.field}]`).focus();
+    return;
+  }
+  setFormError(null);
+  showChat();
+  session.begin(settings);
+});
+
+form.addEventListener("change", (event) => {
+  if (event.target.name === "mode") syncMode();
+});
+
+// ---- chat controls ------------------------------------------------------------------------------
+
+view.stopButton.addEventListener("click", () => session.pressStop());
+view.nextButton.addEventListener("click", () => session.pressNext());
+
+chat.querySelector(".composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  session.sendMessage();
+  view.input.focus({ preventScroll: true });
+});
+
+view.input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+    event.preventDefault();
+    session.sendMessage();
+  }
+});
+view.input.addEventListener("input", () => session.inputChanged());
+
+view.saveButton.addEventListener("click", () => {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}` +
+    `-${pad(now.getHours())}${pad(now.getMinutes())}`;
+  const header = [`${t("log.title")} — ${now.toLocaleString(language())}`, ""];
+  downloadText(`parley-chat-${stamp}.txt`, header.concat(session.transcript()));
+});
+
+// Esc presses the Stop / Really? / New button, as on Omegle.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.repeat || chat.hidden) return;
+  if (event.target instanceof HTMLSelectElement) return; // closing a drop-down
+  if (document.querySelector("dialog[open]")) return; // Esc closes the dialog instead
+  event.preventDefault();
+  if (!view.stopButton.disabled) session.pressStop();
+});
+
+window.addEventListener("beforeunload", (event) => {
+  if (session.chatting) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) {
+    unread = 0;
+    session.pageVisible();
+    updateTitle();
+  }
+});
+
+// ---- language -----------------------------------------------------------------------------------
+
+langSelect.addEventListener("change", () => {
+  setLanguage(langSelect.value, { remember: true });
+});
+
+onLanguageChange((lang) => {
+  langSelect.value = lang;
+  syncMode();
+  view.retranslate();
+  if (onlineCount !== null) setOnline(onlineCount);
+  if (formErrorState) setFormError(formErrorState);
+  updateTitle();
+});
+
+// ---- online counter -----------------------------------------------------------------------------
+
+async function pollStatus() {
+  if (document.hidden) return;
+  try {
+    const response = await fetch("/api/status", { cache: "no-store" });
+    if (!response.ok) return;
+    const body = await response.json();
+    if (Number.isInteger(body?.online)) setOnline(body.online);
+  } catch {
+    /* offline: keep the last number */
+  }
+}
+
+// A new chat is a good moment to refresh the count (at most every 10 s).
+let lastMatchPoll = 0;
+conn.addEventListener("frame", (event) => {
+  if (event.detail.type === "matched" && Date.now() - lastMatchPoll > 10_000) {
+    lastMatchPoll = Date.now();
+    pollStatus();
+  }
+});
+
+// ---- boot ---------------------------------------------------------------------------------------
+
+async function boot() {
+  try {
+    await setLanguage(detectLanguage());
+  } catch (err) {
+    console.error(err); // the page keeps its built-in English text
+  }
+  syncMode(); // a reload may keep the video radio checked
+  const refusal = recentRefusal();
+  if (refusal) {
+    lockForRefusal();
+    setFormError(refusalMessage(refusal));
+  }
+  document.body.dataset.ready = "true";
+  pollStatus();
+  window.setInterval(pollStatus, STATUS_POLL_MS);
+}
+
+boot();

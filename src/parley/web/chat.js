@@ -1,0 +1,242 @@
+// The chat view: status line, message list, typing indicator, composer buttons.
+//
+// This module only renders. It never decides what the protocol does (that is session.js).
+// All text, including the partner's, is inserted with textContent / text nodes only.
+
+import { format, formatList, t } from "./i18n.js";
+
+const STOP_LABELS = { stop: "chat.stop", really: "chat.really", new: "chat.new" };
+const NEAR_BOTTOM_PX = 48;
+const MAX_LINES = 2000; // keep a very long chat from growing the page without bound
+
+export class ChatView {
+  constructor(root) {
+    this.root = root;
+    this.status = root.querySelector("[data-testid=status]");
+    this.statusText = root.querySelector(".status-text");
+    this.countdown = root.querySelector(".countdown");
+    this.messages = root.querySelector("[data-testid=messages]");
+    this.typing = root.querySelector("[data-testid=typing]");
+    this.input = root.querySelector("[data-testid=input]");
+    this.sendButton = root.querySelector("[data-testid=send]");
+    this.nextButton = root.querySelector("[data-testid=next]");
+    this.stopButton = root.querySelector("[data-testid=stop]");
+    this.stopLabel = this.stopButton.querySelector(".label");
+    this.saveButton = root.querySelector("[data-testid=save-log]");
+    this.statusState = null; // {key, params} so it can be re-rendered on language change
+    this.countdownSeconds = null;
+    this.stopState = "stop";
+    this.restoreLive = null;
+  }
+
+  // ---- status line ---------------------------------------------------------------------------
+
+  /**
+   * Show a status. `announce: false` keeps screen readers quiet because the same words also go
+   * into the message log (which is itself a live region), so they are not read twice.
+   */
+  setStatus(key, params = {}, { announce = true } = {}) {
+    this.statusState = { key, params };
+    if (!announce) {
+      this.status.setAttribute("aria-live", "off");
+      window.clearTimeout(this.restoreLive);
+      this.restoreLive = window.setTimeout(() => this.status.setAttribute("aria-live", "polite"), 100);
+    }
+    this.statusText.replaceChildren(format(key, materialize(params)));
+  }
+
+  setCountdown(seconds) {
+    this.countdownSeconds = seconds;
+    if (seconds === null) {
+      this.countdown.hidden = true;
+      this.countdown.textContent = "";
+    } else {
+      this.countdown.hidden = false;
+      this.countdown.textContent = t("status.fallback_in", { s: seconds });
+    }
+  }
+
+  // ---- message list ----------------------------------------------------------------------------
+
+  #isNearBottom() {
+    const m = this.messages;
+    return m.scrollHeight - m.scrollTop - m.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  #append(line, { forceScroll = false } = {}) {
+    const stick = forceScroll || this.#isNearBottom();
+    this.messages.append(line);
+    while (this.messages.childElementCount > MAX_LINES) this.messages.firstElementChild.remove();
+    if (stick) this.messages.scrollTop = this.messages.scrollHeight;
+  }
+
+  /** A line said by "you" or "stranger"; `text` is untrusted and only ever used as text. */
+  addChatLine(from, text) {
+    const line = document.createElement("div");
+    line.className = `line line-${from}`;
+    line.dataset.testid = "line";
+    line.dataset.from = from;
+    const who = document.createElement("strong");
+    who.className = "who";
+    who.textContent = t(from === "you" ? "chat.you" : "chat.stranger") + ":";
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    line.append(who, " ", body);
+    this.#append(line, { forceScroll: from === "you" });
+    return line;
+  }
+
+  /** A system line from a translation key; params are text (or nodes built by the caller). */
+  addSystemLine(key, params = {}) {
+    const line = document.createElement("div");
+    line.className = "line line-system";
+    line.dataset.testid = "line";
+    line.dataset.from = "system";
+    line.dataset.key = key;
+    line._params = params;
+    line.append(format(key, materialize(params)));
+    this.#append(line);
+    return line;
+  }
+
+  /** A system line with literal (server-provided) text. */
+  addSystemText(text) {
+    const line = document.createElement("div");
+    line.className = "line line-system";
+    line.dataset.testid = "line";
+    line.dataset.from = "system";
+    line.textContent = text;
+    this.#append(line);
+    return line;
+  }
+
+  /** A block built by another module (e.g. the safety prompt): its text was set as text. */
+  addBlock(el, { forceScroll = false } = {}) {
+    this.#append(el, { forceScroll });
+    return el;
+  }
+
+  addCommonLine(common) {
+    return this.addSystemLine("chat.common", { list: common });
+  }
+
+  markNotSent(line, reasonKey) {
+    if (!line || line.classList.contains("not-sent")) return;
+    line.classList.add("not-sent");
+    const note = document.createElement("span");
+    note.className = "note";
+    note.dataset.reason = reasonKey;
+    note.textContent = " " + t("chat.not_sent", { reason: t(reasonKey) });
+    line.append(note);
+  }
+
+  clearLines() {
+    this.messages.replaceChildren();
+  }
+
+  /** The transcript as plain text, one line per message. */
+  transcript() {
+    const out = [];
+    for (const line of this.messages.querySelectorAll("[data-testid=line]")) {
+      out.push(line.textContent.replace(/\s+$/u, ""));
+    }
+    return out;
+  }
+
+  // ---- typing, buttons, input --------------------------------------------------------------------
+
+  setTyping(on) {
+    this.typing.hidden = !on;
+  }
+
+  setStopState(state) {
+    this.stopState = state;
+    this.stopLabel.textContent = t(STOP_LABELS[state]);
+    this.stopButton.dataset.state = state;
+  }
+
+  setStopEnabled(enabled) {
+    this.stopButton.disabled = !enabled;
+  }
+
+  setCanSend(enabled) {
+    this.sendButton.disabled = !enabled;
+  }
+
+  setNextEnabled(enabled) {
+    this.nextButton.disabled = !enabled;
+  }
+
+  setMaxLength(n) {
+    if (Number.isInteger(n) && n > 0) this.input.maxLength = n;
+  }
+
+  autoGrow() {
+    const el = this.input;
+    el.style.height = "auto";
+    el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
+  }
+
+  focusInput() {
+    // Do not steal focus from another control the user is on (e.g. the language switch).
+    const active = document.activeElement;
+    if (!active || active === document.body || this.root.contains(active)) {
+      this.input.focus({ preventScroll: true });
+    }
+  }
+
+  /** Re-render everything that was built from translation keys. */
+  retranslate() {
+    if (this.statusState) {
+      const { key, params } = this.statusState;
+      this.statusText.replaceChildren(format(key, materialize(params)));
+    }
+    if (this.countdownSeconds !== null) this.setCountdown(this.countdownSeconds);
+    this.setStopState(this.stopState);
+    for (const who of this.messages.querySelectorAll(".line-you > .who")) {
+      who.textContent = t("chat.you") + ":";
+    }
+    for (const who of this.messages.querySelectorAll(".line-stranger > .who")) {
+      who.textContent = t("chat.stranger") + ":";
+    }
+    for (const line of this.messages.querySelectorAll(".line-system[data-key]")) {
+      line.replaceChildren(format(line.dataset.key, materialize(line._params || {})));
+    }
+    for (const note of this.messages.querySelectorAll(".note[data-reason]")) {
+      note.textContent = " " + t("chat.not_sent", { reason: t(note.dataset.reason) });
+    }
+  }
+}
+
+/**
+ * Turn stored params into format() params: an array (e.g. common interests, which are user
+ * input) becomes a <strong> holding the localised list as text.
+ */
+function materialize(params) {
+  const out = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (Array.isArray(value)) {
+      const strong = document.createElement("strong");
+      strong.textContent = formatList(value.map(String));
+      out[name] = strong;
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** Download `lines` as a .txt file. */
+export function downloadText(filename, lines) {
+  const blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/plain;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

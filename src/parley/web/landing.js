@@ -1,0 +1,91 @@
+// The landing form: reading and checking age and interests before anything is sent.
+// The server is the authority (it validates again and decides pools); these checks only give
+// quick, friendly feedback.
+
+export const DEFAULT_LIMITS = Object.freeze({ max_interests: 10, max_interest_chars: 32 });
+
+const REFUSED_KEY = "parley.refused";
+const REFUSED_WHY_KEY = "parley.refused.why";
+const REFUSED_FOR_MS = 24 * 60 * 60 * 1000;
+
+/** Normalise interests like the server does (NFKC, lower case, no leading #, single spaces). */
+export function parseInterests(raw) {
+  const seen = new Set();
+  const out = [];
+  for (const part of String(raw).split(/[,，、;]/u)) {
+    const v = part.normalize("NFKC").toLowerCase().trim().replace(/^#+/u, "").trim()
+      .replace(/\s+/gu, " ");
+    if (v && !seen.has(v)) {
+      seen.add(v);
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * Read the form. Returns {settings} or {error: {key, params}}.
+ * settings: {age, interests, fallback, mode}.
+ */
+export function readForm(form, limits = DEFAULT_LIMITS) {
+  const ageRaw = form.querySelector("[data-testid=age]").value.trim();
+  if (!ageRaw) return { error: { key: "landing.error.age_missing", field: "age" } };
+  if (!/^\d{1,3}$/u.test(ageRaw)) return { error: { key: "landing.error.invalid_age", field: "age" } };
+  const age = Number.parseInt(ageRaw, 10);
+  if (age < 1 || age > 120) return { error: { key: "landing.error.invalid_age", field: "age" } };
+
+  const interests = parseInterests(form.querySelector("[data-testid=interests]").value);
+  if (interests.length > limits.max_interests) {
+    return { error: { key: "landing.error.too_many_interests", params: { n: limits.max_interests },
+      field: "interests" } };
+  }
+  const long = interests.find((i) => [...i].length > limits.max_interest_chars);
+  if (long) {
+    return { error: { key: "landing.error.interest_too_long",
+      params: { n: limits.max_interest_chars, interest: long }, field: "interests" } };
+  }
+  const onlyShared = form.querySelector("[data-testid=fallback]").checked;
+  return { settings: { age, interests, fallback: !onlyShared, mode: readMode(form) } };
+}
+
+/** The chosen chat mode: "text" (the default) or "video". */
+export function readMode(form) {
+  return form.querySelector("input[name=mode]:checked")?.value === "video" ? "video" : "text";
+}
+
+/**
+ * Remember a final refusal for a day, so that retyping another age in this browser does not get
+ * around it: `code` is "age_refused" (under 13) or "minor_pool_closed" (adults-only service).
+ */
+export function rememberRefusal(code = "age_refused") {
+  try {
+    window.localStorage.setItem(REFUSED_KEY, String(Date.now()));
+    window.localStorage.setItem(REFUSED_WHY_KEY, code);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+/** Was this browser refused within the last day? */
+export function recentlyRefused() {
+  return recentRefusal() !== null;
+}
+
+/** The code of a refusal within the last day ("age_refused", "minor_pool_closed"), or null. */
+export function recentRefusal() {
+  try {
+    const at = Number(window.localStorage.getItem(REFUSED_KEY));
+    if (!(Number.isFinite(at) && at > 0 && Date.now() - at < REFUSED_FOR_MS)) return null;
+    const why = window.localStorage.getItem(REFUSED_WHY_KEY);
+    return why === "minor_pool_closed" ? why : "age_refused";
+  } catch {
+    return null;
+  }
+}
+
+/** The landing message for a final refusal. */
+export function refusalMessage(code) {
+  if (code === "minor_pool_closed") return { key: "landing.refused_minor" };
+  if (code === "age_mismatch") return { key: "landing.refused_mismatch" };
+  return { key: "landing.refused" };
+}

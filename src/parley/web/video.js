@@ -1,0 +1,745 @@
+// Video mode: camera and microphone, one RTCPeerConnection per pair, signalled over the chat
+// socket (docs/protocol.md, "Video signalling").
+//
+// - Media: getUserMedia once per visit to video mode (kept across Next); the camera button stops
+//   the camera track (its light goes off) and turns the video transceiver to recvonly, which
+//   renegotiates; turning it back on gets a new track and renegotiates again.
+// - Negotiation: WebRTC's "perfect negotiation". The `offerer` from `matched` is impolite and
+//   makes the first offer; the `answerer` is polite and attaches its tracks when that offer
+//   arrives (so there is no glare on the first round). Later rounds (camera, ICE restart) may
+//   start on either side.
+// - Every signal carries the current pair; a signal for another pair is dropped, and a call's
+//   callbacks stop touching the page as soon as the pair ends.
+// - Failure: one ICE restart (with the freshest ICE servers), then "Connection failed" with Next.
+//
+// Everything the stranger controls reaches the page only as media, never as markup.
+
+import { onLanguageChange, t } from "./i18n.js";
+
+// Not connected this long after the pair started (or after the restart): treat as failed.
+const CONNECT_TIMEOUT_MS = 15_000;
+// "disconnected" for this long: restart ICE without waiting for Chrome's own "failed".
+const DISCONNECTED_GRACE_MS = 4_000;
+// Outgoing signals are paced under the server's bucket (20/s, burst 60, shared with the
+// any-frame bucket of 20/s, burst 40) so trickle bursts are delayed, never dropped.
+const SIGNAL_RATE = 12;
+const SIGNAL_BURST = 24;
+
+const VIDEO_CONSTRAINTS = {
+  width: { ideal: 640 },
+  height: { ideal: 480 },
+  frameRate: { ideal: 24, max: 30 },
+  facingMode: "user",
+};
+
+// What went wrong with the camera, by DOMException name.
+const MEDIA_ERRORS = {
+  NotAllowedError: "denied",
+  SecurityError: "denied",
+  NotFoundError: "missing",
+  OverconstrainedError: "missing",
+  NotReadableError: "busy",
+  AbortError: "busy",
+};
+
+// Overlay text per state of the stranger's box: [title key, detail key].
+const OVERLAY = {
+  off: [null, null],
+  preparing: ["video.preparing", "video.preparing_detail"],
+  waiting: ["video.waiting", null],
+  connecting: ["video.connecting", null],
+  live: [null, null],
+  paused: ["video.paused", null],
+  restarting: ["video.restarting", null],
+  failed: ["video.failed", "video.failed_detail"],
+  left: ["video.left", null],
+  idle: ["video.idle", null],
+  denied: ["video.denied", "video.denied_detail"],
+  missing: ["video.missing", "video.missing_detail"],
+  busy: ["video.busy", "video.busy_detail"],
+  unsupported: ["video.unsupported", "video.unsupported_detail"],
+  error: ["video.media_error", "video.media_error_detail"],
+};
+const MEDIA_FAILURES = new Set(["denied", "missing", "busy", "unsupported", "error"]);
+
+class SignalPacer {
+  constructor(send) {
+    this.send = send;
+    this.queue = [];
+    this.tokens = SIGNAL_BURST;
+    this.stamp = performance.now();
+    this.timer = null;
+  }
+
+  push(frame) {
+    this.queue.push(frame);
+    this.#pump();
+  }
+
+  clear() {
+    this.queue = [];
+    window.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  #pump() {
+    const now = performance.now();
+    this.tokens = Math.min(SIGNAL_BURST, this.tokens + ((now - this.stamp) / 1000) * SIGNAL_RATE);
+    this.stamp = now;
+    while (this.queue.length && this.tokens >= 1) {
+      this.tokens -= 1;
+      this.send(this.queue.shift());
+    }
+    if (this.queue.length && this.timer === null) {
+      const wait = Math.ceil(((1 - this.tokens) / SIGNAL_RATE) * 1000);
+      this.timer = window.setTimeout(() => {
+        this.timer = null;
+        this.#pump();
+      }, wait);
+    }
+  }
+}
+
+/** One peer connection for one pair. Dead (and inert) once `close()` ran. */
+class Call {
+  constructor({ pair, polite, ice, stream, sendSignal, onState, onRemoteTrack }) {
+    this.pair = pair;
+    this.polite = polite;
+    this.stream = stream;
+    this.sendSignal = sendSignal;
+    this.onState = onState; // (state) => void: pc.connectionState, "restarting" or "failed"
+    this.onRemoteTrack = onRemoteTrack; // (track) => void
+    this.closed = false;
+    this.restarting = false;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.attached = false;
+    this.restarted = false;
+    this.failed = false;
+    this.negotiations = 0; // completed offer/answer rounds, whichever side offered
+    this.localCandidates = 0; // in the current gathering round
+    this.inbox = Promise.resolve();
+    this.watchdog = null;
+    this.graceTimer = null;
+    this.startedAt = performance.now(); // the `matched` frame is being handled right now
+    this.connectedAt = null;
+    this.firstFrameAt = null;
+
+    const pc = new RTCPeerConnection(rtcConfig(ice));
+    this.pc = pc;
+    pc.onnegotiationneeded = () => this.#negotiate();
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.closed || !candidate || !candidate.candidate) return;
+      this.localCandidates += 1;
+      this.sendSignal({ candidate: candidate.toJSON() });
+    };
+    pc.onicegatheringstatechange = () => {
+      if (this.closed) return;
+      if (pc.iceGatheringState === "gathering") this.localCandidates = 0;
+      // Nothing to offer the other side (e.g. relay-only and the TURN server refused us):
+      // this round cannot connect, so do not wait for a timeout.
+      if (pc.iceGatheringState === "complete" && this.localCandidates === 0 &&
+          pc.connectionState !== "connected") {
+        this.#trouble();
+      }
+    };
+    pc.onconnectionstatechange = () => this.#connectionChanged();
+    pc.onsignalingstatechange = () => {
+      // A negotiation finished: what each side sends may have changed (camera off/on).
+      if (!this.closed && pc.signalingState === "stable") this.onState(this.state);
+    };
+    pc.ontrack = ({ track }) => {
+      if (!this.closed) this.onRemoteTrack(track);
+    };
+
+    if (!polite) {
+      // The offerer sends what it has and always asks to receive both kinds.
+      this.#attachLocal();
+      for (const kind of ["audio", "video"]) {
+        if (!this.#transceiver(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+    this.#armWatchdog();
+  }
+
+  /** What the page should show: the connection state, or "restarting" / "failed". */
+  get state() {
+    if (this.failed) return "failed";
+    const raw = this.pc.connectionState;
+    if (this.restarting && raw !== "connected") return "restarting";
+    return raw;
+  }
+
+  /** An incoming signal for this pair; handled strictly in order. */
+  receive(signal) {
+    this.inbox = this.inbox.then(() => this.#handle(signal)).catch((err) => {
+      if (!this.closed) console.warn("parley: signal not applied:", err);
+    });
+  }
+
+  /** Does the stranger send us video (as last negotiated)? */
+  receivingVideo() {
+    const dir = this.#transceiver("video")?.currentDirection;
+    return dir === "sendrecv" || dir === "recvonly";
+  }
+
+  /** Camera on (a track) or off (null): renegotiates through the direction change. */
+  async setVideo(track) {
+    if (this.closed) return;
+    const tx = this.#transceiver("video");
+    if (!this.attached || !tx) return; // first negotiation not done: tracks attach then
+    if (track) {
+      await tx.sender.replaceTrack(track);
+      tx.sender.setStreams(this.stream);
+      if (tx.direction !== "sendrecv") tx.direction = "sendrecv";
+    } else {
+      await tx.sender.replaceTrack(null);
+      if (tx.direction !== "recvonly") tx.direction = "recvonly";
+    }
+  }
+
+  /** Fresh TURN credentials: used by the next ICE restart. */
+  updateIce(ice) {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), ...rtcConfig(ice) });
+    } catch (err) {
+      console.warn("parley: new ICE servers not applied:", err);
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    window.clearTimeout(this.watchdog);
+    window.clearTimeout(this.graceTimer);
+    const pc = this.pc;
+    pc.onnegotiationneeded = pc.onicecandidate = pc.onicegatheringstatechange = null;
+    pc.onconnectionstatechange = pc.onsignalingstatechange = pc.ontrack = null;
+    pc.close();
+  }
+
+  // ---- negotiation ----------------------------------------------------------------------------
+
+  #transceiver(kind) {
+    return this.pc.getTransceivers().find(
+      (tx) => tx.direction !== "stopped" && tx.receiver.track?.kind === kind,
+    );
+  }
+
+  /** Send our tracks: new transceivers (offerer) or the ones the offer made (answerer). */
+  #attachLocal() {
+    this.attached = true;
+    for (const track of this.stream.getTracks()) {
+      if (track.readyState === "live") this.pc.addTrack(track, this.stream);
+    }
+  }
+
+  async #negotiate() {
+    if (this.closed) return;
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      if (this.closed) return;
+      this.#sendDescription();
+    } catch (err) {
+      if (!this.closed) console.warn("parley: offer failed:", err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  #sendDescription() {
+    const d = this.pc.localDescription;
+    if (d && (d.type === "offer" || d.type === "answer")) {
+      if (d.type === "answer") this.negotiations += 1;
+      this.sendSignal({ description: { type: d.type, sdp: d.sdp } });
+    }
+  }
+
+  async #handle({ description, candidate }) {
+    if (this.closed) return;
+    const pc = this.pc;
+    if (description) {
+      if (description.type !== "offer" && description.type !== "answer") return;
+      const readyForOffer = !this.makingOffer &&
+        (pc.signalingState === "stable" || this.settingRemoteAnswer);
+      const collision = description.type === "offer" && !readyForOffer;
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) return; // ours wins; theirs is rolled back on their side
+      this.settingRemoteAnswer = description.type === "answer";
+      try {
+        await pc.setRemoteDescription({ type: description.type, sdp: String(description.sdp) });
+      } finally {
+        this.settingRemoteAnswer = false;
+      }
+      if (this.closed) return;
+      if (description.type === "answer") this.negotiations += 1;
+      if (description.type === "offer") {
+        if (!this.attached) this.#attachLocal();
+        await pc.setLocalDescription();
+        if (this.closed) return;
+        this.#sendDescription();
+      }
+    } else if (candidate && typeof candidate.candidate === "string") {
+      if (!candidate.candidate) return; // end-of-candidates: nothing to do in a browser
+      try {
+        await pc.addIceCandidate({
+          candidate: candidate.candidate,
+          sdpMid: candidate.sdpMid ?? null,
+          sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+          usernameFragment: candidate.usernameFragment ?? null,
+        });
+      } catch (err) {
+        if (!this.ignoreOffer) throw err;
+      }
+    }
+  }
+
+  // ---- connection state, restart and failure --------------------------------------------------
+
+  #connectionChanged() {
+    if (this.closed) return;
+    const state = this.pc.connectionState;
+    window.clearTimeout(this.graceTimer);
+    if (state === "connected") {
+      window.clearTimeout(this.watchdog);
+      if (this.connectedAt === null) this.connectedAt = performance.now();
+      this.restarting = false;
+    } else if (state === "failed") {
+      this.#trouble(); // reports the new state itself
+      return;
+    } else if (state === "disconnected") {
+      this.graceTimer = window.setTimeout(() => {
+        if (!this.closed && this.pc.connectionState === "disconnected") this.#trouble();
+      }, DISCONNECTED_GRACE_MS);
+    }
+    this.onState(this.state);
+  }
+
+  #armWatchdog() {
+    window.clearTimeout(this.watchdog);
+    this.watchdog = window.setTimeout(() => {
+      if (!this.closed && this.pc.connectionState !== "connected") this.#trouble();
+    }, CONNECT_TIMEOUT_MS);
+  }
+
+  /** The connection cannot work as it is: restart ICE once, then give up. */
+  #trouble() {
+    if (this.closed || this.failed) return;
+    if (!this.restarted) {
+      this.restarted = true;
+      this.restarting = true;
+      this.localCandidates = 0;
+      this.pc.restartIce(); // negotiationneeded → an offer with new ICE credentials
+      this.#armWatchdog();
+    } else {
+      this.failed = true;
+      window.clearTimeout(this.watchdog);
+    }
+    this.onState(this.state);
+  }
+}
+
+function rtcConfig(ice) {
+  const servers = Array.isArray(ice?.ice_servers) ? ice.ice_servers : [];
+  const iceServers = servers
+    .filter((s) => s && (typeof s.urls === "string" || Array.isArray(s.urls)))
+    .map((s) => {
+      const out = { urls: s.urls };
+      if (typeof s.username === "string") out.username = s.username;
+      if (typeof s.credential === "string") out.credential = s.credential;
+      return out;
+    });
+  const policy = ice?.ice_transport_policy === "relay" ? "relay" : "all";
+  return { iceServers, iceTransportPolicy: policy };
+}
+
+function mediaErrorKind(err) {
+  return MEDIA_ERRORS[err?.name] ?? "error";
+}
+
+class VideoMode {
+  constructor() {
+    this.id = "video";
+    this.startKey = "landing.start_video";
+    this.hintKey = "landing.mode_hint_video";
+    this.el = null;
+    this.ctx = null;
+    this.stream = null;
+    this.acquiring = null; // Promise<boolean> while getUserMedia runs
+    this.cameraBusy = false; // a camera toggle is under way
+    this.micOn = true;
+    this.cameraOn = true;
+    this.ice = null;
+    this.call = null;
+    this.remoteStream = null;
+    this.pacer = null;
+    this.boxState = "off";
+    this.stats = { negotiations: 0, calls: [] }; // calls: times of the ended ones
+    onLanguageChange(() => this.#retranslate());
+  }
+
+  // ---- mode hooks -------------------------------------------------------------------------------
+
+  mount(ctx) {
+    this.ctx = ctx;
+    const el = this.#elements();
+    el.pane.hidden = false;
+    document.body.dataset.mode = "video";
+    this.pacer = new SignalPacer((frame) => ctx.send(frame));
+    this.#syncButtons();
+    this.#setBox("off");
+    exposeDebug(this);
+  }
+
+  prepare() {
+    if (this.#hasLiveMedia()) return true;
+    if (!this.acquiring) {
+      this.acquiring = this.#acquire().finally(() => {
+        this.acquiring = null;
+      });
+    }
+    return this.acquiring;
+  }
+
+  onWelcome(ctx, frame) {
+    if (frame.ice && typeof frame.ice === "object") this.ice = frame.ice;
+  }
+
+  onPhase(ctx, phase) {
+    if (phase === "preparing") this.#setBox("preparing");
+    else if (phase === "connecting" || phase === "waiting") this.#setBox("waiting");
+    else if (phase === "idle" && !["left", "failed", ...MEDIA_FAILURES].includes(this.boxState)) {
+      this.#setBox("idle");
+    }
+  }
+
+  onMatched(ctx, frame) {
+    this.#endCall();
+    const pair = frame.pair;
+    const call = new Call({
+      pair,
+      polite: frame.role !== "offerer",
+      ice: this.ice,
+      stream: this.stream ?? new MediaStream(),
+      sendSignal: (body) => {
+        if (this.call === call && ctx.pair() === pair) {
+          this.pacer.push({ type: "signal", pair, ...body });
+        }
+      },
+      onState: (state) => {
+        if (this.call === call) this.#callState(call, state);
+      },
+      onRemoteTrack: (track) => {
+        if (this.call === call) this.#remoteTrack(track);
+      },
+    });
+    this.call = call;
+    this.remoteStream = new MediaStream();
+    this.#setBox("connecting");
+    this.#setConnectionState(call.pc.connectionState);
+  }
+
+  onFrame(ctx, frame) {
+    if (frame.type === "signal") {
+      // Only the current pair's signals reach the peer connection.
+      if (this.call && frame.pair === this.call.pair && frame.pair === ctx.pair()) {
+        this.call.receive(frame);
+      }
+      return true;
+    }
+    if (frame.type === "ice") {
+      if (frame.ice && typeof frame.ice === "object") {
+        this.ice = frame.ice;
+        this.call?.updateIce(frame.ice);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  onPairEnded(ctx, why) {
+    this.#endCall();
+    this.#setBox(why === "partner_left" ? "left" : "idle");
+  }
+
+  unmount() {
+    this.ctx = null;
+    this.#endCall();
+    this.pacer?.clear();
+    for (const track of this.stream?.getTracks() ?? []) track.stop();
+    this.stream = null;
+    this.micOn = true;
+    this.cameraOn = true;
+    const el = this.#elements();
+    el.local.srcObject = null;
+    el.pane.hidden = true;
+    document.body.dataset.mode = "text";
+    this.#setBox("off");
+    this.#syncButtons();
+  }
+
+  // ---- camera and microphone ------------------------------------------------------------------
+
+  #hasLiveMedia() {
+    return this.stream !== null &&
+      this.stream.getTracks().some((track) => track.readyState === "live");
+  }
+
+  async #acquire() {
+    const md = navigator.mediaDevices;
+    if (!md || typeof md.getUserMedia !== "function") {
+      this.#setBox("unsupported");
+      return false;
+    }
+    let stream;
+    try {
+      stream = await md.getUserMedia({ audio: true, video: VIDEO_CONSTRAINTS });
+    } catch (err) {
+      if (mediaErrorKind(err) !== "missing") {
+        this.#setBox(mediaErrorKind(err));
+        return false;
+      }
+      try {
+        stream = await md.getUserMedia({ video: VIDEO_CONSTRAINTS }); // a camera without a mic
+      } catch (err2) {
+        this.#setBox(mediaErrorKind(err2));
+        return false;
+      }
+    }
+    if (!this.ctx) {
+      for (const track of stream.getTracks()) track.stop(); // left video mode meanwhile
+      return false;
+    }
+    this.stream = stream;
+    this.micOn = true;
+    this.cameraOn = true;
+    const local = this.#elements().local;
+    local.srcObject = stream;
+    local.play().catch(() => {});
+    this.#syncButtons();
+    return true;
+  }
+
+  #toggleMic() {
+    const audio = this.stream?.getAudioTracks()[0];
+    if (!audio) return;
+    this.micOn = !this.micOn;
+    audio.enabled = this.micOn;
+    this.#syncButtons();
+  }
+
+  async #toggleCamera() {
+    if (!this.stream || this.cameraBusy) return;
+    this.cameraBusy = true;
+    this.#syncButtons();
+    try {
+      if (this.cameraOn) {
+        for (const track of this.stream.getVideoTracks()) {
+          track.stop(); // the camera light goes off
+          this.stream.removeTrack(track);
+        }
+        this.cameraOn = false;
+        await this.call?.setVideo(null);
+      } else {
+        let track;
+        try {
+          const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO_CONSTRAINTS });
+          track = s.getVideoTracks()[0];
+        } catch (err) {
+          this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
+          return;
+        }
+        if (!this.stream) {
+          track.stop();
+          return;
+        }
+        this.stream.addTrack(track);
+        this.cameraOn = true;
+        await this.call?.setVideo(track);
+      }
+    } finally {
+      this.cameraBusy = false;
+      this.#syncButtons();
+    }
+  }
+
+  // ---- the call ---------------------------------------------------------------------------------
+
+  #endCall() {
+    const call = this.call;
+    this.call = null;
+    this.pacer?.clear();
+    if (call) {
+      this.stats.negotiations += call.negotiations;
+      this.stats.calls.push(timesOf(call));
+      if (this.stats.calls.length > 50) this.stats.calls.shift();
+      call.close();
+    }
+    this.#clearRemote();
+    this.#setConnectionState("none");
+  }
+
+  #clearRemote() {
+    const remote = this.#elements().remote;
+    remote.srcObject = null; // no frozen last frame
+    remote.hidden = true;
+    if (this.remoteStream) {
+      for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
+    }
+    this.remoteStream = null;
+  }
+
+  #remoteTrack(track) {
+    const remote = this.#elements().remote;
+    if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
+    if (remote.srcObject !== this.remoteStream) remote.srcObject = this.remoteStream;
+    if (track.kind === "video") {
+      const call = this.call;
+      track.onended = () => {
+        if (this.call === call) this.#refreshRemote();
+      };
+    }
+    remote.play().catch(() => {});
+    this.#refreshRemote();
+  }
+
+  /**
+   * Show the stranger's video only while connected and while they send it, as negotiated (their
+   * camera button turns their side to recvonly). `track.muted` is not used: after a rolled-back
+   * offer (glare) Chrome can leave it true while frames arrive.
+   */
+  #refreshRemote() {
+    const call = this.call;
+    if (!call) return;
+    const remote = this.#elements().remote;
+    const video = this.remoteStream?.getVideoTracks()[0];
+    const flowing = Boolean(video) && video.readyState === "live" && call.receivingVideo();
+    if (call.state !== "connected") return;
+    remote.hidden = !flowing;
+    if (flowing && call.firstFrameAt === null) {
+      remote.requestVideoFrameCallback?.(() => {
+        if (call.firstFrameAt === null) call.firstFrameAt = performance.now();
+      });
+    }
+    this.#setBox(flowing ? "live" : "paused");
+  }
+
+  #callState(call, state) {
+    this.#setConnectionState(call.pc.connectionState);
+    if (state === "connected") {
+      this.#refreshRemote();
+    } else if (state === "restarting") {
+      this.#elements().remote.hidden = true;
+      this.#setBox("restarting");
+    } else if (state === "failed") {
+      this.#elements().remote.hidden = true;
+      this.#setBox("failed");
+      if (!call.reportedFailure) {
+        call.reportedFailure = true;
+        this.ctx?.view.addSystemLine("video.failed_line");
+      }
+    }
+  }
+
+  // ---- the page -----------------------------------------------------------------------------------
+
+  #elements() {
+    if (this.el) return this.el;
+    const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+    const el = {
+      pane: $("video-pane"),
+      box: $("remote-box"),
+      remote: $("remote-video"),
+      local: $("local-video"),
+      localBox: document.querySelector(".video-pane .local"),
+      title: $("video-message"),
+      detail: document.querySelector(".video-pane .overlay-detail"),
+      retry: $("video-retry"),
+      next: $("video-next"),
+      toText: $("switch-to-text"),
+      mute: $("mute"),
+      camera: $("camera"),
+    };
+    el.mute.addEventListener("click", () => this.#toggleMic());
+    el.camera.addEventListener("click", () => this.#toggleCamera());
+    el.retry.addEventListener("click", () => this.ctx?.restart());
+    el.next.addEventListener("click", () => this.ctx?.next());
+    el.toText.addEventListener("click", () => this.ctx?.switchMode("text"));
+    this.el = el;
+    return el;
+  }
+
+  #setBox(state) {
+    this.boxState = state;
+    const el = this.#elements();
+    el.box.dataset.state = state;
+    const [title, detail] = OVERLAY[state] ?? [null, null];
+    el.title.textContent = title ? t(title) : "";
+    el.detail.textContent = detail ? t(detail) : "";
+    el.detail.hidden = !detail;
+    const mediaFailed = MEDIA_FAILURES.has(state);
+    el.retry.hidden = !mediaFailed;
+    el.toText.hidden = !mediaFailed;
+    el.next.hidden = state !== "failed";
+    if (state !== "live" && state !== "paused") el.remote.hidden = true;
+    el.localBox.hidden = mediaFailed || state === "off" || !this.stream;
+  }
+
+  #setConnectionState(state) {
+    this.#elements().box.dataset.connectionState = state;
+  }
+
+  #syncButtons() {
+    const el = this.#elements();
+    const hasAudio = Boolean(this.stream?.getAudioTracks().length);
+    el.mute.disabled = !hasAudio;
+    el.mute.dataset.state = this.micOn ? "on" : "off";
+    el.mute.setAttribute("aria-pressed", String(!this.micOn));
+    el.mute.querySelector(".label").textContent = t(this.micOn ? "video.mute" : "video.unmute");
+    el.camera.disabled = !this.stream || Boolean(this.cameraBusy);
+    el.camera.dataset.state = this.cameraOn ? "on" : "off";
+    el.camera.setAttribute("aria-pressed", String(!this.cameraOn));
+    el.camera.querySelector(".label").textContent =
+      t(this.cameraOn ? "video.camera_off" : "video.camera_on");
+    el.localBox.dataset.camera = this.cameraOn ? "on" : "off";
+  }
+
+  #retranslate() {
+    if (!this.el) return;
+    this.#syncButtons();
+    this.#setBox(this.boxState);
+  }
+}
+
+function timesOf(call) {
+  const { startedAt, connectedAt, firstFrameAt } = call;
+  return { startedAt, connectedAt, firstFrameAt };
+}
+
+function allCalls(mode) {
+  return mode.call ? [...mode.stats.calls, timesOf(mode.call)] : mode.stats.calls.slice();
+}
+
+/** For tests and the curious: read-only views of the call (nothing the console can't reach). */
+function exposeDebug(mode) {
+  if (window.parleyDebug) return;
+  Object.defineProperty(window, "parleyDebug", {
+    value: Object.freeze({
+      pc: () => mode.call?.pc ?? null,
+      pair: () => mode.call?.pair ?? null,
+      role: () => (mode.call ? (mode.call.polite ? "answerer" : "offerer") : null),
+      localStream: () => mode.stream,
+      negotiations: () => mode.stats.negotiations + (mode.call?.negotiations ?? 0),
+      // Per call of this page (oldest first): ms from `matched` to connected / first frame.
+      connectTimes: () => allCalls(mode).filter((c) => c.connectedAt !== null)
+        .map((c) => c.connectedAt - c.startedAt),
+      firstFrameTimes: () => allCalls(mode).filter((c) => c.firstFrameAt !== null)
+        .map((c) => c.firstFrameAt - c.startedAt),
+    }),
+  });
+}
+
+export const videoMode = new VideoMode();

@@ -1,0 +1,239 @@
+"""Test-owned instances of external services: redis-server and coturn's turnserver."""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .components import redis_cli_binary, redis_ping
+from .server import HOST, free_port
+
+_live: set[RedisHandle | TurnHandle] = set()
+
+
+def _read_pid(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _kill_pid(pid: int | None, sig: int = signal.SIGKILL) -> None:
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """True while ``pid`` runs (a zombie waiting for a slow init to reap it counts as gone)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+# ---- redis -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class RedisHandle:
+    """A redis-server this test run started (daemonized; nothing kept on disk)."""
+
+    port: int
+    dir: Path
+    pidfile: Path
+    logfile: Path
+    host: str = HOST
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return _read_pid(self.pidfile)
+
+    def alive(self) -> bool:
+        return redis_ping(self.host, self.port)
+
+    def stop(self) -> None:
+        """``redis-cli -p P shutdown nosave``; SIGKILL if that does not work."""
+        pid = self.pid
+        cli = redis_cli_binary()
+        if cli is not None:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    [cli, "-h", self.host, "-p", str(self.port), "shutdown", "nosave"],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+        deadline = time.monotonic() + 5
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _kill_pid(pid)
+        _live.discard(self)
+
+    def kill(self) -> None:
+        """SIGKILL the server (to test what happens when Redis dies)."""
+        _kill_pid(self.pid)
+        _live.discard(self)
+
+    def logs(self) -> str:
+        try:
+            return self.logfile.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def start_redis(binary: str, workdir: Path, *, timeout: float = 10.0) -> RedisHandle:
+    """Start ``redis-server`` on a free port with its files under ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    last = ""
+    for _ in range(3):
+        port = free_port()
+        h = RedisHandle(
+            port=port,
+            dir=workdir,
+            pidfile=workdir / f"redis-{port}.pid",
+            logfile=workdir / f"redis-{port}.log",
+        )
+        argv = [
+            binary,
+            "--port", str(port),
+            "--bind", HOST,
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "yes",
+            "--pidfile", str(h.pidfile),
+            "--logfile", str(h.logfile),
+            "--dir", str(workdir),
+        ]  # fmt: skip
+        r = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+        _live.add(h)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if h.alive():
+                return h
+            if "already in use" in h.logs().lower():
+                break
+            time.sleep(0.01)
+        h.stop()
+        output = (r.stdout + r.stderr).decode(errors="replace")
+        last = f"exit {r.returncode}\n{output}\n---- redis log ----\n{h.logs()}"
+        if "already in use" not in h.logs().lower():
+            break
+    raise RuntimeError(f"redis-server did not start: {last}")
+
+
+# ---- coturn ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class TurnHandle:
+    """A coturn ``turnserver`` on loopback, in ``use-auth-secret`` mode (DESIGN.md recipe)."""
+
+    port: int
+    secret: str
+    realm: str
+    proc: subprocess.Popen[bytes]
+    dir: Path
+    host: str = HOST
+
+    @property
+    def url(self) -> str:
+        return f"turn:{self.host}:{self.port}?transport=udp"
+
+    def credentials(self, ttl: int = 3600, user: str = "test") -> tuple[str, str]:
+        """(username, password) in coturn's REST-API scheme: ``expiry:user``, HMAC-SHA1."""
+        username = f"{int(time.time()) + ttl}:{user}"
+        digest = hmac.new(self.secret.encode(), username.encode(), hashlib.sha1).digest()
+        return username, base64.b64encode(digest).decode()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def logs(self) -> str:
+        try:
+            return (self.dir / "turn.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        _live.discard(self)
+
+    kill = stop
+
+
+def start_turn(
+    binary: str,
+    workdir: Path,
+    *,
+    secret: str = "parley-test-secret",
+    realm: str = "parley.test",
+    min_port: int = 49160,
+    max_port: int = 49200,
+    timeout: float = 10.0,
+) -> TurnHandle:
+    """Start ``turnserver`` listening on 127.0.0.1 (UDP+TCP) on a free port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [
+        binary, "-n",
+        f"--listening-ip={HOST}", f"--relay-ip={HOST}", f"--listening-port={port}",
+        f"--min-port={min_port}", f"--max-port={max_port}",
+        "--use-auth-secret", f"--static-auth-secret={secret}", f"--realm={realm}",
+        "--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers",
+        f"--userdb={workdir / 'turndb'}", f"--pidfile={workdir / 'turn.pid'}",
+        f"--log-file={workdir / 'turn.log'}", "--simple-log", "-v",
+    ]  # fmt: skip
+    out = (workdir / "turn.stdout").open("wb")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    out.close()
+    h = TurnHandle(port, secret, realm, proc, workdir)
+    _live.add(h)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not h.alive():
+            break
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
+            return h  # TCP listener is up (UDP on the same port starts with it)
+        time.sleep(0.02)
+    h.stop()
+    text = (workdir / "turn.stdout").read_text(errors="replace") + h.logs()
+    raise RuntimeError(f"turnserver did not start on port {port}:\n{text[-4000:]}")
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for h in list(_live):
+        with contextlib.suppress(Exception):
+            h.kill()
