@@ -6,8 +6,10 @@ Fixtures:
     redis_url         system Redis at 127.0.0.1:6379, else a test-owned redis-server
     redis_factory     ``redis_factory() -> RedisHandle``: own redis-server (one you may kill)
     postgres_url      ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``
+    store             an empty migrated ``Store``, once on SQLite and once on PostgreSQL
     turn_server       coturn on loopback (``TurnHandle``: url, credentials())
     chromium_path     /usr/bin/chromium
+    browser           headless Chromium for one test module (helpers: harness.browser)
     loopback_netns    wraps an argv to run in a fresh loopback-only network namespace
     artifacts_dir     tests/artifacts/ (gitignored; CI keeps server logs of failed tests there)
 
@@ -25,7 +27,7 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import pytest_asyncio
@@ -34,8 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import harness` fro
 
 from harness import components
 from harness.client import close_all
-from harness.server import ServerHandle, start_server
+from harness.server import STARTUP_TIMEOUT, ServerHandle, start_server
 from harness.services import RedisHandle, TurnHandle, start_redis, start_turn
+from harness.stores import BACKENDS, SharedSchema, SqliteTemplate, migrated_sqlite_template
+from parley.store import Store
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 pytest_plugins = ["pytester"]  # tests/test_harness.py runs pytest on small test files
 
@@ -46,6 +53,9 @@ TEST_SERVER_ENV: dict[str, str] = {
     "PARLEY_HEARTBEAT_INTERVAL": "1",
     "PARLEY_HEARTBEAT_TIMEOUT": "3",
     "PARLEY_INTEREST_FALLBACK": "1",
+    # Vision moderation loads a model in one worker process per core: only the servers of the
+    # tests about it turn it on (tests/test_vision*.py), the rest start fast.
+    "PARLEY_VISION": "off",
 }
 
 
@@ -150,7 +160,7 @@ def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[S
     handles: list[ServerHandle] = []
 
     def factory(
-        *, extra_args: Sequence[str] = (), startup_timeout: float = 20.0, **env: object
+        *, extra_args: Sequence[str] = (), startup_timeout: float = STARTUP_TIMEOUT, **env: object
     ) -> ServerHandle:
         workdir = tmp_path / f"server{len(handles)}"
         handle = start_server(
@@ -213,6 +223,23 @@ def chromium_path() -> str:
     return components.require_chromium()
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser(request: pytest.FixtureRequest, chromium_path: str) -> AsyncIterator[Browser]:
+    """Headless Chromium, one per test module (``harness.browser`` has the page helpers).
+
+    In a module marked ``netns`` (WebRTC) the namespace is checked before paying for a browser,
+    and ``expect`` waits longer.
+    """
+    from harness import browser as pages  # Playwright is only needed by the browser tests
+
+    video = request.node.get_closest_marker("netns") is not None
+    if video:
+        components.require_loopback_only_netns()
+    timeout_ms = pages.VIDEO_TIMEOUT_MS if video else pages.TIMEOUT_MS
+    async with pages.launch(chromium_path, timeout_ms=timeout_ms) as launched:
+        yield launched
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis URL: the system one when it answers, else one this session starts.
@@ -256,6 +283,48 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[[], RedisHandle]]:
 def postgres_url() -> str:
     """PostgreSQL at 127.0.0.1:5432, database ``test`` (shared: use your own tables/schema)."""
     return components.require_postgres()
+
+
+# ---- stores (harness/stores.py) ------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return await migrated_sqlite_template(tmp_path_factory.mktemp("store-template"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def shared_schema(postgres_url: str) -> AsyncIterator[SharedSchema]:
+    async with SharedSchema.create(postgres_url) as schema:
+        yield schema
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> SqliteTemplate | SharedSchema:
+    """The SQLite template file, or the shared PostgreSQL schema (only the one a test needs, so
+    SQLite tests run where PostgreSQL is missing)."""
+    if request.param == "sqlite":
+        template: SqliteTemplate = request.getfixturevalue("sqlite_template")
+        return template
+    shared: SharedSchema = request.getfixturevalue("shared_schema")
+    return shared
+
+
+@pytest_asyncio.fixture
+async def store(
+    store_backend: SqliteTemplate | SharedSchema, tmp_path: Path
+) -> AsyncIterator[Store]:
+    """An empty, migrated store, once on SQLite and once on PostgreSQL: a copy of a migrated
+    SQLite file, or the shared PostgreSQL schema, emptied."""
+    if isinstance(store_backend, SqliteTemplate):
+        s = await Store.open(store_backend.copy_to(tmp_path))
+    else:
+        await store_backend.reset()
+        s = await Store.open(store_backend.url, schema=store_backend.name)
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 @pytest.fixture
