@@ -221,6 +221,21 @@ class Tally:
     window_p99: list[float] = field(default_factory=list)
     healthz: list[float] = field(default_factory=list)
 
+    def add_metrics(self, before: str, after: str) -> None:
+        """Add one server's ``/metrics`` deltas (time-to-match histogram, matches) over a window."""
+        b0, s0, n0 = parse_histogram(before, "parley_time_to_match_seconds")
+        b1, s1, n1 = parse_histogram(after, "parley_time_to_match_seconds")
+        if not b1:
+            return
+        self.scraped = True
+        for le, v in b1.items():
+            self.hist[le] = self.hist.get(le, 0.0) + v - b0.get(le, 0.0)
+        self.hist_sum += s1 - s0
+        self.hist_count += n1 - n0
+        m0 = _counter_sum(before, "parley_matches_total") or 0.0
+        m1 = _counter_sum(after, "parley_matches_total") or 0.0
+        self.server_matches += m1 - m0
+
     def result(self, extra: dict[str, Any]) -> dict[str, Any]:
         mps = self.matched / 2 / self.seconds if self.seconds else math.nan
         out: dict[str, Any] = {
@@ -251,38 +266,64 @@ class Tally:
         return out
 
 
-async def window(
-    server: Server,
+@dataclass
+class WindowFigures:
+    """What one counted window showed, for the caller's log line."""
+
+    matches_per_s: float
+    client_p99: float
+    cpu_pct: float  # of one core, by what ``cpu`` measured
+    lag_max: float  # the bench process's own largest event-loop stall
+    healthz: list[float]  # /healthz latencies, when probed
+
+
+async def count_window(
+    servers: list[Server],
     bots: list[Churner],
     cfg: ChurnConfig,
     tally: Tally,
-    label: str,
-) -> None:
-    """One counted window of churn on ``server``; adds its figures to ``tally``."""
+    *,
+    cpu: Callable[[], float] | None = None,
+    probe: bool = False,
+) -> WindowFigures:
+    """One counted window of churn over ``servers``; adds its figures to ``tally``.
+
+    ``cpu`` gives the CPU seconds to count (default: the servers'); ``probe`` also times
+    /healthz on the first server during the window.
+    """
+
+    def servers_cpu() -> float:
+        return sum(s.cpu_times() for s in servers)
+
+    cpu = cpu or servers_cpu
     t0 = now()
     win = Window(t0 + cfg.warmup, t0 + cfg.warmup + cfg.window)
     lag = LagMonitor()
     lag_task = asyncio.create_task(lag.run(win.win_start, win.win_end))
-    # 40 GETs/s: enough to catch stalls, cheap enough not to weigh on the CPU per match.
-    probe = asyncio.create_task(
-        probe_http(HOST, server.port, win.win_start, win.win_end, interval=0.025)
-    )
+    probe_task = None
+    if probe:
+        # 40 GETs/s: enough to catch stalls, cheap enough not to weigh on the CPU per match.
+        probe_task = asyncio.create_task(
+            probe_http(HOST, servers[0].port, win.win_start, win.win_end, interval=0.025)
+        )
     for b in bots:
         b.resume(win)
     await asyncio.sleep(max(0.0, win.win_start - now()))
-    before, cpu0, w0 = await scrape(server), server.cpu_times(), now()
-    for sec in range(1, math.ceil(cfg.window) + 1):
-        await asyncio.sleep(max(0.0, min(win.win_start + sec, win.win_end) - now()))
-    after, cpu1, w1 = await scrape(server), server.cpu_times(), now()
+    before = await asyncio.gather(*(scrape(s) for s in servers))
+    cpu0, w0 = cpu(), now()
+    await asyncio.sleep(max(0.0, win.win_end - now()))
+    after = await asyncio.gather(*(scrape(s) for s in servers))
+    cpu1, w1 = cpu(), now()
     win.running = False
     await asyncio.sleep(cfg.grace)
     await lag_task
     tally.client_lag_max = max(tally.client_lag_max, lag.max)
     hz: list[float] = []
-    try:
-        hz = await probe
-    except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-        log(f"[match] {server.name}: /healthz probe failed: {exc!r}")
+    if probe_task is not None:
+        try:
+            hz = await probe_task
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            log(f"[match] {servers[0].name}: /healthz probe failed: {exc!r}")
     tally.healthz += hz
     tally.samples += win.samples
     tally.matched += win.matched
@@ -290,26 +331,35 @@ async def window(
     tally.cpu_s += cpu1 - cpu0
     tally.wall_s += w1 - w0
     tally.errors.update(win.errors)
-    if before is not None and after is not None:
-        b0, s0, n0 = parse_histogram(before, "parley_time_to_match_seconds")
-        b1, s1, n1 = parse_histogram(after, "parley_time_to_match_seconds")
-        if b1:
-            tally.scraped = True
-            for le, v in b1.items():
-                tally.hist[le] = tally.hist.get(le, 0.0) + v - b0.get(le, 0.0)
-            tally.hist_sum += s1 - s0
-            tally.hist_count += n1 - n0
-            m0 = _counter_sum(before, "parley_matches_total") or 0.0
-            m1 = _counter_sum(after, "parley_matches_total") or 0.0
-            tally.server_matches += m1 - m0
+    for b_text, a_text in zip(before, after, strict=True):
+        if b_text is not None and a_text is not None:
+            tally.add_metrics(b_text, a_text)
     xs = sorted(win.samples)
     p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else math.nan
     tally.window_p99.append(p99)
+    return WindowFigures(
+        matches_per_s=win.matched / 2 / cfg.window,
+        client_p99=p99,
+        cpu_pct=100 * (cpu1 - cpu0) / (w1 - w0),
+        lag_max=lag.max,
+        healthz=hz,
+    )
+
+
+async def window(
+    server: Server,
+    bots: list[Churner],
+    cfg: ChurnConfig,
+    tally: Tally,
+    label: str,
+) -> None:
+    """One counted window of churn on ``server`` (with /healthz probed); adds to ``tally``."""
+    w = await count_window([server], bots, cfg, tally, probe=True)
     log(
-        f"[match] {server.name} {label}: {win.matched / 2 / cfg.window:.0f} matches/s, "
-        f"client p99 {p99 * 1000:.2f} ms, server CPU {100 * (cpu1 - cpu0) / (w1 - w0):.0f}%, "
-        f"max /healthz {max(hz, default=math.nan) * 1000:.1f} ms, "
-        f"bench loop max lag {lag.max * 1000:.1f} ms"
+        f"[match] {server.name} {label}: {w.matches_per_s:.0f} matches/s, "
+        f"client p99 {w.client_p99 * 1000:.2f} ms, server CPU {w.cpu_pct:.0f}%, "
+        f"max /healthz {max(w.healthz, default=math.nan) * 1000:.1f} ms, "
+        f"bench loop max lag {w.lag_max * 1000:.1f} ms"
     )
 
 

@@ -342,6 +342,18 @@ def _fmt(v: Any, unit: str = "", scale: float = 1.0, digits: int = 2) -> str:
     return str(v)
 
 
+def _vs(what: str, pv: Any, bv: Any, *, scale: float = 1.0, digits: int = 2) -> list[str]:
+    """A table row: Parley's figure, the baseline's, and their ratio (no target)."""
+    return [
+        what,
+        _fmt(pv, scale=scale, digits=digits),
+        _fmt(bv, scale=scale, digits=digits),
+        _fmt(ratio(pv, bv)),
+        "",
+        "",
+    ]
+
+
 def summary_rows(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, Any]]:
     """Table rows [what, parley, baseline, ratio, target, verdict] and the target verdicts."""
     rows: list[list[str]] = []
@@ -397,14 +409,12 @@ def summary_rows(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, An
                     "≥ 0.60 of baseline (msgs per server CPU-second, median of rounds)",
                 ),
             ],
-            [
+            _vs(
                 "relay server CPU µs per message",
-                _fmt(p.get("server_cpu_us_per_msg"), digits=1),
-                _fmt(b.get("server_cpu_us_per_msg"), digits=1),
-                _fmt(ratio(p.get("server_cpu_us_per_msg"), b.get("server_cpu_us_per_msg"))),
-                "",
-                "",
-            ],
+                p.get("server_cpu_us_per_msg"),
+                b.get("server_cpu_us_per_msg"),
+                digits=1,
+            ),
             [
                 "relay server CPU % while counted",
                 _fmt(p.get("server_cpu_pct"), "%", digits=0),
@@ -430,17 +440,7 @@ def summary_rows(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, An
         }
         for key, label in (("rtt_light_s", "RTT light"), ("rtt_load_s", "RTT loaded")):
             for q in ("p50", "p99"):
-                pv, bv = _g(p, key, q), _g(b, key, q)
-                rows.append(
-                    [
-                        f"relay {label} {q} (ms)",
-                        _fmt(pv, scale=1e3),
-                        _fmt(bv, scale=1e3),
-                        _fmt(ratio(pv, bv)),
-                        "",
-                        "",
-                    ]
-                )
+                rows.append(_vs(f"relay {label} {q} (ms)", _g(p, key, q), _g(b, key, q), scale=1e3))
 
     mt = results.get("match")
     if mt:
@@ -448,27 +448,16 @@ def summary_rows(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, An
         p, b = ch.get("parley", {}), ch.get("baseline", {})
         n = p.get("churners") or b.get("churners")
         rows.append(
-            [
+            _vs(
                 f"match/s, {n} churning",
-                _fmt(p.get("matches_per_s"), digits=0),
-                _fmt(b.get("matches_per_s"), digits=0),
-                _fmt(ratio(p.get("matches_per_s"), b.get("matches_per_s"))),
-                "",
-                "",
-            ]
+                p.get("matches_per_s"),
+                b.get("matches_per_s"),
+                digits=0,
+            )
         )
         for q in ("p50", "p99"):
             pv, bv = _g(p, "client_ttm_s", q), _g(b, "client_ttm_s", q)
-            rows.append(
-                [
-                    f"time to match, client {q} (ms)",
-                    _fmt(pv, scale=1e3),
-                    _fmt(bv, scale=1e3),
-                    _fmt(ratio(pv, bv)),
-                    "",
-                    "",
-                ]
-            )
+            rows.append(_vs(f"time to match, client {q} (ms)", pv, bv, scale=1e3))
         sp99 = _g(p, "server_ttm", "p99")
         rows += [
             [
@@ -500,48 +489,31 @@ def summary_rows(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, An
                 "",
                 "",
             ],
-            [
+            _vs(
                 "match server CPU ms per match",
-                _fmt(p.get("server_cpu_ms_per_match")),
-                _fmt(b.get("server_cpu_ms_per_match")),
-                _fmt(ratio(p.get("server_cpu_ms_per_match"), b.get("server_cpu_ms_per_match"))),
-                "",
-                "",
-            ],
+                p.get("server_cpu_ms_per_match"),
+                b.get("server_cpu_ms_per_match"),
+            ),
         ]
         st = mt.get("sitters")
         if st:
             w, wo = st["with"], st["without"]
             k = st["sitters"]
             rows.append(
-                [
+                _vs(
                     f"{w['churners']} churners with | without {k} queued: matches/s",
-                    _fmt(w.get("matches_per_s"), digits=0),
-                    _fmt(wo.get("matches_per_s"), digits=0),
-                    _fmt(ratio(w.get("matches_per_s"), wo.get("matches_per_s"))),
-                    "",
-                    "",
-                ]
+                    w.get("matches_per_s"),
+                    wo.get("matches_per_s"),
+                    digits=0,
+                )
             )
             for label, path in (
                 ("server p99 (ms)", ("server_ttm", "p99")),
                 ("client p99 (ms)", ("client_ttm_s", "p99")),
             ):
-                wv, wov = _g(w, *path), _g(wo, *path)
-                rows.append(
-                    [
-                        f"  … {label}",
-                        _fmt(wv, scale=1e3),
-                        _fmt(wov, scale=1e3),
-                        _fmt(ratio(wv, wov)),
-                        "",
-                        "",
-                    ]
-                )
+                rows.append(_vs(f"  … {label}", _g(w, *path), _g(wo, *path), scale=1e3))
             wv, wov = w.get("server_cpu_ms_per_match"), wo.get("server_cpu_ms_per_match")
-            rows.append(
-                ["  … server CPU ms per match", _fmt(wv), _fmt(wov), _fmt(ratio(wv, wov)), "", ""]
-            )
+            rows.append(_vs("  … server CPU ms per match", wv, wov))
             sp = _g(w, "server_ttm", "p99")
             rows.append(
                 [

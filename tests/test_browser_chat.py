@@ -10,138 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
+from harness.browser import (
+    MATCHED,
+    PARTNER_LEFT,
+    PHONE,
+    WAITING,
+    XSS_IMG,
+    XSS_SCRIPT,
+    YOU_LEFT,
+    close_all,
+    open_person,
+    pair_up,
+)
 from harness.server import start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1100, "height": 720}
-PHONE = {"width": 360, "height": 640}
-TIMEOUT_MS = 10_000
-
-MATCHED = "You're now chatting with a random stranger"
-PARTNER_LEFT = "Stranger has disconnected."
-XSS_IMG = '<img src=x onerror="window.__xss=1">'
-XSS_SCRIPT = "<script>window.__xss=1</script>"
-
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
-
-
-@dataclass
-class Person:
-    """One stranger: a browser context with the Parley page open."""
-
-    name: str
-    context: BrowserContext
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    sent_frames: list[str] = field(default_factory=list)
-    sockets: int = 0
-
-    def tid(self, test_id: str) -> Any:
-        return self.page.get_by_test_id(test_id)
-
-    @property
-    def status(self) -> Any:
-        return self.tid("status")
-
-    @property
-    def stop(self) -> Any:
-        return self.tid("stop")
-
-    def lines(self, who: str) -> Any:
-        return self.page.locator(f'[data-testid="line"][data-from="{who}"]')
-
-    async def start(self, *, age: int = 25, interests: str = "", only_shared: bool = False) -> None:
-        await self.tid("age").fill(str(age))
-        await self.tid("interests").fill(interests)
-        if only_shared:
-            await self.tid("fallback").check()
-        await self.tid("start").click()
-
-    async def say(self, text: str) -> None:
-        box = self.tid("input")
-        await box.fill(text)
-        await box.press("Enter")
-        await expect(box).to_have_value("")
-        await expect(self.lines("you").last).to_contain_text(text)
-
-    async def expect_matched(self) -> None:
-        await expect(self.status).to_contain_text(MATCHED)
-        await expect(self.tid("send")).to_be_enabled()
-
-
-async def open_person(
-    browser: Browser,
-    base_url: str,
-    name: str,
-    *,
-    viewport: dict[str, int] = DESKTOP,
-    mobile: bool = False,
-) -> Person:
-    context = await browser.new_context(
-        locale="en-US",
-        viewport=viewport,
-        is_mobile=mobile,
-        has_touch=mobile,
-        accept_downloads=True,
-    )
-    page = await context.new_page()
-    person = Person(name, context, page)
-    page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-
-    def on_socket(ws: Any) -> None:
-        person.sockets += 1
-        ws.on("framesent", lambda payload: person.sent_frames.append(str(payload)))
-
-    page.on("websocket", on_socket)
-    await page.goto(base_url)
-    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    return person
-
-
-async def close_all(*people: Person) -> None:
-    for p in people:
-        await p.context.close()
-    for p in people:
-        assert p.errors == [], f"{p.name}: uncaught errors in the page: {p.errors}"
-
-
-async def pair_up(browser: Browser, url: str, **start: Any) -> tuple[Person, Person]:
-    a = await open_person(browser, url, "A")
-    b = await open_person(browser, url, "B")
-    await a.start(**start)
-    await expect(a.status).to_contain_text("Looking for someone")
-    await b.start(**start)
-    await a.expect_matched()
-    await b.expect_matched()
-    return a, b
 
 
 # ---- the main flow -------------------------------------------------------------------------------
@@ -174,7 +63,7 @@ async def test_text_chat_pair_typing_xss_log_next(
 
     # 3. The typing indicator follows the other person's typing, and goes away on send.
     await expect(a.tid("typing")).to_be_hidden()
-    frames_before = len(b.sent_frames)
+    frames_before = len(b.sent)
     await b.tid("input").press_sequentially("how are")
     await expect(a.tid("typing")).to_be_visible()
     await expect(a.tid("typing")).to_contain_text("Stranger is typing")
@@ -182,10 +71,10 @@ async def test_text_chat_pair_typing_xss_log_next(
     await expect(a.lines("stranger").last).to_have_text("Stranger: how are")
     await expect(a.tid("typing")).to_be_hidden()
     # One "on" while typing 7 keys, one "off" on send: frames only on a change of state.
-    typing_frames = [f for f in b.sent_frames[frames_before:] if '"type":"typing"' in f]
+    typing_frames = [f for f in b.sent[frames_before:] if f.get("type") == "typing"]
     assert len(typing_frames) == 2, typing_frames
-    assert '"on":true' in typing_frames[0] and '"on":false' in typing_frames[1], typing_frames
-    assert all('"pair"' in f for f in b.sent_frames if '"message"' in f or '"typing"' in f)
+    assert typing_frames[0]["on"] is True and typing_frames[1]["on"] is False, typing_frames
+    assert all("pair" in f for f in b.sent_of("message") + b.sent_of("typing"))
 
     # 5. Markup from a stranger is inert text.
     await a.say(XSS_IMG)
@@ -221,7 +110,7 @@ async def test_text_chat_pair_typing_xss_log_next(
     # 4. Next: A leaves B and is paired with C, who was waiting; B is told and goes idle.
     c = await open_person(browser, srv.url, "C")
     await c.start(interests="films")
-    await expect(c.status).to_contain_text("Looking for someone")
+    await expect(c.status).to_contain_text(WAITING)
     b_lines_before = await b.lines("stranger").count()
     await a.tid("next").click()
     await a.expect_matched()
@@ -278,13 +167,13 @@ async def test_stop_asks_really_and_esc_works(browser: Browser, server_factory: 
     await expect(b.status).to_contain_text(MATCHED)  # nothing happened yet
     await a.stop.click()
     await expect(a.stop).to_have_text("New")
-    await expect(a.status).to_contain_text("You have disconnected.")
+    await expect(a.status).to_contain_text(YOU_LEFT)
     await expect(b.status).to_contain_text(PARTNER_LEFT)
     await expect(b.stop).to_have_text("New")
 
     # New on both sides pairs them again: A with the mouse, B with Esc.
     await a.stop.click()
-    await expect(a.status).to_contain_text("Looking for someone")
+    await expect(a.status).to_contain_text(WAITING)
     await expect(a.stop).to_have_text("Stop")
     await b.page.keyboard.press("Escape")
     await a.expect_matched()
@@ -298,7 +187,7 @@ async def test_stop_asks_really_and_esc_works(browser: Browser, server_factory: 
     await expect(a.stop).to_have_text("New")
     await expect(b.status).to_contain_text(PARTNER_LEFT)
     await a.page.keyboard.press("Escape")
-    await expect(a.status).to_contain_text("Looking for someone")
+    await expect(a.status).to_contain_text(WAITING)
     await expect(a.stop).to_have_text("Stop")
 
     # Stop while waiting also asks first, then leaves the queue.
@@ -306,9 +195,9 @@ async def test_stop_asks_really_and_esc_works(browser: Browser, server_factory: 
     await expect(a.stop).to_have_text("Really?")
     await a.page.keyboard.press("Escape")
     await expect(a.stop).to_have_text("New")
-    await expect(a.status).not_to_contain_text("Looking for someone")
+    await expect(a.status).not_to_contain_text(WAITING)
 
-    sent = [f for f in a.sent_frames if '"type":"stop"' in f]
+    sent = a.sent_of("stop")
     assert len(sent) == 3, sent
     await close_all(a, b)
 
@@ -316,18 +205,12 @@ async def test_stop_asks_really_and_esc_works(browser: Browser, server_factory: 
 # ---- phone-sized screen --------------------------------------------------------------------------
 
 
-NO_OVERFLOW_JS = """() => {
-  const d = document.documentElement;
-  return {scroll: d.scrollWidth, client: d.clientWidth, body: document.body.scrollWidth};
-}"""
-
-
 async def test_phone_viewport(browser: Browser, server_factory: Any, artifacts_dir: Path) -> None:
     srv = server_factory()
     phone = await open_person(browser, srv.url, "phone", viewport=PHONE, mobile=True)
     desk = await open_person(browser, srv.url, "desk")
 
-    sizes = await phone.page.evaluate(NO_OVERFLOW_JS)
+    sizes = await phone.sizes()
     assert sizes["scroll"] <= sizes["client"], f"landing scrolls sideways: {sizes}"
     for test_id in ("age", "interests", "fallback", "start"):
         await expect(phone.tid(test_id)).to_be_visible()
@@ -344,9 +227,9 @@ async def test_phone_viewport(browser: Browser, server_factory: Any, artifacts_d
     await phone.say("short answer")
     await expect(phone.lines("stranger")).to_have_count(2)
 
-    sizes = await phone.page.evaluate(NO_OVERFLOW_JS)
+    sizes = await phone.sizes()
     assert sizes["scroll"] <= sizes["client"], f"chat scrolls sideways: {sizes}"
-    assert await phone.page.evaluate("document.documentElement.scrollHeight") <= PHONE["height"]
+    assert sizes["height"] <= PHONE["height"], f"chat is taller than the screen: {sizes}"
     for test_id in ("input", "send", "stop", "next", "status"):
         await expect(phone.tid(test_id)).to_be_in_viewport()
     await expect(phone.lines("you").last).to_be_in_viewport()  # auto-scrolled to the newest line
@@ -365,7 +248,7 @@ async def test_interest_wait_and_fallback(browser: Browser, server_factory: Any)
 
     await strict.start(interests="knitting", only_shared=True)
     await expect(strict.status).to_contain_text("Looking for someone who shares your interests")
-    assert any('"fallback":false' in f for f in strict.sent_frames), strict.sent_frames
+    assert any(f.get("fallback") is False for f in strict.sent), strict.sent
 
     await loose.start(interests="origami")
     await expect(loose.status).to_contain_text("No one shares your interests — looking for anyone")
@@ -409,8 +292,8 @@ async def test_reconnect_after_server_restart(
     try:
         # C was waiting: it comes back by itself and queues again, with the same device token.
         await expect(c.status).to_contain_text("Looking for someone you can chat with")
-        hellos = [f for f in c.sent_frames if '"type":"hello"' in f]
-        assert len(hellos) >= 2 and all(device in h for h in hellos[1:]), hellos
+        hellos = c.sent_of("hello")
+        assert len(hellos) >= 2 and all(h["device"] == device for h in hellos[1:]), hellos
         # A was chatting: it stays idle until it asks for a new chat, then meets C.
         await expect(a.status).to_contain_text("Connection lost")
         await a.stop.click()
@@ -446,14 +329,12 @@ async def test_under_13_is_refused_without_reconnecting(
 
 async def test_indonesian(browser: Browser, server_factory: Any) -> None:
     srv = server_factory()
-    context = await browser.new_context(locale="id-ID")
-    page = await context.new_page()
-    await page.goto(srv.url)
-    await expect(page.locator("html")).to_have_attribute("lang", "id")
-    await expect(page.get_by_test_id("start")).to_have_text("Mulai obrolan teks")
-    await page.get_by_test_id("lang").select_option("en")
-    await expect(page.get_by_test_id("start")).to_have_text("Start text chat")
-    await expect(page.locator("html")).to_have_attribute("lang", "en")
-    await page.reload()
-    await expect(page.get_by_test_id("start")).to_have_text("Start text chat")  # remembered
-    await context.close()
+    p = await open_person(browser, srv.url, "p", locale="id-ID")
+    await expect(p.page.locator("html")).to_have_attribute("lang", "id")
+    await expect(p.tid("start")).to_have_text("Mulai obrolan teks")
+    await p.tid("lang").select_option("en")
+    await expect(p.tid("start")).to_have_text("Start text chat")
+    await expect(p.page.locator("html")).to_have_attribute("lang", "en")
+    await p.page.reload()
+    await expect(p.tid("start")).to_have_text("Start text chat")  # remembered
+    await close_all(p)

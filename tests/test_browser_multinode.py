@@ -1,7 +1,7 @@
 """Video across nodes: two headless Chromium contexts, each page served by a different Parley node,
 both nodes on one test-owned Redis, are matched, reach live video and chat both ways.
 
-Marked ``netns`` like tests/test_browser_video.py (whose page helpers it reuses): WebRTC between
+Marked ``netns`` like tests/test_browser_video.py: WebRTC between
 two browsers on one machine needs a loopback-only network namespace. The test-owned redis-server
 runs inside that namespace too (the system Redis is not reachable from it).
 """
@@ -14,22 +14,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
+from harness.browser import REMOTE, WAITING, close_all, open_person
 from harness.services import RedisHandle
-from test_browser_video import (  # noqa: F401  (browser: a fixture)
-    REMOTE,
-    WAITING,
-    browser,
-    close_all,
-    open_person,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(40)]
 
 
 async def test_video_between_two_nodes_on_redis(
-    browser: Browser,  # noqa: F811
-    server_factory: Any,
-    redis_factory: Any,
+    browser: Browser, server_factory: Any, redis_factory: Any
 ) -> None:
     redis: RedisHandle = redis_factory()
     n0 = server_factory(PARLEY_BROKER_URL=redis.url)
@@ -41,13 +33,13 @@ async def test_video_between_two_nodes_on_redis(
     # Each page (and its WebSocket) really talks to its own node.
     assert a.page.url.startswith(n0.url) and b.page.url.startswith(n1.url)
 
-    await a.start()
+    await a.start("video")
     await expect(a.status).to_contain_text(WAITING)
-    await b.start()
+    await b.start("video")
     await a.expect_matched()
     await b.expect_matched()
-    (ma,) = [f for f in a.received if f.get("type") == "matched"]
-    (mb,) = [f for f in b.received if f.get("type") == "matched"]
+    (ma,) = a.got("matched")
+    (mb,) = b.got("matched")
     assert ma["pair"] == mb["pair"] and {ma["role"], mb["role"]} == {"offerer", "answerer"}
 
     # Live video both ways: connected, picture size known, frames rising (signals crossed nodes).

@@ -3,7 +3,7 @@ optionally one still frame of the remote video, captured by the reporter's page"
 
 The page draws the stranger's video to a canvas when the report is submitted, and after the
 ``reported`` acknowledgement uploads the JPEG to ``POST /api/reports/{ref}/frame``. Marked
-``netns`` like test_browser_video.py (whose helpers and ``browser`` fixture this reuses). The HTTP
+``netns`` like test_browser_video.py. The HTTP
 route's refusals without a browser: test_report_frame.py.
 """
 
@@ -14,37 +14,15 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
+from harness.browser import close_all, jpeg_size, video_pair
 from parley.reports_http import MAX_UPLOAD_BYTES
-from test_browser_video import browser, close_all, video_pair  # noqa: F401  (browser: a fixture)
 from test_safety_support import REPORT_REF, database
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(90)]
 
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def jpeg_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a JPEG's start-of-frame marker."""
-    assert data[:2] == b"\xff\xd8", "not a JPEG"
-    i = 2
-    while i + 4 <= len(data):
-        assert data[i] == 0xFF, f"bad marker at {i}"
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker in _SOF:
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
-            return width, height
-        i += 2 + length
-    raise AssertionError("no SOF marker in the JPEG")
-
 
 async def test_video_report_attaches_a_still_of_the_stranger(
-    browser: Browser,  # noqa: F811
-    server_factory: Any,
+    browser: Browser, server_factory: Any
 ) -> None:
     srv = server_factory()
     a, b = await video_pair(browser, srv.url)
@@ -61,12 +39,12 @@ async def test_video_report_attaches_a_still_of_the_stranger(
 
     await expect(a.tid("report-ref")).to_be_visible()
     await expect(a.tid("report-frame-status")).to_have_text("Still attached.")
-    reported = [f for f in a.received if f.get("type") == "reported"]
+    reported = a.got("reported")
     assert len(reported) == 1, reported
     ref = reported[0]["ref"]
     assert isinstance(ref, str) and REPORT_REF.match(ref), ref
     # The still went over HTTP: the WebSocket report frame carried no picture.
-    sent = a.frames_of("report")
+    sent = a.sent_of("report")
     assert len(sent) == 1 and set(sent[0]) <= {"type", "pair", "category", "comment", "id"}, sent
 
     async with database(srv) as store:

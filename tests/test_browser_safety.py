@@ -17,201 +17,43 @@ fixed pauses check that something does *not* happen (a match, a reconnect).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    Page,
-    WebSocketRoute,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser, WebSocketRoute, expect
 
-from harness import components
-from harness.server import ServerHandle
+from harness.browser import (
+    DESKTOP,
+    MATCHED,
+    PARTNER_LEFT,
+    PHONE,
+    WAITING,
+    XSS_IMG,
+    XSS_SCRIPT,
+    YOU_LEFT,
+    Person,
+    close_all,
+    first_to_show,
+    open_person,
+    pair_up,
+)
 from parley.safety.sanctions import MASS_REPORT_REASON
-from parley.store import Store
+from test_safety_support import database
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-DESKTOP = {"width": 1100, "height": 720}
-PHONE = {"width": 360, "height": 640}
-TIMEOUT_MS = 10_000
-
-MATCHED = "You're now chatting with a random stranger"
-WAITING = "Looking for someone"
-PARTNER_LEFT = "Stranger has disconnected."
 BLOCKED = "Blocked. You won't meet this stranger again."
 REF = re.compile(r"R-[A-Z0-9]{6}")
 THANKS = re.compile(r"^Thanks\. Your report reference is R-[A-Z0-9]{6}\.$")
-XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+XSS = XSS_IMG + XSS_SCRIPT
 # Time to be sure that something does not happen: matching and reconnecting take milliseconds.
 QUIET_MS = 1_200
-
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=chromium_path, args=list(components.CHROMIUM_ARGS)
-        )
-        yield b
-        await b.close()
-
-
-async def first_to_show(text: str, *people: Person) -> Person:
-    """The first of ``people`` whose status shows ``text`` (each page auto-waits on its own)."""
-    waits = {
-        asyncio.ensure_future(expect(p.status).to_contain_text(text)): p for p in people
-    }
-    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    first = done.pop()
-    first.result()  # every wait timed out: raise Playwright's assertion error
-    return waits[first]
-
-
-@dataclass
-class Person:
-    """One stranger: a browser context with the Parley page open, and its WebSocket traffic."""
-
-    name: str
-    context: BrowserContext
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    sockets: int = 0
-
-    def tid(self, test_id: str) -> Any:
-        return self.page.get_by_test_id(test_id)
-
-    @property
-    def status(self) -> Any:
-        return self.tid("status")
-
-    @property
-    def stop(self) -> Any:
-        return self.tid("stop")
-
-    def lines(self, who: str) -> Any:
-        return self.page.locator(f'[data-testid="line"][data-from="{who}"]')
-
-    def sent_of(self, kind: str) -> list[dict[str, Any]]:
-        return [f for f in self.sent if f.get("type") == kind]
-
-    def got(self, kind: str) -> list[dict[str, Any]]:
-        return [f for f in self.received if f.get("type") == kind]
-
-    async def start(self, *, age: int = 25, mode: str = "text") -> None:
-        await self.tid("age").fill(str(age))
-        await self.tid(f"mode-{mode}").check()
-        await self.tid("start").click()
-
-    async def say(self, text: str) -> None:
-        box = self.tid("input")
-        await box.fill(text)
-        await box.press("Enter")
-        await expect(box).to_have_value("")
-        await expect(self.lines("you").last).to_contain_text(text)
-
-    async def expect_matched(self) -> None:
-        await expect(self.status).to_contain_text(MATCHED)
-        await expect(self.tid("send")).to_be_enabled()
-
-    async def stop_chat(self) -> None:
-        """Stop, then "Really?": leave the chat or the queue."""
-        await self.stop.click()
-        await expect(self.stop).to_have_text("Really?")
-        await self.stop.click()
-        await expect(self.stop).to_have_text("New")
-
-    async def ready(self) -> None:
-        await expect(self.page.locator("body")).to_have_attribute("data-ready", "true")
-
-
-def _parse(payload: Any) -> dict[str, Any]:
-    try:
-        frame = json.loads(payload)
-    except (TypeError, ValueError):
-        return {}
-    return frame if isinstance(frame, dict) else {}
-
-
-async def open_person(
-    browser: Browser,
-    base_url: str,
-    name: str,
-    *,
-    viewport: dict[str, int] = DESKTOP,
-    locale: str = "en-US",
-) -> Person:
-    context = await browser.new_context(locale=locale, timezone_id="UTC", viewport=viewport)
-    page = await context.new_page()
-    person = Person(name, context, page)
-    page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-
-    def on_socket(ws: Any) -> None:
-        person.sockets += 1
-        ws.on("framesent", lambda payload: person.sent.append(_parse(payload)))
-        ws.on("framereceived", lambda payload: person.received.append(_parse(payload)))
-
-    page.on("websocket", on_socket)
-    await page.goto(base_url)
-    await person.ready()
-    return person
-
-
-async def close_all(*people: Person) -> None:
-    for p in people:
-        assert await p.page.evaluate("window.__xss") is None, f"{p.name}: markup ran"
-        await p.context.close()
-    for p in people:
-        assert p.errors == [], f"{p.name}: uncaught errors in the page: {p.errors}"
-
-
-async def pair_up(browser: Browser, url: str, *, age: int = 25) -> tuple[Person, Person]:
-    a = await open_person(browser, url, "A")
-    b = await open_person(browser, url, "B")
-    await a.start(age=age)
-    await expect(a.status).to_contain_text(WAITING)
-    await b.start(age=age)
-    await a.expect_matched()
-    await b.expect_matched()
-    return a, b
-
-
-def current_pair(p: Person) -> str:
-    pair = p.got("matched")[-1]["pair"]
-    assert isinstance(pair, str)
-    return pair
-
-
-@asynccontextmanager
-async def database(srv: ServerHandle) -> AsyncIterator[Store]:
-    """The server's own SQLite database (WAL: reading beside the running server is fine)."""
-    store = await Store.open("sqlite+aiosqlite:///" + (srv.data_dir / "parley.db").as_posix())
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def report(p: Person, category: str, comment: str = "") -> str:
@@ -253,10 +95,7 @@ async def fits(p: Person, test_id: str) -> None:
     assert box["x"] >= 0 and box["y"] >= 0, box
     assert box["x"] + box["width"] <= size["width"] + 0.5, (box, size)
     assert box["y"] + box["height"] <= size["height"] + 0.5, (box, size)
-    sizes = await p.page.evaluate(
-        "() => ({scroll: document.documentElement.scrollWidth, "
-        "client: document.documentElement.clientWidth})"
-    )
+    sizes = await p.sizes()
     assert sizes["scroll"] <= sizes["client"], sizes
 
 
@@ -268,7 +107,7 @@ async def test_report_while_chatting_is_stored_with_evidence(
 ) -> None:
     srv = server_factory()
     a, b = await pair_up(browser, srv.url)
-    pair = current_pair(a)
+    pair = a.current_pair()
     await a.say("hello from A")
     await expect(b.lines("stranger").last).to_have_text("Stranger: hello from A")
     await b.say("hi A, B here")
@@ -350,7 +189,7 @@ async def test_report_while_chatting_is_stored_with_evidence(
 async def test_report_after_the_stranger_left(browser: Browser, server_factory: Any) -> None:
     srv = server_factory()
     a, b = await pair_up(browser, srv.url)
-    pair = current_pair(a)
+    pair = a.current_pair()
     await b.say("buy followers at spam.example")
     await expect(a.lines("stranger").last).to_contain_text("buy followers")
 
@@ -435,7 +274,7 @@ async def test_block_ends_the_chat_and_the_two_never_meet_again(
 ) -> None:
     srv = server_factory()
     a, b = await pair_up(browser, srv.url)
-    pair = current_pair(a)
+    pair = a.current_pair()
     await a.say("hi")
 
     # Block asks first; Cancel sends nothing.
@@ -565,7 +404,7 @@ async def test_mass_report_ban_shows_reasons_and_does_not_reconnect(
         url = appeal_urls.pop(0)
 
         def to_page(message: str | bytes) -> None:
-            frame = _parse(message)
+            frame = json.loads(message)
             if frame.get("type") == "banned":
                 frame["appeal_url"] = url
                 message = json.dumps(frame)
@@ -646,7 +485,7 @@ async def test_minor_gets_a_safety_prompt_with_one_click_report(
 
     # "Leave this chat" leaves at once, without the "Really?" step.
     await teen.tid("safety-leave").click()
-    await expect(teen.status).to_contain_text("You have disconnected.")
+    await expect(teen.status).to_contain_text(YOU_LEFT)
     await expect(other.status).to_contain_text(PARTNER_LEFT)
 
     async with database(srv) as store:

@@ -15,49 +15,28 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from harness import components
+from harness.browser import (
+    PARTNER_LEFT,
+    PHONE,
+    REMOTE,
+    VIDEO_TIMEOUT_MS,
+    WAITING,
+    close_all,
+    launch,
+    open_person,
+    video_pair,
+)
 from harness.services import TurnHandle
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(90)]
 
-DESKTOP = {"width": 1100, "height": 720}
-PHONE = {"width": 360, "height": 640}
-TIMEOUT_MS = 15_000
-
-MATCHED = "You're now chatting with a random stranger"
-PARTNER_LEFT = "Stranger has disconnected."
-WAITING = "Looking for someone"
-
-expect.set_options(timeout=TIMEOUT_MS)
-
-# ---- page probes (plain JS run in the page) -----------------------------------------------------
-
-REMOTE = "document.querySelector('[data-testid=remote-video]')"
-FRAMES_JS = f"() => {REMOTE}.getVideoPlaybackQuality().totalVideoFrames"
-# Resolves once at least a second has passed since `t0` and at least `more` frames were decoded.
-FRAMES_RISE_JS = f"""([f0, t0, more]) => {{
-  const f = {REMOTE}.getVideoPlaybackQuality().totalVideoFrames;
-  return performance.now() - t0 >= 1000 && f >= f0 + more;
-}}"""
-REMOTE_JS = f"""() => {{
-  const v = {REMOTE};
-  const s = v.srcObject;
-  return {{
-    hidden: v.hidden,
-    src: s === null ? null : "stream",
-    videoTracks: s ? s.getVideoTracks().length : 0,
-    width: v.videoWidth,
-    height: v.videoHeight,
-  }};
-}}"""
 SELECTED_PAIR_JS = """async () => {
   const pc = window.parleyDebug.pc();
   if (!pc) return null;
@@ -74,123 +53,6 @@ SELECTED_PAIR_JS = """async () => {
   return {state: pair.state, local: local.candidateType, remote: remote.candidateType,
           relayProtocol: local.relayProtocol ?? null, url: local.url ?? null};
 }"""
-NO_OVERFLOW_JS = """() => {
-  const d = document.documentElement;
-  return {scroll: d.scrollWidth, client: d.clientWidth, height: d.scrollHeight};
-}"""
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    components.require_loopback_only_netns()  # before paying for a browser
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=chromium_path, args=list(components.CHROMIUM_ARGS)
-        )
-        yield b
-        await b.close()
-
-
-@dataclass
-class Person:
-    """One stranger: a browser context with the Parley page open."""
-
-    name: str
-    context: BrowserContext
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    def tid(self, test_id: str) -> Any:
-        return self.page.get_by_test_id(test_id)
-
-    @property
-    def status(self) -> Any:
-        return self.tid("status")
-
-    @property
-    def box(self) -> Any:
-        return self.tid("remote-box")
-
-    def lines(self, who: str) -> Any:
-        return self.page.locator(f'[data-testid="line"][data-from="{who}"]')
-
-    def frames_of(self, kind: str) -> list[dict[str, Any]]:
-        return [f for f in self.sent if f.get("type") == kind]
-
-    async def start(self, mode: str = "video", *, age: int = 25) -> None:
-        await self.tid("age").fill(str(age))
-        await self.tid(f"mode-{mode}").check()
-        label = "Start video chat" if mode == "video" else "Start text chat"
-        await expect(self.tid("start")).to_have_text(label)
-        await self.tid("start").click()
-
-    async def expect_matched(self) -> None:
-        await expect(self.status).to_contain_text(MATCHED)
-
-    async def expect_live(self) -> None:
-        """Connected, and the stranger's video is decoding: size known, frames rising."""
-        await expect(self.box).to_have_attribute("data-connection-state", "connected")
-        assert await self.page.evaluate("parleyDebug.pc().connectionState") == "connected"
-        await expect(self.box).to_have_attribute("data-state", "live")
-        await expect(self.tid("remote-video")).to_be_visible()
-        await self.page.wait_for_function(f"() => {REMOTE}.videoWidth > 0")
-        await self.expect_frames_rising()
-
-    async def expect_frames_rising(self, more: int = 5) -> None:
-        f0 = await self.page.evaluate(FRAMES_JS)
-        t0 = await self.page.evaluate("performance.now()")
-        await self.page.wait_for_function(FRAMES_RISE_JS, arg=[f0, t0, more], timeout=TIMEOUT_MS)
-
-    async def remote(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.page.evaluate(REMOTE_JS)
-        return result
-
-    async def debug(self, expr: str) -> Any:
-        return await self.page.evaluate(f"window.parleyDebug.{expr}")
-
-
-async def open_person(
-    browser: Browser,
-    base_url: str,
-    name: str,
-    *,
-    viewport: dict[str, int] = DESKTOP,
-    mobile: bool = False,
-) -> Person:
-    context = await browser.new_context(
-        locale="en-US", viewport=viewport, is_mobile=mobile, has_touch=mobile
-    )
-    page = await context.new_page()
-    person = Person(name, context, page)
-    page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-
-    def on_socket(ws: Any) -> None:
-        ws.on("framesent", lambda payload: person.sent.append(json.loads(payload)))
-        ws.on("framereceived", lambda payload: person.received.append(json.loads(payload)))
-
-    page.on("websocket", on_socket)
-    await page.goto(base_url)
-    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    return person
-
-
-async def close_all(*people: Person) -> None:
-    for p in people:
-        await p.context.close()
-    for p in people:
-        assert p.errors == [], f"{p.name}: uncaught errors in the page: {p.errors}"
-
-
-async def video_pair(browser: Browser, url: str) -> tuple[Person, Person]:
-    a, b = await asyncio.gather(open_person(browser, url, "A"), open_person(browser, url, "B"))
-    await a.start()
-    await expect(a.status).to_contain_text(WAITING)
-    await b.start()
-    await a.expect_matched()
-    await b.expect_matched()
-    return a, b
 
 
 async def turn_log_shows(turn: TurnHandle, line: str) -> None:
@@ -212,7 +74,7 @@ async def test_video_chat_connects_renegotiates_and_moves_on(
     a, b = await video_pair(browser, srv.url)
     await asyncio.gather(a.expect_live(), b.expect_live())
     for p in (a, b):
-        assert p.frames_of("hello")[0]["mode"] == "video"
+        assert p.sent_of("hello")[0]["mode"] == "video"
         await expect(p.tid("local-video")).to_be_visible()
         assert await p.page.evaluate(f"{REMOTE}.srcObject.getVideoTracks().length") == 1
     # The self-preview is mirrored; the stranger is not.
@@ -221,11 +83,11 @@ async def test_video_chat_connects_renegotiates_and_moves_on(
     assert await a.tid("remote-video").evaluate(transform) == "none"
     # Every signal carried the current pair, and nobody named a target.
     pair = await a.debug("pair()")
-    signals = a.frames_of("signal") + b.frames_of("signal")
+    signals = a.sent_of("signal") + b.sent_of("signal")
     assert signals and all(s["pair"] == pair for s in signals), signals
     assert {s["description"]["type"] for s in signals if "description" in s} == {"offer", "answer"}
-    assert any("candidate" in s for s in a.frames_of("signal"))
-    assert any("candidate" in s for s in b.frames_of("signal"))
+    assert any("candidate" in s for s in a.sent_of("signal"))
+    assert any("candidate" in s for s in b.sent_of("signal"))
 
     # The chat text still works beside the video.
     await a.tid("input").fill("hello on video")
@@ -286,14 +148,14 @@ async def test_video_chat_connects_renegotiates_and_moves_on(
         await p.page.wait_for_function("() => parleyDebug.pc().signalingState === 'stable'")
     await asyncio.gather(a.expect_frames_rising(), b.expect_frames_rising())
     offers = [
-        s for s in polite.frames_of("signal") if s.get("description", {}).get("type") == "offer"
+        s for s in polite.sent_of("signal") if s.get("description", {}).get("type") == "offer"
     ]
     assert len(offers) >= 2, "camera off and on should each send an offer from the polite side"
     assert await a.debug("pc().connectionState") == "connected"
 
     # Next: A leaves B and meets C, who was waiting; C gets live video too.
     c = await open_person(browser, srv.url, "C")
-    await c.start()
+    await c.start("video")
     await expect(c.status).to_contain_text(WAITING)
     await a.tid("next").click()
 
@@ -313,7 +175,7 @@ async def test_video_chat_connects_renegotiates_and_moves_on(
     assert await a.debug("pair()") != pair
     # B's camera stays on for its next chat; B sent nothing for A's new pair.
     assert await b.page.evaluate("parleyDebug.localStream().getVideoTracks().length") == 1
-    assert all(s["pair"] == pair for s in b.frames_of("signal"))
+    assert all(s["pair"] == pair for s in b.sent_of("signal"))
     await close_all(a, b, c)
 
 
@@ -331,7 +193,7 @@ async def test_turn_relay_only_with_issued_credentials(
     a, b = await video_pair(browser, srv.url)
     await asyncio.gather(a.expect_live(), b.expect_live())
     for p in (a, b):
-        welcome = next(f for f in p.received if f.get("type") == "welcome")
+        welcome = p.got("welcome")[0]
         ice = welcome["ice"]
         assert ice["ice_transport_policy"] == "relay"
         (turn,) = ice["ice_servers"]
@@ -347,7 +209,7 @@ async def test_turn_relay_only_with_issued_credentials(
         assert selected is not None and selected["state"] == "succeeded", selected
         assert selected["local"] == "relay" and selected["remote"] == "relay", selected
         # Only relay candidates were ever offered to the stranger.
-        for s in p.frames_of("signal"):
+        for s in p.sent_of("signal"):
             if "candidate" in s and s["candidate"]["candidate"]:
                 assert " typ relay " in s["candidate"]["candidate"], s
     await close_all(a, b)
@@ -372,10 +234,10 @@ async def test_turn_relay_only_with_issued_credentials(
         ]
         assert len(offers) >= 2, offers
         assert not any(
-            "candidate" in s and s["candidate"]["candidate"] for s in p.frames_of("signal")
+            "candidate" in s and s["candidate"]["candidate"] for s in p.sent_of("signal")
         )
         # coturn checked the credentials Parley issued for this page, and refused them.
-        welcome = next(f for f in p.received if f.get("type") == "welcome")
+        welcome = p.got("welcome")[0]
         username = welcome["ice"]["ice_servers"][0]["username"]
         await turn_log_shows(
             turn_server, f"check_stun_auth: Cannot find credentials of user <{username}>"
@@ -418,7 +280,7 @@ async def test_text_and_video_are_separate_pools_and_phone_layout(
     await expect(text2.lines("stranger").last).to_have_text("Stranger: text people only")
     await expect(video1.status).to_contain_text(WAITING)
     await expect(video1.tid("messages")).not_to_contain_text("text people only")
-    assert text1.frames_of("hello")[0]["mode"] == "text"
+    assert text1.sent_of("hello")[0]["mode"] == "text"
     await expect(text1.tid("video-pane")).to_be_hidden()
 
     await video2.start("video")
@@ -427,7 +289,7 @@ async def test_text_and_video_are_separate_pools_and_phone_layout(
     await asyncio.gather(video1.expect_live(), video2.expect_live())
 
     # On a phone the video sits above the chat, and everything fits without scrolling.
-    sizes = await video1.page.evaluate(NO_OVERFLOW_JS)
+    sizes = await video1.sizes()
     assert sizes["scroll"] <= sizes["client"], f"video chat scrolls sideways: {sizes}"
     assert sizes["height"] <= PHONE["height"], f"video chat is taller than the screen: {sizes}"
     for test_id in (
@@ -460,11 +322,8 @@ async def asking_browser(chromium_path: str) -> AsyncIterator[Browser]:
     Playwright answers such a question with "Block" unless the context was granted the
     permission, so getUserMedia really rejects with NotAllowedError here.
     """
-    args = [a for a in components.CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path, args=args)
+    async with launch(chromium_path, ask_for_camera=True, timeout_ms=VIDEO_TIMEOUT_MS) as b:
         yield b
-        await b.close()
 
 
 async def test_permission_denied_offers_text_chat(
@@ -479,7 +338,7 @@ async def test_permission_denied_offers_text_chat(
     await expect(shy.status).to_contain_text("Video chat couldn't start.")
     await expect(shy.tid("switch-to-text")).to_be_visible()
     await expect(shy.tid("video-retry")).to_be_visible()
-    assert shy.frames_of("start") == [], "no queueing without a camera"
+    assert shy.sent_of("start") == [], "no queueing without a camera"
 
     # "Switch to text chat" (by keyboard) starts a text chat right away.
     await shy.tid("switch-to-text").focus()
@@ -487,7 +346,7 @@ async def test_permission_denied_offers_text_chat(
     await expect(shy.status).to_contain_text(WAITING)
     await expect(shy.tid("video-pane")).to_be_hidden()
     await expect(shy.tid("mode-text")).to_be_checked()
-    assert [h["mode"] for h in shy.frames_of("hello")] == ["video", "text"]
+    assert [h["mode"] for h in shy.sent_of("hello")] == ["video", "text"]
     chatty = await open_person(browser, srv.url, "chatty")
     await chatty.start("text")
     await shy.expect_matched()
@@ -506,13 +365,13 @@ async def test_permission_denied_offers_text_chat(
     await expect(camless.box).to_have_attribute("data-state", "missing")
     await expect(camless.tid("video-message")).to_have_text("No camera found")
     await expect(camless.tid("switch-to-text")).to_be_visible()
-    assert camless.frames_of("start") == []
+    assert camless.sent_of("start") == []
     await camless.page.evaluate("() => { delete navigator.mediaDevices.getUserMedia; }")
     await camless.tid("video-retry").click()
     await expect(camless.status).to_contain_text(WAITING)
     await expect(camless.box).to_have_attribute("data-state", "waiting")
     await expect(camless.tid("local-video")).to_be_visible()
-    assert len(camless.frames_of("start")) == 1
+    assert len(camless.sent_of("start")) == 1
     await close_all(shy, chatty, camless)
 
 
@@ -540,7 +399,7 @@ async def test_minor_choosing_video_is_told_before_any_camera(
     await expect(teen.tid("mode-video")).to_have_attribute("aria-invalid", "true")
     await expect(teen.tid("age")).to_be_visible()  # back on the form
     assert await teen.page.evaluate("window.__cameraAsked") == 0
-    assert teen.frames_of("start") == []
+    assert teen.sent_of("start") == []
     # Text is fine for a teen.
     await teen.tid("mode-text").check()
     await expect(teen.tid("start")).to_have_text("Start text chat")

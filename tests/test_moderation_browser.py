@@ -4,33 +4,22 @@ with the statement of reasons. Screenshots of the queue and the item view go to 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
+from harness.browser import XSS_IMG as XSS
 from harness.client import Client
 from harness.server import ServerHandle
-from test_browser_chat import CHROMIUM_ARGS
 from test_moderation_support import add_moderator, reported_chat
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-XSS = '<img src=x onerror="window.__xss=1">'
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
-
 
 async def test_moderator_bans_reported_device(
-    server_factory, browser: Browser, artifacts_dir: Path  # type: ignore[no-untyped-def]
+    server_factory: Any, browser: Browser, artifacts_dir: Path
 ) -> None:
     srv: ServerHandle = server_factory(
         PARLEY_HEARTBEAT_INTERVAL="20", PARLEY_HEARTBEAT_TIMEOUT="60"

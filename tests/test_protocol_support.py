@@ -58,9 +58,13 @@ def isolated(interest: str | None = None, **fields: Any) -> dict[str, Any]:
     return {"interests": [interest or unique_interest()], "fallback": False, **fields}
 
 
-async def person(target: Any, **hello: Any) -> Client:
-    """A connected client that has said hello (age 25 unless given)."""
-    c = await Client.open(target)
+async def person(target: Any, *, ip: str | None = None, **hello: Any) -> Client:
+    """A connected client that has said hello (age 25 unless given), and was welcomed.
+
+    ``ip``: connect from that loopback address (e.g. 127.0.0.42; all of 127.0.0.0/8 is loopback
+    on Linux), so a test can tell device bans from address bans.
+    """
+    c = await (Client.open(target, local_addr=(ip, 0)) if ip else Client.open(target))
     await c.hello(**hello)
     return c
 

@@ -9,63 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from parley.reports_http import MAX_UPLOAD_BYTES
 from parley.store import MAX_FRAME_BYTES, InvalidInput, Store
 from test_safety_support import REPORT_REF, database, isolated_pair
 from test_safety_support import dev as client_device
-from test_store_support import (
-    BACKENDS,
-    JPEG,
-    SharedSchema,
-    SqliteTemplate,
-    dev,
-    migrated_sqlite_template,
-)
+from test_store_support import JPEG, dev
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=120)
-
-
-@pytest_asyncio.fixture(scope="session")
-async def frame_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
-    return await migrated_sqlite_template(tmp_path_factory.mktemp("frame-template"))
-
-
-@pytest_asyncio.fixture(scope="session")
-async def frame_shared_schema(postgres_url: str) -> AsyncIterator[SharedSchema]:
-    async with SharedSchema.create(postgres_url) as schema:
-        yield schema
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> SqliteTemplate | SharedSchema:
-    if request.param == "sqlite":
-        template: SqliteTemplate = request.getfixturevalue("frame_sqlite_template")
-        return template
-    shared: SharedSchema = request.getfixturevalue("frame_shared_schema")
-    return shared
-
-
-@pytest_asyncio.fixture
-async def store(backend: SqliteTemplate | SharedSchema, tmp_path: Path) -> AsyncIterator[Store]:
-    if isinstance(backend, SqliteTemplate):
-        s = await Store.open(backend.copy_to(tmp_path))
-    else:
-        await backend.reset()
-        s = await Store.open(backend.url, schema=backend.name)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def a_report(store: Store, *, reporter: str = "reporter", now: datetime = T0) -> str:

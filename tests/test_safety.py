@@ -26,10 +26,7 @@ from parley.broker.memory import MemoryBroker
 from parley.protocol import Matched, ServerMessage
 from parley.safety.age import Attestation, Band
 from parley.safety.policy import DECLARED_WARNING, Admitted, AgePolicy, RefusalCode, admit
-
-
-def unique_interest() -> str:
-    return f"safety-{uuid.uuid4().hex[:16]}"
+from test_protocol_support import unique_interest
 
 
 def band_of(age: int) -> str:

@@ -6,14 +6,14 @@
   memory), to show what was never written;
 - ``from_ip(target, ip)``: a client whose connection comes from another loopback address
   (127.0.0.0/8 is all loopback on Linux), so a test can tell device bans from address bans;
-- people kept among themselves on a shared server by a unique interest with no fallback.
+- ``isolated_pair``: two people kept among themselves on a shared server by a unique interest
+  with no fallback (``person`` and ``unique_interest`` are test_protocol_support's, re-exported).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,14 +23,12 @@ from harness.client import Client, pair
 from harness.server import ServerHandle
 from parley.keys import load_secret
 from parley.store import DeviceHash, Store, device_hash
+from test_protocol_support import isolated
+from test_protocol_support import person as person  # re-exported: the safety tests' person
+from test_protocol_support import unique_interest as unique_interest  # re-exported
 
 #: A report reference: "R-" and six characters of Crockford base32 without 0 and 1.
 REPORT_REF = re.compile(r"^R-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
-
-
-def unique_interest(prefix: str = "safe") -> str:
-    """An interest no other test uses (at most 32 characters)."""
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def dev(client: Client) -> DeviceHash:
@@ -67,18 +65,11 @@ async def from_ip(target: Any, ip: str, **connect_kw: Any) -> Client:
     return await Client.open(target, local_addr=(ip, 0), **connect_kw)
 
 
-async def person(target: Any, *, ip: str | None = None, **hello: Any) -> Client:
-    """A client that said hello (and was welcomed)."""
-    c = await (from_ip(target, ip) if ip else Client.open(target))
-    await c.hello(**hello)
-    return c
-
-
 async def isolated_pair(
     target: Any, interest: str | None = None, **hello: Any
 ) -> tuple[Client, Client, str]:
     """Two matched people who share an interest no one else has (and accept no one else)."""
-    return await pair(target, interests=[interest or unique_interest()], fallback=False, **hello)
+    return await pair(target, **isolated(interest, **hello))
 
 
 async def chat(a: Client, b: Client, lines: list[str]) -> None:

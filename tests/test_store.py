@@ -11,13 +11,11 @@ import base64
 import hashlib
 import ipaddress
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -42,56 +40,15 @@ from parley.store.database import Database, normalise_url
 from parley.store.legal import canonical
 from parley.store.models import Base
 from test_store_support import (
-    BACKENDS,
     JPEG,
-    SharedSchema,
-    SqliteTemplate,
     dev,
     lines,
-    migrated_sqlite_template,
     sqlite_files,
     target,
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 POOL = "adult:text:en"
-
-
-@pytest_asyncio.fixture(scope="session")
-async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
-    return await migrated_sqlite_template(tmp_path_factory.mktemp("store-template"))
-
-
-@pytest_asyncio.fixture(scope="session")
-async def shared_schema(postgres_url: str) -> AsyncIterator[SharedSchema]:
-    async with SharedSchema.create(postgres_url) as schema:
-        yield schema
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> SqliteTemplate | SharedSchema:
-    """The SQLite template file, or the shared PostgreSQL schema (only the one a test needs, so
-    SQLite tests run where PostgreSQL is missing)."""
-    if request.param == "sqlite":
-        template: SqliteTemplate = request.getfixturevalue("sqlite_template")
-        return template
-    shared: SharedSchema = request.getfixturevalue("shared_schema")
-    return shared
-
-
-@pytest_asyncio.fixture
-async def store(backend: SqliteTemplate | SharedSchema, tmp_path: Path) -> AsyncIterator[Store]:
-    """An empty, migrated store: a copy of a migrated SQLite file, or the shared PostgreSQL
-    schema, emptied."""
-    if isinstance(backend, SqliteTemplate):
-        s = await Store.open(backend.copy_to(tmp_path))
-    else:
-        await backend.reset()
-        s = await Store.open(backend.url, schema=backend.name)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def another_node(store: Store) -> Store:

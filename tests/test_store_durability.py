@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.stores import BACKENDS
 from parley.store import Store
 from parley.store.models import ReportRow
-from test_store_support import BACKENDS, target
+from test_store_support import target
 
 WRITER = r"""
 import asyncio, sys, time

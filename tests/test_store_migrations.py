@@ -17,10 +17,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
+from harness.stores import BACKENDS
 from parley.store import Store, alembic_config, head_revision
 from parley.store.database import MIGRATIONS_DIR
 from parley.store.models import Base
-from test_store_support import BACKENDS, target
+from test_store_support import target
 
 TABLES = set(Base.metadata.tables)
 

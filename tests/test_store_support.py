@@ -5,30 +5,24 @@ server at 127.0.0.1:5432, database ``test``). On PostgreSQL a store lives in a s
 ``parley_test_<pid>_<random>``, created by the test session and dropped after it; nothing else in
 the database is touched.
 
-Migrating takes ~0.1 s, so most tests do not migrate: they get a copy of a migrated SQLite file,
-or the session's migrated PostgreSQL schema emptied with TRUNCATE (:class:`SharedSchema`).
-Tests of migrations, of several nodes and of crashes make fresh databases of their own.
+Migrating takes ~0.1 s, so most tests do not migrate: they take the ``store`` fixture
+(conftest.py, built on harness/stores.py), a copy of a migrated SQLite file or the session's
+migrated PostgreSQL schema emptied. Tests of migrations, of several nodes and of crashes make fresh
+databases of their own (``target``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import NullPool
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from harness.stores import pg_schema
 from parley.store import DeviceHash, Store, TranscriptLine, device_hash
-from parley.store.models import Base
-
-BACKENDS = ("sqlite", "postgresql")
 
 #: A tiny valid JPEG header plus payload (the store checks the magic and the size only).
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
@@ -44,89 +38,6 @@ def lines(*texts: str, start: float = 1_700_000_000.0) -> list[TranscriptLine]:
     for i, text in enumerate(texts):
         out.append({"t": start + i, "from": "reported" if i % 2 else "reporter", "text": text})
     return out
-
-
-def _admin_engine(postgres_url: str) -> AsyncEngine:
-    return create_async_engine(postgres_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-
-
-def new_schema_name() -> str:
-    return f"parley_test_{os.getpid()}_{secrets.token_hex(4)}"
-
-
-@asynccontextmanager
-async def pg_schema(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh, empty schema, dropped (with everything in it) afterwards."""
-    name = new_schema_name()
-    engine = _admin_engine(postgres_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-        try:
-            yield name
-        finally:
-            async with engine.connect() as conn:
-                await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await engine.dispose()
-
-
-class SharedSchema:
-    """One migrated PostgreSQL schema for the session, emptied before each test that uses it."""
-
-    def __init__(self, postgres_url: str, name: str, conn: AsyncConnection) -> None:
-        self.url = postgres_url
-        self.name = name
-        self._conn = conn
-
-    @classmethod
-    @asynccontextmanager
-    async def create(cls, postgres_url: str) -> AsyncIterator[SharedSchema]:
-        async with pg_schema(postgres_url) as name:
-            store = await Store.open(postgres_url, schema=name)
-            try:
-                await store.migrate()
-            finally:
-                await store.close()
-            engine = create_async_engine(postgres_url, poolclass=NullPool)
-            try:
-                async with engine.connect() as conn:
-                    yield cls(postgres_url, name, conn)
-            finally:
-                await engine.dispose()
-
-    async def reset(self) -> None:
-        """Empty every table. DELETE, not TRUNCATE: TRUNCATE makes new files and costs ~0.2 s.
-        The audit log's append-only trigger is paused for this (test-only) reset."""
-        audit = f'"{self.name}".audit_log'
-        async with self._conn.begin():
-            sql = self._conn.exec_driver_sql
-            await sql(f"ALTER TABLE {audit} DISABLE TRIGGER audit_log_append_only")
-            for table in reversed(Base.metadata.sorted_tables):  # children before parents
-                await sql(f'DELETE FROM "{self.name}"."{table.name}"')
-            await sql(f"ALTER TABLE {audit} ENABLE TRIGGER audit_log_append_only")
-
-
-class SqliteTemplate:
-    """A migrated SQLite file; each test works on a copy."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def copy_to(self, folder: Path) -> str:
-        dest = folder / "parley.db"
-        shutil.copyfile(self.path, dest)
-        return f"sqlite+aiosqlite:///{dest}"
-
-
-async def migrated_sqlite_template(folder: Path) -> SqliteTemplate:
-    path = folder / "template.db"
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
-    try:
-        await store.migrate()
-    finally:
-        await store.close()  # checkpoints the WAL into the main file
-    return SqliteTemplate(path)
 
 
 class Target:

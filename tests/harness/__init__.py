@@ -4,5 +4,7 @@
   redis, PostgreSQL, coturn and loopback network namespaces.
 - ``server``: ``start_server()`` / ``ServerHandle``, a real ``parley serve`` in a subprocess.
 - ``services``: test-owned redis-server and coturn instances.
+- ``stores``: migrated SQLite templates and PostgreSQL schemas for the ``store`` fixture.
 - ``client``: an async protocol client (``connect``, ``Client``, ``pair``).
+- ``browser``: Playwright helpers for the page (``Person``, ``open_person``, ``pair_up``...).
 """
