@@ -64,13 +64,13 @@ from bench.match import (
     Churner,
     LagMonitor,
     Tally,
-    Window,
-    _counter_sum,
     connect_many,
+    count_window,
     histogram_quantile,
     parse_histogram,
     scrape,
 )
+from bench.profile import Profiler, show
 from bench.servers import (
     HOST,
     ROOT,
@@ -212,53 +212,15 @@ async def churn_window(
     label: str,
 ) -> None:
     """One counted window of churn over all ``nodes``; adds its figures to ``tally``."""
-    t0 = now()
-    win = Window(t0 + cfg.warmup, t0 + cfg.warmup + cfg.window)
-    lag = LagMonitor()
-    lag_task = asyncio.create_task(lag.run(win.win_start, win.win_end))
-    for b in bots:
-        b.resume(win)
 
     def cpu() -> float:
         return sum(s.cpu_times() for s in nodes) + (redis.cpu_times() if redis else 0.0)
 
-    await asyncio.sleep(max(0.0, win.win_start - now()))
-    before = await asyncio.gather(*(scrape(s) for s in nodes))
-    cpu0, w0 = cpu(), now()
-    await asyncio.sleep(max(0.0, win.win_end - now()))
-    after = await asyncio.gather(*(scrape(s) for s in nodes))
-    cpu1, w1 = cpu(), now()
-    win.running = False
-    await asyncio.sleep(cfg.grace)
-    await lag_task
-    tally.client_lag_max = max(tally.client_lag_max, lag.max)
-    tally.samples += win.samples
-    tally.matched += win.matched
-    tally.seconds += cfg.window
-    tally.cpu_s += cpu1 - cpu0
-    tally.wall_s += w1 - w0
-    tally.errors.update(win.errors)
-    for b_text, a_text in zip(before, after, strict=True):
-        if b_text is None or a_text is None:
-            continue
-        b0, s0, n0 = parse_histogram(b_text, "parley_time_to_match_seconds")
-        b1, s1, n1 = parse_histogram(a_text, "parley_time_to_match_seconds")
-        if b1:
-            tally.scraped = True
-            for le, v in b1.items():
-                tally.hist[le] = tally.hist.get(le, 0.0) + v - b0.get(le, 0.0)
-            tally.hist_sum += s1 - s0
-            tally.hist_count += n1 - n0
-            m0 = _counter_sum(b_text, "parley_matches_total") or 0.0
-            m1 = _counter_sum(a_text, "parley_matches_total") or 0.0
-            tally.server_matches += m1 - m0
-    xs = sorted(win.samples)
-    p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else math.nan
-    tally.window_p99.append(p99)
+    w = await count_window(nodes, bots, cfg, tally, cpu=cpu)
     log(
-        f"[multinode] {label}: {win.matched / 2 / cfg.window:.0f} matches/s, client p99 "
-        f"{p99 * 1000:.2f} ms, servers+redis CPU {100 * (cpu1 - cpu0) / (w1 - w0):.0f}%, "
-        f"bench loop max lag {lag.max * 1000:.1f} ms"
+        f"[multinode] {label}: {w.matches_per_s:.0f} matches/s, client p99 "
+        f"{w.client_p99 * 1000:.2f} ms, servers+redis CPU {w.cpu_pct:.0f}%, "
+        f"bench loop max lag {w.lag_max * 1000:.1f} ms"
     )
 
 
@@ -594,6 +556,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     redis = RedisServer().start()
     configs: dict[str, dict[str, Any]] = {}
     ramp: list[dict[str, Any]] = []
+    profile: dict[str, Any] | None = None
     try:
         log(f"[multinode] redis-server {redis.version()} on {HOST}:{redis.port}")
         plan: list[tuple[str, int, str | None]] = [
@@ -601,7 +564,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ("b_redis_1node", 1, f"{redis.url}?prefix=b"),
             ("c_redis_3nodes", 3, f"{redis.url}?prefix=c"),
         ]
-        for name, n, url in plan:
+        for name, n, url in [] if args.ramp_only else plan:
             nodes = start_nodes(n, url)
             try:
                 configs[name] = await churn_config(name, nodes, cfg, windows, redis)
@@ -612,16 +575,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         log(f"[multinode] {name} node {s.port} log problems: {problems[:3]}")
                     s.stop()
         (node,) = start_nodes(1, f"{redis.url}?prefix=ramp")
+        profiler = None
+        if args.profile and node.proc is not None:
+            profiler = Profiler(node.proc.pid, args.out / f"profile-ramp-{node.port}.txt")
+            profiler.start()
         try:
             ramp = await paced_ramp(node, redis, rates, 1.0, args.step, args.pool)
         finally:
+            problems = node.log_problems() + [
+                line[:200] for line in node.log(200000).splitlines() if "broker.redis" in line
+            ]
+            if problems:
+                log(f"[multinode] ramp node {node.port} log problems: {problems[:5]}")
+            if profiler is not None:
+                prof = profiler.stop()
+                show("ramp node", prof, 20)
+                profile = prof
             node.stop()
     finally:
         stop_all()
         redis.stop()
     held = [r["offered_matches_per_s"] for r in ramp if r["held"]]
     sustained = max(held) if held else 0.0
-    return {"configs": configs, "ramp": ramp, "sustained_matches_per_s": sustained}
+    figures: dict[str, Any] = {"configs": configs, "ramp": ramp}
+    figures["sustained_matches_per_s"] = sustained
+    if profile is not None:
+        figures["ramp_profile"] = profile
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -634,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step", type=float, default=None, help="counted seconds per paced rate")
     p.add_argument("--pool", type=int, default=None, help="pre-connected people for the ramp")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
+    p.add_argument("--ramp-only", action="store_true", help="skip the churn configurations")
+    p.add_argument("--profile", action="store_true", help="py-spy the ramp node")
     args = p.parse_args(argv)
     quick = args.quick
     args.churners = args.churners or (300 if quick else 1000)

@@ -32,6 +32,7 @@ What must hold (docs/protocol.md, DESIGN.md invariant 6):
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -142,7 +143,7 @@ pair_ids = st.sampled_from([CURRENT, CURRENT, OLD, "p_", "p_made_up"]) | texts
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "age": st.integers(-2, 130) | st.sampled_from([12, 13, 17, 18, 120, 121, 10**20]),
     "interests": st.lists(texts, max_size=12),
-    "mode": st.sampled_from(["text", "video", "audio", ""]),
+    "mode": st.sampled_from(["text", "video", "question", "discuss", "audio", ""]),
     "language": st.sampled_from(["en", "id", "EN-us", "fr", "", "x" * 50]),
     "device": st.none() | st.sampled_from(["d_x.y", "d_"]) | texts,
     "attestation": st.none() | st.sampled_from(["e30.e30.", "a.b.c", "x" * 9000]) | texts,
@@ -165,6 +166,12 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
         },
     ),
     "id": st.none() | st.integers(),
+    "question": texts | st.integers(195, 205).map(lambda n: "q" * n),
+    "about": st.sampled_from(["asker", "stranger1", "stranger2", "stranger3", ""]),
+    # video stills: base64 of anything, a JPEG header, or not base64 at all
+    "jpeg": texts
+    | st.binary(max_size=200).map(lambda b: base64.b64encode(b).decode())
+    | st.binary(max_size=200).map(lambda b: base64.b64encode(b"\xff\xd8\xff" + b).decode()),
 }
 SCHEMA = {
     "hello": [
@@ -177,15 +184,16 @@ SCHEMA = {
         "fallback",
         "version",
     ],
-    "start": [],
-    "next": [],
+    "start": ["question"],
+    "next": ["question"],
     "stop": [],
     "message": ["pair", "text"],
     "typing": ["pair", "on"],
-    "block": ["pair"],
-    "report": ["pair", "category", "comment"],
+    "block": ["pair", "about"],
+    "report": ["pair", "category", "comment", "about"],
     "signal": ["pair", "description", "candidate"],
     "pong": [],
+    "frame": ["pair", "jpeg"],
 }
 OMIT = object()
 

@@ -1,13 +1,18 @@
 """Hypothesis state machine over the in-memory broker.
 
 Thousands of random interleavings of start, next, stop, disconnect, block, reconnect and timer
-firings. After every step the broker must satisfy the product invariants:
+firings, mixing two-person chat with question mode (askers and discussers, seated three to a
+room). After every step the broker must satisfy the product invariants:
 
-- a session is in at most one queue or pair, never both;
+- a session is in at most one queue, pair or room, never two of them;
 - both people in a pair come from the same pool, have different devices and no block between them;
-- nobody detached is in any queue or pair (no ghosts);
+- everyone in a room comes from one band and language, in the right seat for their side, with
+  pairwise different devices and no block between any two of them;
+- nobody detached is in any queue, pair or room (no ghosts);
 - what each person was told (their mailbox) agrees with the broker's state;
-- no two compatible people who both accept anyone are left waiting in the same pool.
+- no two compatible people who both accept anyone are left waiting in the same pool, and no
+  asker is left waiting beside two discussers it could sit with;
+- the asker only watches: its relays are refused and reach nobody.
 """
 
 from __future__ import annotations
@@ -18,12 +23,30 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from msgspec import UnsetType
 
-from parley.broker.base import Outcome, Ticket
+from parley.broker.base import Outcome, Ticket, room_key
 from parley.broker.memory import MemoryBroker
-from parley.protocol import Matched, PartnerLeft, ServerMessage, Waiting
+from parley.protocol import (
+    Matched,
+    Notice,
+    PartnerLeft,
+    PartnerMessage,
+    ServerMessage,
+    Waiting,
+)
 
 POOLS = ["adult:text:en", "minor:text:en", "adult:video:en", "adult:text:id"]
+# Question mode: askers and discussers of two bands (discussers drawn more often: a room
+# needs two). Its pools form rooms by band and language, apart from the chat pools above.
+QUESTION_POOLS = [
+    "adult:question:en",
+    "adult:discuss:en",
+    "adult:discuss:en",
+    "minor:question:en",
+    "minor:discuss:en",
+    "minor:discuss:en",
+]
 INTERESTS = ["chess", "music", "films"]
 PEOPLE = 10
 
@@ -34,22 +57,38 @@ class Person:
 
     events: list[ServerMessage] = field(default_factory=list)
     pair: str | None = None
+    seat: str | None = None
     waiting: bool = False
 
     def deliver(self, event: ServerMessage) -> None:
         self.events.append(event)
         if isinstance(event, Matched):
             self.pair, self.waiting = event.pair, False
+            self.seat = None if isinstance(event.seat, UnsetType) else event.seat
+            if self.seat is not None:  # a room has no offerer: nobody relays media to anyone
+                assert event.role == "answerer"
         elif isinstance(event, PartnerLeft):
             assert event.pair == self.pair, "partner_left for a pair I am not in"
-            self.pair = None
+            assert isinstance(event.who, UnsetType) == (self.seat is None)
+            assert event.who != self.seat, "told that I left"
+            self.pair = self.seat = None
+        elif isinstance(event, Notice) and event.code == "asker_left":
+            assert event.pair == self.pair and self.seat in ("stranger1", "stranger2")
         elif isinstance(event, Waiting):
             self.waiting = True
+
+    def left(self) -> None:
+        self.pair = self.seat = None
 
 
 class NoMatch:
     def matched(self, pool: str, waits: tuple[float, float]) -> None:
         assert all(w >= 0 for w in waits)
+
+    def room_formed(
+        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+    ) -> None:
+        assert asker_wait >= 0 and all(w >= 0 for w in discusser_waits)
 
 
 class BrokerMachine(RuleBasedStateMachine):
@@ -60,7 +99,15 @@ class BrokerMachine(RuleBasedStateMachine):
         self.people: dict[str, Person] = {}
         self.tickets: dict[str, Ticket] = {}
         self.generation = 0
-        self.blocked: set[frozenset[str]] = set()
+        # Device blocks, each with its order. A block binds matches made after it: two tabs of
+        # the same devices already chatting elsewhere are not split (as in two-person chat).
+        self.blocked: dict[frozenset[str], int] = {}
+        self.formed: dict[str, int] = {}  # pair/room id -> number of blocks when first seen
+
+    def blocked_before(self, pid: str, a: str, b: str) -> bool:
+        """Did devices a and b block each other before pair/room ``pid`` was formed?"""
+        known = self.formed.setdefault(pid, len(self.blocked))
+        return self.blocked.get(frozenset((a, b)), known) < known
 
     def teardown(self) -> None:
         self.loop.run_until_complete(self.broker.close())
@@ -73,7 +120,7 @@ class BrokerMachine(RuleBasedStateMachine):
 
     @rule(
         slot=st.integers(0, PEOPLE - 1),
-        pool=st.sampled_from(POOLS),
+        pool=st.sampled_from(POOLS + QUESTION_POOLS),
         interests=st.lists(st.sampled_from(INTERESTS), max_size=2, unique=True),
         fallback=st.booleans(),
         device=st.integers(0, PEOPLE - 3),  # fewer devices than people: some share one
@@ -86,11 +133,32 @@ class BrokerMachine(RuleBasedStateMachine):
             return
         person = Person()
         self.people[session] = person
-        self.tickets[session] = Ticket(session, f"d{device}", pool, tuple(interests), fallback)
+        mode = pool.split(":")[1]
+        if mode in ("question", "discuss"):  # as the gateway builds it: no interests there
+            side = "asker" if mode == "question" else "discusser"
+            question = f"question of {session}?" if side == "asker" else None
+            self.tickets[session] = Ticket(
+                session, f"d{device}", pool, side=side, question=question
+            )
+        else:
+            self.tickets[session] = Ticket(session, f"d{device}", pool, tuple(interests), fallback)
         # As the gateway does: durable blocks are loaded from the store at attach.
         me = f"d{device}"
         blocked = frozenset(d for pair in self.blocked if me in pair for d in pair if d != me)
         self.run(self.broker.attach(session, me, person, blocked))
+
+    @rule(
+        band=st.sampled_from(["adult", "minor"]),
+        devices=st.lists(st.integers(0, PEOPLE - 3), min_size=3, max_size=3),
+    )
+    def gather_for_a_room(self, band: str, devices: list[int]) -> None:
+        """An asker and two discussers of one band arrive and start: rooms form often enough
+        to be mixed with everything else (devices may repeat: then no room may form)."""
+        free = [i for i in range(PEOPLE) if f"s{i}" not in self.people]
+        pools = (f"{band}:question:en", f"{band}:discuss:en", f"{band}:discuss:en")
+        for slot, pool, device in zip(free, pools, devices, strict=False):
+            self.connect(slot, pool, [], True, device)
+            self.run(self.broker.start_match(self.tickets[f"s{slot}"]))
 
     @precondition(lambda self: bool(self.people))
     @rule(data=st.data())
@@ -109,7 +177,7 @@ class BrokerMachine(RuleBasedStateMachine):
         old, seen = person.pair, len(person.events)
         outcome = self.run(self.broker.next_match(self.tickets[session]))
         if outcome is Outcome.OK and not any(isinstance(e, Matched) for e in person.events[seen:]):
-            person.pair = None  # left the pair and is waiting: the gateway tells the person
+            person.left()  # left the pair and is waiting: the gateway tells the person
         assert person.pair != old or old is None
 
     @precondition(lambda self: bool(self.people))
@@ -118,7 +186,8 @@ class BrokerMachine(RuleBasedStateMachine):
         session = data.draw(st.sampled_from(sorted(self.people)))
         self.run(self.broker.stop(session))
         person = self.people[session]
-        person.waiting, person.pair = False, None  # the gateway answers `stopped`
+        person.waiting = False  # the gateway answers `stopped`
+        person.left()
 
     @precondition(lambda self: bool(self.people))
     @rule(data=st.data())
@@ -133,26 +202,48 @@ class BrokerMachine(RuleBasedStateMachine):
     def block(self, data: st.DataObject) -> None:
         paired = sorted(s for s, p in self.people.items() if p.pair)
         session = data.draw(st.sampled_from(paired))
-        pair = self.people[session].pair
+        me = self.people[session]
+        pair = me.pair
         assert pair is not None
-        partner = next(s for s, p in self.people.items() if p.pair == pair and s != session)
-        assert self.run(self.broker.block(session, pair)) is Outcome.OK
-        self.people[session].pair = None
-        self.blocked.add(frozenset((self.tickets[session].device, self.tickets[partner].device)))
+        others = sorted(s for s, p in self.people.items() if p.pair == pair and s != session)
+        if me.seat is None:
+            (partner,) = others
+            assert self.run(self.broker.block(session, pair)) is Outcome.OK
+        else:  # in a room: block one of the others, named by seat
+            partner = data.draw(st.sampled_from(others))
+            seat = self.people[partner].seat
+            assert seat is not None
+            assert self.run(self.broker.block_seat(session, pair, seat)) is Outcome.OK
+        me.left()
+        key = frozenset((self.tickets[session].device, self.tickets[partner].device))
+        self.blocked.setdefault(key, len(self.blocked))
 
     @precondition(lambda self: any(p.pair for p in self.people.values()))
     @rule(data=st.data(), stale=st.booleans())
     def relay(self, data: st.DataObject, stale: bool) -> None:
         paired = sorted(s for s, p in self.people.items() if p.pair)
         session = data.draw(st.sampled_from(paired))
-        pair = self.people[session].pair
+        me = self.people[session]
+        pair = me.pair
         assert pair is not None
-        partner = next(s for s, p in self.people.items() if p.pair == pair and s != session)
+        others = [s for s, p in self.people.items() if p.pair == pair and s != session]
         target = "p_old" if stale else pair
-        before = len(self.people[partner].events)
-        outcome = self.run(self.broker.relay(session, target, Waiting(stage="anyone")))
-        delivered = len(self.people[partner].events) - before
-        assert (outcome is Outcome.OK) == (not stale) and delivered == (0 if stale else 1)
+        before = {s: len(self.people[s].events) for s in others}
+        event: ServerMessage = Waiting(stage="anyone")
+        if me.seat is not None:
+            event = PartnerMessage(pair=pair, text="hi")
+        outcome = self.run(self.broker.relay(session, target, event))
+        got = {s: self.people[s].events[before[s] :] for s in others}
+        if stale:
+            assert outcome is Outcome.STALE and not any(got.values())
+        elif me.seat == "asker":  # the asker only watches
+            assert outcome is Outcome.WATCH_ONLY and not any(got.values())
+        else:
+            assert outcome is Outcome.OK
+            for s in others:
+                (e,) = got[s]
+                if me.seat is not None:
+                    assert isinstance(e, PartnerMessage) and e.from_ == me.seat
 
     @rule()
     def timers(self) -> None:
@@ -165,33 +256,75 @@ class BrokerMachine(RuleBasedStateMachine):
     @invariant()
     def one_place_at_a_time(self) -> None:
         queued, pairs = self.broker.snapshot()
+        room_queued, rooms = self.broker.room_snapshot()
         members = [s for pair in pairs.values() for s in pair]
-        assert len(members) == len(set(members)), "someone is in two pairs"
-        assert not set(members) & set(queued), "someone is paired and queued"
+        members += [s for room in rooms.values() for s in room.values()]
+        assert len(members) == len(set(members)), "someone is in two pairs or rooms"
+        assert not set(queued) & set(room_queued), "someone is in two queues"
+        assert not set(members) & (set(queued) | set(room_queued)), "someone is paired and queued"
 
     @invariant()
     def pairs_are_same_pool_and_allowed(self) -> None:
         _, pairs = self.broker.snapshot()
-        for a, b in pairs.values():
+        for pid, (a, b) in pairs.items():
             ta, tb = self.tickets[a], self.tickets[b]
             assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
             assert ta.device != tb.device, "matched with own device"
-            assert frozenset((ta.device, tb.device)) not in self.blocked, "matched a block"
+            assert not self.blocked_before(pid, ta.device, tb.device), "matched a block"
+
+    @invariant()
+    def rooms_are_one_band_and_allowed(self) -> None:
+        _, rooms = self.broker.room_snapshot()
+        for rid, room in rooms.items():
+            assert 2 <= len(room) <= 3 and "stranger1" in room and "stranger2" in room, room
+            tickets = {seat: self.tickets[s] for seat, s in room.items()}
+            keys = {room_key(t.pool) for t in tickets.values()}
+            assert len(keys) == 1, f"room {rid} spans bands or languages: {keys}"
+            for seat, t in tickets.items():
+                assert t.side == ("asker" if seat == "asker" else "discusser"), (seat, t)
+            devices = [t.device for t in tickets.values()]
+            assert len(set(devices)) == len(devices), "two seats of one device"
+            for i, a in enumerate(devices):
+                for b in devices[i + 1 :]:
+                    assert not self.blocked_before(rid, a, b), "a room formed across a block"
 
     @invariant()
     def no_ghosts(self) -> None:
         queued, pairs = self.broker.snapshot()
+        room_queued, rooms = self.broker.room_snapshot()
         everyone = set(queued) | {s for pair in pairs.values() for s in pair}
+        everyone |= set(room_queued) | {s for room in rooms.values() for s in room.values()}
         assert everyone <= set(self.people), "a disconnected session is still queued or paired"
 
     @invariant()
     def everyone_was_told_the_truth(self) -> None:
         queued, pairs = self.broker.snapshot()
+        room_queued, rooms = self.broker.room_snapshot()
         pair_of = {s: p for p, members in pairs.items() for s in members}
+        seat_of = {s: (rid, seat) for rid, room in rooms.items() for seat, s in room.items()}
         for session, person in self.people.items():
-            assert person.pair == pair_of.get(session), f"{session} believes {person.pair}"
-            if session in queued:
+            rid, seat = seat_of.get(session, (pair_of.get(session), None))
+            assert person.pair == rid, f"{session} believes {person.pair}"
+            assert person.seat == seat, f"{session} believes it sits in {person.seat}"
+            if session in queued or session in room_queued:
                 assert person.waiting and person.pair is None
+
+    @invariant()
+    def no_room_is_left_unformed(self) -> None:
+        room_queued, _ = self.broker.room_snapshot()
+        tickets = [self.tickets[s] for s in room_queued]
+
+        def fits(a: Ticket, b: Ticket) -> bool:
+            return a.device != b.device and frozenset((a.device, b.device)) not in self.blocked
+
+        for a in (t for t in tickets if t.side == "asker"):
+            near = [
+                t for t in tickets if t.side == "discusser" and room_key(t.pool) == room_key(a.pool)
+            ]
+            ok = [d for d in near if fits(a, d)]
+            for i, d1 in enumerate(ok):
+                for d2 in ok[i + 1 :]:
+                    assert not fits(d1, d2), f"{a.session}, {d1.session}, {d2.session} could sit"
 
     @invariant()
     def no_two_open_compatible_people_wait(self) -> None:

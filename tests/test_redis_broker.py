@@ -208,6 +208,37 @@ async def test_block_and_stale_pair(nodes) -> None:  # type: ignore[no-untyped-d
     assert not c.of(Matched)
 
 
+async def test_question_rooms_are_refused(nodes) -> None:  # type: ignore[no-untyped-def]
+    (n1,) = await nodes(1)
+    a = Box()
+    await n1.attach("a", "da", a)
+    assert not n1.supports_rooms  # the gateway answers mode_unavailable before calling it
+    for side in ("asker", "discusser"):
+        ticket = Ticket("a", "da", "adult:question:en", side=side, question="Cats or dogs?")
+        assert await n1.start_match(ticket) is Outcome.MODE_UNAVAILABLE
+        assert await n1.next_match(ticket) is Outcome.MODE_UNAVAILABLE
+    assert (await n1.stats()).waiting == {}
+
+
+async def test_quotas_are_shared_by_nodes(nodes) -> None:  # type: ignore[no-untyped-def]
+    n1, n2 = await nodes()
+    q1, q2 = n1.quotas(), n2.quotas()
+    key = "report:" + secrets.token_hex(4)
+    # A token bucket of burst 3: three takes in all, whichever node asks.
+    taken = [await q.take(key, 0.001, 3) for q in (q1, q2, q1, q2, q1)]
+    assert taken == [True, True, True, False, False]
+    # Concurrent holds with a limit of 2 across both nodes; a release frees a place anywhere.
+    held = "conn:" + secrets.token_hex(4)
+    assert await q1.hold(held, 2) and await q2.hold(held, 2)
+    assert not await q1.hold(held, 2) and not await q2.hold(held, 2)
+    await q1.release(held)
+    assert await q2.hold(held, 2)
+    # A node's share is rewritten by its heartbeat, so it survives a Redis flush of the key.
+    await n2._redis.delete(f"{n2.prefix}:{{q:{held}}}")
+    await q2.refresh()
+    assert not await q1.hold(held, 2)
+
+
 async def test_evidence_ring_buffer(nodes) -> None:  # type: ignore[no-untyped-def]
     n1, n2 = await nodes(evidence_lines=3)
     a, b = Box(), Box()

@@ -99,6 +99,31 @@ class Settings(BaseSettings):
     text_mask_contacts: Literal["minors", "everyone", "off"] = "minors"
     text_risk_threshold: float = Field(6.0, gt=0)
 
+    # Vision moderation: nudity detection on stills of each video client's own camera
+    # (docs/moderation.md, "Vision moderation"). Needs the `parley[vision]` extra; without it the
+    # service runs with vision off and says so. PARLEY_VISION=off is the operator's opt-out.
+    vision: bool = True
+    vision_classifier: str = "nudenet"  # or "package.module:factory" (a Classifier)
+    vision_workers: int = Field(0, ge=0, le=256)  # classifier processes; 0: one per CPU core
+    vision_queue: int = Field(32, ge=1, le=100_000)  # frames waiting; beyond it the oldest drop
+    vision_nice: int = Field(5, ge=0, le=19)  # workers' niceness: the chat's event loop goes first
+    vision_max_bytes: int = Field(40_000, ge=1024, le=512 * 1024)  # one JPEG still
+    vision_max_px: int = Field(320, ge=32, le=4096)  # long side of a still
+    vision_quality: float = Field(0.7, gt=0, le=1)  # JPEG quality the page uses
+    vision_interval: float = Field(3.0, gt=0, le=3600)  # seconds between stills...
+    vision_fast_interval: float = Field(1.0, gt=0, le=3600)  # ...but this often...
+    vision_fast_window: float = Field(10.0, ge=0)  # ...in a pair's first seconds...
+    vision_flag_window: float = Field(30.0, ge=0)  # ...and for this long after a flag
+    # Class=score pairs (nudenet labels); a frame with any at or above its score is positive.
+    vision_thresholds: str = (
+        "FEMALE_GENITALIA_EXPOSED=0.5,MALE_GENITALIA_EXPOSED=0.5,ANUS_EXPOSED=0.5,"
+        "FEMALE_BREAST_EXPOSED=0.6"
+    )
+    vision_suspect_ratio: float = Field(0.5, gt=0, le=1)  # this share of a threshold: a flag
+    vision_ban_seconds: float = Field(86400.0, gt=0)  # temporary ban after a positive
+    vision_frame_rate: float = Field(2.0, gt=0)  # token bucket for `frame` messages
+    vision_frame_burst: float = Field(4.0, ge=1)
+
     # Retention (parley purge)
     retention_days: float = Field(30.0, gt=0)
     legal_hold_days: int = Field(365, ge=365)
@@ -126,6 +151,37 @@ class Settings(BaseSettings):
         if self.ice_transport_policy == "relay" and not self.turn_urls.strip():
             raise ValueError("PARLEY_ICE_TRANSPORT_POLICY=relay needs a TURN server")
         return self
+
+    @model_validator(mode="after")
+    def _vision_fits(self) -> Settings:
+        self.vision_threshold_map()  # a typo in the thresholds stops start-up
+        if self.vision and self.vision_frame_chars > self.ws_max_size:
+            raise ValueError(
+                f"PARLEY_WS_MAX_SIZE must be at least {self.vision_frame_chars} to carry a still "
+                f"of PARLEY_VISION_MAX_BYTES={self.vision_max_bytes}"
+            )
+        return self
+
+    @property
+    def vision_frame_chars(self) -> int:
+        """The longest `frame` message: base64 of the largest still plus the JSON around it."""
+        return -(-self.vision_max_bytes // 3) * 4 + 512
+
+    def vision_threshold_map(self) -> dict[str, float]:
+        """``vision_thresholds`` as {class: score}; ValueError on a malformed entry."""
+        out: dict[str, float] = {}
+        for entry in self.vision_thresholds.split(","):
+            if not entry.strip():
+                continue
+            label, sep, value = entry.partition("=")
+            try:
+                score = float(value)
+            except ValueError:
+                score = -1.0
+            if not sep or not label.strip() or not 0.0 < score <= 1.0:
+                raise ValueError(f"PARLEY_VISION_THRESHOLDS: {entry.strip()!r} is not CLASS=0..1")
+            out[label.strip().upper()] = score
+        return out
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from parley.broker import Broker, Outcome, Ticket
-from parley.broker.base import Evidence
+from parley.broker.base import BanOrder, Evidence
 from parley.config import Settings
 from parley.ice import ice_config
 from parley.metrics import Metrics
@@ -54,13 +54,15 @@ from parley.protocol import (
     Stop,
     Stopped,
     Typing,
+    VideoFrame,
     Welcome,
     decode,
     encode,
 )
+from parley.question import SIDES, check_question, resolve_about, side_of
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
-from parley.safety.limits import Strikes, TokenBucket
+from parley.safety.limits import Strikes, TokenBucket, quotas_for
 from parley.safety.policy import RefusalCode, Refused
 from parley.safety.sanctions import Sanctions
 from parley.safety.text import (
@@ -71,6 +73,7 @@ from parley.safety.text import (
     normalise_interests,
     screen_line,
 )
+from parley.safety.video import Sampling, VideoModeration
 from parley.store import (
     Ban,
     DeviceHash,
@@ -89,6 +92,11 @@ _STATE_ERRORS = {
     Outcome.NOT_PAIRED: (ErrorCode.NOT_CHATTING, "you are not in a chat"),
     Outcome.BAD_STATE: (ErrorCode.BAD_STATE, "you are already in a chat"),
     Outcome.UNAVAILABLE: (ErrorCode.SERVER_BUSY, "service busy, retrying"),
+    Outcome.WATCH_ONLY: (ErrorCode.WATCH_ONLY, "you asked the question: you watch, you don't type"),
+    Outcome.MODE_UNAVAILABLE: (
+        ErrorCode.MODE_UNAVAILABLE,
+        "question mode is not available on this server yet",
+    ),
 }
 _BUSY = "service busy, please try again"
 CONTACT_MASKED = (
@@ -121,15 +129,19 @@ _FINAL_REFUSALS = frozenset(
 
 
 def _transcript(evidence: Evidence, *, reported: str) -> list[TranscriptLine]:
-    """The ring buffer as the store keeps it: each line labelled by the side that said it."""
-    return [
-        {
-            "t": line.at,
-            "from": "reported" if line.sender == reported else "reporter",
-            "text": line.text,
-        }
-        for line in evidence.lines
-    ]
+    """The ring buffer as the store keeps it: each line labelled by the side that said it (in
+    a question room also by seat; the third person there is "other")."""
+    lines: list[TranscriptLine] = []
+    for line in evidence.lines:
+        if line.sender == reported:
+            lines.append({"t": line.at, "from": "reported", "text": line.text})
+        elif line.seat is None or line.sender == evidence.reporter:
+            lines.append({"t": line.at, "from": "reporter", "text": line.text})
+        else:
+            lines.append({"t": line.at, "from": "other", "text": line.text})
+        if line.seat is not None:
+            lines[-1]["seat"] = line.seat
+    return lines
 
 
 class Identity:
@@ -153,7 +165,10 @@ class Identity:
         self.interests = interests
         self.fallback = fallback
 
-    def ticket(self) -> Ticket:
+    def ticket(self, question: str | None = None) -> Ticket:
+        side = side_of(self.mode)
+        if side is not None:  # question mode ignores interests
+            return Ticket(self.session, self.device, self.pool, side=side, question=question)
         return Ticket(self.session, self.device, self.pool, self.interests, self.fallback)
 
 
@@ -176,9 +191,11 @@ class Connection:
         "masked_in",
         "opened",
         "protocol_strikes",
+        "quota",
         "rate_strikes",
         "receive",
         "risk",
+        "sampling",
         "send",
     )
 
@@ -192,9 +209,11 @@ class Connection:
         self.ident: Identity | None = None
         self.ice_expires: float | None = None
         self.ips: list[KeyedIpHash] = []  # keyed hashes of the address; the address is not kept
+        self.quota: str | None = None  # the per-address connection quota this connection holds
         # Grooming signals in the lines this person sends in one pair: (pair id, scorer).
         self.risk: tuple[str, ConversationRisk] | None = None
         self.masked_in: str | None = None  # the pair in which contact_masked was last said
+        self.sampling: Sampling | None = None  # video stills for vision moderation, when on
         self.opened = self.last_seen = self.last_ping = now
         self.buckets = {
             "frame": TokenBucket(s.frame_rate, s.frame_burst, now=now),
@@ -203,6 +222,7 @@ class Connection:
             "match": TokenBucket(s.next_rate, s.next_burst, now=now),
             "signal": TokenBucket(s.signal_rate, s.signal_burst, now=now),
             "report": TokenBucket(s.report_rate, s.report_burst, now=now),
+            "still": TokenBucket(s.vision_frame_rate, s.vision_frame_burst, now=now),
         }
         self.protocol_strikes = Strikes(s.max_protocol_strikes, s.strike_window)
         self.rate_strikes = Strikes(s.max_rate_strikes, s.strike_window)
@@ -222,6 +242,8 @@ class Connection:
         self._outbox.append(encode(event))
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
+        if self.sampling is not None:  # follows the pair; a match starts sampling
+            self.gateway.video.track(self, self.sampling, event)
 
     async def _drain(self) -> None:
         try:
@@ -294,16 +316,22 @@ class Connection:
             self.rate_limited(None)
             return
         n = len(text)  # UTF-8 needs at most 4 bytes a character: encode only when it matters
-        if n > s.max_frame_bytes or (
-            n * 4 > s.max_frame_bytes and len(text.encode()) > s.max_frame_bytes
-        ):
+        limit = self.gateway.frame_limit  # above max_frame_bytes only for `frame` stills
+        size = len(text.encode()) if n * 4 > s.max_frame_bytes else n
+        if size > limit:
             self.strike(ErrorCode.FRAME_TOO_LARGE, f"frames are at most {s.max_frame_bytes} bytes")
             return
         try:
-            message = decode(text)
+            message: ClientMessage | None = decode(text)
         except ProtocolError as exc:
-            self.strike(exc.code, exc.message, exc.ref)
+            if size <= s.max_frame_bytes:
+                self.strike(exc.code, exc.message, exc.ref)
+                return
+            message = None
+        if size > s.max_frame_bytes and not isinstance(message, VideoFrame):
+            self.strike(ErrorCode.FRAME_TOO_LARGE, f"frames are at most {s.max_frame_bytes} bytes")
             return
+        assert message is not None
         try:
             await self.dispatch(message)
         except ProtocolError as exc:
@@ -332,6 +360,9 @@ class Connection:
             raise ProtocolError(ErrorCode.HELLO_REQUIRED, "send hello first", m.id)
         broker = self.gateway.broker
         if isinstance(m, Message):
+            if ident.mode == "question":
+                self.answer(Outcome.WATCH_ONLY, m.id)
+                return
             if not self.buckets["message"].take():
                 self.rate_limited(m.id)
                 return
@@ -347,6 +378,9 @@ class Connection:
             else:
                 self.answer(outcome, m.id)
         elif isinstance(m, Typing):
+            if ident.mode == "question":
+                self.answer(Outcome.WATCH_ONLY, m.id)
+                return
             if not self.buckets["typing"].take():
                 self.rate_limited(m.id)
                 return
@@ -360,7 +394,7 @@ class Connection:
                 self.rate_limited(m.id)
                 return
             op = broker.start_match if isinstance(m, Start) else broker.next_match
-            outcome = await op(ident.ticket())
+            outcome = await op(self.match_ticket(ident, m))
             if outcome not in (Outcome.OK, Outcome.WAITING):  # already waiting: nothing to say
                 self.answer(outcome, m.id)
         elif isinstance(m, Stop):
@@ -373,12 +407,39 @@ class Connection:
             await self.block(ident, m)
         elif isinstance(m, Report):
             await self.report(ident, m)
+        elif isinstance(m, VideoFrame):
+            self.gateway.video.on_frame(self, ident, m)
+
+    def match_ticket(self, ident: Identity, m: Start | Next) -> Ticket:
+        """The ticket for ``start``/``next``; in question mode with the asker's question,
+        screened like a chat line."""
+        if ident.mode not in SIDES:
+            if m.question is not None:
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, "question is only for question mode")
+            return ident.ticket()
+        if not self.gateway.broker.supports_rooms:
+            raise ProtocolError(*_STATE_ERRORS[Outcome.MODE_UNAVAILABLE])
+        if ident.mode != "question":
+            if m.question is not None:
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, "only the asker sends a question")
+            return ident.ticket()
+        minor, mask = self.text_policy(ident)
+        question, masked = check_question(m.question, minor=minor, mask=mask)
+        if masked:
+            self.deliver(Notice(code="contact_masked", text=CONTACT_MASKED))
+        return ident.ticket(question)
+
+    def text_policy(self, ident: Identity) -> tuple[bool, bool]:
+        """(in the minor pool, contact details masked) for this person's text."""
+        s = self.gateway.settings
+        minor = ident.pool.startswith("minor:")
+        mask = s.text_mask_contacts == "everyone" or (s.text_mask_contacts == "minors" and minor)
+        return minor, mask
 
     def screen(self, ident: Identity, pair: str, text: str) -> tuple[str, RiskAlert | None]:
         """The text filter: mask contact details and score grooming signals (minor pool)."""
         s = self.gateway.settings
-        minor = ident.pool.startswith("minor:")
-        mask = s.text_mask_contacts == "everyone" or (s.text_mask_contacts == "minors" and minor)
+        minor, mask = self.text_policy(ident)
         if not minor and not mask:
             return text, None
         risk = None
@@ -419,7 +480,12 @@ class Connection:
     async def block(self, ident: Identity, m: Block) -> None:
         broker = self.gateway.broker
         evidence = await broker.evidence(ident.session, m.pair)
-        outcome = await broker.block(ident.session, m.pair)
+        if evidence is not None:
+            evidence = resolve_about(evidence, m.about)
+        if evidence is not None and evidence.reported_seat is not None:
+            outcome = await broker.block_seat(ident.session, m.pair, evidence.reported_seat)
+        else:
+            outcome = await broker.block(ident.session, m.pair)
         if outcome is not Outcome.OK or evidence is None:
             self.answer(outcome if outcome is not Outcome.OK else Outcome.STALE, m.id)
             return
@@ -434,13 +500,17 @@ class Connection:
 
     async def report(self, ident: Identity, m: Report) -> None:
         """Store the report with its evidence, then acknowledge with a reference (invariant 4)."""
-        if not self.buckets["report"].take():
+        s = self.gateway.settings
+        if not self.buckets["report"].take() or not await self.gateway.quotas.take(
+            f"report:{ident.device}", s.report_rate, s.report_burst
+        ):  # per device too: a new tab or node does not reset the budget
             self.rate_limited(m.id)
             return
         evidence = await self.gateway.broker.evidence(ident.session, m.pair)
         if evidence is None:
             self.answer(Outcome.STALE, m.id)
             return
+        evidence = resolve_about(evidence, m.about)
         comment = m.comment.strip()[:1000]
         reported = DeviceHash(evidence.reported_device)
         other = self.gateway.sessions.get(evidence.reported)
@@ -464,6 +534,8 @@ class Connection:
             return
         self.deliver(Reported(pair=m.pair, ref=ref, ref_id=m.id))
         self.gateway.metrics.reports.labels(m.category).inc()
+        if m.category == "nudity" and other is not None and other.sampling is not None:
+            self.gateway.video.flag(other.sampling)  # sample the reported camera faster
         try:
             ban = await self.gateway.sanctions.after_report(
                 reported, reported_ip, ref, evidence.pair, evidence.pool
@@ -563,6 +635,7 @@ class Connection:
         ice = ice_config(s, session)
         self.ice_expires = ice.expires_at
         self.gateway.sessions[session] = self
+        self.sampling = self.gateway.video.sampling_for(m.mode)
         await self.gateway.broker.attach(session, device, self, frozenset(blocked))
         stats = await self.gateway.broker.stats()
         self.deliver(
@@ -573,6 +646,7 @@ class Connection:
                 online=stats.online,
                 limits=self.gateway.limits,
                 ice=ice,
+                vision=self.gateway.video.enabled,
             )
         )
         log.debug("hello", extra={"session": session, "pool": self.ident.pool})
@@ -614,7 +688,7 @@ class Gateway:
         self.devices = devices
         self.connections: set[Connection] = set()
         self.sessions: dict[str, Connection] = {}
-        self.per_ip: Counter[str] = Counter()
+        self.quotas = quotas_for(broker)  # per address and per device: shared by all nodes
         self.limits = Limits(
             max_frame_bytes=settings.max_frame_bytes,
             max_message_chars=settings.max_message_chars,
@@ -625,8 +699,16 @@ class Gateway:
             interest_fallback=settings.interest_fallback,
         )
         self._heartbeat: asyncio.Task[None] | None = None
+        broker.on_ban(self.apply_ban)
+        self.video = VideoModeration(
+            settings, broker, store, self.sanctions, metrics, enforce=self.enforce
+        )
+        self.frame_limit = settings.max_frame_bytes
 
     async def start(self) -> None:
+        await self.video.start()  # loads the classifier in its workers (or warns: vision off)
+        if self.video.enabled:
+            self.frame_limit = max(self.settings.max_frame_bytes, self.settings.vision_frame_chars)
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
 
     async def close(self) -> None:
@@ -636,6 +718,7 @@ class Gateway:
             *(c.close(CloseCode.GOING_AWAY) for c in list(self.connections)),
             return_exceptions=True,
         )
+        await self.video.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The raw ASGI WebSocket endpoint: no framework layer on the hot path."""
@@ -646,12 +729,8 @@ class Gateway:
         await send({"type": "websocket.accept"})
         conn = Connection(self, receive, send, ip)
         s = self.settings
-        full = (
-            len(self.connections) >= s.max_connections
-            or self.per_ip[ip] >= s.max_connections_per_ip
-        )
         self.connections.add(conn)
-        self.per_ip[ip] += 1
+        full = len(self.connections) > s.max_connections or not await self.admit_address(conn)
         self.metrics.connections.inc()
         try:
             if full:
@@ -661,16 +740,28 @@ class Gateway:
         finally:
             await self.forget(conn)
 
+    async def admit_address(self, conn: Connection) -> bool:
+        """The per-address connection cap, counted across every node (keyed by a digest: the
+        address is not kept)."""
+        key = f"conn:{self.devices.address_tag(conn.ip)}"
+        if not await self.quotas.hold(key, self.settings.max_connections_per_ip):
+            return False
+        conn.quota = key
+        return True
+
     async def enforce(self, ban: Ban) -> None:
-        """Apply a new ban mid-chat: every local session it covers sees the reasons and leaves."""
-        notice = banned_notice(ban)
+        """Apply a new ban mid-chat on every node, through the broker (``apply_ban`` here)."""
+        await self.broker.announce_ban(BanOrder(ban.device_hash, ban.ip_hash, banned_notice(ban)))
+
+    def apply_ban(self, order: BanOrder) -> None:
+        """Every local session a ban covers sees the reasons and leaves (closed 4007)."""
         for conn in list(self.sessions.values()):
             ident = conn.ident
             if ident is None:
                 continue
-            by_ip = ban.ip_hash is not None and any(h.digest == ban.ip_hash for h in conn.ips)
-            if ident.device == ban.device_hash or by_ip:
-                conn.deliver(notice)
+            by_ip = order.ip_hash is not None and any(h.digest == order.ip_hash for h in conn.ips)
+            if ident.device == order.device or by_ip:
+                conn.deliver(order.notice)
                 conn.close_soon(CloseCode.BANNED)
 
     async def forget(self, conn: Connection) -> None:
@@ -678,9 +769,9 @@ class Gateway:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
-        self.per_ip[conn.ip] -= 1
-        if self.per_ip[conn.ip] <= 0:
-            del self.per_ip[conn.ip]
+        if conn.quota is not None:
+            quota, conn.quota = conn.quota, None
+            await self.quotas.release(quota)
         if conn.ident is not None:
             self.sessions.pop(conn.ident.session, None)
             await self.broker.detach(conn.ident.session)
@@ -695,6 +786,8 @@ class Gateway:
             wall = time.time()
             for conn in list(self.connections):
                 conn.refresh_ice(wall)
+                if conn.sampling is not None:
+                    self.video.tick(conn, conn.sampling, now)
                 silent = now - conn.last_seen > s.heartbeat_timeout
                 no_hello = conn.ident is None and now - conn.opened > s.hello_timeout
                 if silent or no_hello:

@@ -44,6 +44,45 @@ class _Live(Collector):
         yield waiting
 
 
+VISION_BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class VisionMetrics:
+    """Vision moderation: stills in, classified, dropped under overload, positive; latencies."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.received = Counter(
+            "parley_vision_frames_received", "Video stills accepted for classification",
+            registry=registry,
+        )  # fmt: skip
+        self.classified = Counter(
+            "parley_vision_frames_classified", "Video stills classified", registry=registry
+        )
+        self.dropped = Counter(
+            "parley_vision_frames_dropped",
+            "Video stills dropped unclassified (oldest first) because the classifier was behind",
+            registry=registry,
+        )
+        self.positive = Counter(
+            "parley_vision_frames_positive", "Video stills over an action threshold",
+            registry=registry,
+        )  # fmt: skip
+        self.classify_seconds = Histogram(
+            "parley_vision_classify_seconds",
+            "Time the classifier took for one still (in its worker)",
+            buckets=VISION_BUCKETS,
+            registry=registry,
+        )
+        self.action_seconds = Histogram(
+            "parley_vision_action_seconds",
+            "Time from a positive still's arrival to the partner's blur and the pair's end",
+            buckets=VISION_BUCKETS,
+            registry=registry,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -76,12 +115,34 @@ class Metrics:
         self.connections = Counter(
             "parley_connections", "WebSocket connections accepted", registry=self.registry
         )
+        self.question_rooms = Counter(
+            "parley_question_rooms",
+            "Question-mode rooms formed (one asker, two discussers), per asker pool",
+            ["pool"],
+            registry=self.registry,
+        )
+        self.question_wait = Histogram(
+            "parley_question_wait_seconds",
+            "Question mode: time from entering the queue to sitting in a room, per side",
+            ["side"],
+            buckets=MATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.vision = VisionMetrics(self.registry)
         self.registry.register(_Live(lambda: self.latest))
 
     def matched(self, pool: str, waits: tuple[float, float]) -> None:
         self.matches.labels(pool).inc()
         for w in waits:
             self.time_to_match.observe(w)
+
+    def room_formed(
+        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+    ) -> None:
+        self.question_rooms.labels(pool).inc()
+        self.question_wait.labels("asker").observe(asker_wait)
+        for w in discusser_waits:
+            self.question_wait.labels("discusser").observe(w)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

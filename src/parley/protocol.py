@@ -11,11 +11,17 @@ import enum
 from typing import Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 PROTOCOL_VERSION = 1
 
-Mode = Literal["text", "video"]
+Mode = Literal["text", "video", "question", "discuss"]
 Role = Literal["offerer", "answerer"]
+# Question mode (Omegle's spy mode): the asker's seat and the two discussers' seats in a room.
+Seat = Literal["asker", "stranger1", "stranger2"]
+Discusser = Literal["stranger1", "stranger2"]
+QUESTION_MIN_CHARS = 10
+QUESTION_MAX_CHARS = 200
 
 
 class ErrorCode(enum.StrEnum):
@@ -43,6 +49,10 @@ class ErrorCode(enum.StrEnum):
     BAD_STATE = "bad_state"
     RATE_LIMITED = "rate_limited"
     SERVER_BUSY = "server_busy"
+    BAD_QUESTION = "bad_question"
+    WATCH_ONLY = "watch_only"
+    MODE_UNAVAILABLE = "mode_unavailable"
+    BAD_FRAME_IMAGE = "bad_frame_image"  # a video still that is not a JPEG, too big or too large
 
 
 class CloseCode(enum.IntEnum):
@@ -93,11 +103,11 @@ class Hello(_Client, tag="hello", frozen=True):
 
 
 class Start(_Client, tag="start", frozen=True):
-    pass
+    question: str | None = None  # question mode (the asker) only
 
 
 class Next(_Client, tag="next", frozen=True):
-    pass
+    question: str | None = None  # question mode (the asker) only
 
 
 class Stop(_Client, tag="stop", frozen=True):
@@ -123,14 +133,23 @@ class Report(_Client, tag="report", frozen=True):
     pair: str
     category: ReportCategory
     comment: str = ""
+    about: Seat | None = None  # question mode: which seat is reported
 
 
 class Block(_Client, tag="block", frozen=True):
     pair: str
+    about: Seat | None = None  # question mode: which seat is blocked
 
 
 class Pong(_Client, tag="pong", frozen=True):
     pass
+
+
+class VideoFrame(_Client, tag="frame", frozen=True):
+    """A still of the sender's own camera, for vision moderation (base64 of JPEG bytes)."""
+
+    pair: str
+    jpeg: str
 
 
 # WebRTC dictionaries keep the standard's own field names (RTCSessionDescriptionInit,
@@ -155,10 +174,12 @@ class Signal(_Client, tag="signal", frozen=True):
     candidate: IceCandidate | None = None
 
 
-ClientMessage = Hello | Start | Next | Stop | Message | Typing | Block | Report | Signal | Pong
+ClientMessage = (
+    Hello | Start | Next | Stop | Message | Typing | Block | Report | Signal | Pong | VideoFrame
+)
 CLIENT_TYPES = frozenset(
     t.__struct_config__.tag
-    for t in (Hello, Start, Next, Stop, Message, Typing, Block, Report, Signal, Pong)
+    for t in (Hello, Start, Next, Stop, Message, Typing, Block, Report, Signal, Pong, VideoFrame)
 )
 
 # --- server -> client -----------------------------------------------------------------------
@@ -205,22 +226,32 @@ class Welcome(_Server, tag="welcome", frozen=True):
     online: int
     limits: Limits
     ice: IceConfig
+    vision: bool = False  # video is automatically moderated (stills are sampled)
+
+
+# Question-mode fields default to UNSET, which msgspec leaves out of the frame: two-person chat
+# frames stay byte for byte what they were before question mode.
 
 
 class Waiting(_Server, tag="waiting", frozen=True):
     stage: Literal["interests", "anyone"]
     fallback_in: float | None = None
+    since: float | UnsetType = UNSET  # question mode: unix time this wait began
+    expected_wait: float | UnsetType | None = UNSET  # median recent wait (s); null: unknown
 
 
 class Matched(_Server, tag="matched", frozen=True):
-    pair: str
+    pair: str  # in question mode: the room id, the same for all three
     common: list[str]
-    role: Role
+    role: Role  # in question mode always "answerer", and meaningless
+    seat: Seat | UnsetType = UNSET
+    question: str | UnsetType = UNSET
 
 
 class PartnerMessage(_Server, tag="message", frozen=True):
     pair: str
     text: str
+    from_: Discusser | UnsetType = msgspec.field(default=UNSET, name="from")
 
 
 class PartnerSignal(_Server, tag="signal", frozen=True, omit_defaults=True):
@@ -232,11 +263,13 @@ class PartnerSignal(_Server, tag="signal", frozen=True, omit_defaults=True):
 class PartnerTyping(_Server, tag="typing", frozen=True):
     pair: str
     on: bool
+    from_: Discusser | UnsetType = msgspec.field(default=UNSET, name="from")
 
 
 class PartnerLeft(_Server, tag="partner_left", frozen=True):
     pair: str
     reason: Literal["left", "disconnected"]
+    who: Discusser | UnsetType = UNSET  # question mode: the discusser who left
 
 
 class Reported(_Server, tag="reported", frozen=True):
@@ -281,6 +314,24 @@ class Error(_Server, tag="error", frozen=True):
     ref: int | None = None
 
 
+class Sample(_Server, tag="sample", frozen=True):
+    """Send a still of your own camera every ``interval`` seconds in ``pair`` (null: stop)."""
+
+    pair: str
+    interval: float | None
+    max_px: int
+    max_bytes: int
+    quality: float
+
+
+class Moderation(_Server, tag="moderation", frozen=True):
+    """The partner's video was found to show nudity: hide it now (the pair ends next)."""
+
+    pair: str
+    action: Literal["blur"]
+    reason: Literal["nudity"]
+
+
 ServerMessage = (
     Welcome
     | Waiting
@@ -297,6 +348,8 @@ ServerMessage = (
     | Reported
     | Blocked
     | Banned
+    | Sample
+    | Moderation
 )
 
 # --- codec ----------------------------------------------------------------------------------

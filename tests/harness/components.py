@@ -192,6 +192,7 @@ def describe() -> list[str]:
         f"{'up' if postgres_reachable() else 'MISSING'}",
         f"turnserver: {mark(turnserver_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
+        f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"this run inside a loopback-only netns: {loopback_only_netns()}",
     ]
 
@@ -259,4 +260,20 @@ def require_loopback_only_netns() -> None:
         "namespace holding only `lo`; scripts/test runs them in a second pytest run under "
         "`unshare -n`. By hand: unshare -n sh -c 'ip link set lo up && exec \"$@\"' sh "
         ".venv/bin/python -m pytest -m netns",
+    )
+
+
+def nudenet_installed() -> bool:
+    """The `vision` extra (nudenet, onnxruntime, OpenCV) is importable in this venv."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("nudenet", "onnxruntime", "cv2"))
+
+
+def require_nudenet() -> None:
+    require(
+        "nudenet",
+        nudenet_installed(),
+        "the vision extra is not installed; run scripts/bootstrap (it installs .[test,vision]) "
+        "or pip install -e '.[vision]'",
     )

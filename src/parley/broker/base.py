@@ -6,12 +6,20 @@ The broker is the single authority on who is waiting and who is paired. It is ch
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol
 
-from parley.protocol import ServerMessage
+from parley.protocol import Banned, Seat, ServerMessage
+
+#: Question mode: which of a room pool's two queues a ticket waits in.
+Side = Literal["asker", "discusser"]
+
+#: Told to both discussers when the asker leaves their room (``notice`` ``asker_left``).
+ASKER_LEFT = "The person who asked the question has left. Nobody is watching now; carry on."
 
 
 class Mailbox(Protocol):
@@ -29,6 +37,16 @@ class Ticket:
     pool: str
     interests: tuple[str, ...] = ()
     fallback: bool = True
+    # Question mode: the side whose queue this waits in, and the asker's (screened) question.
+    # Both sides' pools ("band:question:lang", "band:discuss:lang") form rooms together.
+    side: Side | None = None
+    question: str | None = None
+
+
+def room_key(pool: str) -> str:
+    """The band and language a question-mode pool belongs to: rooms never span two of these."""
+    band, _mode, language = pool.split(":")
+    return f"{band}:{language}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +56,16 @@ class Line:
     at: float  # unix time
     sender: str  # session id
     text: str
+    seat: Seat | None = None  # question mode: the sender's seat (the question is the asker's)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Someone who sat in a question room (still there or not)."""
+
+    seat: Seat
+    session: str
+    device: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +80,20 @@ class Evidence:
     reported_device: str
     lines: tuple[Line, ...]
     live: bool  # False: the pair already ended (reported within the grace period)
+    # Question mode: everyone who sat in the room, and the reporter's seat. ``reported`` is
+    # the other discusser (for the asker: stranger1) until ``about`` names someone else.
+    members: tuple[Member, ...] = ()
+    reporter_seat: Seat | None = None
+    reported_seat: Seat | None = None
+
+    def about(self, seat: Seat) -> Evidence | None:
+        """The same evidence, reporting the person in ``seat``; None if nobody else sat there."""
+        for m in self.members:
+            if m.seat == seat and m.session != self.reporter:
+                return dataclasses.replace(
+                    self, reported=m.session, reported_device=m.device, reported_seat=seat
+                )
+        return None
 
 
 class Outcome(enum.Enum):
@@ -61,6 +103,8 @@ class Outcome(enum.Enum):
     NOT_PAIRED = "not_paired"
     BAD_STATE = "bad_state"
     UNAVAILABLE = "unavailable"  # backend down; retry later
+    WATCH_ONLY = "watch_only"  # the asker of a question room tried to send
+    MODE_UNAVAILABLE = "mode_unavailable"  # this backend cannot form question rooms
 
 
 @dataclass(slots=True)
@@ -69,12 +113,65 @@ class BrokerStats:
     waiting: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class BanOrder:
+    """A new ban to apply to live sessions on every node (``Broker.announce_ban``)."""
+
+    device: str | None  # device hash, or None for an address-only ban
+    ip_hash: str | None
+    notice: Banned  # the statement of reasons the banned person is shown
+
+
+BanHandler = Callable[[BanOrder], None]
+
+
+class Quotas(Protocol):
+    """Limits that must hold across sessions, hence across nodes: per address, per device."""
+
+    async def take(self, key: str, rate: float, burst: float) -> bool: ...
+
+    async def hold(self, key: str, limit: int) -> bool: ...
+
+    async def release(self, key: str) -> None: ...
+
+
 class MatchObserver(Protocol):
     def matched(self, pool: str, waits: tuple[float, float]) -> None: ...
 
+    def room_formed(
+        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+    ) -> None:
+        """A question room formed from the asker pool ``pool``; each side's time in the queue."""
+
 
 class Broker(ABC):
-    """One interface, several backends. All methods are safe to call for unknown sessions."""
+    """One interface, several backends. All methods are safe to call for unknown sessions.
+
+    Question mode: a ticket with a ``side`` waits for a *room* of three seats (asker, stranger1,
+    stranger2) from one band and language. A room has one pair id; ``relay`` from a discusser
+    fans out to the two others with the sender's seat as ``from``; the asker may not relay
+    (WATCH_ONLY). A discusser leaving ends the room (the others get ``partner_left`` with
+    ``who``); the asker leaving leaves the discussers a two-person chat (``notice``
+    ``asker_left``). A backend that cannot do this keeps ``supports_rooms`` False: the gateway
+    then answers question modes ``mode_unavailable`` without calling it.
+    """
+
+    supports_rooms: ClassVar[bool] = False
+    _ban_handler: BanHandler | None = None
+
+    def on_ban(self, handler: BanHandler) -> None:
+        """How this node applies a ban announced by any node (the gateway registers it)."""
+        self._ban_handler = handler
+
+    def quotas(self) -> Quotas | None:
+        """Quotas shared by every node of this backend; None: each process keeps its own."""
+        return None
+
+    async def announce_ban(self, order: BanOrder) -> None:
+        """End the banned device's (or address's) live sessions wherever they are connected.
+        One process: here and now; ``redis://`` also tells every other node."""
+        if self._ban_handler is not None:
+            self._ban_handler(order)
 
     @abstractmethod
     async def start(self) -> None: ...
@@ -113,9 +210,15 @@ class Broker(ABC):
         """End ``pair`` if current and never match these two devices again. Works on a pair
         that just ended too (within the evidence grace period)."""
 
+    async def block_seat(self, session: str, pair: str, seat: Seat) -> Outcome:
+        """``block`` in a question room, naming whom: the blocker leaves the room (if still in
+        it) and the two devices are never matched again."""
+        return Outcome.MODE_UNAVAILABLE
+
     @abstractmethod
     async def evidence(self, session: str, pair: str) -> Evidence | None:
-        """The ring buffer of ``pair`` if the session is in it, or left it moments ago."""
+        """The ring buffer of ``pair`` if the session is in it, or left it moments ago. For a
+        room: the question first, then every line, each with its seat, and the members."""
 
     @abstractmethod
     async def end_pair(self, session: str) -> str | None:

@@ -11,6 +11,9 @@ A ticket with interests that has not fallen back matches only someone sharing an
 a partner looks at the head of at most ten interest lists plus the open map. Incompatible heads
 (same device, blocked) are skipped, up to ``SKIP_LIMIT`` per index, which keeps every operation
 bounded however the queue is shaped.
+
+Question mode has its own queue, ``RoomQueue`` (below): askers and discussers wait apart, and
+one asker with two discussers form a room of three.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 
 from sortedcontainers import SortedDict
 
-from parley.broker.base import Ticket
+from parley.broker.base import Ticket, room_key
 
 SKIP_LIMIT = 32
 
@@ -160,3 +163,99 @@ def _older(a: Entry | None, b: Entry | None) -> Entry | None:
 def _common(a: Ticket, b: Ticket) -> tuple[str, ...]:
     theirs = set(b.interests)
     return tuple(i for i in a.interests if i in theirs)
+
+
+# --- question mode ------------------------------------------------------------------------------
+
+#: How many of the oldest askers and discussers a room search looks at: blocks and shared
+#: devices are rare, so the oldest few nearly always form a room, and the bound keeps a
+#: pathological queue (everyone blocked) from costing more than ROOM_SCAN**3 checks.
+ROOM_SCAN = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RoomMatch:
+    asker: Entry
+    stranger1: Entry  # the longer-waiting discusser
+    stranger2: Entry
+
+
+@dataclass(slots=True)
+class _Sides:
+    askers: dict[str, Entry] = field(default_factory=dict)  # insertion order: oldest first
+    discussers: dict[str, Entry] = field(default_factory=dict)
+
+
+class RoomQueue:
+    """Question mode's queues: per band and language, askers and discussers wait apart (FIFO).
+
+    A room forms as soon as one asker and two discussers are waiting who are pairwise
+    compatible (different devices, no block between any two). The three always share a
+    ``room_key``, that is one band: the band invariant holds for triples.
+    """
+
+    def __init__(self, compatible: Compatible) -> None:
+        self._compatible = compatible
+        self._rooms: dict[str, _Sides] = {}
+        self._entries: dict[str, Entry] = {}
+        self._sizes: dict[str, int] = {}  # per pool, for the waiting gauge
+        self._seq = itertools.count()
+
+    def __contains__(self, session: object) -> bool:
+        return session in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(list(self._entries.values()))
+
+    def waiting(self) -> dict[str, int]:
+        return {pool: n for pool, n in self._sizes.items() if n}
+
+    def add(self, ticket: Ticket, now: float) -> RoomMatch | None:
+        """Queue ``ticket`` on its side; return the room it completes, if any."""
+        if ticket.session in self._entries:
+            raise ValueError("session already queued")
+        if ticket.side is None:
+            raise ValueError("a question-mode ticket needs a side")
+        entry = Entry(ticket, next(self._seq), now, open=True)
+        sides = self._rooms.get(room_key(ticket.pool))
+        if sides is None:
+            sides = self._rooms[room_key(ticket.pool)] = _Sides()
+        queue = sides.askers if ticket.side == "asker" else sides.discussers
+        queue[ticket.session] = entry
+        self._entries[ticket.session] = entry
+        self._sizes[ticket.pool] = self._sizes.get(ticket.pool, 0) + 1
+        room = self._find(sides)
+        if room is not None:
+            for e in (room.asker, room.stranger1, room.stranger2):
+                self.remove(e.ticket.session)
+        return room
+
+    def remove(self, session: str) -> Entry | None:
+        entry = self._entries.pop(session, None)
+        if entry is None:
+            return None
+        ticket = entry.ticket
+        sides = self._rooms[room_key(ticket.pool)]
+        (sides.askers if ticket.side == "asker" else sides.discussers).pop(session, None)
+        if not sides.askers and not sides.discussers:
+            del self._rooms[room_key(ticket.pool)]
+        self._sizes[ticket.pool] -= 1
+        if not self._sizes[ticket.pool]:
+            del self._sizes[ticket.pool]
+        return entry
+
+    def _find(self, sides: _Sides) -> RoomMatch | None:
+        if not sides.askers or len(sides.discussers) < 2:
+            return None
+        fits = self._compatible
+        discussers = list(itertools.islice(sides.discussers.values(), ROOM_SCAN))
+        for asker in itertools.islice(sides.askers.values(), ROOM_SCAN):
+            ok = [d for d in discussers if fits(asker.ticket, d.ticket)]
+            for i, first in enumerate(ok):
+                for second in ok[i + 1 :]:
+                    if fits(first.ticket, second.ticket):
+                        return RoomMatch(asker, first, second)
+        return None

@@ -12,7 +12,10 @@
   ``<prefix>:reap:<id>`` (SET NX) cleans up a dead node: queues left, pairs ended, partners told
   ``partner_left`` ``disconnected``.
 - Redis down: operations answer ``Outcome.UNAVAILABLE``; relay between two sessions on this node
-  keeps working; the node reconnects with backoff and re-registers its sessions on its own.
+  keeps working; the node reconnects with backoff and, once subscribed again, reconciles its
+  sessions with Redis before it matches again (``_recover``).
+- Bans: ``announce_ban`` publishes on ``<prefix>:bans``, which every node hears.
+- Quotas shared by all nodes (``RedisQuotas``): per-address and per-device limits.
 
 See docs/scaling.md for the key layout and the figures.
 """
@@ -37,6 +40,7 @@ from redis.exceptions import RedisError
 
 from parley.broker import redis_lua as lua
 from parley.broker.base import (
+    BanOrder,
     Broker,
     BrokerStats,
     Evidence,
@@ -44,10 +48,12 @@ from parley.broker.base import (
     Mailbox,
     MatchObserver,
     Outcome,
+    Quotas,
     Ticket,
 )
 from parley.broker.memory import PairIds
 from parley.protocol import (
+    Banned,
     Matched,
     PartnerLeft,
     PartnerMessage,
@@ -63,14 +69,78 @@ ALIVE_TTL_MS = 3000
 BEAT = 1.0
 REAP_EVERY = 0.5
 BLOCK_TTL_S = 30 * 24 * 3600
+BLOCK_CACHE_S = 2.0  # a session's blocked set is re-read at most this often (bounded staleness)
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
+HELD_TTL_MS = 15_000  # a node's share of a concurrent quota lapses this long after it dies...
+HELD_REFRESH = 5.0  # ...unless the node rewrites it this often
 
 # Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]
 _Envelope = tuple[str, str, str, str, str, str]
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(tuple[str, str, str, str, str, str])
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
+# A ban on the cluster channel: [origin node, device hash, address hash, banned-json]
+_ban_dec = msgspec.json.Decoder(tuple[str, str, str, str])
+
+
+class RedisQuotas(Quotas):
+    """Cross-session limits shared by every node: token buckets and concurrent holds, each one
+    key ``<prefix>:{q:<key>}`` (its own Cluster slot) updated by a Lua script.
+
+    While Redis is down they fail open to what this node alone can see (its own holders; no
+    bucket), since per-session limits still bound every connection."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, node: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._node = node
+        self._take = redis.register_script(lua.TAKE)
+        self._hold = redis.register_script(lua.HOLD)
+        self._set_held = redis.register_script(lua.SET_HELD)
+        self._held: dict[str, int] = {}  # this node's holders per key
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:{{q:{key}}}"
+
+    async def take(self, key: str, rate: float, burst: float) -> bool:
+        try:
+            return bool(await self._take(keys=[self._key(key)], args=[rate, burst]))
+        except _ERRORS:
+            return True
+
+    async def hold(self, key: str, limit: int) -> bool:
+        mine = self._held.get(key, 0)
+        try:
+            ok = bool(
+                await self._hold(keys=[self._key(key)], args=[self._node, limit, HELD_TTL_MS])
+            )
+        except _ERRORS:
+            ok = mine < limit
+        if ok:
+            self._held[key] = mine + 1
+        return ok
+
+    async def release(self, key: str) -> None:
+        n = self._held.get(key, 0) - 1
+        if n > 0:
+            self._held[key] = n
+        else:
+            self._held.pop(key, None)
+        with contextlib.suppress(*_ERRORS):
+            await self._set_held(keys=[self._key(key)], args=[self._node, max(n, 0), HELD_TTL_MS])
+
+    async def refresh(self) -> None:
+        """Rewrite this node's share of every held key (keeps it from lapsing; restores it
+        after a Redis restart)."""
+        if not self._held:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, n in list(self._held.items()):
+                await self._set_held(
+                    keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS], client=pipe
+                )
+            await pipe.execute()
 
 
 @dataclass(slots=True)
@@ -84,6 +154,8 @@ class _Local:
     partner_node: str = ""
     waiting: bool = False
     timer: asyncio.TimerHandle | None = None
+    blocked: str = ""  # SEP-joined devices this device blocked, as last read...
+    blocked_at: float = float("-inf")  # ...at this time.monotonic()
     dead: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # pairs already over
 
 
@@ -112,6 +184,7 @@ class RedisBroker(Broker):
         self._grace_ms = int(report_grace * 1000)
         self.node = node_id or secrets.token_hex(6)
         self._channel = f"{self.prefix}:node:{self.node}"
+        self._bans_channel = f"{self.prefix}:bans"
         self._alive_key = f"{self.prefix}:{{n:{self.node}}}:alive"
         self._sessions_key = f"{self.prefix}:{{n:{self.node}}}:sessions"
         self._nodes_key = f"{self.prefix}:nodes"
@@ -130,6 +203,16 @@ class RedisBroker(Broker):
             retry=Retry(NoBackoff(), 1),  # one retry: pooled connections go stale on a restart
         )
         self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        # The subscription has a connection of its own with no read timeout: on a busy node a
+        # slow read is not a lost subscription (which would make the node stop and reconcile).
+        self._listener: aioredis.Redis = aioredis.Redis.from_url(
+            self._url, socket_timeout=None, socket_connect_timeout=0.5
+        )
+        # Presence too: a burst that fills the pool must not make the node look dead (its key
+        # expires, it is reaped, and it has to reconcile every session).
+        self._control: aioredis.Redis = aioredis.Redis.from_url(
+            self._url, socket_timeout=1.0, socket_connect_timeout=0.5
+        )
         self._scripts = {
             name: self._redis.register_script(src)
             for name, src in (
@@ -141,13 +224,17 @@ class RedisBroker(Broker):
                 ("restore", lua.RESTORE),
             )
         }
+        self._quotas = RedisQuotas(self._redis, self.prefix, self.node)
         self._tasks: list[asyncio.Task[None]] = []
         self._bg: set[asyncio.Task[None]] = set()  # fallback runs
         self._up = False  # Redis answered the last heartbeat
-        self._registered = False
+        self._registered = False  # presence written and local state reconciled with Redis
         self._subscribed = asyncio.Event()
+        self._resync = False  # the subscription was lost: events for us may have been missed
+        self._wake = asyncio.Event()  # run the heartbeat now
         self._barriers: dict[str, asyncio.Future[None]] = {}
         self._pending_forget: dict[str, str] = {}  # session -> pool, detached while Redis was down
+        self._pending_bans: list[bytes] = []  # announced while Redis was down: sent on return
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -155,6 +242,7 @@ class RedisBroker(Broker):
         loop = asyncio.get_running_loop()
         with contextlib.suppress(*_ERRORS):
             await self._register()
+            self._registered = True
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat())]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), 5)
@@ -172,6 +260,8 @@ class RedisBroker(Broker):
         self._local.clear()
         with contextlib.suppress(*_ERRORS):
             await self._redis.aclose()
+            await self._listener.aclose()
+            await self._control.aclose()
 
     async def _unregister(self) -> None:
         for session in list(self._local):
@@ -181,9 +271,15 @@ class RedisBroker(Broker):
 
     async def ready(self) -> bool:
         try:
-            return bool(await self._redis.ping()) and self._registered
+            ok = bool(await self._redis.ping())
         except _ERRORS:
             return False
+        # Not before the subscription is back and our sessions are reconciled: a match made
+        # with one of our sessions while we cannot hear it would be lost.
+        return ok and self._registered and self._subscribed.is_set()
+
+    def _live(self) -> bool:
+        return self._registered and self._subscribed.is_set()
 
     async def stats(self) -> BrokerStats:
         try:
@@ -206,7 +302,10 @@ class RedisBroker(Broker):
     async def attach(
         self, session: str, device: str, mailbox: Mailbox, blocked: frozenset[str] = frozenset()
     ) -> None:
-        self._local[session] = _Local(device, mailbox)
+        # The durable blocks from the store are the set's content at attach: no need to read it.
+        self._local[session] = _Local(
+            device, mailbox, blocked=lua.SEP.join(blocked), blocked_at=time.monotonic()
+        )
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hset(self._sessions_key, session, "")
@@ -296,6 +395,9 @@ class RedisBroker(Broker):
             async with self._redis.pipeline(transaction=False) as pipe:
                 self._add_block(pipe, mine, theirs)
                 await pipe.execute()
+            for local in self._local.values():  # this node's caches learn at once
+                if local.device in (mine, theirs):
+                    local.blocked_at = float("-inf")
             if state == "L" and s.pair == pair:
                 res = await self._leave(s.pool, session)
                 await self._notify_left(res, "left")
@@ -343,6 +445,28 @@ class RedisBroker(Broker):
         await self._notify_left(res, "left")
         return res[1] if res[0] == "P" else pair
 
+    def quotas(self) -> RedisQuotas:
+        return self._quotas
+
+    async def announce_ban(self, order: BanOrder) -> None:
+        """Apply here at once, then tell every node on the cluster channel (kept and sent when
+        Redis returns if it is down; a banned device is refused on connect in any case)."""
+        await super().announce_ban(order)
+        payload = _enc.encode(
+            (self.node, order.device or "", order.ip_hash or "", encode(order.notice))
+        )
+        try:
+            await self._redis.publish(self._bans_channel, payload)
+        except _ERRORS:
+            self._pending_bans.append(payload)
+
+    def _on_ban_message(self, data: bytes) -> None:
+        origin, device, ip_hash, notice = _ban_dec.decode(data)
+        event = decode_server(notice)
+        if origin == self.node or self._ban_handler is None or not isinstance(event, Banned):
+            return
+        self._ban_handler(BanOrder(device or None, ip_hash or None, event))
+
     # --- for tests and benchmarks ----------------------------------------------------------
 
     async def flush(self) -> None:
@@ -384,11 +508,22 @@ class RedisBroker(Broker):
             pipe.sadd(self._block_key(x), y)
             pipe.expire(self._block_key(x), BLOCK_TTL_S)
 
-    async def _blocked(self, device: str) -> str:
-        members = await self._redis.smembers(self._block_key(device))
-        return lua.SEP.join(_s(m) for m in members)
+    async def _blocked(self, s: _Local) -> str:
+        """The devices ``s``'s device blocked (or was blocked by): re-read from Redis at most
+        every BLOCK_CACHE_S, which saves a round trip on most ``next``s."""
+        now = time.monotonic()
+        if now - s.blocked_at >= BLOCK_CACHE_S:
+            members = await self._redis.smembers(self._block_key(s.device))
+            s.blocked, s.blocked_at = lua.SEP.join(_s(m) for m in members), now
+        return s.blocked
 
-    async def _enqueue(self, s: _Local, ticket: Ticket, mode: str) -> Outcome:
+    async def _enqueue(
+        self, s: _Local, ticket: Ticket, mode: str, *, recovering: bool = False
+    ) -> Outcome:
+        if ticket.side is not None:
+            return Outcome.MODE_UNAVAILABLE  # question rooms are not built on Redis yet
+        if not recovering and not self._live():
+            return Outcome.UNAVAILABLE  # a partner on another node could not tell us of a match
         try:
             if s.pool is not None and s.pool != ticket.pool:
                 await self._notify_left(await self._leave(s.pool, ticket.session), "left")
@@ -410,7 +545,7 @@ class RedisBroker(Broker):
                         self.node,
                         repr(now),
                         lua.SEP.join(ticket.interests),
-                        await self._blocked(ticket.device),
+                        await self._blocked(s),
                         mode,
                         pid,
                         self._grace_ms,
@@ -442,12 +577,13 @@ class RedisBroker(Broker):
         s.pair = None
         s.waiting = True
         wait_for_interest = bool(ticket.interests) and ticket.fallback
-        s.mailbox.deliver(
-            Waiting(
-                stage="interests" if ticket.interests else "anyone",
-                fallback_in=self._fallback if wait_for_interest else None,
+        if not recovering:  # re-queued after a Redis restart: the person was told already
+            s.mailbox.deliver(
+                Waiting(
+                    stage="interests" if ticket.interests else "anyone",
+                    fallback_in=self._fallback if wait_for_interest else None,
+                )
             )
-        )
         if wait_for_interest:
             loop = asyncio.get_running_loop()
             s.timer = loop.call_later(self._fallback, self._on_fallback, ticket.session)
@@ -472,7 +608,7 @@ class RedisBroker(Broker):
                 _s(x)
                 for x in await self._scripts["fallback"](
                     keys=[self._base(s.pool)],
-                    args=[session, repr(now), await self._blocked(s.device), self._new_pair_id()],
+                    args=[session, repr(now), await self._blocked(s), self._new_pair_id()],
                 )
             ]
         except _ERRORS:
@@ -599,17 +735,26 @@ class RedisBroker(Broker):
 
     async def _listen(self) -> None:
         backoff = 0.05
+        started = False
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = self._listener.pubsub()
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(self._channel, self._bans_channel)
+                if started:  # events sent to us meanwhile are lost: reconcile before serving
+                    self._registered = False
+                    self._resync = True
+                    self._wake.set()
+                started = True
                 self._subscribed.set()
                 backoff = 0.05
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is not None and msg["type"] == "message":
                         try:
-                            self._on_envelope(msg["data"])
+                            if _s(msg["channel"]) == self._bans_channel:
+                                self._on_ban_message(msg["data"])
+                            else:
+                                self._on_envelope(msg["data"])
                         except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
                             log.warning("bad envelope on %s", self._channel)
             except asyncio.CancelledError:
@@ -622,46 +767,71 @@ class RedisBroker(Broker):
                 with contextlib.suppress(*_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, 1.0)
 
     # --- internals: presence -----------------------------------------------------------------
 
     async def _register(self) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._control.pipeline(transaction=False) as pipe:
             pipe.set(self._alive_key, "1", px=ALIVE_TTL_MS)
             pipe.sadd(self._nodes_key, self.node)
             await pipe.execute()
-        self._registered = True
 
     async def _heartbeat(self) -> None:
         backoff = BEAT
-        last_reap = 0.0
+        last_reap = last_held = 0.0
         while True:
             try:
-                fresh = await self._redis.set(self._alive_key, "1", px=ALIVE_TTL_MS, xx=True)
-                if not fresh or not self._registered:
-                    log.warning(
-                        "node presence was lost; re-registering %d sessions", len(self._local)
-                    )
+                fresh = await self._control.set(self._alive_key, "1", px=ALIVE_TTL_MS, xx=True)
+                if not fresh and self._registered and await self._intact():
+                    await self._register()  # our key lapsed (a stalled loop), nothing was lost
+                    fresh = True
+                stale = not fresh or self._resync
+                # Reconcile only once we hear our channel again (events sent before are lost).
+                if stale and self._subscribed.is_set():
+                    log.warning("re-registering %d sessions with redis", len(self._local))
+                    self._registered = False
+                    self._resync = False
                     await self._register()
                     await self._recover()
+                    self._registered = True
                 if self._pending_forget:
                     await self._forget_pending()
+                while self._pending_bans:
+                    await self._redis.publish(self._bans_channel, self._pending_bans[0])
+                    self._pending_bans.pop(0)
                 if time.monotonic() - last_reap >= REAP_EVERY:
                     last_reap = time.monotonic()
                     await self._reap()
+                if time.monotonic() - last_held >= HELD_REFRESH:
+                    last_held = time.monotonic()
+                    await self._quotas.refresh()
                 self._up = True
                 backoff = BEAT
-                await asyncio.sleep(REAP_EVERY)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REAP_EVERY):  # or sooner, when woken
+                        await self._wake.wait()
+                self._wake.clear()
             except asyncio.CancelledError:
                 raise
             except _ERRORS as exc:
                 if self._up:
                     log.warning("redis unavailable (%s); retrying with backoff", exc)
+                # No reconcile for this alone: a slow answer is not lost state. A restart shows
+                # as our presence key missing, or as the subscription coming back (_resync).
                 self._up = False
-                self._registered = False
                 await asyncio.sleep(min(backoff, 2.0))
                 backoff = min(backoff * 2, 2.0)
+
+    async def _intact(self) -> bool:
+        """Our presence key lapsed: is Redis's state of our sessions still there? Not if Redis
+        restarted or another node reaped us (both drop our sessions hash); a reap under way holds
+        our reap key."""
+        async with self._control.pipeline(transaction=False) as pipe:
+            pipe.exists(self._sessions_key)
+            pipe.exists(f"{self.prefix}:reap:{self.node}")
+            has_sessions, reaping = await pipe.execute()
+        return bool(has_sessions) and not reaping
 
     async def _forget_pending(self) -> None:
         for session, pool in list(self._pending_forget.items()):
@@ -671,19 +841,34 @@ class RedisBroker(Broker):
             del self._pending_forget[session]
 
     async def _recover(self) -> None:
-        """Our presence key was gone (Redis restarted, or others reaped us): rebuild our state.
+        """Reconcile our sessions with Redis after Redis lost our presence (a restart, or others
+        reaped us) or we missed events (the subscription dropped).
 
-        Pairs with both people on this node are restored; pairs with a remote partner end
-        (``disconnected``); waiting people queue again."""
+        Redis is the authority while it holds a session's record: a person it still has queued,
+        or paired as we believe, is left alone. Otherwise pairs with both people on this node are
+        restored, other pairs end (``disconnected``), and waiting people queue again quietly
+        (they were told ``waiting`` already)."""
         restored: set[str] = set()
-        for session, s in list(self._local.items()):
-            await self._redis.hset(self._sessions_key, session, s.pool or "")
-            if s.pool is None:
+        local = list(self._local.items())
+        records: list[Any] = []
+        for i in range(0, len(local), 500):  # one round trip per 500 sessions
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session, s in local[i : i + 500]:
+                    pipe.hset(self._sessions_key, session, s.pool or "")
+                    pipe.hmget(f"{self._base(s.pool or '')}:s:{session}", "st", "pair")
+                    if s.pool is not None:
+                        pipe.sadd(self._pools_key, s.pool)
+                found = await pipe.execute()
+            records += [r for r in found if isinstance(r, list)]
+        for (session, s), record in zip(local, records, strict=True):
+            if s.pool is None or self._local.get(session) is not s:
                 continue
-            await self._redis.sadd(self._pools_key, s.pool)
-            if s.pair is not None and s.pair not in restored:
+            st, rpair = (_s(v) if v is not None else "" for v in record)
+            if s.pair is not None:
+                if s.pair in restored or (st == "p" and rpair == s.pair):
+                    continue
                 partner = self._local.get(s.partner)
-                if partner is not None and partner.pair == s.pair:
+                if st == "" and partner is not None and partner.pair == s.pair:
                     ok = await self._scripts["restore"](
                         keys=[self._base(s.pool)],
                         args=[s.pair, session, s.partner, s.device, partner.device, self.node],
@@ -692,17 +877,15 @@ class RedisBroker(Broker):
                         restored.add(s.pair)
                         continue
                 pair = s.pair
-                res = await self._leave(s.pool, session)
-                await self._notify_left(res, "disconnected")
+                await self._notify_left(await self._leave(s.pool, session), "disconnected")
                 self._forget_pair(s, pair)
                 s.mailbox.deliver(PartnerLeft(pair=pair, reason="disconnected"))
                 if partner is not None:
                     self._partner_left_local(s.partner, pair, "disconnected")
-            elif s.waiting and s.ticket is not None:
-                if await self._redis.zscore(f"{self._base(s.pool)}:queue", session) is not None:
-                    continue  # still queued: nothing was lost
-                await self._leave(s.pool, session)
-                await self._enqueue(s, s.ticket, "start")
+            elif s.waiting and s.ticket is not None and st != "q":
+                if st == "p":  # matched while we could not hear it: that partner is told
+                    await self._notify_left(await self._leave(s.pool, session), "disconnected")
+                await self._enqueue(s, s.ticket, "start", recovering=True)
 
     async def _reap(self) -> None:
         nodes = [_s(n) for n in await self._redis.smembers(self._nodes_key)]

@@ -7,7 +7,8 @@ pool from it (same hash slot, so this holds on Redis Cluster too):
     base:queue         zset seq -> session: everyone waiting in the pool
     base:open          zset seq -> session: waiting tickets that accept anyone
     base:i:<interest>  zset seq -> session: waiting tickets with that interest (not fallen back)
-    base:s:<session>   hash: st (q|p|''), node, dev, seq, since, ints, open, pair, recent
+    base:s:<session>   hash: st (q|p|''), node, dev, seq, since, ints, open, pair, recent,
+                       blk (the devices it blocked, as its node last read them)
     base:pairs         set of live pair ids (for stats and checks)
     base:p:<pair>      hash: a, b, da, db, ended ('1' once over; then EXPIRE report_grace)
     base:l:<pair>      list: evidence ring buffer (RPUSH + LTRIM), EXPIRE with the pair
@@ -36,13 +37,19 @@ local function unlink(sid)
   redis.call('ZREM', base .. ':queue', sid)
   redis.call('HSET', s, 'st', '')
 end
+-- Blocks are checked both ways: the trigger's set (``blocked``) and the candidate's, kept in its
+-- record as its node last read it, so a block holds at once from the blocker's side.
 local function first(zkey, sid, dev, blocked)
   local c = redis.call('ZRANGE', zkey, 0, 31, 'WITHSCORES')
+  local mark = SEP .. dev .. SEP
   for k = 1, #c, 2 do
     local cand = c[k]
     if cand ~= sid then
-      local cdev = redis.call('HGET', skey(cand), 'dev')
-      if cdev and cdev ~= dev and not blocked[cdev] then return cand, tonumber(c[k + 1]) end
+      local cdev, cblk = unpack(redis.call('HMGET', skey(cand), 'dev', 'blk'))
+      if cdev and cdev ~= dev and not blocked[cdev]
+          and not (cblk and string.find(SEP .. cblk .. SEP, mark, 1, true)) then
+        return cand, tonumber(c[k + 1])
+      end
     end
   end
   return nil, nil
@@ -117,7 +124,7 @@ local blk = {}
 for _, d in ipairs(split(blocked)) do blk[d] = true end
 local ilist = split(ints)
 redis.call('HSET', s, 'node', node, 'dev', dev, 'ints', ints, 'since', now,
-           'open', (#ilist == 0) and '1' or '0')
+           'open', (#ilist == 0) and '1' or '0', 'blk', blocked)
 local partner = find(sid, dev, ilist, #ilist == 0, blk)
 local res
 if partner then
@@ -143,7 +150,7 @@ local sid, now, blocked, pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local s = skey(sid)
 local st, open, dev, ints, seq = unpack(redis.call('HMGET', s, 'st', 'open', 'dev', 'ints', 'seq'))
 if st ~= 'q' or open == '1' then return {'N'} end
-redis.call('HSET', s, 'open', '1')
+redis.call('HSET', s, 'open', '1', 'blk', blocked)
 local blk = {}
 for _, d in ipairs(split(blocked)) do blk[d] = true end
 local partner = find(sid, dev, split(ints), true, blk)
@@ -218,5 +225,71 @@ redis.call('SADD', base .. ':pairs', pid)
 redis.call('HSET', skey(a), 'st', 'p', 'pair', pid, 'node', node, 'dev', da, 'recent', '')
 redis.call('HSET', skey(b), 'st', 'p', 'pair', pid, 'node', node, 'dev', db, 'recent', '')
 return 1
+"""
+)
+
+# --- quotas shared by every node (one key per script, so any Cluster slot) --------------------
+# Times come from the Redis server (TIME), so the nodes' clocks need not agree.
+_NOW_MS = r"""
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+# Token bucket. KEYS[1]: hash {tokens, stamp}. ARGV: rate per second, burst -> 1 taken | 0
+TAKE = (
+    _NOW_MS
+    + r"""
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens, stamp = tonumber(v[1]), tonumber(v[2])
+if tokens == nil or stamp == nil then tokens, stamp = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate / 1000)
+local ok = 0
+if tokens >= 1 then tokens = tokens - 1; ok = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return ok
+"""
+)
+
+# Concurrent holders, counted per node so a dead node's share lapses on its own.
+# KEYS[1]: hash {<node>: count, <node>:t: lapse ms}. ARGV: node, limit, ttl_ms -> 1 | 0
+HOLD = (
+    _NOW_MS
+    + r"""
+local node, limit, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local all = redis.call('HGETALL', KEYS[1])
+local fields = {}
+for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
+local total = 0
+for f, v in pairs(fields) do
+  if string.sub(f, -2) ~= ':t' then
+    if tonumber(fields[f .. ':t'] or '0') > now then
+      total = total + tonumber(v)
+    else
+      redis.call('HDEL', KEYS[1], f, f .. ':t')
+    end
+  end
+end
+if total >= limit then return 0 end
+redis.call('HINCRBY', KEYS[1], node, 1)
+redis.call('HSET', KEYS[1], node .. ':t', now + ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+"""
+)
+
+# ARGV: node, count (this node's holders now; 0 drops its share), ttl_ms
+SET_HELD = (
+    _NOW_MS
+    + r"""
+local node, count, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if count <= 0 then
+  redis.call('HDEL', KEYS[1], node, node .. ':t')
+  return 0
+end
+redis.call('HSET', KEYS[1], node, count, node .. ':t', now + ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+return count
 """
 )

@@ -24,6 +24,7 @@ from parley.moderation.console import (
 )
 from parley.moderation.service import Console, ConsoleError
 from parley.safety.devices import DeviceTokens
+from parley.safety.limits import quotas_for
 
 #: Where a banned person appeals (the ``appeal_url`` of a ``banned`` frame).
 APPEAL_PATH = "/appeal"
@@ -34,7 +35,7 @@ __all__ = ["APPEAL_PATH", "Console", "mount"]
 def mount(
     app: FastAPI, settings: Settings, broker: Broker, metrics: Metrics, devices: DeviceTokens
 ) -> Console:
-    auth = Auth(settings, StoreGetter(app.state))
+    auth = Auth(settings, StoreGetter(app.state), quotas_for(broker))
     console = Console(settings, app.state, broker, metrics)
     for router in build_api(auth, console, devices):
         app.include_router(router)

@@ -119,6 +119,7 @@ class Line(BaseModel):
     t: float
     speaker: str
     text: str
+    seat: str | None = None  # question mode: "asker", "stranger1" or "stranger2"
 
 
 class BanOut(BaseModel):
@@ -319,7 +320,7 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
     @mod.post("/logout", status_code=204, response_class=Response)
     async def logout(request: Request, p: Mod) -> Response:
         """End this session."""
-        auth.logout(request)
+        await auth.logout(request)
         response = Response(status_code=204)
         auth.clear_cookie(request, response)
         return response
@@ -360,7 +361,10 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
             legal_hold=it.legal_hold,
             pool=it.pool,
             reported=it.reported,
-            transcript=[Line(t=x["t"], speaker=x["from"], text=x["text"]) for x in it.transcript],
+            transcript=[
+                Line(t=x["t"], speaker=x["from"], text=x["text"], seat=x.get("seat"))
+                for x in it.transcript
+            ],
             frame_sha256=it.frame_sha256,
             history=HistoryOut(
                 reports=[QueueItemOut.of(x) for x in h.reports],
@@ -393,6 +397,20 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
             ban=BanOut.of(result.ban) if result.ban else None,
             legal_hold=result.legal_hold,
         )
+
+    @mod.get(
+        "/items/{ref}/still",
+        response_class=Response,
+        responses={
+            **_doc(403, 404),
+            200: {"content": {"image/jpeg": {}}, "description": "The JPEG still"},
+        },
+    )
+    async def still(ref: Ref, p: Mod) -> Response:
+        """The item's still frame (JPEG). Stills from the minor pool: admins only. Every view
+        is recorded in the audit log."""
+        jpeg = await console.still(ref, p.name, admin=p.admin)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @mod.get("/items/{ref}/export", responses=_doc(404, 409))
     async def export(ref: Ref, p: Mod) -> dict[str, Any]:
@@ -526,7 +544,7 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
             raise ApiError(409, "you cannot delete yourself")
         if not await console.store.delete_moderator(name, actor=p.name):
             raise ApiError(404, "no such moderator")
-        auth.end_sessions_of(name)
+        await auth.end_sessions_of(name)
         return Response(status_code=204)
 
     # ---- public: appeals -------------------------------------------------------------------

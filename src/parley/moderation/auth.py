@@ -2,12 +2,14 @@
 
 - Passwords: argon2id (argon2-cffi), verified in a worker thread so a login never stalls chats.
 - Sessions: a random id in a cookie (HttpOnly, SameSite=Strict, Secure unless plain http on
-  loopback), held in this process with the moderator's name, a CSRF token and the time of the
-  last request; idle sessions end after ``PARLEY_MOD_SESSION_IDLE`` seconds. The role is read
+  loopback), kept (as a SHA-256 digest) with the moderator's name and a CSRF token in this
+  process, or in Redis when the broker is ``redis://`` so any node answers (``sessions``); idle
+  sessions end after ``PARLEY_MOD_SESSION_IDLE`` seconds. The role is read
   from the store on every request, so a demotion or a deletion takes effect at once.
 - Every unsafe request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, in the
   ``X-CSRF-Token`` header (JSON API) or in the ``csrf`` form field (console forms).
-- Logins are rate-limited per address (token bucket) and an account locks after
+- Logins are rate-limited per address (a token bucket keyed by the address's keyed hash, shared
+  by every node on ``redis://``) and an account locks after
   ``PARLEY_MOD_LOGIN_MAX_FAILURES`` failures in a row (``store.record_login_failure``).
 
 A chatter's device token is never looked at here: only this cookie grants access.
@@ -28,8 +30,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from parley.broker.base import Quotas
 from parley.config import Settings
-from parley.safety.limits import TokenBucket
+from parley.moderation.sessions import ModSession, SessionStore, session_store
+from parley.safety.limits import LocalQuotas
 from parley.store import Moderator, Role, Store
 from parley.store.values import utcnow
 
@@ -60,14 +64,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-@dataclass(slots=True)
-class ModSession:
-    sid: str
-    name: str
-    csrf: str
-    last_seen: float
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The moderator behind a request, with the session's CSRF token."""
@@ -89,11 +85,13 @@ class LoginResult:
 
 
 class Auth:
-    def __init__(self, settings: Settings, store_of: StoreGetter) -> None:
+    def __init__(
+        self, settings: Settings, store_of: StoreGetter, quotas: Quotas | None = None
+    ) -> None:
         self.settings = settings
         self._store_of = store_of
-        self._sessions: dict[str, ModSession] = {}
-        self._buckets: dict[str, TokenBucket] = {}
+        self._sessions: SessionStore = session_store(settings.broker_url, settings.mod_session_idle)
+        self._quotas = quotas or LocalQuotas()
 
     @property
     def store(self) -> Store:
@@ -101,17 +99,13 @@ class Auth:
 
     # ---- login ---------------------------------------------------------------------------
 
-    def _limited(self, ip: str) -> bool:
+    async def _limited(self, ip: str) -> bool:
         s = self.settings
-        if len(self._buckets) > 10_000:  # bounded memory under a spray of addresses
-            self._buckets.clear()
-        bucket = self._buckets.get(ip)
-        if bucket is None:
-            bucket = self._buckets[ip] = TokenBucket(s.mod_login_rate, s.mod_login_burst)
-        return not bucket.take()
+        key = f"login:{(await self.store.current_ip_hash(ip)).digest}"
+        return not await self._quotas.take(key, s.mod_login_rate, s.mod_login_burst)
 
     async def login(self, name: str, password: str, ip: str) -> tuple[str, ModSession | None]:
-        if self._limited(ip):
+        if await self._limited(ip):
             return LoginResult.LIMITED, None
         mod = await self.store.get_moderator(name) if name else None
         if mod is None:
@@ -136,25 +130,16 @@ class Auth:
             csrf=secrets.token_urlsafe(32),
             last_seen=time.monotonic(),
         )
-        self._expire()
-        self._sessions[session.sid] = session
+        await self._sessions.put(session)
         return LoginResult.OK, session
 
-    def logout(self, request: Request) -> None:
+    async def logout(self, request: Request) -> None:
         sid = request.cookies.get(COOKIE)
         if sid:
-            self._sessions.pop(sid, None)
+            await self._sessions.delete(sid)
 
-    def end_sessions_of(self, name: str) -> None:
-        for sid, session in list(self._sessions.items()):
-            if session.name == name:
-                del self._sessions[sid]
-
-    def _expire(self) -> None:
-        limit = time.monotonic() - self.settings.mod_session_idle
-        for sid, session in list(self._sessions.items()):
-            if session.last_seen < limit:
-                del self._sessions[sid]
+    async def end_sessions_of(self, name: str) -> None:
+        await self._sessions.delete_of(name)
 
     # ---- requests ------------------------------------------------------------------------
 
@@ -163,18 +148,13 @@ class Auth:
         sid = request.cookies.get(COOKIE)
         if not sid:
             return None
-        session = self._sessions.get(sid)
+        session = await self._sessions.get(sid)  # None once idle too long
         if session is None:
-            return None
-        now = time.monotonic()
-        if now - session.last_seen > self.settings.mod_session_idle:
-            del self._sessions[sid]
             return None
         mod: Moderator | None = await self.store.get_moderator(session.name)
         if mod is None:
-            del self._sessions[sid]
+            await self._sessions.delete(sid)
             return None
-        session.last_seen = now
         return Principal(mod.name, mod.role, session.csrf)
 
     @staticmethod

@@ -29,7 +29,13 @@ from parley.moderation.auth import (
     hash_password,
     new_password,
 )
-from parley.moderation.service import BAN_PRESETS, Console, ConsoleError, Sample
+from parley.moderation.service import (
+    BAN_PRESETS,
+    Console,
+    ConsoleError,
+    Sample,
+    still_restricted,
+)
 from parley.store import InvalidInput, ModeratorExists, Role
 
 HERE = Path(__file__).parent
@@ -196,7 +202,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
     @router.post("/mod/logout")
     async def logout(request: Request) -> Response:
         await posted(request)
-        auth.logout(request)
+        await auth.logout(request)
         response = RedirectResponse("/mod/login", status_code=303)
         auth.clear_cookie(request, response)
         return response
@@ -243,7 +249,17 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             can_act=mine and item.status.value != "closed",
             presets=list(BAN_PRESETS),
             flash=flash[:200],
+            still_allowed=p.admin or not still_restricted(item),
         )
+
+    @router.get("/mod/items/{ref}/still")
+    async def still(ref: str, request: Request) -> Response:
+        p = await who(request)
+        try:
+            jpeg = await console.still(ref, p.name, admin=p.admin)
+        except ConsoleError as exc:
+            return page("error.html", p, exc.status, message=exc.message)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @router.post("/mod/items/{ref}/action")
     async def act(ref: str, request: Request) -> Response:
@@ -371,7 +387,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         if name == p.name:
             return back("/mod/moderators", "You cannot delete yourself.")
         await console.store.delete_moderator(name, actor=p.name)
-        auth.end_sessions_of(name)
+        await auth.end_sessions_of(name)
         return back("/mod/moderators", f"{name}: deleted.")
 
     # ---- public appeal page ----------------------------------------------------------------

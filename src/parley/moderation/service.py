@@ -118,6 +118,11 @@ def _reason(reason: str) -> str:
     return reason
 
 
+def still_restricted(item: Item) -> bool:
+    """A still from the minor pool may show a child: only admins may open it."""
+    return item.pool.startswith("minor:")
+
+
 def ban_category(item: Item) -> BanCategory:
     if item.kind is ItemKind.FLAG:
         return _FLAG_BAN_CATEGORY.get(item.category, BanCategory.OTHER)
@@ -312,6 +317,27 @@ class Console:
         for conn in list(self.gateway.sessions.values()):
             if conn.ident is not None and conn.ident.device == item.reported:
                 conn.deliver(notice)
+
+    async def still(self, ref: str, moderator: str, *, admin: bool) -> bytes:
+        """An item's still frame. Stills from the minor pool are for admins only; every view
+        (and every refusal) is written to the audit log (docs/moderation.md, "Stills")."""
+        item = await self._item(ref)
+        if item.frame is None:
+            raise ConsoleError(404, "this item has no still")
+        kind = item.kind.value
+        if still_restricted(item) and not admin:
+            await self.store.audit(
+                actor=moderator, action="item.still_refused", item_type=kind, item_id=ref
+            )
+            raise ConsoleError(403, "stills from the minor pool are restricted to admins")
+        await self.store.audit(
+            actor=moderator,
+            action="item.still_viewed",
+            item_type=kind,
+            item_id=ref,
+            details={"frame_sha256": item.frame_sha256},
+        )
+        return item.frame
 
     async def export(self, ref: str, moderator: str) -> dict[str, Any]:
         await self._item(ref)

@@ -34,3 +34,8 @@ class DeviceTokens:
             return False
         ident, _, mac = token[len(self.PREFIX) :].partition(".")
         return bool(ident) and hmac.compare_digest(mac, self._mac(ident))
+
+    def address_tag(self, ip: str) -> str:
+        """A keyed digest of a network address, for counters shared by nodes (quotas): the
+        address itself is never kept. Cheap, unlike the store's rotating IP keys."""
+        return self._mac("address:" + ip)

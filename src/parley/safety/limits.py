@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from parley.broker.base import Broker, Quotas
+
 
 class TokenBucket:
     """Classic token bucket: ``rate`` tokens per second, at most ``burst`` stored."""
@@ -44,3 +46,42 @@ class Strikes:
         while self._times and t - self._times[0] > self.window:
             self._times.popleft()
         return len(self._times) >= self.limit
+
+
+class LocalQuotas:
+    """Cross-session limits (per address, per device) kept in this process: right for one node
+    (``memory://``). ``redis://`` shares them across nodes (``broker.redis.RedisQuotas``)."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._held: dict[str, int] = {}
+        self._max_keys = max_keys
+
+    async def take(self, key: str, rate: float, burst: float) -> bool:
+        """One token from the bucket ``key`` (refilled at ``rate`` per second, ``burst`` max)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:  # bounded under a spray of keys
+                self._buckets.clear()
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
+        return bucket.take()
+
+    async def hold(self, key: str, limit: int) -> bool:
+        """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""
+        n = self._held.get(key, 0)
+        if n >= limit:
+            return False
+        self._held[key] = n + 1
+        return True
+
+    async def release(self, key: str) -> None:
+        n = self._held.get(key, 0) - 1
+        if n > 0:
+            self._held[key] = n
+        else:
+            self._held.pop(key, None)
+
+
+def quotas_for(broker: Broker) -> Quotas:
+    """The broker's shared quotas (``redis://``), else this process's own."""
+    return broker.quotas() or LocalQuotas()

@@ -17,6 +17,8 @@ from parley.safety.age import MAX_AGE, Attestation, Band
 
 Assurance = Literal["declared", "attested"]
 KNOWN_MODES = frozenset({"text", "video"})
+#: Question mode's two sides are text chats: whoever may use text may use them.
+TEXT_MODES = frozenset({"text", "question", "discuss"})
 
 #: For ``parley serve`` to log at start-up when assurance is ``declared``.
 DECLARED_WARNING = (
@@ -162,7 +164,7 @@ def admit(
             RefusalCode.MINOR_POOL_CLOSED,
             f"Sorry, this Parley service is not available to people under {policy.adult_age}.",
         )
-    if mode not in policy.modes_for(band):
+    if ("text" if mode in TEXT_MODES else mode) not in policy.modes_for(band):
         what = f"{mode.capitalize()} chat" if mode in KNOWN_MODES else "That chat mode"
         return _refuse(RefusalCode.MODE_NOT_ALLOWED, f"{what} is not available to you here.")
     if mode == "video" and policy.video_requires_attestation and attestation is None:

@@ -17,6 +17,11 @@ MASS_REPORT_REASON = (
     "Several people reported you in a short time. You cannot chat until the ban ends; a moderator "
     "will review the reports."
 )
+VISION_REASON = (
+    "An automatic check found nudity in your video (reference {ref}). Showing nudity to strangers "
+    "is not allowed here. You cannot chat until the ban ends; a moderator will review the still, "
+    "and you can appeal."
+)
 ABUSE_REASON = (
     "Your connection repeatedly sent too much, too fast, or broken data. You cannot chat until the "
     "ban ends."
@@ -59,6 +64,17 @@ class Sanctions:
             details={"reports": count, "window_seconds": s.mass_report_window, "ban": ban.id},
         )
         return ban
+
+    async def after_vision(self, device: DeviceHash, ip: KeyedIpHash | None, ref: str) -> Ban:
+        """A positive still: a temporary ban whose reasons name the queued item ``ref``."""
+        return await self._ban(
+            device,
+            ip,
+            VISION_REASON.format(ref=ref),
+            BanCategory.NUDITY,
+            "system:vision",
+            self.settings.vision_ban_seconds,
+        )
 
     async def after_abuse_close(self, device: DeviceHash, ip: KeyedIpHash | None) -> Ban | None:
         """Warning (error frames), then a close, then after repeated closes a temporary ban."""

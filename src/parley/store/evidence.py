@@ -16,11 +16,12 @@ from parley.store.values import (
     REF_ALPHABET,
     REF_LENGTH,
     REF_PREFIX,
+    SEATS,
     ItemKind,
     TranscriptLine,
 )
 
-_SPEAKERS = frozenset({"reporter", "reported"})
+_SPEAKERS = frozenset({"reporter", "reported", "other"})
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -49,10 +50,15 @@ def check_transcript(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
         if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
             raise InvalidInput("transcript line: t must be epoch seconds")
         if speaker not in _SPEAKERS:
-            raise InvalidInput("transcript line: from must be 'reporter' or 'reported'")
+            raise InvalidInput("transcript line: from must be 'reporter', 'reported' or 'other'")
         if not isinstance(text, str) or len(text) > MAX_LINE_CHARS:
             raise InvalidInput(f"transcript line: text must be at most {MAX_LINE_CHARS} chars")
+        seat = line.get("seat")
+        if seat is not None and seat not in SEATS:
+            raise InvalidInput("transcript line: seat must be 'asker', 'stranger1' or 'stranger2'")
         out.append({"t": float(t), "from": speaker, "text": text})
+        if seat is not None:
+            out[-1]["seat"] = seat
     return out
 
 

@@ -256,7 +256,13 @@ class Item:
 
 
 def _lines(raw: list[dict[str, Any]]) -> list[TranscriptLine]:
-    return [{"t": float(x["t"]), "from": x["from"], "text": str(x["text"])} for x in raw]
+    lines: list[TranscriptLine] = []
+    for x in raw:
+        line: TranscriptLine = {"t": float(x["t"]), "from": x["from"], "text": str(x["text"])}
+        if "seat" in x:  # a question-mode room
+            line["seat"] = str(x["seat"])
+        lines.append(line)
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

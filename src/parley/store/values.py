@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal, NamedTuple, NewType, TypedDict
+from typing import Literal, NamedTuple, NewType, NotRequired, TypedDict
 
 #: SHA-256 (hex) of a device token. The token itself is never stored.
 DeviceHash = NewType("DeviceHash", str)
@@ -113,11 +113,22 @@ FLAG_PRIORITY: dict[FlagKind, int] = {
     FlagKind.OTHER: 10,
 }
 
-#: Who said a transcript line. For a flag, "reported" is the flagged device.
-Speaker = Literal["reporter", "reported"]
+#: A vision positive in the minor pool: above every other item (docs/moderation.md).
+MINOR_VISION_PRIORITY = 1000
 
-#: One line of evidence: ``{"t": epoch seconds, "from": "reporter"|"reported", "text": str}``.
-TranscriptLine = TypedDict("TranscriptLine", {"t": float, "from": Speaker, "text": str})
+#: Who said a transcript line. For a flag, "reported" is the flagged device. "other" is the
+#: third person of a question-mode room (neither reporter nor reported).
+Speaker = Literal["reporter", "reported", "other"]
+
+#: A question-mode room's seats, as a transcript line's optional ``seat``.
+SEATS = frozenset({"asker", "stranger1", "stranger2"})
+
+#: One line of evidence: ``{"t": epoch seconds, "from": "reporter"|"reported"|"other", "text":
+#: str}``, and in a question-mode room ``"seat"``: who said it (the question is the asker's).
+TranscriptLine = TypedDict(
+    "TranscriptLine",
+    {"t": float, "from": Speaker, "text": str, "seat": NotRequired[str]},
+)
 
 # Bounds. The store refuses anything larger (InvalidInput) rather than truncating evidence.
 MAX_COMMENT_CHARS = 1000

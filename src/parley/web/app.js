@@ -9,6 +9,7 @@ import {
   DEFAULT_LIMITS, readForm, readMode, recentRefusal, refusalMessage, rememberRefusal,
 } from "./landing.js";
 import { getMode } from "./modes.js";
+import { QuestionField } from "./question.js";
 import { SafetyUI } from "./safety.js";
 import { Session } from "./session.js";
 
@@ -25,6 +26,7 @@ const onlineEl = $("[data-testid=online]");
 const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
+const questionField = new QuestionField(form);
 
 let onlineCount = null;
 let formErrorState = null; // {key, params} or {text}
@@ -86,6 +88,13 @@ function syncMode() {
   startButton.dataset.mode = mode.id;
   startButton.textContent = t(mode.startKey);
   modeHint.textContent = t(mode.hintKey);
+  questionField.sync(mode.id);
+}
+
+/** The asker, between rooms, goes back to the form to change the question. */
+function editQuestion() {
+  showLanding();
+  $("[data-testid=question]").focus();
 }
 
 /** A mode gave up (e.g. no camera) and the person chose another: start that right away. */
@@ -145,6 +154,7 @@ form.addEventListener("submit", (event) => {
   setFormError(null);
   showChat();
   session.begin(settings);
+  if (view.input.hidden) view.messages.focus({ preventScroll: true }); // an asker has no input
 });
 
 form.addEventListener("change", (event) => {
@@ -154,6 +164,7 @@ form.addEventListener("change", (event) => {
 // ---- chat controls ------------------------------------------------------------------------------
 
 view.stopButton.addEventListener("click", () => session.pressStop());
+$("[data-testid=question-edit]").addEventListener("click", () => editQuestion());
 view.nextButton.addEventListener("click", () => session.pressNext());
 
 chat.querySelector(".composer").addEventListener("submit", (event) => {

@@ -6,6 +6,8 @@
 import { format, formatList, t } from "./i18n.js";
 
 const STOP_LABELS = { stop: "chat.stop", really: "chat.really", new: "chat.new" };
+// Question mode labels its two discussers by seat (the `from` of their frames).
+const SEAT_LABELS = { stranger1: "chat.stranger1", stranger2: "chat.stranger2" };
 const NEAR_BOTTOM_PX = 48;
 const MAX_LINES = 2000; // keep a very long chat from growing the page without bound
 
@@ -17,6 +19,8 @@ export class ChatView {
     this.countdown = root.querySelector(".countdown");
     this.messages = root.querySelector("[data-testid=messages]");
     this.typing = root.querySelector("[data-testid=typing]");
+    this.typingLabel = this.typing.querySelector("[data-i18n]");
+    this.typingSeats = new Set(); // question mode: which discussers are typing
     this.input = root.querySelector("[data-testid=input]");
     this.sendButton = root.querySelector("[data-testid=send]");
     this.nextButton = root.querySelector("[data-testid=next]");
@@ -70,15 +74,23 @@ export class ChatView {
     if (stick) this.messages.scrollTop = this.messages.scrollHeight;
   }
 
-  /** A line said by "you" or "stranger"; `text` is untrusted and only ever used as text. */
-  addChatLine(from, text) {
+  /**
+   * A line said by "you" or "stranger"; `text` is untrusted and only ever used as text. In
+   * question mode `seat` ("stranger1" / "stranger2") says which stranger.
+   */
+  addChatLine(from, text, seat = null) {
     const line = document.createElement("div");
     line.className = `line line-${from}`;
     line.dataset.testid = "line";
     line.dataset.from = from;
+    const seatKey = from === "you" ? undefined : SEAT_LABELS[seat];
+    if (seatKey) {
+      line.dataset.seat = seat;
+      line.classList.add(`line-${seat}`);
+    }
     const who = document.createElement("strong");
     who.className = "who";
-    who.textContent = t(from === "you" ? "chat.you" : "chat.stranger") + ":";
+    who.textContent = t(seatKey ?? (from === "you" ? "chat.you" : "chat.stranger")) + ":";
     const body = document.createElement("span");
     body.className = "text";
     body.textContent = text;
@@ -146,8 +158,22 @@ export class ChatView {
 
   // ---- typing, buttons, input --------------------------------------------------------------------
 
-  setTyping(on) {
-    this.typing.hidden = !on;
+  /** The stranger is (not) typing; in question mode `seat` says which one (no seat: all). */
+  setTyping(on, seat = null) {
+    const known = Object.hasOwn(SEAT_LABELS, seat);
+    if (on && known) this.typingSeats.add(seat);
+    else if (known) this.typingSeats.delete(seat);
+    else if (!on) this.typingSeats.clear();
+    this.typing.hidden = known ? this.typingSeats.size === 0 : !on;
+    this.#renderTyping();
+  }
+
+  #renderTyping() {
+    const seats = this.typingSeats;
+    let key = "chat.typing";
+    if (seats.size === 2) key = "chat.typing_both";
+    else if (seats.size === 1) key = `chat.typing_${[...seats][0]}`;
+    this.typingLabel.textContent = t(key);
   }
 
   setStopState(state) {
@@ -198,8 +224,10 @@ export class ChatView {
       who.textContent = t("chat.you") + ":";
     }
     for (const who of this.messages.querySelectorAll(".line-stranger > .who")) {
-      who.textContent = t("chat.stranger") + ":";
+      const seatKey = SEAT_LABELS[who.parentElement.dataset.seat];
+      who.textContent = t(seatKey ?? "chat.stranger") + ":";
     }
+    this.#renderTyping();
     for (const line of this.messages.querySelectorAll(".line-system[data-key]")) {
       line.replaceChildren(format(line.dataset.key, materialize(line._params || {})));
     }

@@ -2,6 +2,8 @@
 // The server is the authority (it validates again and decides pools); these checks only give
 // quick, friendly feedback.
 
+import { checkQuestion, isQuestionMode } from "./question.js";
+
 export const DEFAULT_LIMITS = Object.freeze({ max_interests: 10, max_interest_chars: 32 });
 
 const REFUSED_KEY = "parley.refused";
@@ -25,7 +27,7 @@ export function parseInterests(raw) {
 
 /**
  * Read the form. Returns {settings} or {error: {key, params}}.
- * settings: {age, interests, fallback, mode}.
+ * settings: {age, interests, fallback, mode}, and `question` for an asker.
  */
 export function readForm(form, limits = DEFAULT_LIMITS) {
   const ageRaw = form.querySelector("[data-testid=age]").value.trim();
@@ -33,6 +35,17 @@ export function readForm(form, limits = DEFAULT_LIMITS) {
   if (!/^\d{1,3}$/u.test(ageRaw)) return { error: { key: "landing.error.invalid_age", field: "age" } };
   const age = Number.parseInt(ageRaw, 10);
   if (age < 1 || age > 120) return { error: { key: "landing.error.invalid_age", field: "age" } };
+
+  const mode = readMode(form);
+  if (isQuestionMode(mode)) {
+    // Interests play no part in question mode (their field is hidden then).
+    const settings = { age, interests: [], fallback: true, mode };
+    if (mode === "discuss") return { settings };
+    const question = form.querySelector("[data-testid=question]").value.trim();
+    const problem = checkQuestion(question);
+    if (problem) return { error: { ...problem, field: "question" } };
+    return { settings: { ...settings, question } };
+  }
 
   const interests = parseInterests(form.querySelector("[data-testid=interests]").value);
   if (interests.length > limits.max_interests) {
@@ -45,12 +58,15 @@ export function readForm(form, limits = DEFAULT_LIMITS) {
       params: { n: limits.max_interest_chars, interest: long }, field: "interests" } };
   }
   const onlyShared = form.querySelector("[data-testid=fallback]").checked;
-  return { settings: { age, interests, fallback: !onlyShared, mode: readMode(form) } };
+  return { settings: { age, interests, fallback: !onlyShared, mode } };
 }
 
-/** The chosen chat mode: "text" (the default) or "video". */
+const FORM_MODES = new Set(["text", "video", "question", "discuss"]);
+
+/** The chosen chat mode: "text" (the default), "video", "question" (ask) or "discuss". */
 export function readMode(form) {
-  return form.querySelector("input[name=mode]:checked")?.value === "video" ? "video" : "text";
+  const value = form.querySelector("input[name=mode]:checked")?.value;
+  return FORM_MODES.has(value) ? value : "text";
 }
 
 /**

@@ -14,11 +14,21 @@
 //   onFrame(ctx, frame)    a server frame the controller does not know (`signal`, `ice`);
 //                          return true when handled
 //   onPairEnded(ctx, why)  the pair ended: why is "left" (Next/Stop), "partner_left" or "lost"
+//   onStillRefused(ctx, code)  optional: the server refused a moderation still (`frame`) the
+//                          mode sent (video: sampler.js backs off or stops)
 //   unmount(ctx)           leaving this mode (release the camera)
 // `ctx` gives { send(frame) -> id|null, pair() -> string|null, phase() -> string, next(),
-// restart() (a new chat when idle), switchMode(id), view }.
+// restart() (a new chat when idle), switchMode(id), settings() (the landing form's), view }.
 // `startKey` is the translation key of the landing button that starts this mode.
+//
+// Optional hooks (question.js uses them):
+//   startFields(ctx)       extra fields for `start` and `next` (the asker's `question`)
+//   describe(key, frame)   a translation key to show instead of the generic status `key`
+//                          (waiting, matched, partner_left), or null to keep it
+//   onWaiting(ctx, frame)  every `waiting` frame
+//   onNotice(ctx, frame)   every `notice` frame, after the session showed it
 
+import { discussMode, questionMode } from "./question.js";
 import { videoMode } from "./video.js";
 
 const textMode = Object.freeze({
@@ -39,7 +49,12 @@ const textMode = Object.freeze({
   unmount() {},
 });
 
-export const MODES = Object.freeze({ text: textMode, video: videoMode });
+export const MODES = Object.freeze({
+  text: textMode,
+  video: videoMode,
+  question: questionMode,
+  discuss: discussMode,
+});
 
 export function getMode(id) {
   return Object.hasOwn(MODES, id) ? MODES[id] : textMode;

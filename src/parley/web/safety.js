@@ -35,6 +35,15 @@ const KNOWN_REASONS = {
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
+// Question mode: whom a report or block can be about, by our seat. An asker must choose which
+// stranger; a discusser means the other discusser unless they pick the question (its asker).
+const ABOUT_CHOICES = {
+  asker: ["stranger1", "stranger2"],
+  stranger1: ["stranger2", "asker"],
+  stranger2: ["stranger1", "asker"],
+};
+const ABOUT_DEFAULT = { stranger1: "stranger2", stranger2: "stranger1" };
+
 const STILL_MAX_SIDE = 320;
 
 /** This browser's device token (the session keeps it in localStorage), or "". */
@@ -109,14 +118,19 @@ export class SafetyUI {
     // Block dialog.
     this.blockDialog = $("#block-dialog");
     this.blockCancel = $("[data-testid=block-cancel]");
+    this.blockConfirm = $("[data-testid=block-confirm]");
+    // Question mode: who a report or block is about.
+    this.reportAbout = $("[data-testid=report-about]");
+    this.blockAbout = $("[data-testid=block-about]");
 
     // Ban notice.
     this.ban = $("[data-testid=ban-notice]");
 
     this.target = null; // the pair the open report is about
     this.blockTarget = null;
+    this.blockTargetAbout = null;
     this.pending = null; // {id, pair} while a report waits for its acknowledgement
-    this.done = null; // {pair, ref} once the open report was acknowledged
+    this.done = null; // {pair, ref, about} once the open report was acknowledged
     this.errorKey = null;
     this.refs = new Map(); // pair -> reference of a report already sent about it
     this.opener = null;
@@ -151,9 +165,14 @@ export class SafetyUI {
     this.reportCancel.addEventListener("click", () => this.reportDialog.close());
     this.reportBlock.addEventListener("click", () => {
       const pair = this.done?.pair;
+      const about = this.done?.about ?? null;
       this.reportDialog.close();
-      if (pair) this.session.sendBlock(pair);
+      if (pair) this.session.sendBlock(pair, about);
     });
+    this.reportAbout.addEventListener("change", () => {
+      if (this.errorKey === "report.error.no_about") this.#setReportError(null);
+    });
+    this.blockAbout.addEventListener("change", () => this.#syncBlockConfirm());
     this.category.addEventListener("change", () => {
       this.category.removeAttribute("aria-invalid");
       if (this.errorKey === "report.error.no_category") this.#setReportError(null);
@@ -164,8 +183,10 @@ export class SafetyUI {
     this.blockDialog.querySelector("form").addEventListener("submit", (event) => {
       event.preventDefault();
       const pair = this.blockTarget;
+      const about = chosenAbout(this.blockAbout);
+      if (about === "") return; // an asker has not said which stranger yet
       this.blockDialog.close();
-      if (pair) this.session.sendBlock(pair);
+      if (pair) this.session.sendBlock(pair, about);
     });
     this.blockCancel.addEventListener("click", () => this.blockDialog.close());
 
@@ -209,6 +230,8 @@ export class SafetyUI {
     this.target = pair;
     this.pending = null;
     this.done = null;
+    setUpAbout(this.reportAbout, this.session.reportSeat);
+    this.#syncIntro();
     this.category.value = category;
     this.category.removeAttribute("aria-invalid");
     this.comment.value = "";
@@ -242,16 +265,22 @@ export class SafetyUI {
       this.category.focus();
       return;
     }
+    const about = chosenAbout(this.reportAbout);
+    if (about === "") {
+      this.#setReportError("report.error.no_about");
+      this.reportAbout.querySelector("input:not(:disabled)").focus();
+      return;
+    }
     const comment = this.comment.value.trim().slice(0, 1000);
     // Take the still now, before the report goes out: the stranger may leave meanwhile.
     const wantStill = !this.frameField.hidden && this.frameBox.checked;
     const still = wantStill ? captureStill() : null;
-    const id = this.session.sendReport(this.target, category, comment);
+    const id = this.session.sendReport(this.target, category, comment, about);
     if (id === null) {
       this.#setReportError("report.error.offline");
       return;
     }
-    this.pending = { id, pair: this.target, wantStill, still };
+    this.pending = { id, pair: this.target, about, wantStill, still };
     this.#setReportError(null);
     this.#setSubmitBusy(true);
   }
@@ -266,9 +295,9 @@ export class SafetyUI {
     // A line in the chat too, so the reference is in the saved log and survives closing the box.
     this.view.addSystemLine("report.logged", { ref });
     if (!mine) return;
-    const { wantStill, still } = this.pending;
+    const { wantStill, still, about } = this.pending;
     this.pending = null;
-    this.done = { pair: this.target, ref };
+    this.done = { pair: this.target, ref, about };
     this.#setSubmitBusy(false);
     this.#setReportError(null);
     this.fields.hidden = true;
@@ -351,6 +380,11 @@ export class SafetyUI {
     this.counter.textContent = t("report.count", { n, max: 1000 });
   }
 
+  /** What goes with the report: a room's evidence holds the question and both discussers. */
+  #syncIntro() {
+    this.intro.textContent = t(this.reportAbout.hidden ? "report.intro" : "report.intro_room");
+  }
+
   #syncAlready() {
     const ref = this.target === null ? undefined : this.refs.get(this.target);
     this.already.hidden = ref === undefined;
@@ -363,9 +397,19 @@ export class SafetyUI {
     const pair = this.session.reportPair;
     if (pair === null || this.session.blockedPairs.has(pair) || this.blockDialog.open) return;
     this.blockTarget = pair;
+    setUpAbout(this.blockAbout, this.session.reportSeat);
+    this.#syncBlockConfirm();
     this.opener = document.activeElement;
     this.blockDialog.showModal();
-    this.blockDialog.querySelector("[data-testid=block-confirm]").focus();
+    const first = this.blockConfirm.disabled
+      ? this.blockAbout.querySelector("input:not(:disabled)")
+      : this.blockConfirm;
+    first.focus();
+  }
+
+  /** An asker blocks one stranger: Block waits until they said which. */
+  #syncBlockConfirm() {
+    this.blockConfirm.disabled = chosenAbout(this.blockAbout) === "";
   }
 
   #restoreFocus() {
@@ -524,6 +568,7 @@ export class SafetyUI {
     this.#syncEmergency();
     this.#syncCounter();
     this.#syncAlready();
+    this.#syncIntro();
     if (this.done) {
       const strong = document.createElement("strong");
       strong.textContent = this.done.ref;
@@ -568,6 +613,27 @@ function relativeTime(ms) {
   const hours = Math.round(ms / 3_600_000);
   if (hours < 48) return rtf.format(hours, "hour");
   return rtf.format(Math.round(ms / 86_400_000), "day");
+}
+
+/**
+ * Question mode: offer the choices for our `seat` in `fieldset` (hidden outside question mode,
+ * where `seat` is null), with the default checked.
+ */
+function setUpAbout(fieldset, seat) {
+  const choices = Object.hasOwn(ABOUT_CHOICES, seat) ? ABOUT_CHOICES[seat] : null;
+  fieldset.hidden = choices === null;
+  for (const radio of fieldset.querySelectorAll("input[type=radio]")) {
+    const allowed = choices !== null && choices.includes(radio.value);
+    radio.closest("label").hidden = !allowed;
+    radio.disabled = !allowed;
+    radio.checked = allowed && radio.value === ABOUT_DEFAULT[seat];
+  }
+}
+
+/** The chosen `about`: null outside question mode, "" when a choice is still missing. */
+function chosenAbout(fieldset) {
+  if (fieldset.hidden) return null;
+  return fieldset.querySelector("input[type=radio]:checked")?.value ?? "";
 }
 
 /** An http(s) URL (absolute, or relative to this page), or null for anything else. */

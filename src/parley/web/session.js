@@ -49,6 +49,14 @@ const BLOCK_FAILED = {
   rate_limited: "block.error.too_fast",
 };
 
+// Why `start` / `next` put us nowhere, by error code (translation keys).
+const START_FAILED = {
+  rate_limited: "status.too_fast_start",
+  server_busy: "status.busy",
+  bad_question: "status.bad_question", // question mode: the filter refused the question
+  mode_unavailable: "status.question_unavailable", // this server cannot run question mode
+};
+
 // Why a line was not delivered, by error code (translation keys).
 const NOT_SENT_REASON = {
   rate_limited: "reason.too_fast",
@@ -123,6 +131,7 @@ export class Session extends EventTarget {
     this.mounted = false; // has this.mode been mounted (and not yet unmounted)?
     this.pair = null;
     this.reportPair = null; // current pair, or the one that just ended (until the next match)
+    this.reportSeat = null; // our seat in reportPair in question mode (asker/stranger1/stranger2)
     this.blockedPairs = new Set();
     this.pendingStart = false; // send `start` as soon as the socket is welcomed
     this.awaitingStopped = 0; // frames before our `stopped` belong to the chat we left
@@ -151,6 +160,7 @@ export class Session extends EventTarget {
         if (this.phase === "idle") this.#newChat();
       },
       switchMode: (mode) => this.onSwitchMode(mode),
+      settings: () => this.settings,
       view,
     };
     this.ctx = ctx;
@@ -206,7 +216,7 @@ export class Session extends EventTarget {
         this.view.addSystemLine("chat.too_fast_next");
         return;
       }
-      const id = this.#send({ type: "next" });
+      const id = this.#send({ type: "next", ...this.#startFields() });
       if (id === null) return;
       this.stopArmed = false;
       this.#endPair();
@@ -247,18 +257,22 @@ export class Session extends EventTarget {
     }
   }
 
-  /** Report the stranger of `pair`. Returns the frame id, or null when offline. */
-  sendReport(pair, category, comment) {
+  /**
+   * Report the stranger of `pair`; in question mode `about` says who (stranger1, stranger2, or
+   * asker: the question). Returns the frame id, or null when offline.
+   */
+  sendReport(pair, category, comment, about = null) {
     if (typeof pair !== "string") return null;
     const frame = { type: "report", pair, category };
     if (comment) frame.comment = comment;
+    if (about) frame.about = about;
     return this.#send(frame);
   }
 
-  /** Block the stranger of `pair` (the current or just-ended chat). Returns the id, or null. */
-  sendBlock(pair) {
+  /** Block the stranger of `pair` (the current or just-ended chat; `about` as for a report). */
+  sendBlock(pair, about = null) {
     if (typeof pair !== "string" || this.blockedPairs.has(pair)) return null;
-    const id = this.#send({ type: "block", pair });
+    const id = this.#send(about ? { type: "block", pair, about } : { type: "block", pair });
     if (id === null) this.view.addSystemLine("block.error.offline");
     return id;
   }
@@ -362,7 +376,7 @@ export class Session extends EventTarget {
       this.view.setStatus("status.too_fast_start");
       return;
     }
-    if (this.#send({ type: "start" }) === null) {
+    if (this.#send({ type: "start", ...this.#startFields() }) === null) {
       this.pendingStart = true;
       this.#setPhase("connecting");
       this.view.setStatus("status.reconnecting");
@@ -386,7 +400,7 @@ export class Session extends EventTarget {
     this.#setPhase("waiting");
     this.#stopCountdown();
     const withInterests = this.settings.interests.length > 0;
-    this.view.setStatus(withInterests ? "status.waiting_interests" : "status.waiting");
+    this.view.setStatus(this.#key(withInterests ? "status.waiting_interests" : "status.waiting"));
   }
 
   #stop() {
@@ -429,7 +443,9 @@ export class Session extends EventTarget {
       case "message":
         return this.#onMessage(f);
       case "typing":
-        if (this.phase === "chatting" && f.pair === this.pair) this.view.setTyping(f.on === true);
+        if (this.phase === "chatting" && f.pair === this.pair) {
+          this.view.setTyping(f.on === true, f.from); // `from`: who, in question mode
+        }
         return undefined;
       case "partner_left":
         return this.#onPartnerLeft(f);
@@ -462,13 +478,14 @@ export class Session extends EventTarget {
     this.#stopCountdown();
     const withInterests = this.settings.interests.length > 0;
     if (f.stage === "interests") {
-      this.view.setStatus("status.waiting_interests");
+      this.view.setStatus(this.#key("status.waiting_interests"));
       if (typeof f.fallback_in === "number" && f.fallback_in > 0) this.#startCountdown(f.fallback_in);
     } else if (withInterests && this.settings.fallback) {
-      this.view.setStatus("status.waiting_anyone");
+      this.view.setStatus(this.#key("status.waiting_anyone"));
     } else {
-      this.view.setStatus("status.waiting");
+      this.view.setStatus(this.#key("status.waiting"));
     }
+    this.mode.onWaiting?.(this.ctx, f);
   }
 
   #onMatched(f) {
@@ -478,13 +495,15 @@ export class Session extends EventTarget {
     if (typeof f.pair !== "string") return undefined;
     if (this.phase === "chatting") this.#endPair();
     this.pair = f.pair;
+    this.reportSeat = typeof f.seat === "string" ? f.seat : null;
     this.#setReportPair(f.pair); // the server dropped the last chat's evidence with this match
     this.stopArmed = false;
     this.#stopCountdown();
     this.#setPhase("chatting");
     this.view.setTyping(false);
-    this.view.setStatus("status.matched", {}, { announce: false });
-    this.view.addSystemLine("status.matched");
+    const matched = this.#key("status.matched", f);
+    this.view.setStatus(matched, {}, { announce: false });
+    this.view.addSystemLine(matched);
     const common = Array.isArray(f.common) ? f.common.filter((c) => typeof c === "string") : [];
     if (common.length) this.view.addCommonLine(common);
     this.view.focusInput();
@@ -504,8 +523,8 @@ export class Session extends EventTarget {
 
   #onMessage(f) {
     if (this.phase !== "chatting" || f.pair !== this.pair || typeof f.text !== "string") return;
-    this.view.setTyping(false);
-    this.view.addChatLine("stranger", f.text);
+    this.view.setTyping(false, f.from);
+    this.view.addChatLine("stranger", f.text, f.from);
     if (document.hidden) {
       this.unread += 1;
       this.onUnread?.(this.unread);
@@ -517,8 +536,9 @@ export class Session extends EventTarget {
     this.#endPair("partner_left");
     this.stopArmed = false;
     this.#setPhase("idle");
-    this.view.setStatus("status.partner_left", {}, { announce: false });
-    this.view.addSystemLine("status.partner_left");
+    const left = this.#key("status.partner_left", f);
+    this.view.setStatus(left, {}, { announce: false });
+    this.view.addSystemLine(left);
   }
 
   #onNotice(f) {
@@ -534,6 +554,7 @@ export class Session extends EventTarget {
     const key = `notice.${f.code}`;
     if (typeof f.code === "string" && has(key)) this.view.addSystemLine(key);
     else if (text) this.view.addSystemText(text);
+    this.mode.onNotice?.(this.ctx, f);
   }
 
   #onBlocked(f) {
@@ -590,6 +611,11 @@ export class Session extends EventTarget {
       this.awaitingStopped = Math.max(0, this.awaitingStopped - 1);
       return undefined;
     }
+    if (sent?.kind === "frame") {
+      // A moderation still (video): its sampling backs off or stops; nothing to tell the user.
+      this.mode.onStillRefused?.(this.ctx, code);
+      return undefined;
+    }
     if (sent?.kind === "report") {
       this.#emit("report-error", { id: f.ref, code, message: f.message });
       return undefined;
@@ -602,12 +628,15 @@ export class Session extends EventTarget {
       this.view.markNotSent(sent.line, NOT_SENT_REASON[code] ?? "reason.error");
       return undefined;
     }
-    if ((sent?.kind === "start" || sent?.kind === "next") &&
-        (code === "rate_limited" || code === "server_busy")) {
+    if ((sent?.kind === "start" || sent?.kind === "next") && Object.hasOwn(START_FAILED, code)) {
       if (this.phase === "waiting" || this.phase === "connecting") {
         this.#setPhase("idle");
         this.#stopCountdown();
-        this.view.setStatus(code === "server_busy" ? "status.busy" : "status.too_fast_start");
+        this.view.setStatus(START_FAILED[code]);
+        // A refused question: the server's words say what was wrong with it.
+        if (code === "bad_question" && typeof f.message === "string" && f.message) {
+          this.view.addSystemText(f.message);
+        }
       }
       return undefined;
     }
@@ -679,6 +708,16 @@ export class Session extends EventTarget {
   }
 
   // ---- helpers -------------------------------------------------------------------------------------
+
+  /** Extra fields of `start` / `next` from the mode (question mode: the asker's question). */
+  #startFields() {
+    return this.mode.startFields?.(this.ctx) ?? {};
+  }
+
+  /** The status text to show for `key`: the mode may word it its own way (question mode). */
+  #key(key, frame = {}) {
+    return this.mode.describe?.(key, frame) ?? key;
+  }
 
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));

@@ -11,10 +11,15 @@
 // - Every signal carries the current pair; a signal for another pair is dropped, and a call's
 //   callbacks stop touching the page as soon as the pair ends.
 // - Failure: one ICE restart (with the freshest ICE servers), then "Connection failed" with Next.
+// - Moderation (docs/protocol.md, "Vision moderation"): when the server moderates video
+//   (`welcome.vision`), the page says so, and sends stills of its OWN camera when asked
+//   (`sample`, sampler.js). A `moderation` event blurs and covers the stranger's video at once;
+//   it stays so until the next pair. Without moderation the page says that too.
 //
 // Everything the stranger controls reaches the page only as media, never as markup.
 
 import { onLanguageChange, t } from "./i18n.js";
+import { StillSampler } from "./sampler.js";
 
 // Not connected this long after the pair started (or after the restart): treat as failed.
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -378,6 +383,13 @@ class VideoMode {
     this.pacer = null;
     this.boxState = "off";
     this.stats = { negotiations: 0, calls: [] }; // calls: times of the ended ones
+    this.vision = null; // welcome.vision: is video moderated automatically? (null: not told yet)
+    this.endedPair = null; // the pair that just ended: its late `moderation` still blurs
+    this.sampler = new StillSampler({
+      source: () => this.#cameraPreview(),
+      send: (frame) => this.ctx?.send(frame) ?? null,
+      currentPair: () => this.ctx?.pair() ?? null,
+    });
     onLanguageChange(() => this.#retranslate());
   }
 
@@ -391,6 +403,7 @@ class VideoMode {
     this.pacer = new SignalPacer((frame) => ctx.send(frame));
     this.#syncButtons();
     this.#setBox("off");
+    this.#syncVision();
     exposeDebug(this);
   }
 
@@ -406,6 +419,10 @@ class VideoMode {
 
   onWelcome(ctx, frame) {
     if (frame.ice && typeof frame.ice === "object") this.ice = frame.ice;
+    // A server that does not say it moderates does not: the page never claims more.
+    this.vision = frame.vision === true;
+    if (!this.vision) this.sampler.stop();
+    this.#syncVision();
   }
 
   onPhase(ctx, phase) {
@@ -418,6 +435,9 @@ class VideoMode {
 
   onMatched(ctx, frame) {
     this.#endCall();
+    this.sampler.stop();
+    this.endedPair = null;
+    this.#setBlurred(false); // a new stranger starts unblurred
     const pair = frame.pair;
     const call = new Call({
       pair,
@@ -457,16 +477,43 @@ class VideoMode {
       }
       return true;
     }
+    if (frame.type === "sample") {
+      // Stills only for the current video pair, and only when the server moderates video.
+      if (this.vision && this.call && frame.pair === this.call.pair && frame.pair === ctx.pair()) {
+        this.sampler.update(frame);
+      }
+      return true;
+    }
+    if (frame.type === "moderation") {
+      // The stranger's camera showed something: hide it now (the server ends the pair next).
+      const ours = frame.pair === this.call?.pair || frame.pair === this.endedPair;
+      if (ours && frame.action === "blur" && typeof frame.pair === "string" &&
+          !this.#elements().box.dataset.moderated) {
+        this.#setBlurred(true);
+        ctx.view.addSystemLine("video.blurred_line"); // in the log too: read out, and kept
+      }
+      return true;
+    }
     return false;
   }
 
+  /** The server refused one of our stills (`frame`): sampling adjusts; the user is not told. */
+  onStillRefused(ctx, code) {
+    this.sampler.refused(code);
+  }
+
   onPairEnded(ctx, why) {
+    this.endedPair = this.call?.pair ?? null;
+    this.sampler.stop();
     this.#endCall();
     this.#setBox(why === "partner_left" ? "left" : "idle");
   }
 
   unmount() {
     this.ctx = null;
+    this.sampler.stop();
+    this.endedPair = null;
+    this.#setBlurred(false);
     this.#endCall();
     this.pacer?.clear();
     for (const track of this.stream?.getTracks() ?? []) track.stop();
@@ -479,6 +526,7 @@ class VideoMode {
     document.body.dataset.mode = "text";
     this.#setBox("off");
     this.#syncButtons();
+    this.#syncVision();
   }
 
   // ---- camera and microphone ------------------------------------------------------------------
@@ -521,6 +569,14 @@ class VideoMode {
     local.play().catch(() => {});
     this.#syncButtons();
     return true;
+  }
+
+  /** Our own camera's preview while the camera is on (what stills are taken of), else null. */
+  #cameraPreview() {
+    const track = this.stream?.getVideoTracks()[0];
+    if (!this.cameraOn || !track || track.readyState !== "live" || !track.enabled) return null;
+    const local = this.#elements().local;
+    return local.srcObject === this.stream ? local : null;
   }
 
   #toggleMic() {
@@ -662,6 +718,9 @@ class VideoMode {
       toText: $("switch-to-text"),
       mute: $("mute"),
       camera: $("camera"),
+      blurred: $("remote-blurred"),
+      visionOn: $("vision-on"),
+      visionOff: $("vision-off"),
     };
     el.mute.addEventListener("click", () => this.#toggleMic());
     el.camera.addEventListener("click", () => this.#toggleCamera());
@@ -686,6 +745,22 @@ class VideoMode {
     el.next.hidden = state !== "failed";
     if (state !== "live" && state !== "paused") el.remote.hidden = true;
     el.localBox.hidden = mediaFailed || state === "off" || !this.stream;
+  }
+
+  /** Blur and cover the stranger's video (automatic moderation), or lift that for a new pair. */
+  #setBlurred(on) {
+    const el = this.#elements();
+    if (on) el.box.dataset.moderated = "blur";
+    else delete el.box.dataset.moderated;
+    el.blurred.hidden = !on;
+  }
+
+  /** Say whether video is moderated automatically, once the server told us (video mode only). */
+  #syncVision() {
+    const el = this.#elements();
+    const shown = this.ctx !== null && this.vision !== null;
+    el.visionOn.hidden = !(shown && this.vision);
+    el.visionOff.hidden = !(shown && !this.vision);
   }
 
   #setConnectionState(state) {
@@ -733,6 +808,7 @@ function exposeDebug(mode) {
       role: () => (mode.call ? (mode.call.polite ? "answerer" : "offerer") : null),
       localStream: () => mode.stream,
       negotiations: () => mode.stats.negotiations + (mode.call?.negotiations ?? 0),
+      stillsSent: () => mode.sampler.sent,
       // Per call of this page (oldest first): ms from `matched` to connected / first frame.
       connectTimes: () => allCalls(mode).filter((c) => c.connectedAt !== null)
         .map((c) => c.connectedAt - c.startedAt),
