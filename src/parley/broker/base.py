@@ -135,6 +135,37 @@ class Quotas(Protocol):
     async def release(self, key: str) -> None: ...
 
 
+class Holders:
+    """How many holders of each key this process counts (for ``Quotas.hold``/``release``);
+    a key with none left is forgotten, so the map stays as small as what is held."""
+
+    __slots__ = ("_n",)
+
+    def __init__(self) -> None:
+        self._n: dict[str, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._n)
+
+    def count(self, key: str) -> int:
+        return self._n.get(key, 0)
+
+    def add(self, key: str) -> None:
+        self._n[key] = self._n.get(key, 0) + 1
+
+    def release(self, key: str) -> int:
+        """One holder fewer (never below none); returns how many are left."""
+        n = self._n.get(key, 0) - 1
+        if n > 0:
+            self._n[key] = n
+            return n
+        self._n.pop(key, None)
+        return 0
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._n.items())
+
+
 class MatchObserver(Protocol):
     def matched(self, pool: str, waits: tuple[float, float]) -> None: ...
 

@@ -44,6 +44,7 @@ from parley.broker.base import (
     Broker,
     BrokerStats,
     Evidence,
+    Holders,
     Line,
     Mailbox,
     MatchObserver,
@@ -98,7 +99,7 @@ class RedisQuotas(Quotas):
         self._take = redis.register_script(lua.TAKE)
         self._hold = redis.register_script(lua.HOLD)
         self._set_held = redis.register_script(lua.SET_HELD)
-        self._held: dict[str, int] = {}  # this node's holders per key
+        self._held = Holders()  # this node's holders per key
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{{q:{key}}}"
@@ -110,7 +111,7 @@ class RedisQuotas(Quotas):
             return True
 
     async def hold(self, key: str, limit: int) -> bool:
-        mine = self._held.get(key, 0)
+        mine = self._held.count(key)
         try:
             ok = bool(
                 await self._hold(keys=[self._key(key)], args=[self._node, limit, HELD_TTL_MS])
@@ -118,17 +119,13 @@ class RedisQuotas(Quotas):
         except _ERRORS:
             ok = mine < limit
         if ok:
-            self._held[key] = mine + 1
+            self._held.add(key)
         return ok
 
     async def release(self, key: str) -> None:
-        n = self._held.get(key, 0) - 1
-        if n > 0:
-            self._held[key] = n
-        else:
-            self._held.pop(key, None)
+        n = self._held.release(key)
         with contextlib.suppress(*_ERRORS):
-            await self._set_held(keys=[self._key(key)], args=[self._node, max(n, 0), HELD_TTL_MS])
+            await self._set_held(keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS])
 
     async def refresh(self) -> None:
         """Rewrite this node's share of every held key (keeps it from lapsing; restores it
@@ -136,7 +133,7 @@ class RedisQuotas(Quotas):
         if not self._held:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key, n in list(self._held.items()):
+            for key, n in self._held.items():
                 await self._set_held(
                     keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS], client=pipe
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from parley.broker.base import Broker, Quotas
+from parley.broker.base import Broker, Holders, Quotas
 
 
 class TokenBucket:
@@ -54,7 +54,7 @@ class LocalQuotas:
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self._buckets: dict[str, TokenBucket] = {}
-        self._held: dict[str, int] = {}
+        self._held = Holders()
         self._max_keys = max_keys
 
     async def take(self, key: str, rate: float, burst: float) -> bool:
@@ -68,18 +68,13 @@ class LocalQuotas:
 
     async def hold(self, key: str, limit: int) -> bool:
         """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""
-        n = self._held.get(key, 0)
-        if n >= limit:
+        if self._held.count(key) >= limit:
             return False
-        self._held[key] = n + 1
+        self._held.add(key)
         return True
 
     async def release(self, key: str) -> None:
-        n = self._held.get(key, 0) - 1
-        if n > 0:
-            self._held[key] = n
-        else:
-            self._held.pop(key, None)
+        self._held.release(key)
 
 
 def quotas_for(broker: Broker) -> Quotas:
