@@ -346,14 +346,6 @@ async def test_a_refusal_that_another_hello_can_fix_keeps_the_socket(
     assert (await client.hello(age=30, mode="text"))["type"] == "welcome"
 
 
-@pytest.mark.ci_may_skip
-def test_server_busy() -> None:
-    pytest.skip(
-        "server_busy needs a broker that can be unavailable; the memory:// broker never is. "
-        "It is tested with the redis:// broker (the Redis broker issue)."
-    )
-
-
 # ---- malformed frames ---------------------------------------------------------------------------
 
 
