@@ -425,17 +425,18 @@ async def paced_ramp(
             schedule.append((r, t, t + warm, t + warm + win))
             t += warm + win + gap
         ctrl.put(schedule)
-        scraped: list[tuple[str | None, str | None, float]] = []
+        scraped: list[tuple[str | None, str | None, float, float, float]] = []
         for _, _, ws, we in schedule:
             await asyncio.sleep(max(0.0, ws - now()))
-            before, c0, w0 = await scrape(node), node.cpu_times() + redis.cpu_times(), now()
+            before, n0, r0, w0 = await scrape(node), node.cpu_times(), redis.cpu_times(), now()
             await asyncio.sleep(max(0.0, we - now()))
-            after, c1, w1 = await scrape(node), node.cpu_times() + redis.cpu_times(), now()
-            scraped.append((before, after, 100 * (c1 - c0) / (w1 - w0)))
+            after, n1, r1, w1 = await scrape(node), node.cpu_times(), redis.cpu_times(), now()
+            pct = 100 * (n1 - n0 + r1 - r0) / (w1 - w0)
+            scraped.append((before, after, pct, n1 - n0, r1 - r0))
         status, payload = await asyncio.to_thread(q.get, True, 60.0)
         if status != "ok":
             raise BenchError(f"paced client process failed: {payload}")
-        for (rate, _, ws, we), raw, (before, after, cpu_pct) in zip(
+        for (rate, _, ws, we), raw, (before, after, cpu_pct, node_cpu, redis_cpu) in zip(
             schedule, payload, scraped, strict=True
         ):
             seconds = we - ws
@@ -468,13 +469,18 @@ async def paced_ramp(
                 "errors": raw["errors"],
                 "client_loop_max_lag_s": raw["lag_max"],
                 "node_plus_redis_cpu_pct": cpu_pct,
+                # CPU per match is steadier than a rate on a shared machine.
+                "node_cpu_ms_per_match": 1000 * node_cpu / max(1.0, raw["matched"] / 2),
+                "redis_cpu_ms_per_match": 1000 * redis_cpu / max(1.0, raw["matched"] / 2),
                 "held": ok,
             }
             results.append(row)
             log(
                 f"[multinode] paced {rate:.0f}/s offered: {mps:.0f} matches/s, client p50/p99 "
                 f"{_ms(c.get('p50'))}/{_ms(c.get('p99'))} ms, server p99 "
-                f"{_ms(server.get('p99'))} ms, node+redis CPU {cpu_pct:.0f}%, client lag "
+                f"{_ms(server.get('p99'))} ms, node+redis CPU {cpu_pct:.0f}% "
+                f"({row['node_cpu_ms_per_match']:.2f}+{row['redis_cpu_ms_per_match']:.2f} ms per "
+                f"match), client lag "
                 f"{raw['lag_max'] * 1000:.1f} ms, starved {raw['starved']}"
                 + (f", errors {raw['errors']}" if raw["errors"] else "")
                 + (" — held" if ok else " — NOT held")
@@ -621,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     args.churners = args.churners or (300 if quick else 1000)
     args.windows = args.windows or 2
     args.window = args.window or (2.0 if quick else 4.0)
-    args.rates = args.rates or ("250,1000,2000" if quick else "250,500,1000,1500,2000")
+    args.rates = args.rates or ("250,1000,2000" if quick else "500,1000,1250,1500,1750,2000")
     args.step = args.step or (2.0 if quick else 4.0)
     args.pool = args.pool or (1000 if quick else 1500)
 

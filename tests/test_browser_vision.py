@@ -101,6 +101,7 @@ async def test_own_camera_still_is_classified_and_blurs_the_other_page(
         assert p.got("welcome")[-1]["vision"] is True
     await expect(viewer.tid("remote-blurred")).to_have_text(BLURRED)
     assert "blur(" in await viewer.tid("remote-video").evaluate(FILTER_JS)
+    assert await viewer.tid("remote-video").evaluate("v => v.muted")  # its sound too
     await expect(viewer.lines("system").filter(has_text=BLURRED_LINE)).to_have_count(1)
     moderation = viewer.got("moderation")
     assert len(moderation) == 1, moderation
@@ -154,6 +155,7 @@ async def test_own_camera_still_is_classified_and_blurs_the_other_page(
     await third.expect_matched()
     await expect(viewer.tid("remote-blurred")).to_be_hidden()
     assert await viewer.tid("remote-video").evaluate(FILTER_JS) == "none"
+    assert not await viewer.tid("remote-video").evaluate("v => v.muted")
     assert third.sent_of("frame") == [] and viewer.sent_of("frame") == []
     await close_all(sender, viewer, third)
 

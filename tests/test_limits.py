@@ -283,7 +283,7 @@ REF_NOT_READ = {"bad_frame", "bad_json", "frame_too_large"}  # the frame was nev
 # Codes that need another kind of server, and the tests that trigger them there.
 ELSEWHERE = {
     "server_busy": "tests/test_multinode.py (Redis restarted under live nodes)",
-    "mode_unavailable": "tests/test_question.py (question mode on a Redis broker)",
+    "mode_unavailable": "tests/test_question.py (a broker that cannot form rooms, in-process)",
     "bad_frame_image": "tests/test_vision.py (vision on, with a classifier loaded)",
 }
 

@@ -4,17 +4,14 @@ Redis restart, and the state every node shares (bans, rate limits, console login
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
 
-from harness import components
 from harness.client import Client
 from harness.server import http_status
-from harness.services import RedisHandle
+from harness.services import RedisHandle, redis_cluster
 from parley.protocol import CloseCode
 from test_moderation_support import add_moderator, logged_in
 from test_safety_support import unique_interest
@@ -72,13 +69,99 @@ async def test_clients_on_three_nodes_match_chat_signal_next(server_factory, red
     # The online count is summed across nodes.
     d = await _client(n2, age=30)
     assert d.welcome["online"] == 6
-    # Question mode (rooms of three) is not built on Redis yet: a clear error, not a silent wait.
-    for mode, fields in (("question", {"question": "Cats or dogs?"}), ("discuss", {})):
-        q = await _client(n0, age=30, mode=mode)
-        await q.send("start", **fields)
-        assert (await q.expect("error"))["code"] == "mode_unavailable"
-        await q.send("next")
-        assert (await q.expect("error"))["code"] == "mode_unavailable"
+
+
+QUESTION = "Cats or dogs, and why?"
+
+
+async def _room(n0, n1, n2):  # type: ignore[no-untyped-def]
+    """An asker on n0, stranger1 on n1, stranger2 on n2, seated with the question."""
+    q = await _client(n0, age=30, mode="question")
+    await q.send("start", question=QUESTION)
+    assert (await q.expect("waiting"))["stage"] == "anyone"
+    s1 = await _client(n1, age=30, mode="discuss")
+    assert (await s1.start())["type"] == "waiting"
+    s2 = await _client(n2, age=30, mode="discuss")
+    await s2.send("start")
+    seated = {}
+    for c in (q, s1, s2):
+        m = await c.expect("matched")
+        assert m["question"] == QUESTION
+        seated[m["seat"]] = m["pair"]
+    assert set(seated) == {"asker", "stranger1", "stranger2"} and len(set(seated.values())) == 1
+    return q, s1, s2, seated["asker"]
+
+
+async def test_a_question_room_spread_over_three_nodes(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
+    n0, n1, n2 = _nodes(server_factory, redis_factory())
+    q, s1, s2, rid = await _room(n0, n1, n2)
+    # Lines fan out to the two others, labelled by seat; the asker only watches.
+    await s1.say("dogs", pair=rid)
+    await s2.say("cats", pair=rid)
+    assert {
+        (f["from"], f["text"]) for f in (await q.expect("message"), await q.expect("message"))
+    } == {
+        ("stranger1", "dogs"),
+        ("stranger2", "cats"),
+    }
+    assert ((await s2.expect("message"))["from"], (await s1.expect("message"))["from"]) == (
+        "stranger1",
+        "stranger2",
+    )
+    await q.say("me too", pair=rid)
+    assert (await q.expect("error"))["code"] == "watch_only"
+    # The asker leaves: both are told, and carry on across their nodes in the same room.
+    await q.send("stop")
+    await q.expect("stopped")
+    for c in (s1, s2):
+        notice = await c.expect("notice")
+        assert notice["code"] == "asker_left" and notice["pair"] == rid
+    await s1.say("just us now", pair=rid)
+    got = await s2.expect("message")
+    assert (got["pair"], got["from"], got["text"]) == (rid, "stranger1", "just us now")
+    await q.assert_silent(0.3)
+    # A discusser leaving ends it for the other.
+    await s2.send("next")
+    left = await s1.expect("partner_left")
+    assert (left["pair"], left["reason"], left["who"]) == (rid, "left", "stranger2")
+    await s2.expect("waiting")
+    # A new room forms across the nodes again: s2 waits on n2, the others come from n0 and n1.
+    q2 = await _client(n1, age=30, mode="question")
+    await q2.send("start", question=QUESTION)
+    await s1.send("start")
+    pairs = {(await c.expect("matched"))["pair"] for c in (q2, s1, s2)}
+    assert len(pairs) == 1 and rid not in pairs
+    # A discusser leaving by its connection closing: partner_left disconnected, with who.
+    await s2.close()
+    left = await s1.expect("partner_left")
+    assert left["reason"] == "disconnected" and left["who"] in ("stranger1", "stranger2")
+    assert (await q2.expect("partner_left"))["reason"] == "disconnected"
+
+
+async def test_kill_a_discussers_node_ends_the_room_within_5s(
+    server_factory, redis_factory
+) -> None:  # type: ignore[no-untyped-def]
+    n0, n1, n2 = _nodes(server_factory, redis_factory())
+    q, s1, s2, rid = await _room(n0, n1, n2)
+    await s1.say("still there?", pair=rid)
+    await s2.expect("message")
+    t0 = time.monotonic()
+    n2.kill()
+    # Both read at once: a client that does not read does not answer the heartbeat's pings, and
+    # is closed for silence (3 s here) about when the dead node is found (3-4 s).
+    lefts = await asyncio.gather(*(c.expect("partner_left", timeout=6) for c in (q, s1)))
+    for left in lefts:
+        assert (left["pair"], left["reason"], left["who"]) == (rid, "disconnected", "stranger2")
+    assert time.monotonic() - t0 < 5
+    # Nobody is later seated with the dead discusser; the two left form a room with a newcomer.
+    await q.send("start", question=QUESTION)
+    await q.expect("waiting")
+    await s1.send("start")
+    await s1.expect("waiting")
+    s3 = await _client(n1, age=30, mode="discuss")
+    await s3.send("start")
+    pairs = {(await c.expect("matched"))["pair"] for c in (q, s1, s3)}
+    assert len(pairs) == 1
 
 
 async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
@@ -106,18 +189,6 @@ async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) 
     d = await _client(n2, age=30)
     assert (await d.start())["type"] == "matched"
     await a.expect("matched")
-
-
-def _restart(redis: RedisHandle) -> None:
-    binary = components.redis_server_binary()
-    assert binary is not None
-    argv = [binary, "--port", str(redis.port), "--bind", redis.host, "--save", "",
-            "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(redis.pidfile),
-            "--logfile", str(redis.logfile), "--dir", str(redis.dir)]  # fmt: skip
-    subprocess.run(argv, capture_output=True, timeout=10, check=True)
-    deadline = time.monotonic() + 10
-    while not redis.alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 async def _wait_status(node, want: int, timeout: float) -> float:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
@@ -150,7 +221,7 @@ async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> Non
     # A pair on one node keeps chatting.
     await a.say("still here", pair=pair)
     assert (await b.expect("message"))["text"] == "still here"
-    _restart(redis)
+    redis.restart()
     await _wait_status(n0, 200, 10)
     await _wait_status(n1, 200, 10)
     await a.say("and after", pair=pair)
@@ -174,23 +245,11 @@ async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> Non
 # ---- state shared by all nodes: bans ------------------------------------------------------
 
 
-def _cluster(server_factory, redis: RedisHandle, tmp_path: Path, n: int = 3, **env: str) -> list:  # type: ignore[no-untyped-def]
-    """``n`` nodes as an operator runs them: one Redis, one database and one secret."""
-    shared = tmp_path / "shared-data"
-    shared.mkdir(exist_ok=True)
-    # A long heartbeat: people idle while a moderator works.
-    env = {"PARLEY_HEARTBEAT_INTERVAL": "20", "PARLEY_HEARTBEAT_TIMEOUT": "60", **env}
-    return [
-        server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **env)
-        for _ in range(n)
-    ]
-
-
 async def test_ban_on_one_node_ends_the_chat_on_another(  # type: ignore[no-untyped-def]
     server_factory, redis_factory, tmp_path
 ) -> None:
     redis = redis_factory()
-    n0, n1, n2 = _cluster(server_factory, redis, tmp_path)
+    n0, n1, n2 = redis_cluster(server_factory, redis, tmp_path)
     topic = unique_interest("ban")
     reporter = await _client(n0, age=30, interests=[topic], fallback=False)
     x = await _client(n1, age=30, interests=[topic], fallback=False)
@@ -236,7 +295,7 @@ async def test_console_logins_and_limits_hold_across_nodes(  # type: ignore[no-u
     server_factory, redis_factory, tmp_path
 ) -> None:
     redis = redis_factory()
-    n0, n1 = _cluster(
+    n0, n1 = redis_cluster(
         server_factory,
         redis,
         tmp_path,

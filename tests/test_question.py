@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness import components
 from harness.client import Client
-from harness.server import ServerHandle
+from harness.server import ServerHandle, free_port
+from harness.services import start_redis
+from parley.broker.memory import MemoryBroker
+from parley.config import Settings
 from parley.store import ItemKind
 from test_protocol_support import (
     QUIET,
@@ -34,17 +39,31 @@ from test_safety_support import database, dev
 QUESTION = "Is a hot dog a sandwich, and why?"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    with own_server(
-        tmp_path_factory,
-        "question",
-        PARLEY_HEARTBEAT_INTERVAL=1,
-        PARLEY_HEARTBEAT_TIMEOUT=3,
-        PARLEY_NEXT_RATE=50,
-        PARLEY_NEXT_BURST=50,
-    ) as handle:
-        yield handle
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def srv(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerHandle]:
+    """The module's server, once per broker: every test here runs on ``memory://`` and on
+    ``redis://`` (a redis-server of the module's own)."""
+    redis = None
+    if request.param == "redis":
+        redis = start_redis(
+            components.require_redis_server(), tmp_path_factory.mktemp("question-redis")
+        )
+    try:
+        with own_server(
+            tmp_path_factory,
+            "question",
+            PARLEY_BROKER_URL=redis.url if redis is not None else "memory://",
+            PARLEY_HEARTBEAT_INTERVAL=1,
+            PARLEY_HEARTBEAT_TIMEOUT=3,
+            PARLEY_NEXT_RATE=50,
+            PARLEY_NEXT_BURST=50,
+        ) as handle:
+            yield handle
+    finally:
+        if redis is not None:
+            redis.stop()
 
 
 @pytest.fixture
@@ -175,9 +194,6 @@ async def test_lines_fan_out_to_the_other_discusser_and_the_asker_labelled_by_se
     outsider = await discusser(quiet)  # waiting in the same pool, with no asker to sit with
 
     await s1.say("I say sandwich")
-    await s2.send("typing", pair=rid, on=True)
-    await s2.say("Never!")
-
     for c in (a, s2):
         assert await c.expect("message", strict=True) == {
             "type": "message",
@@ -185,6 +201,10 @@ async def test_lines_fan_out_to_the_other_discusser_and_the_asker_labelled_by_se
             "text": "I say sandwich",
             "from": "stranger1",
         }
+    # stranger2 answers what it read: (lines of two people sent at the same moment may reach a
+    # third in either order on a Redis broker; each sender's own lines keep their order)
+    await s2.send("typing", pair=rid, on=True)
+    await s2.say("Never!")
     assert await s1.expect("typing", strict=True) == {
         "type": "typing",
         "pair": rid,
@@ -577,14 +597,46 @@ async def test_any_question_field_gets_waiting_or_a_stable_error(
 # ---- a broker without rooms ---------------------------------------------------------------------
 
 
+class _NoRooms(MemoryBroker):
+    """A broker that cannot form rooms (no shipped one: memory:// and redis:// both can)."""
+
+    supports_rooms: ClassVar[bool] = False
+
+
 async def test_a_broker_without_rooms_answers_mode_unavailable(
-    server_factory: Any, redis_factory: Any
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    node = server_factory(PARLEY_BROKER_URL=redis_factory().url)
-    for mode, fields in (("question", {"question": QUESTION}), ("discuss", {})):
-        c = await person(node, mode=mode)
-        await c.send("start", id=6, **fields)
-        error = await c.expect("error", strict=True)
-        assert (error["code"], error["ref"]) == ("mode_unavailable", 6)
-    chat = await person(node)  # chat itself still works there
-    assert (await chat.start())["type"] == "waiting"
+    """The gateway's answer for such a broker: a real server (in this process, since its broker
+    is a test's class) over real WebSockets; the broker is never asked."""
+    import parley.app
+
+    def no_rooms(url: str, **kw: Any) -> _NoRooms:
+        return _NoRooms(**kw)
+
+    monkeypatch.setattr(parley.app, "create_broker", no_rooms)
+    app = parley.app.create_app(Settings(data_dir=tmp_path, _env_file=None))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # uvicorn offers no event to await
+            assert not serving.done(), "the in-process server did not start"
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{port}"
+        for mode, fields in (("question", {"question": QUESTION}), ("discuss", {})):
+            c = await person(url, mode=mode)
+            await c.send("start", id=6, **fields)
+            error = await c.expect("error", strict=True)
+            assert (error["code"], error["ref"]) == ("mode_unavailable", 6)
+            await c.send("next", id=7)
+            error = await c.expect("error", strict=True)
+            assert (error["code"], error["ref"]) == ("mode_unavailable", 7)
+            await c.close()
+        chat = await person(url)  # chat itself still works there
+        assert (await chat.start())["type"] == "waiting"
+        await chat.close()
+    finally:
+        server.should_exit = True
+        await serving

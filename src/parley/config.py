@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
     # Automatic bans also cover the address hash, but shorter: many people can share one address.
     auto_ip_ban_seconds: float = Field(3600.0, ge=0)
+    # Many nodes: new bans are also read from the store this often (0: never), in case this
+    # node missed their announcement (docs/scaling.md).
+    ban_poll_seconds: float = Field(2.0, ge=0)
 
     # Text safety (minor pool): mask contact details, score grooming signals per conversation
     text_mask_contacts: Literal["minors", "everyone", "off"] = "minors"
@@ -142,6 +145,8 @@ class Settings(BaseSettings):
     mod_login_rate: float = Field(0.2, gt=0)  # login attempts per second per address...
     mod_login_burst: float = Field(10.0, ge=1)  # ...with this burst
     mod_claim_timeout: float = Field(900.0, gt=0)  # a claim older than this can be taken over
+    appeal_rate: float = Field(1.0, gt=0)  # /api/appeal requests per second per address...
+    appeal_burst: float = Field(20.0, ge=1)  # ...with this burst (shared by every node)
 
     @model_validator(mode="after")
     def _turn_is_complete(self) -> Settings:

@@ -61,6 +61,7 @@ from parley.protocol import (
 )
 from parley.question import SIDES, check_question, resolve_about, side_of
 from parley.safety.assurance import AgeAssurance
+from parley.safety.ban_poll import BanPoll
 from parley.safety.devices import DeviceTokens
 from parley.safety.limits import Strikes, TokenBucket, quotas_for
 from parley.safety.policy import RefusalCode, Refused
@@ -86,6 +87,7 @@ from parley.store import (
 )
 
 log = logging.getLogger("parley.gateway")
+SWEEP_STEPS = 10  # heartbeat sweep slices per tick
 
 _STATE_ERRORS = {
     Outcome.STALE: (ErrorCode.STALE_PAIR, "that chat has ended"),
@@ -259,6 +261,11 @@ class Connection:
         self.deliver(Error(code=code, message=message, ref=ref))
 
     # --- closing --------------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        """A close is under way or scheduled: nothing more is delivered."""
+        return self._closing or self._closer is not None
 
     def close_soon(self, code: CloseCode) -> None:
         if not self._closing and self._closer is None:
@@ -682,13 +689,13 @@ class Gateway:
         self.settings = settings
         self.assurance = assurance
         self.store = store
-        self.sanctions = Sanctions(settings, store)
         self.broker = broker
         self.metrics = metrics
         self.devices = devices
         self.connections: set[Connection] = set()
         self.sessions: dict[str, Connection] = {}
         self.quotas = quotas_for(broker)  # per address and per device: shared by all nodes
+        self.sanctions = Sanctions(settings, store, self.quotas)
         self.limits = Limits(
             max_frame_bytes=settings.max_frame_bytes,
             max_message_chars=settings.max_message_chars,
@@ -699,6 +706,7 @@ class Gateway:
             interest_fallback=settings.interest_fallback,
         )
         self._heartbeat: asyncio.Task[None] | None = None
+        self._ban_poll: asyncio.Task[None] | None = None
         broker.on_ban(self.apply_ban)
         self.video = VideoModeration(
             settings, broker, store, self.sanctions, metrics, enforce=self.enforce
@@ -709,11 +717,22 @@ class Gateway:
         await self.video.start()  # loads the classifier in its workers (or warns: vision off)
         if self.video.enabled:
             self.frame_limit = max(self.settings.max_frame_bytes, self.settings.vision_frame_chars)
-        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        loop = asyncio.get_running_loop()
+        self._heartbeat = loop.create_task(self._beat())
+        # Many nodes (shared quotas mean a shared broker): a ban whose announcement this node
+        # missed still reaches its live sessions, from the store, within a poll interval.
+        if self.broker.quotas() is not None and self.settings.ban_poll_seconds > 0:
+            every = self.settings.ban_poll_seconds
+            poll = BanPoll(self.store, self.apply_ban, banned_notice, every)
+            self._ban_poll = loop.create_task(poll.run())
 
     async def close(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._ban_poll is not None:
+            self._ban_poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ban_poll
         await asyncio.gather(
             *(c.close(CloseCode.GOING_AWAY) for c in list(self.connections)),
             return_exceptions=True,
@@ -754,10 +773,11 @@ class Gateway:
         await self.broker.announce_ban(BanOrder(ban.device_hash, ban.ip_hash, banned_notice(ban)))
 
     def apply_ban(self, order: BanOrder) -> None:
-        """Every local session a ban covers sees the reasons and leaves (closed 4007)."""
+        """Every local session a ban covers sees the reasons and leaves (closed 4007). The same
+        ban may come twice (announced, then read from the store): a closing session is left be."""
         for conn in list(self.sessions.values()):
             ident = conn.ident
-            if ident is None:
+            if ident is None or conn.closing:
                 continue
             by_ip = order.ip_hash is not None and any(h.digest == order.ip_hash for h in conn.ips)
             if ident.device == order.device or by_ip:
@@ -780,11 +800,23 @@ class Gateway:
         s = self.settings
         tick = max(0.05, min(1.0, s.heartbeat_interval / 2, s.hello_timeout / 4))
         ping = Ping()
+        # Each tick's sweep is done in SWEEP_STEPS slices, with the event loop free in between:
+        # with tens of thousands of sockets one pass (and its burst of pings) would stall every
+        # other connection for as long as it takes.
+        due: list[Connection] = []
+        step = slices = 0
         while True:
-            await asyncio.sleep(tick)
+            if slices == 0:  # once a tick, as one pass would
+                due, slices = list(self.connections), SWEEP_STEPS
+                step = -(-len(due) // SWEEP_STEPS)
+            await asyncio.sleep(tick / SWEEP_STEPS)
+            slices -= 1
             now = time.monotonic()
             wall = time.time()
-            for conn in list(self.connections):
+            batch, due = due[:step], due[step:]
+            for conn in batch:
+                if conn not in self.connections:
+                    continue  # closed since this sweep began
                 conn.refresh_ice(wall)
                 if conn.sampling is not None:
                     self.video.tick(conn, conn.sampling, now)

@@ -12,11 +12,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .components import redis_cli_binary, redis_ping
-from .server import HOST, free_port
+from .components import redis_cli_binary, redis_ping, redis_server_binary
+from .server import HOST, ServerHandle, free_port
 
 _live: set[RedisHandle | TurnHandle] = set()
 
@@ -92,6 +93,19 @@ class RedisHandle:
             time.sleep(0.02)
         _kill_pid(pid)
         _live.discard(self)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Start the server again on the same port, empty (after ``stop`` or ``kill``)."""
+        binary = redis_server_binary()
+        assert binary is not None
+        argv = [binary, "--port", str(self.port), "--bind", self.host, "--save", "",
+                "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.pidfile),
+                "--logfile", str(self.logfile), "--dir", str(self.dir)]  # fmt: skip
+        subprocess.run(argv, capture_output=True, timeout=timeout, check=True)
+        deadline = time.monotonic() + timeout
+        while not self.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _live.add(self)
 
     def kill(self) -> None:
         """SIGKILL the server (to test what happens when Redis dies)."""
@@ -237,3 +251,21 @@ def _stop_leftovers() -> None:
     for h in list(_live):
         with contextlib.suppress(Exception):
             h.kill()
+
+
+def redis_cluster(
+    server_factory: Callable[..., ServerHandle],
+    redis: RedisHandle,
+    tmp_path: Path,
+    n: int = 3,
+    **env: str,
+) -> list[ServerHandle]:
+    """``n`` nodes as an operator runs them: one Redis, one database and one secret. The
+    heartbeat is long: people idle while a moderator works (``env`` may say otherwise)."""
+    shared = tmp_path / "shared-data"
+    shared.mkdir(exist_ok=True)
+    env = {"PARLEY_HEARTBEAT_INTERVAL": "20", "PARLEY_HEARTBEAT_TIMEOUT": "60", **env}
+    return [
+        server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **env)
+        for _ in range(n)
+    ]

@@ -16,6 +16,9 @@
   sessions with Redis before it matches again (``_recover``).
 - Bans: ``announce_ban`` publishes on ``<prefix>:bans``, which every node hears.
 - Quotas shared by all nodes (``RedisQuotas``): per-address and per-device limits.
+- Question rooms: both sides of one band and language share the tag ``{rm:<band>:<lang>}``;
+  forming, leaving and relaying are scripts there, and each member's node is told on its channel
+  (see "question rooms" below).
 
 See docs/scaling.md for the key layout and the figures.
 """
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
+import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, cast
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import msgspec
@@ -39,7 +44,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from parley.broker import redis_lua as lua
+from parley.broker.autopipeline import AutoPipeline
 from parley.broker.base import (
+    ASKER_LEFT,
+    COUNT_MAX,
     BanOrder,
     Broker,
     BrokerStats,
@@ -48,16 +56,23 @@ from parley.broker.base import (
     Line,
     Mailbox,
     MatchObserver,
+    Member,
     Outcome,
     Quotas,
     Ticket,
+    Windows,
+    room_key,
 )
 from parley.broker.memory import PairIds
 from parley.protocol import (
     Banned,
+    Discusser,
     Matched,
+    Notice,
     PartnerLeft,
     PartnerMessage,
+    PartnerTyping,
+    Seat,
     ServerMessage,
     Waiting,
     decode_server,
@@ -70,27 +85,35 @@ ALIVE_TTL_MS = 3000
 BEAT = 1.0
 REAP_EVERY = 0.5
 BLOCK_TTL_S = 30 * 24 * 3600
-BLOCK_CACHE_S = 2.0  # a session's blocked set is re-read at most this often (bounded staleness)
+RECENT_BLOCKS_S = 10.0  # block announcements replayed to sessions that attach this soon after
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
 HELD_TTL_MS = 15_000  # a node's share of a concurrent quota lapses this long after it dies...
 HELD_REFRESH = 5.0  # ...unless the node rewrites it this often
 
-# Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]
+# Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]. Kinds:
+# m matched, l partner left, r relayed (if still that pair), e a question room ended, b barrier.
 _Envelope = tuple[str, str, str, str, str, str]
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(tuple[str, str, str, str, str, str])
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
+_room_line_dec = msgspec.json.Decoder(tuple[float, str, str, str])  # ... and the seat
+# hello modes whose pools form question rooms, and the side each waits on (parley.question.SIDES)
+_ROOM_SIDES = {"question": "asker", "discuss": "discusser"}
+WAITS_KEPT = 50  # recent waits per side for ``expected_wait`` (as memory.py keeps per pool)
 # A ban on the cluster channel: [origin node, device hash, address hash, banned-json]
 _ban_dec = msgspec.json.Decoder(tuple[str, str, str, str])
+# A block on the cluster channel: [device, device] (blocks hold both ways)
+_block_dec = msgspec.json.Decoder(tuple[str, str])
 
 
 class RedisQuotas(Quotas):
-    """Cross-session limits shared by every node: token buckets and concurrent holds, each one
-    key ``<prefix>:{q:<key>}`` (its own Cluster slot) updated by a Lua script.
+    """Cross-session limits shared by every node: token buckets, concurrent holds and
+    sliding-window counts, each one key ``<prefix>:{q:<key>}`` (its own Cluster slot) updated by
+    a Lua script.
 
-    While Redis is down they fail open to what this node alone can see (its own holders; no
-    bucket), since per-session limits still bound every connection."""
+    While Redis is down they fail open to what this node alone can see (its own holders and
+    events; no bucket), since per-session limits still bound every connection."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str, node: str) -> None:
         self._redis = redis
@@ -99,7 +122,10 @@ class RedisQuotas(Quotas):
         self._take = redis.register_script(lua.TAKE)
         self._hold = redis.register_script(lua.HOLD)
         self._set_held = redis.register_script(lua.SET_HELD)
+        self._count = redis.register_script(lua.COUNT)
         self._held = Holders()  # this node's holders per key
+        self._windows = Windows()  # this node's own events per key: the count while Redis is down
+        self._events = 0  # makes each event's zset member unique
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{{q:{key}}}"
@@ -127,6 +153,18 @@ class RedisQuotas(Quotas):
         with contextlib.suppress(*_ERRORS):
             await self._set_held(keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS])
 
+    async def count(self, key: str, window: float) -> int:
+        mine = self._windows.count(key, window, time.monotonic())
+        self._events += 1
+        event = f"{self._node}:{self._events}"
+        try:
+            n = await self._count(
+                keys=[self._key(key)], args=[max(1, int(window * 1000)), event, COUNT_MAX]
+            )
+        except _ERRORS:
+            return mine
+        return int(n)
+
     async def refresh(self) -> None:
         """Rewrite this node's share of every held key (keeps it from lapsing; restores it
         after a Redis restart)."""
@@ -151,16 +189,45 @@ class _Local:
     partner_node: str = ""
     waiting: bool = False
     timer: asyncio.TimerHandle | None = None
-    blocked: str = ""  # SEP-joined devices this device blocked, as last read...
-    blocked_at: float = float("-inf")  # ...at this time.monotonic()
+    blocked: str = ""  # SEP-joined devices this device blocked (or was blocked by), as read...
+    blocked_at: float = float("-inf")  # ...at this time.monotonic(), kept current by P:blocks
     dead: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # pairs already over
+    matches: int = 0  # `matched` frames delivered (to tell a match that overtook its own reply)
+    # Pairs (or rooms) that ended before their `matched` reached this node: events from two
+    # nodes, or a reply and an event, may cross. Told right after that `matched`, in order.
+    ended_early: dict[str, PartnerLeft] = field(default_factory=dict)
 
 
 def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _room_side(pool: str) -> str | None:
+    """``asker``/``discusser`` if ``pool`` is a question-mode pool (its sessions live in rooms)."""
+    parts = pool.split(":")
+    return _ROOM_SIDES.get(parts[1]) if len(parts) == 3 else None
+
+
+@dataclass(frozen=True, slots=True)
+class _RoomView:
+    """A room as LOOKUP_ROOM found it, for evidence and blocks."""
+
+    live: bool
+    pool: str
+    question: Line
+    members: tuple[Member, ...]
+    lines: tuple[Line, ...]
+
+    def member(self, session: str) -> Member | None:
+        return next((m for m in self.members if m.session == session), None)
+
+    def seat(self, seat: Seat) -> Member | None:
+        return next((m for m in self.members if m.seat == seat), None)
+
+
 class RedisBroker(Broker):
+    supports_rooms: ClassVar[bool] = True
+
     def __init__(
         self,
         url: str,
@@ -182,6 +249,12 @@ class RedisBroker(Broker):
         self.node = node_id or secrets.token_hex(6)
         self._channel = f"{self.prefix}:node:{self.node}"
         self._bans_channel = f"{self.prefix}:bans"
+        self._blocks_channel = f"{self.prefix}:blocks"
+        # Blocked sets read before this time.monotonic() may have missed an announcement (the
+        # subscription was down): they are read again at their next use.
+        self._blocks_epoch = float("inf")
+        # Announcements heard lately, per device: {device: {other device: when heard}}.
+        self._recent_blocks: dict[str, dict[str, float]] = {}
         self._alive_key = f"{self.prefix}:{{n:{self.node}}}:alive"
         self._sessions_key = f"{self.prefix}:{{n:{self.node}}}:sessions"
         self._nodes_key = f"{self.prefix}:nodes"
@@ -210,8 +283,11 @@ class RedisBroker(Broker):
         self._control: aioredis.Redis = aioredis.Redis.from_url(
             self._url, socket_timeout=1.0, socket_connect_timeout=0.5
         )
+        # The hot path (matching, relay, presence of sessions) goes through auto-pipelining on
+        # the same pool; the rest (stats, reaping, reconciling) uses the plain client.
+        self._pipe = AutoPipeline(pool)
         self._scripts = {
-            name: self._redis.register_script(src)
+            name: (hashlib.sha1(src.encode()).hexdigest(), src)
             for name, src in (
                 ("enqueue", lua.ENQUEUE),
                 ("fallback", lua.FALLBACK),
@@ -219,6 +295,11 @@ class RedisBroker(Broker):
                 ("lookup", lua.LOOKUP),
                 ("append", lua.APPEND),
                 ("restore", lua.RESTORE),
+                ("enqueue_room", lua.ENQUEUE_ROOM),
+                ("leave_room", lua.LEAVE_ROOM),
+                ("relay_room", lua.RELAY_ROOM),
+                ("lookup_room", lua.LOOKUP_ROOM),
+                ("block_room", lua.BLOCK_ROOM),
             )
         }
         self._quotas = RedisQuotas(self._redis, self.prefix, self.node)
@@ -255,6 +336,7 @@ class RedisBroker(Broker):
         with contextlib.suppress(asyncio.TimeoutError, *_ERRORS):
             await asyncio.wait_for(self._unregister(), 5)
         self._local.clear()
+        await self._pipe.aclose()
         with contextlib.suppress(*_ERRORS):
             await self._redis.aclose()
             await self._listener.aclose()
@@ -286,7 +368,7 @@ class RedisBroker(Broker):
                 for n in nodes:
                     pipe.hlen(f"{self.prefix}:{{n:{n}}}:sessions")
                 for p in pools:
-                    pipe.zcard(f"{self.prefix}:{{{p}}}:queue")
+                    pipe.zcard(self._queue_key(p))
                 counts = await pipe.execute()
         except _ERRORS:
             return BrokerStats(online=len(self._local), waiting={})
@@ -299,16 +381,27 @@ class RedisBroker(Broker):
     async def attach(
         self, session: str, device: str, mailbox: Mailbox, blocked: frozenset[str] = frozenset()
     ) -> None:
-        # The durable blocks from the store are the set's content at attach: no need to read it.
-        self._local[session] = _Local(
-            device, mailbox, blocked=lua.SEP.join(blocked), blocked_at=time.monotonic()
+        # The durable blocks from the store are the set's content at attach: no need to read it,
+        # unless our subscription is new (an announcement may have been missed since the store was
+        # read). Announcements heard just before are replayed: the store was read a moment ago.
+        now = time.monotonic()
+        fresh = now - self._blocks_epoch > RECENT_BLOCKS_S
+        s = self._local[session] = _Local(
+            device,
+            mailbox,
+            blocked=lua.SEP.join(blocked),
+            blocked_at=now if fresh else float("-inf"),
         )
+        self._replay_blocks(s, now - RECENT_BLOCKS_S)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(self._sessions_key, session, "")
-                for other in blocked:
-                    self._add_block(pipe, device, other)
-                await pipe.execute()
+            if blocked:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.hset(self._sessions_key, session, "")
+                    for other in blocked:
+                        self._add_block(pipe, device, other)
+                    await pipe.execute()
+            else:
+                await self._pipe.execute("HSET", self._sessions_key, session, "")
         except _ERRORS:
             log.warning("redis unavailable at attach; the session is re-registered later")
 
@@ -322,12 +415,12 @@ class RedisBroker(Broker):
             self._partner_left_local(s.partner, s.pair, "disconnected")
         if s.pool is None:
             with contextlib.suppress(*_ERRORS):
-                await self._redis.hdel(self._sessions_key, session)
+                await self._pipe.execute("HDEL", self._sessions_key, session)
             return
         try:
             res = await self._leave(s.pool, session, forget=True)
             await self._notify_left(res, "disconnected")
-            await self._redis.hdel(self._sessions_key, session)
+            await self._pipe.execute("HDEL", self._sessions_key, session)
         except _ERRORS:
             self._pending_forget[session] = s.pool
 
@@ -362,12 +455,14 @@ class RedisBroker(Broker):
             return Outcome.NOT_PAIRED
         if s.pair != pair:
             return Outcome.STALE
+        if not s.partner:  # a question room: no one partner (kept off the two-person hot path)
+            return await self._relay_in_room(s, session, pair, event)
         assert s.pool is not None
         base = self._base(s.pool)
         if isinstance(event, PartnerMessage):
             line = _enc.encode((time.time(), session, event.text)).decode()
             with contextlib.suppress(*_ERRORS):
-                await self._scripts["append"](keys=[base], args=[pair, line, self._evidence_lines])
+                await self._script("append", [base], [pair, line, self._evidence_lines])
         partner = self._local.get(s.partner)
         if partner is not None:
             if partner.pair == pair:
@@ -383,21 +478,22 @@ class RedisBroker(Broker):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return Outcome.NOT_PAIRED
+        if _room_side(s.pool) is not None:
+            return await self._block_in_room(s, session, pair, None)
         try:
             found = await self._lookup(s.pool, session, pair)
             if isinstance(found, Outcome):
                 return found
             state, a, _b, da, db, _lines = found
             mine, theirs = (da, db) if a == session else (db, da)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                self._add_block(pipe, mine, theirs)
-                await pipe.execute()
-            for local in self._local.values():  # this node's caches learn at once
-                if local.device in (mine, theirs):
-                    local.blocked_at = float("-inf")
+            await self._store_block(mine, theirs)
             if state == "L" and s.pair == pair:
                 res = await self._leave(s.pool, session)
                 await self._notify_left(res, "left")
+            elif s.pair == pair:
+                # The partner ended it a moment ago (its `partner_left` is still on its way from
+                # another node): over for the blocker now, who is told `blocked`, not that.
+                self._forget_pair(s, pair)
         except _ERRORS:
             return Outcome.UNAVAILABLE
         return Outcome.OK
@@ -406,6 +502,8 @@ class RedisBroker(Broker):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return None
+        if _room_side(s.pool) is not None:
+            return await self._room_evidence(s, session, pair)
         try:
             found = await self._lookup(s.pool, session, pair)
         except _ERRORS:
@@ -457,6 +555,35 @@ class RedisBroker(Broker):
         except _ERRORS:
             self._pending_bans.append(payload)
 
+    def _on_block(self, a: str, b: str) -> None:
+        now = time.monotonic()
+        self._recent_blocks.setdefault(a, {})[b] = now
+        self._recent_blocks.setdefault(b, {})[a] = now
+        for local in self._local.values():
+            if local.device == a:
+                self._learn_block(local, b)
+            elif local.device == b:
+                self._learn_block(local, a)
+
+    def _replay_blocks(self, s: _Local, since: float) -> None:
+        for other, at in self._recent_blocks.get(s.device, {}).items():
+            if at >= since:
+                self._learn_block(s, other)
+
+    def _forget_old_blocks(self) -> None:
+        horizon = time.monotonic() - RECENT_BLOCKS_S
+        for device in list(self._recent_blocks):
+            others = self._recent_blocks[device]
+            for other in [o for o, at in others.items() if at < horizon]:
+                del others[other]
+            if not others:
+                del self._recent_blocks[device]
+
+    @staticmethod
+    def _learn_block(s: _Local, other: str) -> None:
+        if other not in s.blocked.split(lua.SEP):
+            s.blocked = f"{s.blocked}{lua.SEP}{other}" if s.blocked else other
+
     def _on_ban_message(self, data: bytes) -> None:
         origin, device, ip_hash, notice = _ban_dec.decode(data)
         event = decode_server(notice)
@@ -497,6 +624,22 @@ class RedisBroker(Broker):
     def _base(self, pool: str) -> str:
         return f"{self.prefix}:{{{pool}}}"
 
+    async def _enter_pool(self, s: _Local, ticket: Ticket) -> None:
+        """Leave the session's old pool (another mode or band), if any, and register the new one."""
+        if s.pool == ticket.pool:
+            return
+        if s.pool is not None:
+            await self._notify_left(await self._leave(s.pool, ticket.session), "left")
+        await asyncio.gather(
+            self._pipe.execute("HSET", self._sessions_key, ticket.session, ticket.pool),
+            self._pipe.execute("SADD", self._pools_key, ticket.pool),
+        )
+        s.pool = ticket.pool
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        sha, source = self._scripts[name]
+        return await self._pipe.script(sha, source, keys, args)
+
     def _block_key(self, device: str) -> str:
         return f"{self.prefix}:{{d:{device}}}:blocked"
 
@@ -506,37 +649,36 @@ class RedisBroker(Broker):
             pipe.expire(self._block_key(x), BLOCK_TTL_S)
 
     async def _blocked(self, s: _Local) -> str:
-        """The devices ``s``'s device blocked (or was blocked by): re-read from Redis at most
-        every BLOCK_CACHE_S, which saves a round trip on most ``next``s."""
+        """The devices ``s``'s device blocked (or was blocked by). Read from Redis only when the
+        copy may have missed an announcement on ``P:blocks``; otherwise no round trip."""
         now = time.monotonic()
-        if now - s.blocked_at >= BLOCK_CACHE_S:
-            members = await self._redis.smembers(self._block_key(s.device))
+        if s.blocked_at < self._blocks_epoch:
+            members = await self._pipe.execute("SMEMBERS", self._block_key(s.device))
             s.blocked, s.blocked_at = lua.SEP.join(_s(m) for m in members), now
+            self._replay_blocks(s, now)  # heard while the read was on its way
         return s.blocked
 
     async def _enqueue(
         self, s: _Local, ticket: Ticket, mode: str, *, recovering: bool = False
     ) -> Outcome:
-        if ticket.side is not None:
-            return Outcome.MODE_UNAVAILABLE  # question rooms are not built on Redis yet
         if not recovering and not self._live():
             return Outcome.UNAVAILABLE  # a partner on another node could not tell us of a match
         try:
-            if s.pool is not None and s.pool != ticket.pool:
-                await self._notify_left(await self._leave(s.pool, ticket.session), "left")
-            if s.pool != ticket.pool:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.hset(self._sessions_key, ticket.session, ticket.pool)
-                    pipe.sadd(self._pools_key, ticket.pool)
-                    await pipe.execute()
-                s.pool = ticket.pool
+            await self._enter_pool(s, ticket)
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        if ticket.side is not None:
+            return await self._enqueue_room(s, ticket, mode, recovering=recovering)
+        try:
             now = time.time()
             pid = self._new_pair_id()
+            seen = s.matches
             res = [
                 _s(x)
-                for x in await self._scripts["enqueue"](
-                    keys=[self._base(ticket.pool)],
-                    args=[
+                for x in await self._script(
+                    "enqueue",
+                    [self._base(ticket.pool)],
+                    [
                         ticket.session,
                         ticket.device,
                         self.node,
@@ -571,6 +713,10 @@ class RedisBroker(Broker):
         if code == "M":
             await self._matched(ticket.pool, ticket.session, match, now)
             return Outcome.OK
+        if s.matches != seen:
+            # Queued, and already matched by another node, whose `matched` (and maybe that
+            # pair's end) was delivered while this reply was on its way: not waiting any more.
+            return Outcome.OK
         s.pair = None
         s.waiting = True
         wait_for_interest = bool(ticket.interests) and ticket.fallback
@@ -603,9 +749,10 @@ class RedisBroker(Broker):
         try:
             res = [
                 _s(x)
-                for x in await self._scripts["fallback"](
-                    keys=[self._base(s.pool)],
-                    args=[session, repr(now), await self._blocked(s), self._new_pair_id()],
+                for x in await self._script(
+                    "fallback",
+                    [self._base(s.pool)],
+                    [session, repr(now), await self._blocked(s), self._new_pair_id()],
                 )
             ]
         except _ERRORS:
@@ -639,20 +786,27 @@ class RedisBroker(Broker):
             return
         self._cancel_timer(s)
         s.pair, s.partner, s.partner_node, s.waiting = pid, partner, pnode, False
+        s.matches += 1
         s.mailbox.deliver(event)
+        ended = s.ended_early.pop(pid, None)
+        if ended is not None:  # the partner (or a discusser) left before this reached us
+            self._forget_pair(s, pid)
+            s.mailbox.deliver(ended)
 
     # --- internals: leaving ----------------------------------------------------------------
 
     async def _leave(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+        if _room_side(pool) is not None:
+            return await self._leave_room(pool, session, forget=forget)
         res = [
             _s(x)
-            for x in await self._scripts["leave"](
-                keys=[self._base(pool)], args=[session, self._grace_ms, "1" if forget else "0"]
+            for x in await self._script(
+                "leave", [self._base(pool)], [session, self._grace_ms, "1" if forget else "0"]
             )
         ]
         s = self._local.get(session)
         if s is not None:
-            if res[0] == "P":
+            if res[0] in ("P", "N") and res[1]:  # N: a pair that ended before its `matched` came
                 s.dead.append(res[1])
             if s.pair is not None:
                 self._forget_pair(s, s.pair)
@@ -666,6 +820,9 @@ class RedisBroker(Broker):
 
     async def _notify_left(self, res: list[str], reason: str) -> None:
         """Tell the partner of a pair that a leave script ended (``res`` = P, pid, other, node)."""
+        if res and res[0] in ("A", "E"):  # a question room's members (``_leave_room``)
+            await self._notify_room(res, reason)
+            return
         if not res or res[0] != "P" or not res[2]:
             return
         _, pid, other, onode = res[:4]
@@ -680,20 +837,29 @@ class RedisBroker(Broker):
 
     def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
         s = self._local.get(session)
-        if s is None or s.pair != pid:
+        event = PartnerLeft(pair=pid, reason="disconnected" if reason == "disconnected" else "left")
+        if s is None:
+            return
+        if s.pair != pid:
+            self._end_early(s, event)
             return
         self._forget_pair(s, pid)
-        s.mailbox.deliver(
-            PartnerLeft(pair=pid, reason="disconnected" if reason == "disconnected" else "left")
-        )
+        s.mailbox.deliver(event)
+
+    @staticmethod
+    def _end_early(s: _Local, event: PartnerLeft) -> None:
+        """``event`` ends a pair that is not (yet) this session's: if its ``matched`` is still on
+        its way, it is told after it; a pair the session is done with is left alone."""
+        if event.pair in s.dead:
+            return
+        if len(s.ended_early) >= 16:  # bounded: a `matched` that never comes is forgotten
+            s.ended_early.pop(next(iter(s.ended_early)))
+        s.ended_early[event.pair] = event
 
     async def _lookup(
         self, pool: str, session: str, pair: str
     ) -> Outcome | tuple[str, str, str, str, str, tuple[Line, ...]]:
-        res = [
-            _s(x)
-            for x in await self._scripts["lookup"](keys=[self._base(pool)], args=[session, pair])
-        ]
+        res = [_s(x) for x in await self._script("lookup", [self._base(pool)], [session, pair])]
         if res[0] == "S":
             return Outcome.STALE
         if res[0] == "N":
@@ -709,7 +875,7 @@ class RedisBroker(Broker):
     # --- internals: delivery -----------------------------------------------------------------
 
     async def _publish(self, node: str, envelope: _Envelope) -> None:
-        await self._redis.publish(f"{self.prefix}:node:{node}", _enc.encode(envelope))
+        await self._pipe.execute("PUBLISH", f"{self.prefix}:node:{node}", _enc.encode(envelope))
 
     def _on_envelope(self, data: bytes) -> None:
         kind, session, pair, partner, pnode, payload = _dec.decode(data)
@@ -729,6 +895,8 @@ class RedisBroker(Broker):
             self._partner_left_local(session, pair, reason)
         elif kind == "r" and s.pair == pair:
             s.mailbox.deliver(event)
+        elif kind == "e" and isinstance(event, PartnerLeft):
+            self._room_ended_local(session, pair, event)
 
     async def _listen(self) -> None:
         backoff = 0.05
@@ -736,7 +904,8 @@ class RedisBroker(Broker):
         while True:
             pubsub = self._listener.pubsub()
             try:
-                await pubsub.subscribe(self._channel, self._bans_channel)
+                await pubsub.subscribe(self._channel, self._bans_channel, self._blocks_channel)
+                self._blocks_epoch = time.monotonic()
                 if started:  # events sent to us meanwhile are lost: reconcile before serving
                     self._registered = False
                     self._resync = True
@@ -748,8 +917,11 @@ class RedisBroker(Broker):
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is not None and msg["type"] == "message":
                         try:
-                            if _s(msg["channel"]) == self._bans_channel:
+                            channel = _s(msg["channel"])
+                            if channel == self._bans_channel:
                                 self._on_ban_message(msg["data"])
+                            elif channel == self._blocks_channel:
+                                self._on_block(*_block_dec.decode(msg["data"]))
                             else:
                                 self._on_envelope(msg["data"])
                         except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
@@ -799,6 +971,7 @@ class RedisBroker(Broker):
                     self._pending_bans.pop(0)
                 if time.monotonic() - last_reap >= REAP_EVERY:
                     last_reap = time.monotonic()
+                    self._forget_old_blocks()
                     await self._reap()
                 if time.monotonic() - last_held >= HELD_REFRESH:
                     last_held = time.monotonic()
@@ -852,7 +1025,7 @@ class RedisBroker(Broker):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session, s in local[i : i + 500]:
                     pipe.hset(self._sessions_key, session, s.pool or "")
-                    pipe.hmget(f"{self._base(s.pool or '')}:s:{session}", "st", "pair")
+                    pipe.hmget(f"{self._base_of(s.pool or '')}:s:{session}", "st", "pair")
                     if s.pool is not None:
                         pipe.sadd(self._pools_key, s.pool)
                 found = await pipe.execute()
@@ -866,9 +1039,10 @@ class RedisBroker(Broker):
                     continue
                 partner = self._local.get(s.partner)
                 if st == "" and partner is not None and partner.pair == s.pair:
-                    ok = await self._scripts["restore"](
-                        keys=[self._base(s.pool)],
-                        args=[s.pair, session, s.partner, s.device, partner.device, self.node],
+                    ok = await self._script(
+                        "restore",
+                        [self._base(s.pool)],
+                        [s.pair, session, s.partner, s.device, partner.device, self.node],
                     )
                     if ok:
                         restored.add(s.pair)
@@ -904,3 +1078,329 @@ class RedisBroker(Broker):
                 pipe.delete(sessions_key)
                 pipe.srem(self._nodes_key, node)
                 await pipe.execute()
+
+    # --- question rooms ------------------------------------------------------------------------
+    # A room's keys live under the room base of its band and language (``redis_lua``): the asker
+    # and the discussers' pools share it, so ENQUEUE_ROOM forms a room atomically. A member's
+    # _Local has the room id as ``pair`` and no ``partner``: relays ask RELAY_ROOM whom to reach.
+
+    def _room_base(self, pool: str) -> str:
+        return f"{self.prefix}:{{rm:{room_key(pool)}}}"
+
+    def _base_of(self, pool: str) -> str:
+        """Where the session records of ``pool`` are: its own base, or its room base."""
+        return self._room_base(pool) if _room_side(pool) is not None else self._base(pool)
+
+    def _queue_key(self, pool: str) -> str:
+        side = _room_side(pool)
+        return (
+            f"{self._room_base(pool)}:{side}" if side is not None else f"{self._base(pool)}:queue"
+        )
+
+    async def _enqueue_room(
+        self, s: _Local, ticket: Ticket, mode: str, *, recovering: bool = False
+    ) -> Outcome:
+        assert ticket.side is not None  # ``_enqueue`` checked liveness and entered the pool
+        try:
+            now = time.time()
+            seen = s.matches
+            head, left = await self._script(
+                "enqueue_room",
+                [self._room_base(ticket.pool)],
+                [
+                    ticket.session,
+                    ticket.device,
+                    self.node,
+                    repr(now),
+                    ticket.side,
+                    ticket.pool,
+                    ticket.question or "",
+                    await self._blocked(s),
+                    mode,
+                    self._new_pair_id(),
+                    self._grace_ms,
+                    WAITS_KEPT,
+                ],
+            )
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        res, gone = [_s(x) for x in head], [_s(x) for x in left]
+        if res[0] == "W":
+            return Outcome.WAITING
+        if res[0] == "B":
+            return Outcome.BAD_STATE
+        s.ticket = ticket
+        self._cancel_timer(s)
+        if gone and gone[0] in ("A", "E"):  # ``next`` left a room first
+            if s.pair == gone[1]:
+                self._forget_pair(s, gone[1])
+            s.dead.append(gone[1])
+            await self._notify_room(gone, "left")
+        if res[0] == "M":
+            await self._room_formed(res, now)
+            return Outcome.OK
+        if s.matches != seen:
+            return Outcome.OK  # seated by another node while this reply was on its way
+        s.pair = None
+        s.waiting = True
+        if not recovering:  # re-queued after a Redis restart: the person was told already
+            waits = [float(w) for w in res[1:]]
+            expected = round(statistics.median(waits), 1) if waits else None
+            s.mailbox.deliver(Waiting(stage="anyone", since=now, expected_wait=expected))
+        return Outcome.OK
+
+    async def _room_formed(self, res: list[str], now: float) -> None:
+        _, rid, question, asker_pool, _discuss_pool, *seated = res
+        seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
+        waits: list[float] = []
+        remote: list[tuple[str, _Envelope]] = []
+        for seat, k in zip(seats, range(0, len(seated), 3), strict=True):
+            session, node, since = seated[k : k + 3]
+            waits.append(max(0.0, now - float(since)))
+            event = Matched(pair=rid, common=[], role="answerer", seat=seat, question=question)
+            if node == self.node:
+                self._deliver_matched(session, rid, "", "", event)
+            else:
+                remote.append((node, ("m", session, rid, "", "", encode(event))))
+        if remote:
+            # In one MULTI: every member's node hears ``matched`` before any member can relay to
+            # it (a relay comes from a node that heard its own ``matched``, so after the EXEC).
+            with contextlib.suppress(*_ERRORS):
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for node, envelope in remote:
+                        pipe.publish(f"{self.prefix}:node:{node}", _enc.encode(envelope))
+                    await pipe.execute()
+        self._observer.room_formed(asker_pool, waits[0], (waits[1], waits[2]))
+
+    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+        res = [
+            _s(x)
+            for x in await self._script(
+                "leave_room",
+                [self._room_base(pool)],
+                [session, self._grace_ms, "1" if forget else "0"],
+            )
+        ]
+        s = self._local.get(session)
+        if s is not None:
+            if res[0] in ("A", "E", "N") and res[1]:  # N: as in ``_leave``
+                s.dead.append(res[1])
+            if s.pair is not None:
+                self._forget_pair(s, s.pair)
+            s.waiting = False
+            self._cancel_timer(s)
+        return res
+
+    async def _notify_room(self, res: list[str], reason: str) -> None:
+        """Tell the members still in a room that someone left it (``res`` from LEAVE_ROOM): the
+        asker leaving is a notice, a discusser leaving ends the room for all."""
+        kind, rid, seat, *members = res
+        event: Notice | PartnerLeft
+        if kind == "A":
+            event, envelope = Notice(code="asker_left", text=ASKER_LEFT, pair=rid), "r"
+        else:
+            event = PartnerLeft(
+                pair=rid,
+                reason="disconnected" if reason == "disconnected" else "left",
+                who=_discusser(seat),
+            )
+            envelope = "e"
+        payload = encode(event)
+        for session, node in zip(members[::2], members[1::2], strict=True):
+            s = self._local.get(session)
+            if node == self.node or s is not None:
+                if s is None:
+                    continue
+                if isinstance(event, PartnerLeft):
+                    self._room_ended_local(session, rid, event)
+                elif s.pair == rid:
+                    s.mailbox.deliver(event)
+            elif node:
+                with contextlib.suppress(*_ERRORS):
+                    await self._publish(node, (envelope, session, rid, "", "", payload))
+
+    def _room_ended_local(self, session: str, rid: str, event: PartnerLeft) -> None:
+        s = self._local.get(session)
+        if s is None:
+            return
+        if s.pair != rid:  # may come before ``matched`` (another node formed the room)
+            self._end_early(s, event)
+            return
+        self._forget_pair(s, rid)
+        s.mailbox.deliver(event)
+
+    async def _relay_in_room(
+        self, s: _Local, session: str, pair: str, event: ServerMessage
+    ) -> Outcome:
+        assert s.pool is not None
+        message = isinstance(event, PartnerMessage)
+        try:
+            res = [
+                _s(x)
+                for x in await self._script(
+                    "relay_room",
+                    [self._room_base(s.pool)],
+                    [
+                        session,
+                        pair,
+                        repr(time.time()) if message else "",
+                        event.text if isinstance(event, PartnerMessage) else "",
+                        self._evidence_lines,
+                    ],
+                )
+            ]
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        if res[0] == "S":
+            return Outcome.STALE
+        if res[0] == "A":
+            return Outcome.WATCH_ONLY
+        seat = _discusser(res[1])
+        if isinstance(event, PartnerMessage | PartnerTyping):
+            event = msgspec.structs.replace(event, from_=seat)
+        payload = encode(event)
+        for other, node in zip(res[2::2], res[3::2], strict=True):
+            local = self._local.get(other)
+            if local is not None:
+                if local.pair == pair:
+                    local.mailbox.deliver(event)
+                continue
+            try:
+                await self._publish(node, ("r", other, pair, "", "", payload))
+            except _ERRORS:
+                return Outcome.UNAVAILABLE
+        return Outcome.OK
+
+    async def _lookup_room(self, pool: str, session: str, pair: str) -> Outcome | _RoomView:
+        res = [
+            _s(x)
+            for x in await self._script("lookup_room", [self._room_base(pool)], [session, pair])
+        ]
+        if res[0] in ("S", "N"):
+            return Outcome.STALE if res[0] == "S" else Outcome.NOT_PAIRED
+        state, rpool, question, qat, *rest = res
+        seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
+        members = tuple(Member(seat, rest[2 * k], rest[2 * k + 1]) for k, seat in enumerate(seats))
+        lines = []
+        for raw in rest[6:]:
+            at, sender, text, seat = _room_line_dec.decode(raw)
+            lines.append(Line(at, sender, text, cast(Seat, seat)))
+        return _RoomView(
+            state == "L",
+            rpool,
+            Line(float(qat), members[0].session, question, "asker"),
+            members,
+            tuple(lines),
+        )
+
+    async def _room_evidence(self, s: _Local, session: str, pair: str) -> Evidence | None:
+        assert s.pool is not None
+        try:
+            room = await self._lookup_room(s.pool, session, pair)
+        except _ERRORS:
+            return None
+        if isinstance(room, Outcome):
+            return None
+        me = room.member(session)
+        if me is None:
+            return None
+        them = room.seat("stranger1" if me.seat == "asker" else _other_discusser(me.seat))
+        assert them is not None
+        return Evidence(
+            pair=pair,
+            pool=room.pool,
+            reporter=session,
+            reported=them.session,
+            reporter_device=me.device,
+            reported_device=them.device,
+            lines=(room.question, *room.lines),
+            live=room.live,
+            members=room.members,
+            reporter_seat=me.seat,
+            reported_seat=them.seat,
+        )
+
+    async def block_seat(self, session: str, pair: str, seat: Seat) -> Outcome:
+        s = self._local.get(session)
+        if s is None or s.pool is None:
+            return Outcome.NOT_PAIRED
+        if _room_side(s.pool) is not None:
+            return await self._block_in_room(s, session, pair, seat)
+        try:  # a two-person pair has no seats
+            found = await self._lookup(s.pool, session, pair)
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        return found if isinstance(found, Outcome) else Outcome.NOT_PAIRED
+
+    async def _block_in_room(
+        self, s: _Local, session: str, pair: str, seat: Seat | None
+    ) -> Outcome:
+        """``block`` (``seat`` None: a discusser blocks the other one) and ``block_seat``."""
+        assert s.pool is not None
+        try:
+            room = await self._lookup_room(s.pool, session, pair)
+            if isinstance(room, Outcome):
+                return room
+            me = room.member(session)
+            if seat is None:
+                if me is None or me.seat == "asker":
+                    return Outcome.BAD_STATE  # the asker names whom to block
+                seat = _other_discusser(me.seat)
+            them = room.seat(seat)
+            if me is None or them is None or them.session == session:
+                return Outcome.BAD_STATE
+            await self._store_block(me.device, them.device)
+            if room.live and s.pair == pair:
+                await self._notify_left(await self._leave(s.pool, session), "left")
+            elif s.pair == pair:  # ended a moment ago on another node, as in ``block``
+                self._forget_pair(s, pair)
+        except _ERRORS:
+            return Outcome.UNAVAILABLE
+        return Outcome.OK
+
+    async def _store_block(self, mine: str, theirs: str) -> None:
+        """A new block, made in a chat or a room: in both devices' sets, announced to every
+        node's copies (ours at once), and in the records of their tabs waiting for a room."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._add_block(pipe, mine, theirs)
+            pipe.publish(self._blocks_channel, _enc.encode((mine, theirs)))
+            await pipe.execute()
+        self._on_block(mine, theirs)
+        await self._block_in_rooms(mine, theirs)
+
+    async def _block_in_rooms(self, a: str, b: str) -> None:
+        """A new block between devices ``a`` and ``b`` reaches the records of their sessions
+        waiting for a room, under every band and language's tag (BLOCK_ROOM), whichever pool
+        the block was made in."""
+        pools = [_s(p) for p in await self._redis.smembers(self._pools_key)]
+        bases = {self._room_base(p) for p in pools if _room_side(p) is not None}
+        if not bases:
+            return
+        await asyncio.gather(*(self._script("block_room", [x], [a, b]) for x in bases))
+
+    async def room_snapshot(self) -> tuple[dict[str, str], dict[str, dict[Seat, str]]]:
+        """Question mode in Redis (all nodes): queues (session → pool) and live rooms (room →
+        seat → session), as ``MemoryBroker.room_snapshot``."""
+        queued: dict[str, str] = {}
+        rooms: dict[str, dict[Seat, str]] = {}
+        pools = [_s(p) for p in await self._redis.smembers(self._pools_key)]
+        for base in sorted({self._room_base(p) for p in pools if _room_side(p) is not None}):
+            for side in _ROOM_SIDES.values():
+                for sid in await self._redis.zrange(f"{base}:{side}", 0, -1):
+                    queued[_s(sid)] = _s(await self._redis.hget(f"{base}:s:{_s(sid)}", "pool"))
+            for rid in await self._redis.smembers(f"{base}:rooms"):
+                room = {
+                    _s(k): _s(v)
+                    for k, v in (await self._redis.hgetall(f"{base}:r:{_s(rid)}")).items()
+                }
+                seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
+                rooms[_s(rid)] = {x: room[x] for x in seats if room.get(f"in:{x}") == "1"}
+        return queued, rooms
+
+
+def _discusser(seat: str) -> Discusser:
+    return "stranger2" if seat == "stranger2" else "stranger1"
+
+
+def _other_discusser(seat: str) -> Discusser:
+    return "stranger1" if seat == "stranger2" else "stranger2"

@@ -161,13 +161,15 @@ return {'W'}
 )
 
 # ARGV: sid, grace_ms, forget('1': drop the session record too)
+# -> {'Q'} | {'P', pair, partner, partner node} | {'N', the last pair it was in (its `matched` may
+# still be on its way to the session's node, which must then drop it)}
 LEAVE = (
     _COMMON
     + r"""
 local sid, grace, forget = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local s = skey(sid)
 local st = redis.call('HGET', s, 'st')
-local res = {'N'}
+local res = {'N', redis.call('HGET', s, 'recent') or ''}
 if st == 'q' then
   unlink(sid)
   res = {'Q'}
@@ -291,5 +293,291 @@ end
 redis.call('HSET', KEYS[1], node, count, node .. ':t', now + ttl)
 redis.call('PEXPIRE', KEYS[1], ttl)
 return count
+"""
+)
+
+# Sliding-window count. KEYS[1]: zset member -> time (ms). ARGV: window ms, a unique member, the
+# cap -> events within the window, this one included. An event exactly a window old still counts.
+# The key lapses a window after its last event, when none of its events counts any more.
+COUNT = (
+    _NOW_MS
+    + r"""
+local window, cap = tonumber(ARGV[1]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - window))
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+if n > cap then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1)
+  n = cap
+end
+redis.call('PEXPIRE', KEYS[1], window)
+return n
+"""
+)
+
+# --- question rooms ------------------------------------------------------------------------------
+# KEYS[1] is the room base ``<prefix>:{rm:<band>:<language>}``: the askers and the discussers of
+# one band and language (the pools that form rooms together) share its hash tag, so forming a
+# room is one script on one Cluster slot.
+#
+#     base:seq             INCR counter: arrival order on both sides
+#     base:asker           zset seq -> session: askers waiting
+#     base:discusser       zset seq -> session: discussers waiting
+#     base:s:<session>     hash: st (q|p|''), node, dev, side, pool, since, seq, q (the question),
+#                          blk, pair (the room), seat, recent (the room it left, for reports)
+#     base:rooms           set of live room ids
+#     base:r:<room>        hash: pool (the discussers'), q, qat, <seat> (its session),
+#                          d:<seat> (device), in:<seat> ('1' while there), ended; EXPIRE on end
+#     base:l:<room>        list: evidence ring buffer, [at, session, text, seat] per line
+#     base:v:<room>        list: what the asker saw when it left ('' first), EXPIRE report_grace
+#     base:w:<side>        list: the latest waits of that side, for ``expected_wait``
+#     base:dev:<device>    set of the device's sessions here (BLOCK_ROOM updates their ``blk``)
+
+ROOM_SCAN = 12  # as matchmaker.ROOM_SCAN: the oldest few on each side are looked at
+
+_ROOM_COMMON = r"""
+local base = KEYS[1]
+local SEP = '\31'
+local SEATS = {'asker', 'stranger1', 'stranger2'}
+local function skey(sid) return base .. ':s:' .. sid end
+local function has(list, x)
+  return list ~= '' and string.find(SEP .. list .. SEP, SEP .. x .. SEP, 1, true) ~= nil
+end
+local function split(s)
+  local out = {}
+  if not s or s == '' then return out end
+  for part in string.gmatch(s, '([^' .. SEP .. ']+)') do out[#out + 1] = part end
+  return out
+end
+-- x, y = {session, device, blocked}: not the same person or device, no block either way.
+local function fits(x, y)
+  return x[1] ~= y[1] and x[2] ~= y[2] and not has(x[3], y[2]) and not has(y[3], x[2])
+end
+-- The members still in the room but ``except``: session, node, session, node...
+local function present(rk, except)
+  local out = {}
+  for _, seat in ipairs(SEATS) do
+    local sid, here = unpack(redis.call('HMGET', rk, seat, 'in:' .. seat))
+    if here == '1' and sid ~= except then
+      out[#out + 1] = sid
+      out[#out + 1] = redis.call('HGET', skey(sid), 'node') or ''
+    end
+  end
+  return out
+end
+-- Leave the queue or the room: {'N', the last room it was in} | {'Q'} | {'A' (the asker left)
+-- | 'E' (the room ended), room, the leaver's seat, then session, node of each member told}.
+local function leave(sid, grace)
+  local s = skey(sid)
+  local st, rid, seat, side = unpack(redis.call('HMGET', s, 'st', 'pair', 'seat', 'side'))
+  if st == 'q' then
+    redis.call('ZREM', base .. ':' .. side, sid)
+    redis.call('HSET', s, 'st', '')
+    return {'Q'}
+  end
+  if st ~= 'p' then return {'N', redis.call('HGET', s, 'recent') or ''} end
+  local rk, lk = base .. ':r:' .. rid, base .. ':l:' .. rid
+  redis.call('HSET', rk, 'in:' .. seat, '0')
+  redis.call('HSET', s, 'st', '', 'pair', '', 'seat', '', 'recent', rid)
+  local others = present(rk, sid)
+  local res = {(seat == 'asker') and 'A' or 'E', rid, seat}
+  for _, v in ipairs(others) do res[#res + 1] = v end
+  if seat == 'asker' then
+    -- The room goes on; the asker may still report what it saw, for the grace period.
+    local vk = base .. ':v:' .. rid
+    redis.call('DEL', vk)
+    redis.call('RPUSH', vk, '', unpack(redis.call('LRANGE', lk, 0, -1)))
+    redis.call('PEXPIRE', vk, grace)
+    return res
+  end
+  for k = 1, #others, 2 do
+    redis.call('HSET', skey(others[k]), 'st', '', 'pair', '', 'seat', '', 'recent', rid)
+  end
+  for _, x in ipairs(SEATS) do redis.call('HSET', rk, 'in:' .. x, '0') end
+  redis.call('HSET', rk, 'ended', '1')
+  redis.call('SREM', base .. ':rooms', rid)
+  redis.call('PEXPIRE', rk, grace)
+  redis.call('PEXPIRE', lk, grace)
+  return res
+end
+"""
+
+# Queue on one side and form a room if one can form (RoomQueue's rule: the oldest asker that has
+# a compatible pair, with the oldest compatible pair of discussers; all three pairwise allowed).
+# ARGV: sid, dev, node, now, side, pool, question, blocked, mode(start|next), rid, grace_ms, keep
+# -> {{'W'} | {'B'} | {'Q', recent waits of that side...} |
+#     {'M', rid, question, asker pool, discussers' pool, (session, node, since) per seat}, left}
+ENQUEUE_ROOM = (
+    _ROOM_COMMON
+    + r"""
+local sid, dev, node, now, side, pool, question, blocked, mode, rid, grace, keep =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
+  tonumber(ARGV[11]), tonumber(ARGV[12])
+local s = skey(sid)
+local st = redis.call('HGET', s, 'st')
+if st == 'q' then return {{'W'}, {}} end
+local left = {}
+if st == 'p' then
+  if mode == 'start' then return {{'B'}, {}} end
+  left = leave(sid, grace)
+end
+-- Blocks are only ever added: keep what BLOCK_ROOM wrote here, should the node's copy lag.
+for _, d in ipairs(split(redis.call('HGET', s, 'blk'))) do
+  if not has(blocked, d) then blocked = (blocked == '') and d or (blocked .. SEP .. d) end
+end
+local seq = redis.call('INCR', base .. ':seq')
+redis.call('HSET', s, 'st', 'q', 'node', node, 'dev', dev, 'side', side, 'pool', pool,
+           'since', now, 'seq', seq, 'q', question, 'blk', blocked)
+redis.call('ZADD', base .. ':' .. side, seq, sid)
+redis.call('SADD', base .. ':dev:' .. dev, sid)
+
+local function oldest(which)
+  local out = {}
+  for _, id in ipairs(redis.call('ZRANGE', base .. ':' .. which, 0, """
+    + str(ROOM_SCAN - 1)
+    + r""")) do
+    local d, b = unpack(redis.call('HMGET', skey(id), 'dev', 'blk'))
+    out[#out + 1] = {id, d or '', b or ''}
+  end
+  return out
+end
+local function find()
+  if redis.call('ZCARD', base .. ':asker') == 0 then return nil end
+  if redis.call('ZCARD', base .. ':discusser') < 2 then return nil end
+  local ds = oldest('discusser')
+  for _, a in ipairs(oldest('asker')) do
+    local ok = {}
+    for _, d in ipairs(ds) do if fits(a, d) then ok[#ok + 1] = d end end
+    for i = 1, #ok do
+      for j = i + 1, #ok do
+        if fits(ok[i], ok[j]) then return {a[1], ok[i][1], ok[j][1]} end
+      end
+    end
+  end
+  return nil
+end
+
+local room = find()
+if not room then
+  return {{'Q', unpack(redis.call('LRANGE', base .. ':w:' .. side, 0, -1))}, left}
+end
+local rk = base .. ':r:' .. rid
+local q = redis.call('HGET', skey(room[1]), 'q') or ''
+local res = {'M', rid, q}
+local fields = {'q', q, 'qat', now, 'ended', '0'}
+local seated = {}
+for k, who in ipairs(room) do
+  local seat, t = SEATS[k], skey(who)
+  local wside, wpool, wnode, wdev, since =
+    unpack(redis.call('HMGET', t, 'side', 'pool', 'node', 'dev', 'since'))
+  redis.call('ZREM', base .. ':' .. wside, who)
+  redis.call('HSET', t, 'st', 'p', 'pair', rid, 'seat', seat, 'recent', '')
+  for _, v in ipairs({seat, who, 'd:' .. seat, wdev, 'in:' .. seat, '1'}) do
+    fields[#fields + 1] = v
+  end
+  local wk = base .. ':w:' .. wside
+  redis.call('LPUSH', wk, tostring(math.max(0, tonumber(now) - tonumber(since))))
+  redis.call('LTRIM', wk, 0, keep - 1)
+  if k == 1 then res[#res + 1] = wpool end
+  if k == 2 then
+    res[#res + 1] = wpool
+    fields[#fields + 1] = 'pool'
+    fields[#fields + 1] = wpool
+  end
+  seated[#seated + 1] = who
+  seated[#seated + 1] = wnode
+  seated[#seated + 1] = since
+end
+redis.call('HSET', rk, unpack(fields))
+redis.call('SADD', base .. ':rooms', rid)
+for _, v in ipairs(seated) do res[#res + 1] = v end
+return {res, left}
+"""
+)
+
+# ARGV: sid, grace_ms, forget('1': drop the session record too) -> as ``leave`` above
+LEAVE_ROOM = (
+    _ROOM_COMMON
+    + r"""
+local res = leave(ARGV[1], tonumber(ARGV[2]))
+if ARGV[3] == '1' then
+  local dev = redis.call('HGET', skey(ARGV[1]), 'dev')
+  if dev then redis.call('SREM', base .. ':dev:' .. dev, ARGV[1]) end
+  redis.call('DEL', skey(ARGV[1]))
+end
+return res
+"""
+)
+
+# A discusser's line or event for its room: the ring buffer keeps the line (if ``at`` is set)
+# and the answer names the sender's seat and whom to deliver to.
+# ARGV: sid, rid, at ('' for no line), text, cap
+# -> {'S'} (not in that room) | {'A'} (the asker) | {'OK', seat, session, node, ...}
+RELAY_ROOM = (
+    _ROOM_COMMON
+    + r"""
+local sid, rid, at, text, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local st, cur, seat = unpack(redis.call('HMGET', skey(sid), 'st', 'pair', 'seat'))
+if st ~= 'p' or cur ~= rid then return {'S'} end
+if seat == 'asker' then return {'A'} end
+if at ~= '' then
+  local lk = base .. ':l:' .. rid
+  redis.call('RPUSH', lk, cjson.encode({tonumber(at), sid, text, seat}))
+  redis.call('LTRIM', lk, -cap, -1)
+end
+local res = {'OK', seat}
+for _, v in ipairs(present(base .. ':r:' .. rid, sid)) do res[#res + 1] = v end
+return res
+"""
+)
+
+# The room a session may still act on (live, or left within the grace period).
+# ARGV: sid, rid -> {'S'} | {'N'} | {'L'|'E', pool, q, qat, (session, device) per seat, lines...}
+LOOKUP_ROOM = (
+    _ROOM_COMMON
+    + r"""
+local sid, rid = ARGV[1], ARGV[2]
+local cur, recent = unpack(redis.call('HMGET', skey(sid), 'pair', 'recent'))
+local known = (cur and cur ~= '') or (recent and recent ~= '')
+local no = {known and 'S' or 'N'}
+if rid ~= cur and rid ~= recent then return no end
+local rk = base .. ':r:' .. rid
+local f = redis.call('HMGET', rk, 'ended', 'pool', 'q', 'qat', 'asker', 'd:asker',
+                     'stranger1', 'd:stranger1', 'stranger2', 'd:stranger2')
+if not f[1] then return no end
+local live = rid == cur and f[1] == '0'
+local lines = {}
+if not live and f[5] == sid then  -- the asker left a room that went on: what it saw then
+  lines = redis.call('LRANGE', base .. ':v:' .. rid, 0, -1)
+  table.remove(lines, 1)
+end
+if #lines == 0 then  -- (or the room ended with the asker still in it: all of it)
+  lines = redis.call('LRANGE', base .. ':l:' .. rid, 0, -1)
+end
+local res = {live and 'L' or 'E'}
+for k = 2, 10 do res[#res + 1] = f[k] or '' end
+for _, line in ipairs(lines) do res[#res + 1] = line end
+return res
+"""
+)
+
+# A new block: the records of both devices' sessions under this tag learn it at once. A room seats
+# two *waiting* discussers, neither of them the one arriving, so their recorded ``blk`` must be
+# current (in a two-person chat the arriving side's own set is enough). Run on every room tag.
+# ARGV: device a, device b
+BLOCK_ROOM = (
+    _ROOM_COMMON
+    + r"""
+for _, x in ipairs({{ARGV[1], ARGV[2]}, {ARGV[2], ARGV[1]}}) do
+  for _, sid in ipairs(redis.call('SMEMBERS', base .. ':dev:' .. x[1])) do
+    local blk = redis.call('HGET', skey(sid), 'blk')
+    if not blk then
+      redis.call('SREM', base .. ':dev:' .. x[1], sid)
+    elseif not has(blk, x[2]) then
+      redis.call('HSET', skey(sid), 'blk', (blk == '') and x[2] or (blk .. SEP .. x[2]))
+    end
+  end
+end
+return 1
 """
 )

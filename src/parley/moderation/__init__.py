@@ -35,9 +35,10 @@ __all__ = ["APPEAL_PATH", "Console", "mount"]
 def mount(
     app: FastAPI, settings: Settings, broker: Broker, metrics: Metrics, devices: DeviceTokens
 ) -> Console:
-    auth = Auth(settings, StoreGetter(app.state), quotas_for(broker))
+    quotas = quotas_for(broker)  # login attempts and appeals per address, across nodes
+    auth = Auth(settings, StoreGetter(app.state), quotas)
     console = Console(settings, app.state, broker, metrics)
-    for router in build_api(auth, console, devices):
+    for router in build_api(auth, console, devices, quotas):
         app.include_router(router)
     app.include_router(build_console(auth, console))
     app.mount("/mod/static", StaticFiles(directory=HERE / "static"), name="mod-static")

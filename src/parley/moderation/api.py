@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from parley.broker.base import Quotas
 from parley.moderation.auth import (
     CSRF_HEADER,
     UNSAFE_METHODS,
@@ -30,7 +31,6 @@ from parley.moderation.service import (
     ConsoleError,
 )
 from parley.safety.devices import DeviceTokens
-from parley.safety.limits import TokenBucket
 from parley.store import (
     MAX_APPEAL_CHARS,
     MAX_REASON_CHARS,
@@ -278,7 +278,9 @@ def _appeal_out(a: Any, ban: Ban | None) -> AppealOut:
 # ---- routers -------------------------------------------------------------------------------
 
 
-def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRouter]:
+def build_api(
+    auth: Auth, console: Console, devices: DeviceTokens, quotas: Quotas
+) -> list[APIRouter]:
     async def who(
         request: Request,
         x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
@@ -550,14 +552,13 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
     # ---- public: appeals -------------------------------------------------------------------
 
     public = APIRouter(prefix="/api/appeal", tags=["appeal"])
-    buckets: dict[str, TokenBucket] = {}
 
-    def limited(request: Request) -> None:
-        ip = client_ip(request)
-        if len(buckets) > 10_000:
-            buckets.clear()
-        bucket = buckets.setdefault(ip, TokenBucket(1.0, 20.0))
-        if not bucket.take():
+    async def limited(request: Request) -> None:
+        # One bucket per address for every node (``redis://``), keyed by a keyed digest: no
+        # quota key holds a network address.
+        s = auth.settings
+        key = f"appeal:{devices.address_tag(client_ip(request))}"
+        if not await quotas.take(key, s.appeal_rate, s.appeal_burst):
             raise ApiError(429, "too many requests")
 
     async def ban_of(request: Request, token: str) -> Ban | None:
@@ -573,7 +574,7 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
     async def appeal_status(body: DeviceIn, request: Request) -> AppealStatus:
         """The ban in force on this browser, its appeal, and an appeal decision not yet seen
         (which this call marks as seen)."""
-        limited(request)
+        await limited(request)
         ban = await ban_of(request, body.device)
         store = console.store
         appeal = await store.appeal_for_ban(ban.id) if ban else None
@@ -594,7 +595,7 @@ def build_api(auth: Auth, console: Console, devices: DeviceTokens) -> list[APIRo
     @public.post("", response_model=AppealOut, status_code=201, responses=_doc(403, 409, 422, 429))
     async def appeal(body: AppealIn, request: Request) -> AppealOut:
         """Appeal the ban in force on this browser (once per ban)."""
-        limited(request)
+        await limited(request)
         ban = await ban_of(request, body.device)
         if ban is None:
             raise ApiError(403, "there is no ban in force on this browser")

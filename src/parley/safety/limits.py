@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from parley.broker.base import Broker, Holders, Quotas
+from parley.broker.base import Broker, Holders, Quotas, Windows
 
 
 class TokenBucket:
@@ -52,9 +52,10 @@ class LocalQuotas:
     """Cross-session limits (per address, per device) kept in this process: right for one node
     (``memory://``). ``redis://`` shares them across nodes (``broker.redis.RedisQuotas``)."""
 
-    def __init__(self, max_keys: int = 100_000) -> None:
+    def __init__(self, max_keys: int = 100_000, max_events: int = 100_000) -> None:
         self._buckets: dict[str, TokenBucket] = {}
         self._held = Holders()
+        self._windows = Windows(max_events)
         self._max_keys = max_keys
 
     async def take(self, key: str, rate: float, burst: float) -> bool:
@@ -75,6 +76,10 @@ class LocalQuotas:
 
     async def release(self, key: str) -> None:
         self._held.release(key)
+
+    async def count(self, key: str, window: float, *, now: float | None = None) -> int:
+        """Record one event of ``key``; how many within the last ``window`` seconds."""
+        return self._windows.count(key, window, time.monotonic() if now is None else now)
 
 
 def quotas_for(broker: Broker) -> Quotas:

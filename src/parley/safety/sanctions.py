@@ -6,10 +6,9 @@ temporary bans and a statement of reasons; everything else waits for a human in 
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 
+from parley.broker.base import Quotas
 from parley.config import Settings
 from parley.store import Ban, BanCategory, DeviceHash, FlagKind, KeyedIpHash, Store
 
@@ -29,10 +28,12 @@ ABUSE_REASON = (
 
 
 class Sanctions:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, quotas: Quotas) -> None:
         self.settings = settings
         self.store = store
-        self._abuse: defaultdict[str, deque[float]] = defaultdict(deque)
+        # Abuse closes are counted per device across every node (``redis://``): a device that
+        # spreads its connections over nodes adds up all the same.
+        self._quotas = quotas
 
     async def active_ban(self, device: DeviceHash, ips: list[KeyedIpHash]) -> Ban | None:
         return await self.store.active_ban(device, ips)
@@ -77,19 +78,15 @@ class Sanctions:
         )
 
     async def after_abuse_close(self, device: DeviceHash, ip: KeyedIpHash | None) -> Ban | None:
-        """Warning (error frames), then a close, then after repeated closes a temporary ban."""
+        """Warning (error frames), then a close, then after repeated closes a temporary ban.
+
+        The count is not reset by the ban: a device still banned (its other tabs closing, on
+        any node) is not banned again, but one that floods again as soon as a ban shorter than
+        the window ends is banned at its next abuse close."""
         s = self.settings
-        now = time.monotonic()
-        times = self._abuse[device]
-        times.append(now)
-        while times and now - times[0] > s.abuse_window:
-            times.popleft()
-        if len(times) < s.abuse_ban_after:
+        closes = await self._quotas.count(f"abuse:{device}", s.abuse_window)
+        if closes < s.abuse_ban_after or await self.store.active_ban(device):
             return None
-        del self._abuse[device]
-        if len(self._abuse) > 10_000:  # bound memory: forget devices whose window has passed
-            for key in [k for k, v in self._abuse.items() if now - v[-1] > s.abuse_window]:
-                del self._abuse[key]
         return await self._ban(
             device, ip, ABUSE_REASON, BanCategory.FLOOD, "system:flood", s.abuse_ban_seconds
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.store.audit import bounded, write_audit
@@ -170,6 +170,26 @@ class Bans(Database):
                 )
             ).first()
         return Ban.of(found[0], found[1]) if found else None
+
+    async def bans_after(self, after: int, *, limit: int = 256) -> list[Ban]:
+        """Bans with an id above ``after``, in id order, at most ``limit`` (a range of the
+        primary key: cheap enough to ask every few seconds). Whether each is in force is the
+        caller's to check (:meth:`Ban.active`)."""
+        query = (
+            select(BanRow, ReportRow.ref)
+            .outerjoin(ReportRow, BanRow.source_report_id == ReportRow.id)
+            .where(BanRow.id > after)
+            .order_by(BanRow.id)
+            .limit(limit)
+        )
+        async with self._read() as session:
+            rows = (await session.execute(query)).all()
+        return [Ban.of(row, ref) for row, ref in rows]
+
+    async def last_ban_id(self) -> int:
+        """The highest ban id so far (0: none yet)."""
+        async with self._read() as session:
+            return int(await session.scalar(select(func.max(BanRow.id))) or 0)
 
     async def lift_ban(
         self, ban_id: int, *, actor: str, reason: str, now: datetime | None = None

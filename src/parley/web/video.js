@@ -753,6 +753,7 @@ class VideoMode {
     if (on) el.box.dataset.moderated = "blur";
     else delete el.box.dataset.moderated;
     el.blurred.hidden = !on;
+    el.remote.muted = on; // the sound goes with the picture, before the pair has even ended
   }
 
   /** Say whether video is moderated automatically, once the server told us (video mode only). */
