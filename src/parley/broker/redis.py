@@ -411,18 +411,21 @@ class RedisBroker(Broker):
             return
         if s.timer is not None:
             s.timer.cancel()
-        if s.pair is not None and s.partner in self._local:
-            self._partner_left_local(s.partner, s.pair, "disconnected")
         if s.pool is None:
             with contextlib.suppress(*_ERRORS):
                 await self._pipe.execute("HDEL", self._sessions_key, session)
             return
         try:
+            # A partner on this node is told once Redis has ended the pair: told earlier, its
+            # next `start` could reach Redis first and find itself still paired there.
             res = await self._leave(s.pool, session, forget=True)
             await self._notify_left(res, "disconnected")
             await self._pipe.execute("HDEL", self._sessions_key, session)
         except _ERRORS:
             self._pending_forget[session] = s.pool
+        finally:  # told already unless Redis is down or lost the pair (then it is told here)
+            if s.pair is not None and s.partner in self._local:
+                self._partner_left_local(s.partner, s.pair, "disconnected")
 
     async def start_match(self, ticket: Ticket) -> Outcome:
         s = self._local.get(ticket.session)
