@@ -78,6 +78,7 @@ class World:
     # Known races that are told, counted and bounded rather than failed (docs/scaling.md).
     known: Counter[str] = field(default_factory=Counter)
     known_logs: list[str] = field(default_factory=list)  # printed, to study them
+    unseen_blocks: set[frozenset[str]] = field(default_factory=set)  # see `unresolved`
     violations: list[str] = field(default_factory=list)
 
     def blocked(self, a: str | None, b: str | None, *, maybe: bool = False) -> bool:
@@ -478,7 +479,8 @@ async def test_the_invariants_hold_over_20000_random_operations(
     print(
         f"\n{setup}: {world.done} operations in {elapsed:.1f} s ({dict(world.ops)}); "
         f"{pairs} pairs and {rooms} rooms formed; known races: {dict(world.known)}; "
-        f"blocks answered with an error: {len(world.maybe_blocks)}"
+        f"blocks answered with an error: {len(world.maybe_blocks)}; waiting apart for a block "
+        f"of a partner unseen by the test: {sorted(sorted(b) for b in world.unseen_blocks)}"
     )
     for line in world.known_logs:
         print(f"  known race: {line}")
@@ -536,7 +538,10 @@ def _end_state(people: list[Person], world: World, *, data_dir: Path) -> list[st
         # alone knows who that was (the block's durable record).
         stored = _stored_blocks(data_dir) if stored is None else stored
         ha, hb = (hashlib.sha256(str(x.device).encode()).hexdigest() for x in (a, b))
-        return (min(ha, hb), max(ha, hb)) in stored
+        if (min(ha, hb), max(ha, hb)) in stored:
+            world.unseen_blocks.add(frozenset((a.name, b.name)))
+            return True
+        return False
 
     def free(*them: Person) -> bool:  # could these meet?
         return all(

@@ -29,7 +29,7 @@ from harness.client import Client
 from harness.server import ServerHandle
 from harness.services import RedisHandle, redis_cluster
 from parley.broker.base import COUNT_MAX, BanOrder
-from parley.broker.redis import RedisQuotas
+from parley.broker.redis_quotas import RedisQuotas
 from parley.gateway import banned_notice
 from parley.safety import ban_poll
 from parley.safety.ban_poll import BanPoll

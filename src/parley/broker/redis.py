@@ -15,7 +15,7 @@
   keeps working; the node reconnects with backoff and, once subscribed again, reconciles its
   sessions with Redis before it matches again (``_recover``).
 - Bans: ``announce_ban`` publishes on ``<prefix>:bans``, which every node hears.
-- Quotas shared by all nodes (``RedisQuotas``): per-address and per-device limits.
+- Quotas shared by all nodes (``redis_quotas.RedisQuotas``): per-address and per-device limits.
 - Question rooms: both sides of one band and language share the tag ``{rm:<band>:<lang>}``;
   forming, leaving and relaying are scripts there, and each member's node is told on its channel
   (see "question rooms" below).
@@ -47,23 +47,20 @@ from parley.broker import redis_lua as lua
 from parley.broker.autopipeline import AutoPipeline
 from parley.broker.base import (
     ASKER_LEFT,
-    COUNT_MAX,
     BanOrder,
     Broker,
     BrokerStats,
     Evidence,
-    Holders,
     Line,
     Mailbox,
     MatchObserver,
     Member,
     Outcome,
-    Quotas,
     Ticket,
-    Windows,
     room_key,
 )
 from parley.broker.memory import PairIds
+from parley.broker.redis_quotas import HELD_REFRESH, RedisQuotas
 from parley.protocol import (
     Banned,
     Discusser,
@@ -88,8 +85,6 @@ BLOCK_TTL_S = 30 * 24 * 3600
 RECENT_BLOCKS_S = 10.0  # block announcements replayed to sessions that attach this soon after
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
-HELD_TTL_MS = 15_000  # a node's share of a concurrent quota lapses this long after it dies...
-HELD_REFRESH = 5.0  # ...unless the node rewrites it this often
 
 # Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]. Kinds:
 # m matched, l partner left, r relayed (if still that pair), e a question room ended, b barrier.
@@ -105,77 +100,6 @@ WAITS_KEPT = 50  # recent waits per side for ``expected_wait`` (as memory.py kee
 _ban_dec = msgspec.json.Decoder(tuple[str, str, str, str])
 # A block on the cluster channel: [device, device] (blocks hold both ways)
 _block_dec = msgspec.json.Decoder(tuple[str, str])
-
-
-class RedisQuotas(Quotas):
-    """Cross-session limits shared by every node: token buckets, concurrent holds and
-    sliding-window counts, each one key ``<prefix>:{q:<key>}`` (its own Cluster slot) updated by
-    a Lua script.
-
-    While Redis is down they fail open to what this node alone can see (its own holders and
-    events; no bucket), since per-session limits still bound every connection."""
-
-    def __init__(self, redis: aioredis.Redis, prefix: str, node: str) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._node = node
-        self._take = redis.register_script(lua.TAKE)
-        self._hold = redis.register_script(lua.HOLD)
-        self._set_held = redis.register_script(lua.SET_HELD)
-        self._count = redis.register_script(lua.COUNT)
-        self._held = Holders()  # this node's holders per key
-        self._windows = Windows()  # this node's own events per key: the count while Redis is down
-        self._events = 0  # makes each event's zset member unique
-
-    def _key(self, key: str) -> str:
-        return f"{self._prefix}:{{q:{key}}}"
-
-    async def take(self, key: str, rate: float, burst: float) -> bool:
-        try:
-            return bool(await self._take(keys=[self._key(key)], args=[rate, burst]))
-        except _ERRORS:
-            return True
-
-    async def hold(self, key: str, limit: int) -> bool:
-        mine = self._held.count(key)
-        try:
-            ok = bool(
-                await self._hold(keys=[self._key(key)], args=[self._node, limit, HELD_TTL_MS])
-            )
-        except _ERRORS:
-            ok = mine < limit
-        if ok:
-            self._held.add(key)
-        return ok
-
-    async def release(self, key: str) -> None:
-        n = self._held.release(key)
-        with contextlib.suppress(*_ERRORS):
-            await self._set_held(keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS])
-
-    async def count(self, key: str, window: float) -> int:
-        mine = self._windows.count(key, window, time.monotonic())
-        self._events += 1
-        event = f"{self._node}:{self._events}"
-        try:
-            n = await self._count(
-                keys=[self._key(key)], args=[max(1, int(window * 1000)), event, COUNT_MAX]
-            )
-        except _ERRORS:
-            return mine
-        return int(n)
-
-    async def refresh(self) -> None:
-        """Rewrite this node's share of every held key (keeps it from lapsing; restores it
-        after a Redis restart)."""
-        if not self._held:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key, n in self._held.items():
-                await self._set_held(
-                    keys=[self._key(key)], args=[self._node, n, HELD_TTL_MS], client=pipe
-                )
-            await pipe.execute()
 
 
 @dataclass(slots=True)

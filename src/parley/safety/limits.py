@@ -50,7 +50,7 @@ class Strikes:
 
 class LocalQuotas:
     """Cross-session limits (per address, per device) kept in this process: right for one node
-    (``memory://``). ``redis://`` shares them across nodes (``broker.redis.RedisQuotas``)."""
+    (``memory://``). ``redis://`` shares them across nodes (``broker.redis_quotas.RedisQuotas``)."""
 
     def __init__(self, max_keys: int = 100_000, max_events: int = 100_000) -> None:
         self._buckets: dict[str, TokenBucket] = {}
