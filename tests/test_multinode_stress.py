@@ -9,9 +9,10 @@ from what every person is told, as it is told.
 - Question mode too (askers and discussers, adults and minors): a room is of one band, has one
   asker and two discussers, and lines in it come from the discusser in the seat they name.
 - No ghosts: lines, typing and signals reach only the current partner; every request is
-  answered, and none with an error other than a partner's leaving just before; at the end everyone in a pair or room has live partners there, nobody waits beside
-  someone they could meet, and the nodes' counts (online, waiting: summed across nodes through
-  Redis) agree with the people.
+  answered, and none with an error other than a partner's leaving just before; at the end
+  everyone in a pair or room has live partners there, nobody waits beside someone they could
+  meet, and the nodes' counts (online, waiting: summed across nodes through Redis) agree with
+  the people.
 
 People act concurrently (one coroutine each), so operations on the three nodes interleave at
 random; ``PARLEY_STRESS_OPS`` changes how many are done (default 20,000), ``PARLEY_STRESS_SEED``
@@ -25,12 +26,10 @@ before reading its `matched`. The end check then reads the block from the nodes'
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import random
 import re
-import sqlite3
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -42,6 +41,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.server import ServerHandle
+from parley.store.hashing import device_hash
+from parley.store.values import DeviceHash
+from test_safety_support import database
 
 OPS = int(os.environ.get("PARLEY_STRESS_OPS", "20000"))
 CHATTERS = 48  # text and video chat, in three pools of 16
@@ -453,7 +455,8 @@ async def test_the_invariants_hold_over_20000_random_operations(
     deadline = time.monotonic() + 20
     while True:
         await asyncio.sleep(0.5)
-        problems = _end_state(people, world, data_dir=nodes[0].data_dir)
+        stored = await _stored_blocks(nodes[0].data_dir, [p for p in people if world.unresolved(p)])
+        problems = _end_state(people, world, stored)
         statuses = await _status(nodes)
         waiting = sum(p.state == "waiting" for p in people)
         counts = {(s["online"], sum(s["waiting"].values())) for s in statuses}
@@ -490,16 +493,18 @@ def _blocks_of(world: World, names: set[str]) -> list[str]:
     return out
 
 
-def _stored_blocks(data_dir: Path) -> set[tuple[str, str]]:
-    """The blocks in the nodes' database, as (lower, higher) device hash."""
-    db = sqlite3.connect(f"file:{data_dir / 'parley.db'}?mode=ro", uri=True)
-    try:
-        return set(db.execute("SELECT device_lo, device_hi FROM blocks"))
-    finally:
-        db.close()
+async def _stored_blocks(data_dir: Path, blockers: list[Person]) -> dict[str, set[DeviceHash]]:
+    """The devices each of ``blockers`` blocked (or was blocked by), from the nodes' database."""
+    if not blockers:
+        return {}
+    async with database(data_dir) as store:
+        return {
+            str(p.device): await store.blocked_pairs_for(device_hash(str(p.device)))
+            for p in blockers
+        }
 
 
-def _end_state(people: list[Person], world: World, *, data_dir: Path) -> list[str]:
+def _end_state(people: list[Person], world: World, stored: dict[str, set[DeviceHash]]) -> list[str]:
     problems = []
     for p in people:
         if p.state == "paired":
@@ -515,21 +520,15 @@ def _end_state(people: list[Person], world: World, *, data_dir: Path) -> list[st
             problems.append(f"{p.name} still {p.state}")
     waiters = [p for p in people if p.state == "waiting"]
 
-    stored: set[tuple[str, str]] | None = None
-
     def blocked(a: Person, b: Person) -> bool:
-        nonlocal stored
         if world.blocked(a.device, b.device, maybe=True):
             return True
-        if not (world.unresolved(a) or world.unresolved(b)):
-            return False
         # One of them blocked a partner who vanished before reading its `matched`: the server
         # alone knows who that was (the block's durable record).
-        stored = _stored_blocks(data_dir) if stored is None else stored
-        ha, hb = (hashlib.sha256(str(x.device).encode()).hexdigest() for x in (a, b))
-        if (min(ha, hb), max(ha, hb)) in stored:
-            world.unseen_blocks.add(frozenset((a.name, b.name)))
-            return True
+        for x, y in ((a, b), (b, a)):
+            if device_hash(str(y.device)) in stored.get(str(x.device), set()):
+                world.unseen_blocks.add(frozenset((a.name, b.name)))
+                return True
         return False
 
     def free(*them: Person) -> bool:  # could these meet?

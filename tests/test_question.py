@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import components
 from harness.client import Client
-from harness.server import ServerHandle, free_port
+from harness.server import ServerHandle, serve_in_process
 from harness.services import start_redis
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
@@ -615,16 +614,7 @@ async def test_a_broker_without_rooms_answers_mode_unavailable(
 
     monkeypatch.setattr(parley.app, "create_broker", no_rooms)
     app = parley.app.create_app(Settings(data_dir=tmp_path, _env_file=None))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # uvicorn offers no event to await
-            assert not serving.done(), "the in-process server did not start"
-            await asyncio.sleep(0.01)
-        url = f"http://127.0.0.1:{port}"
+    async with serve_in_process(app) as url:
         for mode, fields in (("question", {"question": QUESTION}), ("discuss", {})):
             c = await person(url, mode=mode)
             await c.send("start", id=6, **fields)
@@ -637,6 +627,3 @@ async def test_a_broker_without_rooms_answers_mode_unavailable(
         chat = await person(url)  # chat itself still works there
         assert (await chat.start())["type"] == "waiting"
         await chat.close()
-    finally:
-        server.should_exit = True
-        await serving

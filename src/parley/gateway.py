@@ -489,21 +489,35 @@ class Connection:
         evidence = await broker.evidence(ident.session, m.pair)
         if evidence is not None:
             evidence = resolve_about(evidence, m.about)
-        if evidence is not None and evidence.reported_seat is not None:
-            outcome = await broker.block_seat(ident.session, m.pair, evidence.reported_seat)
+        # The seat the person named (or, in a room, the other discusser by default): the broker
+        # blocks that one even if the look-up above missed.
+        seat = evidence.reported_seat if evidence is not None else m.about
+        if seat is not None:
+            outcome = await broker.block_seat(ident.session, m.pair, seat)
         else:
             outcome = await broker.block(ident.session, m.pair)
-        if outcome is not Outcome.OK or evidence is None:
-            self.answer(outcome if outcome is not Outcome.OK else Outcome.STALE, m.id)
+        if outcome is Outcome.OK and evidence is None:
+            # Blocked, though the look-up before missed (the pair changed in between, or Redis
+            # blinked): the pair's record is kept for reports, so whom to store is still known.
+            evidence = await broker.evidence(ident.session, m.pair)
+            if evidence is not None:
+                evidence = resolve_about(evidence, m.about)
+        if outcome is not Outcome.OK:
+            self.answer(outcome, m.id)
             return
-        try:
-            await self.gateway.store.add_block(ident.device, DeviceHash(evidence.reported_device))
-        except StoreError:
-            # Enforced in memory until restart, but not durable: say so rather than acknowledge.
-            log.exception("block not stored")
+        if evidence is None or not await self._store_block(ident.device, evidence):
+            # Enforced by the broker for now, but not durable: say so rather than acknowledge.
             self.error(ErrorCode.SERVER_BUSY, "the block could not be saved; try again", m.id)
             return
         self.deliver(Blocked(pair=m.pair))
+
+    async def _store_block(self, device: DeviceHash, evidence: Evidence) -> bool:
+        try:
+            await self.gateway.store.add_block(device, DeviceHash(evidence.reported_device))
+        except StoreError:
+            log.exception("block not stored")
+            return False
+        return True
 
     async def report(self, ident: Identity, m: Report) -> None:
         """Store the report with its evidence, then acknowledge with a reference (invariant 4)."""

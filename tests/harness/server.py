@@ -1,7 +1,10 @@
-"""Run a real Parley server (``python -m parley serve``, uvicorn) in a subprocess for tests."""
+"""Run a real Parley server (``python -m parley serve``, uvicorn) in a subprocess for tests, or
+an app on uvicorn in the test's own process (``serve_in_process``: for a test that swaps in a
+broker class of its own)."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import http.client
@@ -12,9 +15,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 HOST = "127.0.0.1"
 # A guard, not a goal: start-up takes ~1 s, but imports alone took 9 s on a machine at load 25.
@@ -31,6 +37,24 @@ def free_port(host: str = HOST) -> int:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port in this process; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=HOST, port=port, log_config=None, ws="websockets-sansio")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # uvicorn offers no event to await
+            assert not serving.done(), "the in-process server did not start"
+            await asyncio.sleep(0.01)
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def env_value(value: object) -> str:
