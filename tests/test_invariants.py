@@ -13,343 +13,42 @@ room). After every step the broker must satisfy the product invariants:
 - no two compatible people who both accept anyone are left waiting in the same pool, and no
   asker is left waiting beside two discussers it could sit with;
 - the asker only watches: its relays are refused and reach nobody.
+
+The rules and invariants live in tests/harness/broker_machine.py, shared with the two-node Redis
+machine in tests/test_redis_broker.py; this file only plugs in one ``MemoryBroker``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from msgspec import UnsetType
 
-from parley.broker.base import Outcome, Ticket, room_key
+from harness.broker_machine import BrokerMachine, CheckedWaits, State
+from parley.broker.base import Broker
 from parley.broker.memory import MemoryBroker
-from parley.protocol import (
-    Matched,
-    Notice,
-    PartnerLeft,
-    PartnerMessage,
-    ServerMessage,
-    Waiting,
-)
-
-POOLS = ["adult:text:en", "minor:text:en", "adult:video:en", "adult:text:id"]
-# Question mode: askers and discussers of two bands (discussers drawn more often: a room
-# needs two). Its pools form rooms by band and language, apart from the chat pools above.
-QUESTION_POOLS = [
-    "adult:question:en",
-    "adult:discuss:en",
-    "adult:discuss:en",
-    "minor:question:en",
-    "minor:discuss:en",
-    "minor:discuss:en",
-]
-INTERESTS = ["chess", "music", "films"]
-PEOPLE = 10
 
 
-@dataclass
-class Person:
-    """A test-side mailbox that also remembers what the person believes."""
+class MemoryMachine(BrokerMachine):
+    """One memory broker: every step is done when its coroutine returns."""
 
-    events: list[ServerMessage] = field(default_factory=list)
-    pair: str | None = None
-    seat: str | None = None
-    waiting: bool = False
+    # Fallback timers are due at once (interest_fallback=0): two loop turns let them run.
+    TIMER_SLEEPS = (0.0, 0.0)
 
-    def deliver(self, event: ServerMessage) -> None:
-        self.events.append(event)
-        if isinstance(event, Matched):
-            self.pair, self.waiting = event.pair, False
-            self.seat = None if isinstance(event.seat, UnsetType) else event.seat
-            if self.seat is not None:  # a room has no offerer: nobody relays media to anyone
-                assert event.role == "answerer"
-        elif isinstance(event, PartnerLeft):
-            assert event.pair == self.pair, "partner_left for a pair I am not in"
-            assert isinstance(event.who, UnsetType) == (self.seat is None)
-            assert event.who != self.seat, "told that I left"
-            self.pair = self.seat = None
-        elif isinstance(event, Notice) and event.code == "asker_left":
-            assert event.pair == self.pair and self.seat in ("stranger1", "stranger2")
-        elif isinstance(event, Waiting):
-            self.waiting = True
+    def make_brokers(self) -> Sequence[Broker]:
+        self.broker = MemoryBroker(interest_fallback=0.0, observer=CheckedWaits())
+        return [self.broker]
 
-    def left(self) -> None:
-        self.pair = self.seat = None
+    def state(self) -> State:
+        # Read live: nothing runs between a step and the invariants.
+        return State(*self.broker.snapshot(), *self.broker.room_snapshot())
 
 
-class NoMatch:
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
-        assert all(w >= 0 for w in waits)
-
-    def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
-    ) -> None:
-        assert asker_wait >= 0 and all(w >= 0 for w in discusser_waits)
-
-
-class BrokerMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.broker = MemoryBroker(interest_fallback=0.0, observer=NoMatch())
-        self.people: dict[str, Person] = {}
-        self.tickets: dict[str, Ticket] = {}
-        self.generation = 0
-        # Device blocks, each with its order. A block binds matches made after it: two tabs of
-        # the same devices already chatting elsewhere are not split (as in two-person chat).
-        self.blocked: dict[frozenset[str], int] = {}
-        self.formed: dict[str, int] = {}  # pair/room id -> number of blocks when first seen
-
-    def blocked_before(self, pid: str, a: str, b: str) -> bool:
-        """Did devices a and b block each other before pair/room ``pid`` was formed?"""
-        known = self.formed.setdefault(pid, len(self.blocked))
-        return self.blocked.get(frozenset((a, b)), known) < known
-
-    def teardown(self) -> None:
-        self.loop.run_until_complete(self.broker.close())
-        self.loop.close()
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return self.loop.run_until_complete(coro)
-
-    # --- rules ------------------------------------------------------------------------------
-
-    @rule(
-        slot=st.integers(0, PEOPLE - 1),
-        pool=st.sampled_from(POOLS + QUESTION_POOLS),
-        interests=st.lists(st.sampled_from(INTERESTS), max_size=2, unique=True),
-        fallback=st.booleans(),
-        device=st.integers(0, PEOPLE - 3),  # fewer devices than people: some share one
-    )
-    def connect(
-        self, slot: int, pool: str, interests: list[str], fallback: bool, device: int
-    ) -> None:
-        session = f"s{slot}"
-        if session in self.people:
-            return
-        person = Person()
-        self.people[session] = person
-        mode = pool.split(":")[1]
-        if mode in ("question", "discuss"):  # as the gateway builds it: no interests there
-            side = "asker" if mode == "question" else "discusser"
-            question = f"question of {session}?" if side == "asker" else None
-            self.tickets[session] = Ticket(
-                session, f"d{device}", pool, side=side, question=question
-            )
-        else:
-            self.tickets[session] = Ticket(session, f"d{device}", pool, tuple(interests), fallback)
-        # As the gateway does: durable blocks are loaded from the store at attach.
-        me = f"d{device}"
-        blocked = frozenset(d for pair in self.blocked if me in pair for d in pair if d != me)
-        self.run(self.broker.attach(session, me, person, blocked))
-
-    @rule(
-        band=st.sampled_from(["adult", "minor"]),
-        devices=st.lists(st.integers(0, PEOPLE - 3), min_size=3, max_size=3),
-    )
-    def gather_for_a_room(self, band: str, devices: list[int]) -> None:
-        """An asker and two discussers of one band arrive and start: rooms form often enough
-        to be mixed with everything else (devices may repeat: then no room may form)."""
-        free = [i for i in range(PEOPLE) if f"s{i}" not in self.people]
-        pools = (f"{band}:question:en", f"{band}:discuss:en", f"{band}:discuss:en")
-        for slot, pool, device in zip(free, pools, devices, strict=False):
-            self.connect(slot, pool, [], True, device)
-            self.run(self.broker.start_match(self.tickets[f"s{slot}"]))
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def start(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        person = self.people[session]
-        outcome = self.run(self.broker.start_match(self.tickets[session]))
-        if person.pair is not None and outcome is not Outcome.OK:
-            assert outcome is Outcome.BAD_STATE
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def next(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        person = self.people[session]
-        old, seen = person.pair, len(person.events)
-        outcome = self.run(self.broker.next_match(self.tickets[session]))
-        if outcome is Outcome.OK and not any(isinstance(e, Matched) for e in person.events[seen:]):
-            person.left()  # left the pair and is waiting: the gateway tells the person
-        assert person.pair != old or old is None
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def stop(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        self.run(self.broker.stop(session))
-        person = self.people[session]
-        person.waiting = False  # the gateway answers `stopped`
-        person.left()
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def disconnect(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        self.run(self.broker.detach(session))
-        del self.people[session]
-        del self.tickets[session]
-
-    @precondition(lambda self: any(p.pair for p in self.people.values()))
-    @rule(data=st.data())
-    def block(self, data: st.DataObject) -> None:
-        paired = sorted(s for s, p in self.people.items() if p.pair)
-        session = data.draw(st.sampled_from(paired))
-        me = self.people[session]
-        pair = me.pair
-        assert pair is not None
-        others = sorted(s for s, p in self.people.items() if p.pair == pair and s != session)
-        if me.seat is None:
-            (partner,) = others
-            assert self.run(self.broker.block(session, pair)) is Outcome.OK
-        else:  # in a room: block one of the others, named by seat
-            partner = data.draw(st.sampled_from(others))
-            seat = self.people[partner].seat
-            assert seat is not None
-            assert self.run(self.broker.block_seat(session, pair, seat)) is Outcome.OK
-        me.left()
-        key = frozenset((self.tickets[session].device, self.tickets[partner].device))
-        self.blocked.setdefault(key, len(self.blocked))
-
-    @precondition(lambda self: any(p.pair for p in self.people.values()))
-    @rule(data=st.data(), stale=st.booleans())
-    def relay(self, data: st.DataObject, stale: bool) -> None:
-        paired = sorted(s for s, p in self.people.items() if p.pair)
-        session = data.draw(st.sampled_from(paired))
-        me = self.people[session]
-        pair = me.pair
-        assert pair is not None
-        others = [s for s, p in self.people.items() if p.pair == pair and s != session]
-        target = "p_old" if stale else pair
-        before = {s: len(self.people[s].events) for s in others}
-        event: ServerMessage = Waiting(stage="anyone")
-        if me.seat is not None:
-            event = PartnerMessage(pair=pair, text="hi")
-        outcome = self.run(self.broker.relay(session, target, event))
-        got = {s: self.people[s].events[before[s] :] for s in others}
-        if stale:
-            assert outcome is Outcome.STALE and not any(got.values())
-        elif me.seat == "asker":  # the asker only watches
-            assert outcome is Outcome.WATCH_ONLY and not any(got.values())
-        else:
-            assert outcome is Outcome.OK
-            for s in others:
-                (e,) = got[s]
-                if me.seat is not None:
-                    assert isinstance(e, PartnerMessage) and e.from_ == me.seat
-
-    @rule()
-    def timers(self) -> None:
-        # Fallback timers are due at once (interest_fallback=0): let the loop run them.
-        self.run(asyncio.sleep(0))
-        self.run(asyncio.sleep(0))
-
-    # --- invariants -------------------------------------------------------------------------
-
-    @invariant()
-    def one_place_at_a_time(self) -> None:
-        queued, pairs = self.broker.snapshot()
-        room_queued, rooms = self.broker.room_snapshot()
-        members = [s for pair in pairs.values() for s in pair]
-        members += [s for room in rooms.values() for s in room.values()]
-        assert len(members) == len(set(members)), "someone is in two pairs or rooms"
-        assert not set(queued) & set(room_queued), "someone is in two queues"
-        assert not set(members) & (set(queued) | set(room_queued)), "someone is paired and queued"
-
-    @invariant()
-    def pairs_are_same_pool_and_allowed(self) -> None:
-        _, pairs = self.broker.snapshot()
-        for pid, (a, b) in pairs.items():
-            ta, tb = self.tickets[a], self.tickets[b]
-            assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
-            assert ta.device != tb.device, "matched with own device"
-            assert not self.blocked_before(pid, ta.device, tb.device), "matched a block"
-
-    @invariant()
-    def rooms_are_one_band_and_allowed(self) -> None:
-        _, rooms = self.broker.room_snapshot()
-        for rid, room in rooms.items():
-            assert 2 <= len(room) <= 3 and "stranger1" in room and "stranger2" in room, room
-            tickets = {seat: self.tickets[s] for seat, s in room.items()}
-            keys = {room_key(t.pool) for t in tickets.values()}
-            assert len(keys) == 1, f"room {rid} spans bands or languages: {keys}"
-            for seat, t in tickets.items():
-                assert t.side == ("asker" if seat == "asker" else "discusser"), (seat, t)
-            devices = [t.device for t in tickets.values()]
-            assert len(set(devices)) == len(devices), "two seats of one device"
-            for i, a in enumerate(devices):
-                for b in devices[i + 1 :]:
-                    assert not self.blocked_before(rid, a, b), "a room formed across a block"
-
-    @invariant()
-    def no_ghosts(self) -> None:
-        queued, pairs = self.broker.snapshot()
-        room_queued, rooms = self.broker.room_snapshot()
-        everyone = set(queued) | {s for pair in pairs.values() for s in pair}
-        everyone |= set(room_queued) | {s for room in rooms.values() for s in room.values()}
-        assert everyone <= set(self.people), "a disconnected session is still queued or paired"
-
-    @invariant()
-    def everyone_was_told_the_truth(self) -> None:
-        queued, pairs = self.broker.snapshot()
-        room_queued, rooms = self.broker.room_snapshot()
-        pair_of = {s: p for p, members in pairs.items() for s in members}
-        seat_of = {s: (rid, seat) for rid, room in rooms.items() for seat, s in room.items()}
-        for session, person in self.people.items():
-            rid, seat = seat_of.get(session, (pair_of.get(session), None))
-            assert person.pair == rid, f"{session} believes {person.pair}"
-            assert person.seat == seat, f"{session} believes it sits in {person.seat}"
-            if session in queued or session in room_queued:
-                assert person.waiting and person.pair is None
-
-    @invariant()
-    def no_room_is_left_unformed(self) -> None:
-        room_queued, _ = self.broker.room_snapshot()
-        tickets = [self.tickets[s] for s in room_queued]
-
-        def fits(a: Ticket, b: Ticket) -> bool:
-            return a.device != b.device and frozenset((a.device, b.device)) not in self.blocked
-
-        for a in (t for t in tickets if t.side == "asker"):
-            near = [
-                t for t in tickets if t.side == "discusser" and room_key(t.pool) == room_key(a.pool)
-            ]
-            ok = [d for d in near if fits(a, d)]
-            for i, d1 in enumerate(ok):
-                for d2 in ok[i + 1 :]:
-                    assert not fits(d1, d2), f"{a.session}, {d1.session}, {d2.session} could sit"
-
-    @invariant()
-    def no_two_open_compatible_people_wait(self) -> None:
-        queued, _ = self.broker.snapshot()
-        open_waiting = [
-            self.tickets[s]
-            for s in queued
-            if not self.tickets[s].interests or self.tickets[s].fallback
-        ]
-        for i, a in enumerate(open_waiting):
-            for b in open_waiting[i + 1 :]:
-                # fallback timers may be pending: only people with no interests are certain.
-                if a.interests or b.interests or a.pool != b.pool:
-                    continue
-                allowed = a.device != b.device and frozenset((a.device, b.device)) not in (
-                    self.blocked
-                )
-                assert not allowed, f"{a.session} and {b.session} could be matched but wait"
-
-
-BrokerMachine.TestCase.settings = settings(
+MemoryMachine.TestCase.settings = settings(
     max_examples=1000,
     stateful_step_count=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestBrokerInvariants = BrokerMachine.TestCase
+TestBrokerInvariants = MemoryMachine.TestCase

@@ -1,8 +1,8 @@
 """The Redis broker: the memory broker's semantics, with two nodes sharing one Redis.
 
 Each test uses a unique key prefix on the shared Redis (``redis_url``), so nothing is flushed.
-The state machine at the end ports tests/test_invariants.py (chat and question rooms) to two
-RedisBroker "nodes".
+The state machine at the end runs tests/harness/broker_machine.py (as tests/test_invariants.py
+does on memory) on two RedisBroker "nodes".
 """
 
 from __future__ import annotations
@@ -10,29 +10,29 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import run_state_machine_as_test
 
+from harness.broker_machine import EMPTY, BrokerMachine, CheckedWaits, State
+from harness.services import RedisHandle
 from parley.broker import create_broker
-from parley.broker.base import Outcome, Ticket, room_key
+from parley.broker.base import Broker, Outcome, Ticket
 from parley.broker.redis import RedisBroker
 from parley.protocol import (
     Matched,
     Notice,
     PartnerLeft,
     PartnerMessage,
-    Seat,
     ServerMessage,
     Waiting,
 )
-from test_invariants import QUESTION_POOLS, Person
 
 POOL = "adult:text:en"
 
@@ -528,277 +528,47 @@ async def test_redis_down_is_unavailable(redis_factory) -> None:  # type: ignore
 
 
 # --- the invariant state machine, on two nodes --------------------------------------------------
-# tests/test_invariants.py's machine (chat mixed with question rooms), ported to two nodes on one
-# Redis: sessions alternate between the nodes, so pairs and rooms span them.
-
-POOLS = ["adult:text:en", "minor:text:en", "adult:video:en"]
-INTERESTS = ["chess", "music", "films"]
-PEOPLE = 10
+# The machine of tests/harness/broker_machine.py (chat mixed with question rooms; tests/
+# test_invariants.py runs it on memory) on two nodes on one Redis: sessions alternate between the
+# nodes, so pairs and rooms span them.
 
 
-class TwoNodeMachine(RuleBasedStateMachine):
-    url: str = ""
+class TwoNodeMachine(BrokerMachine):
+    """Two RedisBroker nodes sharing the test's Redis (a fresh key prefix per run)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
+    url: ClassVar[str] = ""
+    # Fallback timers are due at once (interest_fallback=0) but run as background tasks that
+    # talk to Redis: a short sleep lets the loop fire them, settle() then waits for the tasks.
+    TIMER_SLEEPS = (0.001,)
+
+    def make_brokers(self) -> Sequence[Broker]:
         url = f"{self.url}?prefix=sm{secrets.token_hex(4)}"
-        self.nodes = [
-            RedisBroker(url, interest_fallback=0.0, observer=Waits(), node_id=f"n{i}")
+        self.redis_nodes = [
+            RedisBroker(url, interest_fallback=0.0, observer=CheckedWaits(), node_id=f"n{i}")
             for i in range(2)
         ]
-        for node in self.nodes:
-            self.loop.run_until_complete(node.start())
-        self.people: dict[str, Person] = {}
-        self.tickets: dict[str, Ticket] = {}
-        # Device blocks, each with its order: a block binds matches made after it (as in
-        # tests/test_invariants.py).
-        self.blocked: dict[frozenset[str], int] = {}
-        self.formed: dict[str, int] = {}
-        self.queued: dict[str, str] = {}
-        self.pairs: dict[str, tuple[str, str]] = {}
-        self.room_queued: dict[str, str] = {}
-        self.rooms: dict[str, dict[Seat, str]] = {}
+        self.last = EMPTY
+        return self.redis_nodes
 
-    def blocked_before(self, pid: str, a: str, b: str) -> bool:
-        known = self.formed.setdefault(pid, len(self.blocked))
-        return self.blocked.get(frozenset((a, b)), known) < known
+    async def settle(self) -> None:
+        # A step's events reach the other node through Redis pub/sub: flush both nodes, twice,
+        # since delivering an event on one node may publish more to the other.
+        for _ in range(2):
+            for node in self.redis_nodes:
+                await node.flush()
+        # Snapshot here, in the loop (Redis reads are async). Either node reads every node's state
+        # from Redis: chat through one and rooms through the other, so both nodes' reads are used.
+        queued, pairs = await self.redis_nodes[0].snapshot()
+        self.last = State(queued, pairs, *await self.redis_nodes[1].room_snapshot())
 
-    def teardown(self) -> None:
-        for node in self.nodes:
-            self.loop.run_until_complete(node.close())
-        self.loop.close()
-
-    def node(self, session: str) -> RedisBroker:
-        return self.nodes[int(session[1:]) % 2]
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        async def go():  # type: ignore[no-untyped-def]
-            result = await coro
-            for n in self.nodes:
-                await n.flush()
-            for n in self.nodes:
-                await n.flush()
-            self.queued, self.pairs = await self.nodes[0].snapshot()
-            self.room_queued, self.rooms = await self.nodes[1].room_snapshot()
-            return result
-
-        return self.loop.run_until_complete(go())
-
-    @rule(
-        slot=st.integers(0, PEOPLE - 1),
-        pool=st.sampled_from(POOLS + QUESTION_POOLS),
-        interests=st.lists(st.sampled_from(INTERESTS), max_size=2, unique=True),
-        fallback=st.booleans(),
-        device=st.integers(0, PEOPLE - 3),
-    )
-    def connect(
-        self, slot: int, pool: str, interests: list[str], fallback: bool, device: int
-    ) -> None:
-        session = f"s{slot}"
-        if session in self.people:
-            return
-        person = Person()
-        self.people[session] = person
-        mode = pool.split(":")[1]
-        if mode in ("question", "discuss"):
-            side = "asker" if mode == "question" else "discusser"
-            question = f"question of {session}?" if side == "asker" else None
-            self.tickets[session] = Ticket(
-                session, f"d{device}", pool, side=side, question=question
-            )
-        else:
-            self.tickets[session] = Ticket(session, f"d{device}", pool, tuple(interests), fallback)
-        me = f"d{device}"
-        blocked = frozenset(d for pair in self.blocked if me in pair for d in pair if d != me)
-        self.run(self.node(session).attach(session, me, person, blocked))
-
-    @rule(
-        band=st.sampled_from(["adult", "minor"]),
-        devices=st.lists(st.integers(0, PEOPLE - 3), min_size=3, max_size=3),
-    )
-    def gather_for_a_room(self, band: str, devices: list[int]) -> None:
-        free = [i for i in range(PEOPLE) if f"s{i}" not in self.people]
-        pools = (f"{band}:question:en", f"{band}:discuss:en", f"{band}:discuss:en")
-        for slot, pool, device in zip(free, pools, devices, strict=False):
-            self.connect(slot, pool, [], True, device)
-            session = f"s{slot}"
-            self.run(self.node(session).start_match(self.tickets[session]))
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def start(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        person = self.people[session]
-        outcome = self.run(self.node(session).start_match(self.tickets[session]))
-        if person.pair is not None and outcome is not Outcome.OK:
-            assert outcome is Outcome.BAD_STATE
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def next(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        person = self.people[session]
-        old, seen = person.pair, len(person.events)
-        outcome = self.run(self.node(session).next_match(self.tickets[session]))
-        if outcome is Outcome.OK and not any(isinstance(e, Matched) for e in person.events[seen:]):
-            person.left()
-        assert person.pair != old or old is None
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def stop(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        self.run(self.node(session).stop(session))
-        person = self.people[session]
-        person.waiting = False
-        person.left()
-
-    @precondition(lambda self: bool(self.people))
-    @rule(data=st.data())
-    def disconnect(self, data: st.DataObject) -> None:
-        session = data.draw(st.sampled_from(sorted(self.people)))
-        self.run(self.node(session).detach(session))
-        del self.people[session]
-        del self.tickets[session]
-
-    @precondition(lambda self: any(p.pair for p in self.people.values()))
-    @rule(data=st.data())
-    def block(self, data: st.DataObject) -> None:
-        paired = sorted(s for s, p in self.people.items() if p.pair)
-        session = data.draw(st.sampled_from(paired))
-        me = self.people[session]
-        pair = me.pair
-        assert pair is not None
-        others = sorted(s for s, p in self.people.items() if p.pair == pair and s != session)
-        node = self.node(session)
-        if me.seat is None:
-            (partner,) = others
-            assert self.run(node.block(session, pair)) is Outcome.OK
-        else:  # in a room: block one of the others, named by seat
-            partner = data.draw(st.sampled_from(others))
-            seat = self.people[partner].seat
-            assert seat is not None
-            assert self.run(node.block_seat(session, pair, seat)) is Outcome.OK  # type: ignore[arg-type]
-        me.left()
-        key = frozenset((self.tickets[session].device, self.tickets[partner].device))
-        self.blocked.setdefault(key, len(self.blocked))
-
-    @precondition(lambda self: any(p.pair for p in self.people.values()))
-    @rule(data=st.data(), stale=st.booleans())
-    def relay(self, data: st.DataObject, stale: bool) -> None:
-        paired = sorted(s for s, p in self.people.items() if p.pair)
-        session = data.draw(st.sampled_from(paired))
-        me = self.people[session]
-        pair = me.pair
-        assert pair is not None
-        others = [s for s, p in self.people.items() if p.pair == pair and s != session]
-        target = "p_old" if stale else pair
-        before = {s: len(self.people[s].events) for s in others}
-        event = PartnerMessage(pair=target, text="hi")
-        outcome = self.run(self.node(session).relay(session, target, event))
-        got = {s: self.people[s].events[before[s] :] for s in others}
-        if stale:
-            assert outcome is Outcome.STALE and not any(got.values())
-        elif me.seat == "asker":  # the asker only watches
-            assert outcome is Outcome.WATCH_ONLY and not any(got.values())
-        else:
-            assert outcome is Outcome.OK
-            for s in others:
-                (e,) = got[s]
-                assert isinstance(e, PartnerMessage)
-                if me.seat is not None:
-                    assert e.from_ == me.seat
-
-    @rule()
-    def timers(self) -> None:
-        self.run(asyncio.sleep(0.001))
-
-    @invariant()
-    def one_place_at_a_time(self) -> None:
-        members = [s for pair in self.pairs.values() for s in pair]
-        members += [s for room in self.rooms.values() for s in room.values()]
-        assert len(members) == len(set(members)), "someone is in two pairs or rooms"
-        assert not set(self.queued) & set(self.room_queued), "someone is in two queues"
-        waiting = set(self.queued) | set(self.room_queued)
-        assert not set(members) & waiting, "someone is paired and queued"
-
-    @invariant()
-    def pairs_are_same_pool_and_allowed(self) -> None:
-        for pid, (a, b) in self.pairs.items():
-            ta, tb = self.tickets[a], self.tickets[b]
-            assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
-            assert ta.device != tb.device, "matched with own device"
-            assert not self.blocked_before(pid, ta.device, tb.device), "matched a block"
-
-    @invariant()
-    def rooms_are_one_band_and_allowed(self) -> None:
-        for rid, room in self.rooms.items():
-            assert 2 <= len(room) <= 3 and "stranger1" in room and "stranger2" in room, room
-            tickets = {seat: self.tickets[s] for seat, s in room.items()}
-            keys = {room_key(t.pool) for t in tickets.values()}
-            assert len(keys) == 1, f"room {rid} spans bands or languages: {keys}"
-            for seat, t in tickets.items():
-                assert t.side == ("asker" if seat == "asker" else "discusser"), (seat, t)
-            devices = [t.device for t in tickets.values()]
-            assert len(set(devices)) == len(devices), "two seats of one device"
-            for i, a in enumerate(devices):
-                for b in devices[i + 1 :]:
-                    assert not self.blocked_before(rid, a, b), "a room formed across a block"
-
-    @invariant()
-    def no_ghosts(self) -> None:
-        everyone = set(self.queued) | {s for pair in self.pairs.values() for s in pair}
-        everyone |= set(self.room_queued)
-        everyone |= {s for room in self.rooms.values() for s in room.values()}
-        assert everyone <= set(self.people), "a disconnected session is still queued or paired"
-
-    @invariant()
-    def everyone_was_told_the_truth(self) -> None:
-        pair_of = {s: p for p, members in self.pairs.items() for s in members}
-        seat_of = {s: (rid, seat) for rid, room in self.rooms.items() for seat, s in room.items()}
-        for session, person in self.people.items():
-            rid, seat = seat_of.get(session, (pair_of.get(session), None))
-            assert person.pair == rid, f"{session} believes {person.pair}"
-            assert person.seat == seat, f"{session} believes it sits in {person.seat}"
-            if session in self.queued or session in self.room_queued:
-                assert person.waiting and person.pair is None
-
-    @invariant()
-    def no_room_is_left_unformed(self) -> None:
-        tickets = [self.tickets[s] for s in self.room_queued]
-
-        def fits(a: Ticket, b: Ticket) -> bool:
-            return a.device != b.device and frozenset((a.device, b.device)) not in self.blocked
-
-        for a in (t for t in tickets if t.side == "asker"):
-            near = [
-                t for t in tickets if t.side == "discusser" and room_key(t.pool) == room_key(a.pool)
-            ]
-            ok = [d for d in near if fits(a, d)]
-            for i, d1 in enumerate(ok):
-                for d2 in ok[i + 1 :]:
-                    assert not fits(d1, d2), f"{a.session}, {d1.session}, {d2.session} could sit"
-
-    @invariant()
-    def no_two_open_compatible_people_wait(self) -> None:
-        open_waiting = [self.tickets[s] for s in self.queued if not self.tickets[s].interests]
-        for i, a in enumerate(open_waiting):
-            for b in open_waiting[i + 1 :]:
-                if a.pool != b.pool:
-                    continue
-                allowed = a.device != b.device and frozenset((a.device, b.device)) not in (
-                    self.blocked
-                )
-                assert not allowed, f"{a.session} and {b.session} could be matched but wait"
+    def state(self) -> State:
+        return self.last
 
 
-@pytest.mark.timeout(900)  # ~130 s on a 2-core machine at load ~2 (chat and rooms)
-def test_two_node_invariants(redis_factory) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.timeout(900)  # ~150 s on a 2-core machine at load ~2 (chat and rooms)
+def test_two_node_invariants(redis_factory: Callable[[], RedisHandle]) -> None:
     """>= 20,000 random operations (500 runs x 40 steps), chat and question rooms, over two
     nodes on one Redis."""
-    from hypothesis.stateful import run_state_machine_as_test
-
     TwoNodeMachine.url = redis_factory().url
     run_state_machine_as_test(
         TwoNodeMachine,
