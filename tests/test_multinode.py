@@ -14,6 +14,7 @@ from harness.server import http_status
 from harness.services import RedisHandle, redis_cluster
 from parley.protocol import CloseCode
 from test_moderation_support import add_moderator, logged_in
+from test_protocol_support import person
 from test_safety_support import unique_interest
 
 
@@ -21,17 +22,11 @@ def _nodes(server_factory, redis: RedisHandle, n: int = 3) -> list:  # type: ign
     return [server_factory(PARLEY_BROKER_URL=redis.url) for _ in range(n)]
 
 
-async def _client(node, **hello) -> Client:  # type: ignore[no-untyped-def]
-    c = await Client.open(node)
-    await c.hello(**hello)
-    return c
-
-
 async def test_clients_on_three_nodes_match_chat_signal_next(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
     redis = redis_factory()
     n0, n1, n2 = _nodes(server_factory, redis)
-    a = await _client(n0, age=30, mode="video")
-    b = await _client(n1, age=30, mode="video")
+    a = await person(n0, age=30, mode="video")
+    b = await person(n1, age=30, mode="video")
     assert (await a.start())["type"] == "waiting"
     mb = await b.start()
     assert mb["type"] == "matched"
@@ -55,19 +50,19 @@ async def test_clients_on_three_nodes_match_chat_signal_next(server_factory, red
     await a.send("next")
     assert (await b.expect("partner_left"))["reason"] == "left"
     await a.expect("waiting")
-    c = await _client(n2, age=30, mode="video")
+    c = await person(n2, age=30, mode="video")
     mc = await c.start()
     assert mc["type"] == "matched"
     assert (await a.expect("matched"))["pair"] == mc["pair"]
     # The age bands never meet, across nodes either.
-    t = await _client(n2, age=30)
+    t = await person(n2, age=30)
     assert (await t.start())["type"] == "waiting"
-    m = await _client(n1, age=16)
+    m = await person(n1, age=16)
     assert (await m.start())["type"] == "waiting"
     await m.assert_silent(0.5)
     await t.assert_silent(0.1)
     # The online count is summed across nodes.
-    d = await _client(n2, age=30)
+    d = await person(n2, age=30)
     assert d.welcome["online"] == 6
 
 
@@ -76,12 +71,12 @@ QUESTION = "Cats or dogs, and why?"
 
 async def _room(n0, n1, n2):  # type: ignore[no-untyped-def]
     """An asker on n0, stranger1 on n1, stranger2 on n2, seated with the question."""
-    q = await _client(n0, age=30, mode="question")
+    q = await person(n0, age=30, mode="question")
     await q.send("start", question=QUESTION)
     assert (await q.expect("waiting"))["stage"] == "anyone"
-    s1 = await _client(n1, age=30, mode="discuss")
+    s1 = await person(n1, age=30, mode="discuss")
     assert (await s1.start())["type"] == "waiting"
-    s2 = await _client(n2, age=30, mode="discuss")
+    s2 = await person(n2, age=30, mode="discuss")
     await s2.send("start")
     seated = {}
     for c in (q, s1, s2):
@@ -126,7 +121,7 @@ async def test_a_question_room_spread_over_three_nodes(server_factory, redis_fac
     assert (left["pair"], left["reason"], left["who"]) == (rid, "left", "stranger2")
     await s2.expect("waiting")
     # A new room forms across the nodes again: s2 waits on n2, the others come from n0 and n1.
-    q2 = await _client(n1, age=30, mode="question")
+    q2 = await person(n1, age=30, mode="question")
     await q2.send("start", question=QUESTION)
     await s1.send("start")
     pairs = {(await c.expect("matched"))["pair"] for c in (q2, s1, s2)}
@@ -158,7 +153,7 @@ async def test_kill_a_discussers_node_ends_the_room_within_5s(
     await q.expect("waiting")
     await s1.send("start")
     await s1.expect("waiting")
-    s3 = await _client(n1, age=30, mode="discuss")
+    s3 = await person(n1, age=30, mode="discuss")
     await s3.send("start")
     pairs = {(await c.expect("matched"))["pair"] for c in (q, s1, s3)}
     assert len(pairs) == 1
@@ -167,12 +162,12 @@ async def test_kill_a_discussers_node_ends_the_room_within_5s(
 async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
     redis = redis_factory()
     n0, n1, n2 = _nodes(server_factory, redis)
-    a = await _client(n0, age=30)
-    b = await _client(n1, age=30)
+    a = await person(n0, age=30)
+    b = await person(n1, age=30)
     await a.start()
     await b.start()
     pair = (await a.expect("matched"))["pair"]
-    e = await _client(n1, age=30, interests=["zzz"], fallback=False)  # waits on the doomed node
+    e = await person(n1, age=30, interests=["zzz"], fallback=False)  # waits on the doomed node
     await e.start()
     await a.say("are you there?", pair=pair)
     await b.expect("message")
@@ -181,12 +176,12 @@ async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) 
     left = await a.expect("partner_left", timeout=6)
     assert left["reason"] == "disconnected" and time.monotonic() - t0 < 5
     # Nobody is later matched with a dead session (e was waiting on the dead node).
-    f = await _client(n2, age=30, interests=["zzz"], fallback=False)
+    f = await person(n2, age=30, interests=["zzz"], fallback=False)
     assert (await f.start())["type"] == "waiting"
     await f.assert_silent(0.5)
     await a.send("start")
     await a.expect("waiting")
-    d = await _client(n2, age=30)
+    d = await person(n2, age=30)
     assert (await d.start())["type"] == "matched"
     await a.expect("matched")
 
@@ -203,19 +198,19 @@ async def _wait_status(node, want: int, timeout: float) -> float:  # type: ignor
 async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
     redis = redis_factory()
     n0, n1 = _nodes(server_factory, redis, 2)
-    a = await _client(n0, age=30)
-    b = await _client(n0, age=30)
+    a = await person(n0, age=30)
+    b = await person(n0, age=30)
     await a.start()
     await b.start()
     pair = (await a.expect("matched"))["pair"]
-    w = await _client(n1, age=30)  # waits across the restart, on the other node
+    w = await person(n1, age=30)  # waits across the restart, on the other node
     assert (await w.start())["type"] == "waiting"
     await _wait_status(n0, 200, 5)
     redis.kill()
     await _wait_status(n0, 503, 5)
     await _wait_status(n1, 503, 5)
     # New matches get a clear error while Redis is down.
-    c = await _client(n1, age=30)
+    c = await person(n1, age=30)
     await c.send("start")
     assert (await c.expect("error"))["code"] == "server_busy"
     # A pair on one node keeps chatting.
@@ -228,7 +223,7 @@ async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> Non
     assert (await b.expect("message"))["text"] == "and after"
     # Once both nodes are ready again, the person who waited through the restart is still in
     # the queue (re-queued quietly, not told `waiting` twice) and is the one a newcomer meets.
-    d = await _client(n0, age=30)
+    d = await person(n0, age=30)
     md = await d.start()
     assert md["type"] == "matched", md
     mw = await w.recv()
@@ -237,7 +232,7 @@ async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> Non
     assert (await w.expect("message"))["text"] == "met after the restart"
     # Matching resumes across nodes, without restarting them.
     assert (await c.start())["type"] == "waiting"
-    e = await _client(n0, age=30)
+    e = await person(n0, age=30)
     assert (await e.start())["type"] == "matched"
     await c.expect("matched")
 
@@ -251,8 +246,8 @@ async def test_ban_on_one_node_ends_the_chat_on_another(  # type: ignore[no-unty
     redis = redis_factory()
     n0, n1, n2 = redis_cluster(server_factory, redis, tmp_path)
     topic = unique_interest("ban")
-    reporter = await _client(n0, age=30, interests=[topic], fallback=False)
-    x = await _client(n1, age=30, interests=[topic], fallback=False)
+    reporter = await person(n0, age=30, interests=[topic], fallback=False)
+    x = await person(n1, age=30, interests=[topic], fallback=False)
     assert (await reporter.start())["type"] == "waiting"
     mx = await x.start()
     assert mx["type"] == "matched", mx
@@ -264,7 +259,7 @@ async def test_ban_on_one_node_ends_the_chat_on_another(  # type: ignore[no-unty
     # The reported person moves on and is chatting with someone on a third node.
     await x.send("next")
     await x.expect("waiting")
-    p = await _client(n2, age=30, interests=[topic], fallback=False)
+    p = await person(n2, age=30, interests=[topic], fallback=False)
     assert (await p.start())["type"] == "matched"
     pair2 = (await x.expect("matched"))["pair"]
     await p.say("hi", pair=pair2)
@@ -322,13 +317,13 @@ async def test_console_logins_and_limits_hold_across_nodes(  # type: ignore[no-u
             codes.append(r.status_code)
     assert codes == [401, 401, 401, 401, 429, 429], codes
     # Connections per address are capped across nodes (3 here)...
-    people = [await _client(n, age=30) for n in (n0, n0, n1)]
+    people = [await person(n, age=30) for n in (n0, n0, n1)]
     extra = await Client.open(n1)
     assert await extra.wait_closed() == int(CloseCode.SERVER_FULL)
     # ...and a connection closed on one node frees a place on the other.
     await people[0].close()
     await _until_held(redis, 2)
-    late = await _client(n1, age=30)
+    late = await person(n1, age=30)
     assert late.welcome["type"] == "welcome"
 
 

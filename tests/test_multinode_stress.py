@@ -41,6 +41,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.server import ServerHandle
+from harness.services import redis_cluster
 from parley.store.hashing import device_hash
 from parley.store.values import DeviceHash
 from test_safety_support import database
@@ -417,13 +418,9 @@ async def test_the_invariants_hold_over_20000_random_operations(
     if setup == "memory-1-node":
         nodes = [server_factory(**FAST)]
     else:
-        redis = redis_factory()
-        shared = tmp_path / "shared-data"  # one database and secret, as an operator runs them
-        shared.mkdir()
-        nodes = [
-            server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **FAST)
-            for _ in range(3)
-        ]
+        # (The tests' short heartbeat: a dropped socket is noticed within seconds.)
+        beat = {"PARLEY_HEARTBEAT_INTERVAL": "1", "PARLEY_HEARTBEAT_TIMEOUT": "3"}
+        nodes = redis_cluster(server_factory, redis_factory(), tmp_path, **beat, **FAST)
     world = World()
     seed = int(os.environ.get("PARLEY_STRESS_SEED", "20261124"))
     people = []

@@ -35,6 +35,7 @@ from parley.safety import ban_poll
 from parley.safety.ban_poll import BanPoll
 from parley.safety.limits import LocalQuotas
 from parley.store import Ban, Store, device_hash
+from test_protocol_support import person
 from test_safety_support import database, unique_interest
 
 ServerFactory = Callable[..., ServerHandle]
@@ -42,17 +43,11 @@ RedisFactory = Callable[[], RedisHandle]
 DEVICE_A, DEVICE_B, DEVICE_C = (device_hash(f"dv1.{n}.sig") for n in "abc")
 
 
-async def _client(node: ServerHandle, **hello: object) -> Client:
-    c = await Client.open(node)
-    await c.hello(**hello)
-    return c
-
-
 async def _chatting(near: ServerHandle, far: ServerHandle) -> tuple[Client, Client, str]:
     """Someone on ``near`` in a chat with someone on ``far`` (an interest of their own)."""
     topic = unique_interest("shared")
-    x = await _client(near, age=30, interests=[topic], fallback=False)
-    p = await _client(far, age=30, interests=[topic], fallback=False)
+    x = await person(near, age=30, interests=[topic], fallback=False)
+    p = await person(far, age=30, interests=[topic], fallback=False)
     assert (await x.start())["type"] == "waiting"
     assert (await p.start())["type"] == "matched"
     pair = (await x.expect("matched"))["pair"]
@@ -75,7 +70,7 @@ async def test_appeal_requests_per_address_are_counted_across_nodes(
     n0, n1 = redis_cluster(
         server_factory, redis, tmp_path, 2, PARLEY_APPEAL_BURST="3", PARLEY_APPEAL_RATE="0.001"
     )
-    someone = await _client(n0, age=30)
+    someone = await person(n0, age=30)
     body = {"device": someone.device}
     codes, refusals = [], []
     async with httpx.AsyncClient(timeout=20) as h:
@@ -129,7 +124,7 @@ async def test_abuse_closes_on_two_nodes_add_up_to_the_ban(
     await _abuse_close(n1, token)
     # Two closes so far, one per node: no ban yet; the device is still served on both.
     for node in (n0, n1):
-        still = await _client(node, age=30, device=token)
+        still = await person(node, age=30, device=token)
         assert still.device == token
         await still.close()
     # The third close is node 0's second: node 0 alone would have counted two.
