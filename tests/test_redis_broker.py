@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol, TypedDict, TypeVar, Unpack
 
 import pytest
 import pytest_asyncio
@@ -36,6 +36,8 @@ from parley.protocol import (
 
 POOL = "adult:text:en"
 
+M = TypeVar("M", bound=ServerMessage)
+
 
 @dataclass
 class Box:
@@ -44,7 +46,7 @@ class Box:
     def deliver(self, event: ServerMessage) -> None:
         self.events.append(event)
 
-    def of(self, kind: type) -> list[ServerMessage]:
+    def of(self, kind: type[M]) -> list[M]:
         return [e for e in self.events if isinstance(e, kind)]
 
 
@@ -76,19 +78,34 @@ async def _cleanup(redis_url: str, prefix: str) -> None:
     await r.aclose()
 
 
-Nodes = Callable[..., "asyncio.Future[list[RedisBroker]]"]
+class NodeOptions(TypedDict, total=False):
+    """RedisBroker's keyword arguments that a test may set (the rest are the fixture's)."""
+
+    evidence_lines: int
+    report_grace: float
+    node_id: str | None
+
+
+class Nodes(Protocol):
+    """``await nodes(n=2, fallback=0.2, **options)``: ``n`` started brokers on one key prefix."""
+
+    async def __call__(
+        self, n: int = 2, fallback: float = 0.2, **kw: Unpack[NodeOptions]
+    ) -> list[RedisBroker]: ...
 
 
 @pytest_asyncio.fixture
-async def nodes(redis_url: str) -> AsyncIterator[Callable[..., object]]:
+async def nodes(redis_url: str) -> AsyncIterator[Nodes]:
     prefix = "ptest" + secrets.token_hex(4)
     made: list[RedisBroker] = []
 
-    async def make(n: int = 2, fallback: float = 0.2, **kw: object) -> list[RedisBroker]:
+    async def make(
+        n: int = 2, fallback: float = 0.2, **kw: Unpack[NodeOptions]
+    ) -> list[RedisBroker]:
         for _ in range(n):
             b = RedisBroker(
                 _url(redis_url, prefix), interest_fallback=fallback, observer=Waits(), **kw
-            )  # type: ignore[arg-type]
+            )
             await b.start()
             made.append(b)
         return made[-n:]
@@ -109,7 +126,7 @@ def test_create_broker_picks_redis(redis_url: str) -> None:
     assert isinstance(b, RedisBroker)
 
 
-async def test_match_across_nodes_and_relay(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_match_across_nodes_and_relay(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     a, b = Box(), Box()
     await n1.attach("a", "da", a)
@@ -127,7 +144,7 @@ async def test_match_across_nodes_and_relay(nodes) -> None:  # type: ignore[no-u
     assert await n1.relay("a", pid, PartnerMessage(pair=pid, text="hi")) is Outcome.OK
     assert await n1.relay("a", "p_old", PartnerMessage(pair="p_old", text="x")) is Outcome.STALE
     await settle(n2)
-    assert [e.text for e in b.of(PartnerMessage)] == ["hi"]  # type: ignore[attr-defined]
+    assert [e.text for e in b.of(PartnerMessage)] == ["hi"]
     ev = await n2.evidence("b", pid)
     assert ev is not None and ev.live and ev.reported == "a" and ev.reported_device == "da"
     assert [line.text for line in ev.lines] == ["hi"]
@@ -137,7 +154,7 @@ async def test_match_across_nodes_and_relay(nodes) -> None:  # type: ignore[no-u
     assert await n1.next_match(Ticket("a", "da", POOL)) is Outcome.OK
     await settle(n1, n2)
     left = b.of(PartnerLeft)
-    assert len(left) == 1 and left[0].reason == "left"  # type: ignore[attr-defined]
+    assert len(left) == 1 and left[0].reason == "left"
     assert (await n1.stats()).waiting == {POOL: 1}
     # The ended pair stays reportable by b until b's next match.
     ev = await n2.evidence("b", pid)
@@ -147,7 +164,7 @@ async def test_match_across_nodes_and_relay(nodes) -> None:  # type: ignore[no-u
     assert await n2.evidence("b", pid) is None
 
 
-async def test_fairness_longest_waiting_first(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_fairness_longest_waiting_first(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     boxes = {s: Box() for s in "abcd"}
     for i, s in enumerate("abc"):  # one device: they cannot match each other
@@ -156,11 +173,11 @@ async def test_fairness_longest_waiting_first(nodes) -> None:  # type: ignore[no
     await n1.attach("d", "dd", boxes["d"])
     await n1.start_match(Ticket("d", "dd", POOL))
     await settle(n1, n2)
-    assert boxes["d"].of(Matched)[0].pair == boxes["a"].of(Matched)[0].pair  # type: ignore[attr-defined]
+    assert boxes["d"].of(Matched)[0].pair == boxes["a"].of(Matched)[0].pair
     assert (await n1.stats()).waiting == {POOL: 2}
 
 
-async def test_pools_never_mix_and_same_device(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_pools_never_mix_and_same_device(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     a, b, c = Box(), Box(), Box()
     await n1.attach("a", "d1", a)
@@ -173,7 +190,7 @@ async def test_pools_never_mix_and_same_device(nodes) -> None:  # type: ignore[n
     assert not a.of(Matched) and not b.of(Matched) and not c.of(Matched)
 
 
-async def test_interests_then_fallback(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_interests_then_fallback(nodes: Nodes) -> None:
     n1, n2 = await nodes(fallback=0.3)
     a, b, c = Box(), Box(), Box()
     await n1.attach("a", "da", a)
@@ -191,7 +208,7 @@ async def test_interests_then_fallback(nodes) -> None:  # type: ignore[no-untype
     await n1.start_match(Ticket("d", "dd", POOL, ("films",)))
     await asyncio.sleep(0.6)
     await settle(n1, n2)
-    assert not b.of(Matched) and d.of(Waiting)[-1].stage == "anyone"  # type: ignore[attr-defined]
+    assert not b.of(Matched) and d.of(Waiting)[-1].stage == "anyone"
     e = Box()
     await n2.attach("e", "de", e)
     await n2.start_match(Ticket("e", "de", POOL))
@@ -199,7 +216,7 @@ async def test_interests_then_fallback(nodes) -> None:  # type: ignore[no-untype
     assert d.of(Matched) and e.of(Matched) and not b.of(Matched)
 
 
-async def test_block_and_stale_pair(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_block_and_stale_pair(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     a, b = Box(), Box()
     await n1.attach("a", "da", a)
@@ -207,7 +224,7 @@ async def test_block_and_stale_pair(nodes) -> None:  # type: ignore[no-untyped-d
     await n1.start_match(Ticket("a", "da", POOL))
     await n2.start_match(Ticket("b", "db", POOL))
     await settle(n1, n2)
-    pid = a.of(Matched)[0].pair  # type: ignore[attr-defined]
+    pid = a.of(Matched)[0].pair
     assert await n1.block("a", "nope") is Outcome.STALE
     assert await n1.block("a", pid) is Outcome.OK
     await settle(n1, n2)
@@ -226,8 +243,8 @@ async def test_block_and_stale_pair(nodes) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_a_block_reaches_the_other_tabs_of_both_devices_on_every_node_at_once(
-    nodes, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Nodes keep each session's blocked set and do not re-read it per match: the announcement on
     # P:blocks must keep every copy current. (No re-read even just after subscribing, so this
     # checks the announcement path alone.)
@@ -243,7 +260,7 @@ async def test_a_block_reaches_the_other_tabs_of_both_devices_on_every_node_at_o
     await n1.start_match(Ticket("x1", "dx", POOL))
     await n3.start_match(Ticket("y", "dy", POOL))
     await settle(n1, n2, n3)
-    pid = x1.of(Matched)[0].pair  # type: ignore[attr-defined]
+    pid = x1.of(Matched)[0].pair
     assert await n1.block("x1", pid) is Outcome.OK
     await settle(n1, n2, n3)
     # Straight away, either order: y waits, x2 comes (x2's node never read the set since attach).
@@ -267,7 +284,7 @@ def _discuss(session: str, device: str, pool: str = DPOOL) -> Ticket:
     return Ticket(session, device, pool, side="discusser")
 
 
-async def _room_of_three(nodes) -> tuple[list[RedisBroker], dict[str, Box], str]:  # type: ignore[no-untyped-def]
+async def _room_of_three(nodes: Nodes) -> tuple[list[RedisBroker], dict[str, Box], str]:
     """An asker on n1, stranger1 on n2, stranger2 on n3; returns the room id."""
     n1, n2, n3 = await nodes(3)
     boxes = {s: Box() for s in ("q", "d1", "d2")}
@@ -288,7 +305,7 @@ async def _room_of_three(nodes) -> tuple[list[RedisBroker], dict[str, Box], str]
     return [n1, n2, n3], boxes, rooms.pop()
 
 
-async def test_a_room_over_three_nodes_fans_out_by_seat(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_a_room_over_three_nodes_fans_out_by_seat(nodes: Nodes) -> None:
     (n1, n2, n3), boxes, rid = await _room_of_three(nodes)
     odd = 'yo ✓ "é" / \\ 🙂'  # survives the Lua side's JSON of the evidence line
     assert n1.supports_rooms
@@ -296,7 +313,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes) -> None:  # type:
     assert await n2.relay("d1", rid, PartnerMessage(pair=rid, text="hi")) is Outcome.OK
     assert await n3.relay("d2", rid, PartnerMessage(pair=rid, text=odd)) is Outcome.OK
     await settle(n1, n2, n3)
-    heard = {k: [(e.from_, e.text) for e in b.of(PartnerMessage)] for k, b in boxes.items()}  # type: ignore[attr-defined]
+    heard = {k: [(e.from_, e.text) for e in b.of(PartnerMessage)] for k, b in boxes.items()}
     assert heard == {
         "q": [("stranger1", "hi"), ("stranger2", odd)],
         "d1": [("stranger2", odd)],
@@ -325,7 +342,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes) -> None:  # type:
         assert isinstance(notice, Notice) and notice.code == "asker_left" and notice.pair == rid
     assert await n2.relay("d1", rid, PartnerMessage(pair=rid, text="still here")) is Outcome.OK
     await settle(n1, n2, n3)
-    assert [e.text for e in boxes["d2"].of(PartnerMessage)] == ["hi", "still here"]  # type: ignore[attr-defined]
+    assert [e.text for e in boxes["d2"].of(PartnerMessage)] == ["hi", "still here"]
     assert len(boxes["q"].of(PartnerMessage)) == 2
     ev = await n1.evidence("q", rid)
     assert ev is not None and not ev.live and len(ev.lines) == 3  # what it saw
@@ -333,7 +350,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes) -> None:  # type:
     assert await n3.stop("d2") is Outcome.OK
     await settle(n1, n2, n3)
     left = boxes["d1"].of(PartnerLeft)
-    assert len(left) == 1 and left[0].who == "stranger2" and left[0].reason == "left"  # type: ignore[attr-defined]
+    assert len(left) == 1 and left[0].who == "stranger2" and left[0].reason == "left"
     assert await n2.relay("d1", rid, PartnerMessage(pair=rid, text="?")) is Outcome.NOT_PAIRED
     ev = await n2.evidence("d1", rid)
     assert ev is not None and not ev.live and ev.reported == "d2"
@@ -341,16 +358,16 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes) -> None:  # type:
     assert await n1.room_snapshot() == ({}, {})
 
 
-async def test_a_discusser_leaving_ends_the_room_and_blocks_hold(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_a_discusser_leaving_ends_the_room_and_blocks_hold(nodes: Nodes) -> None:
     (n1, n2, n3), boxes, rid = await _room_of_three(nodes)
     assert await n1.block("q", rid) is Outcome.BAD_STATE  # the asker names whom
     assert await n1.block_seat("q", rid, "stranger2") is Outcome.OK  # and leaves
     await settle(n1, n2, n3)
     assert isinstance(boxes["d1"].events[-1], Notice)
-    assert await n2.detach("d1") is None
+    await n2.detach("d1")  # returns None: its `-> None` is checked by mypy, not asserted here
     await settle(n1, n2, n3)
     left = boxes["d2"].of(PartnerLeft)
-    assert len(left) == 1 and left[0].who == "stranger1" and left[0].reason == "disconnected"  # type: ignore[attr-defined]
+    assert len(left) == 1 and left[0].who == "stranger1" and left[0].reason == "disconnected"
     # q blocked d2's device: they never share a room again; a newcomer completes one instead.
     await n2.attach("d3", "dd3", Box())
     await n2.attach("d4", "dd4", d4 := Box())
@@ -363,7 +380,7 @@ async def test_a_discusser_leaving_ends_the_room_and_blocks_hold(nodes) -> None:
     await settle(n1, n2, n3)
     m = boxes["q"].of(Matched)[-1]
     assert isinstance(m, Matched) and len(boxes["q"].of(Matched)) == 2
-    assert d4.of(Matched)[-1].pair == m.pair  # type: ignore[attr-defined]
+    assert d4.of(Matched)[-1].pair == m.pair
     queued, rooms = await n1.room_snapshot()
     assert queued == {"d2": DPOOL} and rooms[m.pair] == {
         "asker": "q",
@@ -373,7 +390,7 @@ async def test_a_discusser_leaving_ends_the_room_and_blocks_hold(nodes) -> None:
     assert (await n1.stats()).waiting == {DPOOL: 1}
 
 
-async def test_rooms_keep_to_their_band_and_wait_with_an_expected_wait(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_rooms_keep_to_their_band_and_wait_with_an_expected_wait(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     boxes = {s: Box() for s in ("q", "m1", "a1", "a2")}
     await n1.attach("q", "dq", boxes["q"])
@@ -397,8 +414,8 @@ async def test_rooms_keep_to_their_band_and_wait_with_an_expected_wait(nodes) ->
     assert isinstance(w, Waiting) and isinstance(w.expected_wait, float)
 
 
-async def test_a_room_whose_state_redis_lost_ends_and_waiters_requeue_quietly(  # type: ignore[no-untyped-def]
-    nodes, redis_url
+async def test_a_room_whose_state_redis_lost_ends_and_waiters_requeue_quietly(
+    nodes: Nodes, redis_url: str
 ) -> None:
     (n1, n2, n3), boxes, rid = await _room_of_three(nodes)
     await n1.attach("w", "dw", w := Box())
@@ -413,7 +430,7 @@ async def test_a_room_whose_state_redis_lost_ends_and_waiters_requeue_quietly(  
         await asyncio.sleep(0.05)
     for b in boxes.values():
         (left,) = b.of(PartnerLeft)
-        assert left.pair == rid and left.reason == "disconnected"  # type: ignore[attr-defined]
+        assert left.pair == rid and left.reason == "disconnected"
     while "w" not in (await n1.room_snapshot())[0]:
         assert loop.time() < deadline, "the waiting discusser was not queued again"
         await asyncio.sleep(0.05)
@@ -422,7 +439,45 @@ async def test_a_room_whose_state_redis_lost_ends_and_waiters_requeue_quietly(  
     assert (await n1.room_snapshot())[1] == {}
 
 
-async def test_quotas_are_shared_by_nodes(nodes) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("mode", ["chat", "room"])
+async def test_waiters_keep_their_place_in_line_when_redis_loses_its_state(
+    nodes: Nodes, redis_url: str, mode: str
+) -> None:
+    """Redis loses every queue: each node queues its waiters again, and each keeps the place it
+    had, whatever order the node finds them in (here the newer waiter attached first). The next
+    arrivals then meet the one who waited longer (in question mode, the older asker)."""
+    n1, n2 = await nodes()
+    older, newer = Box(), Box()
+    await n1.attach("newer", "dn", newer)  # attached first, so listed first on its node...
+    await n1.attach("older", "do", older)
+    if mode == "chat":  # (one device: these two never meet)
+        waiters = [Ticket("older", "dx", POOL), Ticket("newer", "dx", POOL)]
+        arrivals = [Ticket("c1", "d1", POOL)]
+    else:
+        waiters = [_ask("older", "do"), _ask("newer", "dn")]
+        arrivals = [_discuss("c1", "d1"), _discuss("c2", "d2")]
+    for ticket in waiters:  # ...but waiting first
+        await n1.start_match(ticket)
+    await _cleanup(redis_url, n1.prefix)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        queued = (await (n1.snapshot() if mode == "chat" else n1.room_snapshot()))[0]
+        if {"older", "newer"} <= set(queued):
+            break
+        assert loop.time() < deadline, "the waiters were not queued again"
+        await asyncio.sleep(0.05)
+    boxes = [Box() for _ in arrivals]
+    for ticket, box in zip(arrivals, boxes, strict=True):
+        await n2.attach(ticket.session, ticket.device, box)
+        await n2.start_match(ticket)
+    await settle(n1, n2)
+    met = {m.pair for b in boxes for m in b.of(Matched)}
+    assert len(met) == 1 and [m.pair for m in older.of(Matched)] == list(met)
+    assert not newer.of(Matched)
+
+
+async def test_quotas_are_shared_by_nodes(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     q1, q2 = n1.quotas(), n2.quotas()
     key = "report:" + secrets.token_hex(4)
@@ -441,7 +496,7 @@ async def test_quotas_are_shared_by_nodes(nodes) -> None:  # type: ignore[no-unt
     assert not await q1.hold(held, 2)
 
 
-async def test_evidence_ring_buffer(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_evidence_ring_buffer(nodes: Nodes) -> None:
     n1, n2 = await nodes(evidence_lines=3)
     a, b = Box(), Box()
     await n1.attach("a", "da", a)
@@ -449,7 +504,7 @@ async def test_evidence_ring_buffer(nodes) -> None:  # type: ignore[no-untyped-d
     await n1.start_match(Ticket("a", "da", POOL))
     await n2.start_match(Ticket("b", "db", POOL))
     await settle(n1, n2)
-    pid = a.of(Matched)[0].pair  # type: ignore[attr-defined]
+    pid = a.of(Matched)[0].pair
     for i in range(5):
         await n1.relay("a", pid, PartnerMessage(pair=pid, text=f"a{i}"))
         await n2.relay("b", pid, PartnerMessage(pair=pid, text=f"b{i}"))
@@ -458,7 +513,7 @@ async def test_evidence_ring_buffer(nodes) -> None:  # type: ignore[no-untyped-d
     assert await n1.evidence("a", "other") is None
 
 
-async def test_detach_tells_partner_disconnected(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_detach_tells_partner_disconnected(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     a, b = Box(), Box()
     await n1.attach("a", "da", a)
@@ -469,13 +524,13 @@ async def test_detach_tells_partner_disconnected(nodes) -> None:  # type: ignore
     await n1.detach("a")
     await settle(n2)
     left = b.of(PartnerLeft)
-    assert len(left) == 1 and left[0].reason == "disconnected"  # type: ignore[attr-defined]
+    assert len(left) == 1 and left[0].reason == "disconnected"
     assert await n2.end_pair("b") is None
     assert await n2.stop("b") is Outcome.NOT_PAIRED
     assert (await n1.stats()).online == 1
 
 
-async def test_dead_node_is_reaped(nodes) -> None:  # type: ignore[no-untyped-def]
+async def test_dead_node_is_reaped(nodes: Nodes) -> None:
     n1, n2 = await nodes()
     a, b, c = Box(), Box(), Box()
     await n1.attach("a", "da", a)
@@ -494,7 +549,7 @@ async def test_dead_node_is_reaped(nodes) -> None:  # type: ignore[no-untyped-de
     while not a.of(PartnerLeft) and loop.time() - t0 < 6:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     assert a.of(PartnerLeft) and loop.time() - t0 < 5
-    assert a.of(PartnerLeft)[0].reason == "disconnected"  # type: ignore[attr-defined]
+    assert a.of(PartnerLeft)[0].reason == "disconnected"
     # The reaper tells partners as it goes and drops the dead node's presence when done.
     while (await n1.stats()).online != 1 and loop.time() - t0 < 10:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -503,7 +558,7 @@ async def test_dead_node_is_reaped(nodes) -> None:  # type: ignore[no-untyped-de
     assert not queued and not pairs
 
 
-async def test_redis_down_is_unavailable(redis_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_redis_down_is_unavailable(redis_factory: Callable[[], RedisHandle]) -> None:
     server = redis_factory()
     b = RedisBroker(server.url, interest_fallback=1.0, observer=Waits())
     await b.start()
@@ -513,7 +568,7 @@ async def test_redis_down_is_unavailable(redis_factory) -> None:  # type: ignore
         await b.attach("y", "dy", y)
         await b.start_match(Ticket("x", "dx", POOL))
         await b.start_match(Ticket("y", "dy", POOL))
-        pid = x.of(Matched)[0].pair  # type: ignore[attr-defined]
+        pid = x.of(Matched)[0].pair
         assert await b.ready()
         server.kill()
         assert not await b.ready()

@@ -117,6 +117,7 @@ class _Local:
     blocked_at: float = float("-inf")  # ...at this time.monotonic(), kept current by P:blocks
     dead: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # pairs already over
     matches: int = 0  # `matched` frames delivered (to tell a match that overtook its own reply)
+    place: str = ""  # its place in line in Redis while waiting: kept if Redis loses its state
     # Pairs (or rooms) that ended before their `matched` reached this node: events from two
     # nodes, or a reply and an event, may cross. Told right after that `matched`, in order.
     ended_early: dict[str, PartnerLeft] = field(default_factory=dict)
@@ -615,6 +616,7 @@ class RedisBroker(Broker):
                         mode,
                         pid,
                         self._grace_ms,
+                        s.place if recovering else "",
                     ],
                 )
             ]
@@ -630,7 +632,7 @@ class RedisBroker(Broker):
         if code == "M":
             left, match = res[7:], res[:7]
         else:
-            left, match = res[1:], []
+            left, match, s.place = res[2:], [], res[1]
         if left:
             old = left[0]
             if s.pair == old:
@@ -944,7 +946,7 @@ class RedisBroker(Broker):
         Redis is the authority while it holds a session's record: a person it still has queued,
         or paired as we believe, is left alone. Otherwise pairs with both people on this node are
         restored, other pairs end (``disconnected``), and waiting people queue again quietly
-        (they were told ``waiting`` already)."""
+        (they were told ``waiting`` already), in the place in line they had."""
         restored: set[str] = set()
         local = list(self._local.items())
         records: list[Any] = []
@@ -1047,6 +1049,7 @@ class RedisBroker(Broker):
                     self._new_pair_id(),
                     self._grace_ms,
                     WAITS_KEPT,
+                    s.place if recovering else "",
                 ],
             )
         except _ERRORS:
@@ -1066,12 +1069,13 @@ class RedisBroker(Broker):
         if res[0] == "M":
             await self._room_formed(res, now)
             return Outcome.OK
+        s.place = res[1]
         if s.matches != seen:
             return Outcome.OK  # seated by another node while this reply was on its way
         s.pair = None
         s.waiting = True
         if not recovering:  # re-queued after a Redis restart: the person was told already
-            waits = [float(w) for w in res[1:]]
+            waits = [float(w) for w in res[2:]]
             expected = round(statistics.median(waits), 1) if waits else None
             s.mailbox.deliver(Waiting(stage="anyone", since=now, expected_wait=expected))
         return Outcome.OK

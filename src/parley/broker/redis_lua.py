@@ -3,15 +3,18 @@
 KEYS[1] is always the pool base ``<prefix>:{<pool>}``; the scripts derive the other keys of that
 pool from it (same hash slot, so this holds on Redis Cluster too):
 
-    base:seq           INCR counter: arrival order in the pool
-    base:queue         zset seq -> session: everyone waiting in the pool
-    base:open          zset seq -> session: waiting tickets that accept anyone
-    base:i:<interest>  zset seq -> session: waiting tickets with that interest (not fallen back)
-    base:s:<session>   hash: st (q|p|''), node, dev, seq, since, ints, open, pair, recent,
+    base:queue         zset place -> session: everyone waiting in the pool
+    base:open          zset place -> session: waiting tickets that accept anyone
+    base:i:<interest>  zset place -> session: waiting tickets with that interest (not fallen back)
+    base:s:<session>   hash: st (q|p|''), node, dev, seq (place), since, ints, open, pair, recent,
                        blk (the devices it blocked, as its node last read them)
     base:pairs         set of live pair ids (for stats and checks)
     base:p:<pair>      hash: a, b, da, db, ended ('1' once over; then EXPIRE report_grace)
     base:l:<pair>      list: evidence ring buffer (RPUSH + LTRIM), EXPIRE with the pair
+
+A place in line is when the wait began, in microseconds on Redis's clock (TIME): one clock for
+every node. A node that queues a person again after Redis lost its state passes the place it was
+given, so the person keeps it (``place`` below).
 """
 
 from __future__ import annotations
@@ -19,7 +22,18 @@ from __future__ import annotations
 SKIP_LIMIT = 32
 SEP = "\x1f"
 
-_COMMON = r"""
+# The place in line of a wait that begins now, or the one given (``at``: kept by the node).
+_PLACE = r"""
+local function place(at)
+  if at and at ~= '' then return at end
+  local t = redis.call('TIME')
+  return string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+end
+"""
+
+_COMMON = (
+    _PLACE
+    + r"""
 local base = KEYS[1]
 local SEP = '\31'
 local function split(s)
@@ -105,13 +119,16 @@ local function makepair(sid, partner, pid, now)
           table.concat(common, SEP)}
 end
 """
+)
 
-# ARGV: sid, dev, node, now, ints, blocked, mode(start|next), pid, grace_ms
+# ARGV: sid, dev, node, now, ints, blocked, mode(start|next), pid, grace_ms, at (a kept place or '')
+# -> {'W'} | {'B'} | {'M', match fields..., left...} | {'Q', place, left...}
 ENQUEUE = (
     _COMMON
     + r"""
-local sid, dev, node, now, ints, blocked, mode, pid, grace =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local sid, dev, node, now, ints, blocked, mode, pid, grace, at =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]),
+  ARGV[10]
 local s = skey(sid)
 local st = redis.call('HGET', s, 'st')
 if st == 'q' then return {'W'} end
@@ -130,12 +147,12 @@ local res
 if partner then
   res = makepair(sid, partner, pid, now)
 else
-  local seq = redis.call('INCR', base .. ':seq')
+  local seq = place(at)
   redis.call('HSET', s, 'st', 'q', 'seq', seq)
   redis.call('ZADD', base .. ':queue', seq, sid)
   for _, i in ipairs(ilist) do redis.call('ZADD', base .. ':i:' .. i, seq, sid) end
   if #ilist == 0 then redis.call('ZADD', base .. ':open', seq, sid) end
-  res = {'Q'}
+  res = {'Q', seq}
 end
 if left then for _, v in ipairs(left) do res[#res + 1] = v end end
 return res
@@ -235,9 +252,8 @@ return 1
 # one band and language (the pools that form rooms together) share its hash tag, so forming a
 # room is one script on one Cluster slot.
 #
-#     base:seq             INCR counter: arrival order on both sides
-#     base:asker           zset seq -> session: askers waiting
-#     base:discusser       zset seq -> session: discussers waiting
+#     base:asker           zset place -> session: askers waiting (places as in chat pools)
+#     base:discusser       zset place -> session: discussers waiting
 #     base:s:<session>     hash: st (q|p|''), node, dev, side, pool, since, seq, q (the question),
 #                          blk, pair (the room), seat, recent (the room it left, for reports)
 #     base:rooms           set of live room ids
@@ -250,7 +266,9 @@ return 1
 
 ROOM_SCAN = 12  # as matchmaker.ROOM_SCAN: the oldest few on each side are looked at
 
-_ROOM_COMMON = r"""
+_ROOM_COMMON = (
+    _PLACE
+    + r"""
 local base = KEYS[1]
 local SEP = '\31'
 local SEATS = {'asker', 'stranger1', 'stranger2'}
@@ -316,18 +334,20 @@ local function leave(sid, grace)
   return res
 end
 """
+)
 
 # Queue on one side and form a room if one can form (RoomQueue's rule: the oldest asker that has
 # a compatible pair, with the oldest compatible pair of discussers; all three pairwise allowed).
-# ARGV: sid, dev, node, now, side, pool, question, blocked, mode(start|next), rid, grace_ms, keep
-# -> {{'W'} | {'B'} | {'Q', recent waits of that side...} |
+# ARGV: sid, dev, node, now, side, pool, question, blocked, mode(start|next), rid, grace_ms, keep,
+#       at (a kept place or '')
+# -> {{'W'} | {'B'} | {'Q', place, recent waits of that side...} |
 #     {'M', rid, question, asker pool, discussers' pool, (session, node, since) per seat}, left}
 ENQUEUE_ROOM = (
     _ROOM_COMMON
     + r"""
-local sid, dev, node, now, side, pool, question, blocked, mode, rid, grace, keep =
+local sid, dev, node, now, side, pool, question, blocked, mode, rid, grace, keep, at =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
-  tonumber(ARGV[11]), tonumber(ARGV[12])
+  tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
 local s = skey(sid)
 local st = redis.call('HGET', s, 'st')
 if st == 'q' then return {{'W'}, {}} end
@@ -340,7 +360,7 @@ end
 for _, d in ipairs(split(redis.call('HGET', s, 'blk'))) do
   if not has(blocked, d) then blocked = (blocked == '') and d or (blocked .. SEP .. d) end
 end
-local seq = redis.call('INCR', base .. ':seq')
+local seq = place(at)
 redis.call('HSET', s, 'st', 'q', 'node', node, 'dev', dev, 'side', side, 'pool', pool,
            'since', now, 'seq', seq, 'q', question, 'blk', blocked)
 redis.call('ZADD', base .. ':' .. side, seq, sid)
@@ -374,7 +394,7 @@ end
 
 local room = find()
 if not room then
-  return {{'Q', unpack(redis.call('LRANGE', base .. ':w:' .. side, 0, -1))}, left}
+  return {{'Q', seq, unpack(redis.call('LRANGE', base .. ':w:' .. side, 0, -1))}, left}
 end
 local rk = base .. ':r:' .. rid
 local q = redis.call('HGET', skey(room[1]), 'q') or ''
