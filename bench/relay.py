@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import msgspec
-import psutil
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 
 from bench.common import (
     PONG_FRAME,

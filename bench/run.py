@@ -234,7 +234,7 @@ PHASE_FNS: dict[str, Callable[[dict[str, Any], bool, dict[str, Any]], dict[str, 
 
 
 def machine_info() -> dict[str, Any]:
-    import psutil
+    import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 
     cpu_model = ""
     try:

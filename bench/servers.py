@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

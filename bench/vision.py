@@ -43,6 +43,7 @@ import statistics
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,12 @@ def camera_stills(n: int = 12) -> list[bytes]:
 
 def portrait() -> bytes:
     import matplotlib.cbook
+    import numpy as np
     from PIL import Image
 
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+    sample = matplotlib.cbook.get_sample_data("grace_hopper.jpg")
+    assert not isinstance(sample, np.ndarray)  # a .jpg comes back as an open binary file
+    with sample as f:
         image = Image.open(io.BytesIO(f.read()))
         image.load()
     image.thumbnail((320, 320))
@@ -85,7 +89,7 @@ def portrait() -> bytes:
 # ---- throughput ----------------------------------------------------------------------------
 
 
-def _cpu_rate(fn: Any, stills: list[bytes], seconds: float) -> float:
+def _cpu_rate(fn: Callable[[bytes], object], stills: list[bytes], seconds: float) -> float:
     """Stills per CPU-second of this process (independent of what the neighbours leave us)."""
     done = 0
     wall_end = time.monotonic() + seconds
@@ -112,7 +116,8 @@ def throughput(seconds: float, rounds: int) -> dict[str, Any]:
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         nn._read_image(image, 320)
 
-    classify_rates, baseline_rates = [], []
+    classify_rates: list[float] = []
+    baseline_rates: list[float] = []
     for r in range(rounds):
         order = [(prepare, baseline_rates), (classifier.classify, classify_rates)]
         for fn, into in order if r % 2 == 0 else order[::-1]:  # ABBA against neighbours' bursts

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -14,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from harness.services import RedisHandle
 from parley.broker.autopipeline import AutoPipeline
 
 SCRIPT = "redis.call('RPUSH', KEYS[1], ARGV[1]) return redis.call('LLEN', KEYS[1])"
@@ -21,7 +21,7 @@ SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 
 
 @pytest_asyncio.fixture
-async def own_redis(redis_factory: Callable[[], Any]) -> AsyncIterator[Any]:
+async def own_redis(redis_factory: Callable[[], RedisHandle]) -> AsyncIterator[RedisHandle]:
     yield redis_factory()
 
 
@@ -29,7 +29,7 @@ def _pool(url: str) -> aioredis.BlockingConnectionPool:
     return aioredis.BlockingConnectionPool.from_url(url, max_connections=16, timeout=1.0)
 
 
-async def test_concurrent_callers_each_get_their_own_reply_in_order(own_redis: Any) -> None:
+async def test_concurrent_callers_each_get_their_own_reply_in_order(own_redis: RedisHandle) -> None:
     pool = _pool(own_redis.url)
     pipe = AutoPipeline(pool, lanes=2)
     try:
@@ -46,13 +46,13 @@ async def test_concurrent_callers_each_get_their_own_reply_in_order(own_redis: A
         r = aioredis.Redis(connection_pool=pool)
         assert [int(x) for x in await r.lrange("ap:7", 0, -1)] == list(range(20))
         # Fewer connections than callers: the commands really shared writes.
-        assert len(pool._in_use_connections) + len(pool._available_connections) <= 2  # type: ignore[attr-defined]
+        assert len(pool._in_use_connections) + len(pool._available_connections) <= 2
     finally:
         await pipe.aclose()
         await pool.aclose()
 
 
-async def test_one_commands_error_does_not_disturb_its_batch(own_redis: Any) -> None:
+async def test_one_commands_error_does_not_disturb_its_batch(own_redis: RedisHandle) -> None:
     pool = _pool(own_redis.url)
     pipe = AutoPipeline(pool, lanes=1)
     try:
@@ -69,7 +69,7 @@ async def test_one_commands_error_does_not_disturb_its_batch(own_redis: Any) -> 
         await pool.aclose()
 
 
-async def test_a_flushed_script_cache_is_reloaded(own_redis: Any) -> None:
+async def test_a_flushed_script_cache_is_reloaded(own_redis: RedisHandle) -> None:
     pool = _pool(own_redis.url)
     pipe = AutoPipeline(pool)
     try:
@@ -82,7 +82,7 @@ async def test_a_flushed_script_cache_is_reloaded(own_redis: Any) -> None:
 
 
 async def test_redis_down_fails_the_callers_and_a_restart_is_picked_up(
-    redis_factory: Callable[[], Any],
+    redis_factory: Callable[[], RedisHandle],
 ) -> None:
     handle = redis_factory()
     pool = _pool(handle.url)

@@ -121,6 +121,7 @@ async def test_a_block_is_acknowledged_ends_the_chat_and_holds_across_reconnects
     await assert_never_matched(srv1, a, b, interest)
 
     # Both come back with their device tokens: still never matched.
+    assert a.device is not None and b.device is not None
     tokens = (a.device, b.device)
     await a.close()
     await b.close()

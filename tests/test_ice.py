@@ -48,6 +48,7 @@ from harness.client import Client, Frame, pair
 from parley.config import Settings
 from parley.gateway import Connection, Identity
 from parley.ice import ice_config, turn_credentials
+from parley.store import DeviceHash
 from test_webrtc import RtcPerson, split_sdp, token, video
 
 pytestmark = pytest.mark.timeout(60)
@@ -88,7 +89,7 @@ def settings(**fields: Any) -> Settings:
         "turn_ttl": 3600,
         "ice_transport_policy": "all",
     }
-    return Settings(_env_file=None, **{**base, **fields})  # type: ignore[call-arg]
+    return Settings(_env_file=None, **{**base, **fields})
 
 
 # ---- turn_credentials ------------------------------------------------------------------------
@@ -230,7 +231,7 @@ async def test_refresh_ice_with_a_fake_clock() -> None:
 
     t0 = 1_700_000_000
     assert await refresh_at(t0 + 50) == []  # before hello: nothing to refresh
-    conn.ident = Identity("s_clock", "d_x", "video", "adult:video:en", (), True)
+    conn.ident = Identity("s_clock", DeviceHash("d_x"), "video", "adult:video:en", (), True)
     conn.ice_expires = ice_config(s, "s_clock", now=t0).expires_at
     assert conn.ice_expires == t0 + 60
 
@@ -300,7 +301,8 @@ async def test_welcome_carries_session_credentials_and_the_secret_never_leaves(
         assert int(before) + 600 <= int(expiry) <= int(after) + 600
         assert ice["expires_at"] == float(expiry)
         assert turn_server["credential"] == hmac_b64(secret, turn_server["username"])
-    assert a.welcome["ice"]["ice_servers"][1] != b.welcome["ice"]["ice_servers"][1]  # type: ignore[index]
+    assert a.welcome is not None and b.welcome is not None
+    assert a.welcome["ice"]["ice_servers"][1] != b.welcome["ice"]["ice_servers"][1]
 
     # Exercise everything a session can be sent: signals, a message, errors, next, stop.
     await a.send("signal", pair=p, description={"type": "offer", "sdp": "v=0\r\n"})
@@ -406,7 +408,7 @@ def turn_of(welcome: Frame) -> tuple[str, str]:
     return turn["username"], turn["credential"]
 
 
-class _Sink:
+class _Sink(asyncio.DatagramProtocol):
     def connection_made(self, transport: Any) -> None:
         pass
 
@@ -479,13 +481,15 @@ async def test_coturn_accepts_the_credentials_parley_issues(
             assert offered and all(" typ relay" in c for c in offered), offered
             assert all("raddr 0.0.0.0" in c for c in offered), offered
             # And the pair ICE selected is relay on our side (aiortc has no public getter).
-            ice = me.pc.sctp.transport.transport  # type: ignore[union-attr]
+            assert me.pc.sctp is not None
+            ice = me.pc.sctp.transport.transport
             selected = ice._connection._nominated[1]
             assert selected.local_candidate.type == "relay"
             assert selected.remote_candidate.type == "relay"
         logs = turn_server.logs()
         for person in (a, b):
-            assert f"{turn_of(person.client.welcome)[0]}" in logs  # type: ignore[arg-type]
+            assert person.client.welcome is not None
+            assert f"{turn_of(person.client.welcome)[0]}" in logs
     finally:
         await asyncio.gather(a.close(), b.close())
 

@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import redis.asyncio as aioredis
 
 from harness.client import Client
-from harness.server import http_status
+from harness.server import ServerHandle, http_status
 from harness.services import RedisHandle, redis_cluster
 from parley.protocol import CloseCode
 from test_moderation_support import add_moderator, logged_in
 from test_protocol_support import person
 from test_safety_support import unique_interest
 
+if TYPE_CHECKING:
+    from conftest import ServerFactory
 
-def _nodes(server_factory, redis: RedisHandle, n: int = 3) -> list:  # type: ignore[no-untyped-def]
+RedisFactory = Callable[[], RedisHandle]
+
+
+def _nodes(server_factory: ServerFactory, redis: RedisHandle, n: int = 3) -> list[ServerHandle]:
     return [server_factory(PARLEY_BROKER_URL=redis.url) for _ in range(n)]
 
 
-async def test_clients_on_three_nodes_match_chat_signal_next(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_clients_on_three_nodes_match_chat_signal_next(
+    server_factory: ServerFactory, redis_factory: RedisFactory
+) -> None:
     redis = redis_factory()
     n0, n1, n2 = _nodes(server_factory, redis)
     a = await person(n0, age=30, mode="video")
@@ -63,13 +73,15 @@ async def test_clients_on_three_nodes_match_chat_signal_next(server_factory, red
     await t.assert_silent(0.1)
     # The online count is summed across nodes.
     d = await person(n2, age=30)
-    assert d.welcome["online"] == 6
+    assert d.welcome is not None and d.welcome["online"] == 6
 
 
 QUESTION = "Cats or dogs, and why?"
 
 
-async def _room(n0, n1, n2):  # type: ignore[no-untyped-def]
+async def _room(
+    n0: ServerHandle, n1: ServerHandle, n2: ServerHandle
+) -> tuple[Client, Client, Client, str]:
     """An asker on n0, stranger1 on n1, stranger2 on n2, seated with the question."""
     q = await person(n0, age=30, mode="question")
     await q.send("start", question=QUESTION)
@@ -87,7 +99,9 @@ async def _room(n0, n1, n2):  # type: ignore[no-untyped-def]
     return q, s1, s2, seated["asker"]
 
 
-async def test_a_question_room_spread_over_three_nodes(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_question_room_spread_over_three_nodes(
+    server_factory: ServerFactory, redis_factory: RedisFactory
+) -> None:
     n0, n1, n2 = _nodes(server_factory, redis_factory())
     q, s1, s2, rid = await _room(n0, n1, n2)
     # Lines fan out to the two others, labelled by seat; the asker only watches.
@@ -134,8 +148,8 @@ async def test_a_question_room_spread_over_three_nodes(server_factory, redis_fac
 
 
 async def test_kill_a_discussers_node_ends_the_room_within_5s(
-    server_factory, redis_factory
-) -> None:  # type: ignore[no-untyped-def]
+    server_factory: ServerFactory, redis_factory: RedisFactory
+) -> None:
     n0, n1, n2 = _nodes(server_factory, redis_factory())
     q, s1, s2, rid = await _room(n0, n1, n2)
     await s1.say("still there?", pair=rid)
@@ -159,7 +173,9 @@ async def test_kill_a_discussers_node_ends_the_room_within_5s(
     assert len(pairs) == 1
 
 
-async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_kill_node_partners_told_within_5s(
+    server_factory: ServerFactory, redis_factory: RedisFactory
+) -> None:
     redis = redis_factory()
     n0, n1, n2 = _nodes(server_factory, redis)
     a = await person(n0, age=30)
@@ -186,7 +202,7 @@ async def test_kill_node_partners_told_within_5s(server_factory, redis_factory) 
     await a.expect("matched")
 
 
-async def _wait_status(node, want: int, timeout: float) -> float:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+async def _wait_status(node: ServerHandle, want: int, timeout: float) -> float:  # noqa: ASYNC109
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if await asyncio.to_thread(http_status, node.host, node.port, "/readyz") == want:
@@ -195,7 +211,9 @@ async def _wait_status(node, want: int, timeout: float) -> float:  # type: ignor
     raise AssertionError(f"/readyz of {node.url} did not answer {want} within {timeout} s")
 
 
-async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_redis_restart_nodes_recover(
+    server_factory: ServerFactory, redis_factory: RedisFactory
+) -> None:
     redis = redis_factory()
     n0, n1 = _nodes(server_factory, redis, 2)
     a = await person(n0, age=30)
@@ -240,8 +258,8 @@ async def test_redis_restart_nodes_recover(server_factory, redis_factory) -> Non
 # ---- state shared by all nodes: bans ------------------------------------------------------
 
 
-async def test_ban_on_one_node_ends_the_chat_on_another(  # type: ignore[no-untyped-def]
-    server_factory, redis_factory, tmp_path
+async def test_ban_on_one_node_ends_the_chat_on_another(
+    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
 ) -> None:
     redis = redis_factory()
     n0, n1, n2 = redis_cluster(server_factory, redis, tmp_path)
@@ -286,8 +304,8 @@ async def test_ban_on_one_node_ends_the_chat_on_another(  # type: ignore[no-unty
     assert (await again.expect("banned"))["reason"] == "Abuse across nodes."
 
 
-async def test_console_logins_and_limits_hold_across_nodes(  # type: ignore[no-untyped-def]
-    server_factory, redis_factory, tmp_path
+async def test_console_logins_and_limits_hold_across_nodes(
+    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
 ) -> None:
     redis = redis_factory()
     n0, n1 = redis_cluster(
@@ -324,7 +342,7 @@ async def test_console_logins_and_limits_hold_across_nodes(  # type: ignore[no-u
     await people[0].close()
     await _until_held(redis, 2)
     late = await person(n1, age=30)
-    assert late.welcome["type"] == "welcome"
+    assert late.welcome is not None and late.welcome["type"] == "welcome"
 
 
 async def _until_held(redis: RedisHandle, want: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
@@ -336,7 +354,10 @@ async def _until_held(redis: RedisHandle, want: int, timeout: float = 5.0) -> No
             held = 0
             async for key in client.scan_iter(match="parley:{q:conn:*"):
                 fields = await client.hgetall(key)
-                held += sum(int(v) for f, v in fields.items() if not f.endswith(b":t"))
+                for f, v in fields.items():
+                    assert isinstance(f, bytes)  # (no decode_responses)
+                    if not f.endswith(b":t"):
+                        held += int(v)
             if held == want:
                 return
             assert time.monotonic() < deadline, f"{held} places held, expected {want}"

@@ -32,6 +32,7 @@ import random
 import re
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.server import ServerHandle
-from harness.services import redis_cluster
+from harness.services import RedisHandle, redis_cluster
 from parley.store.hashing import device_hash
 from parley.store.values import DeviceHash
 from test_safety_support import database
@@ -412,7 +413,10 @@ async def _status(nodes: list[ServerHandle]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("setup", ["redis-3-nodes", "memory-1-node"])
 async def test_the_invariants_hold_over_20000_random_operations(
-    setup: str, server_factory: Any, redis_factory: Any, tmp_path: Path
+    setup: str,
+    server_factory: Callable[..., ServerHandle],
+    redis_factory: Callable[[], RedisHandle],
+    tmp_path: Path,
 ) -> None:
     """On three nodes sharing a Redis, as in one process (the same check, for comparison)."""
     if setup == "memory-1-node":
@@ -420,7 +424,7 @@ async def test_the_invariants_hold_over_20000_random_operations(
     else:
         # (The tests' short heartbeat: a dropped socket is noticed within seconds.)
         beat = {"PARLEY_HEARTBEAT_INTERVAL": "1", "PARLEY_HEARTBEAT_TIMEOUT": "3"}
-        nodes = redis_cluster(server_factory, redis_factory(), tmp_path, **beat, **FAST)
+        nodes = redis_cluster(server_factory, redis_factory(), tmp_path, n=3, **beat, **FAST)
     world = World()
     seed = int(os.environ.get("PARLEY_STRESS_SEED", "20261124"))
     people = []

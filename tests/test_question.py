@@ -90,7 +90,7 @@ async def discusser(srv: ServerHandle, **hello: Any) -> Client:
 
 async def seated(*people: Client) -> str:
     """Everyone got ``matched`` for the same room; returns its id."""
-    rooms = set()
+    rooms: set[str] = set()
     for c in people:
         m = c.history[-1] if c.history and c.history[-1]["type"] == "matched" else None
         if m is None or m["pair"] != c.pair:

@@ -185,6 +185,11 @@ class Quiet:
     def matched(self, pool: str, waits: tuple[float, float]) -> None:
         return None
 
+    def room_formed(
+        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+    ) -> None:
+        return None
+
 
 @dataclass(slots=True)
 class Person:

@@ -14,19 +14,24 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
 
 from conftest import TEST_SERVER_ENV
-from harness.client import connect, pair
+from harness.client import Client, Frame, connect, pair
 from harness.server import ServerHandle, start_server
 from harness.stills import b64, distinct_stills, fake_camera, flat, jpeg, shapes
 from test_moderation_support import add_moderator, logged_in
 from vision_plugins import TESTS_DIR
 
-VIDEO = {"mode": "video"}
+
+class VideoMode(TypedDict):
+    mode: str
+
+
+VIDEO: VideoMode = {"mode": "video"}
 
 
 def vision_env(plugin: str, **extra: object) -> dict[str, object]:
@@ -87,6 +92,7 @@ async def test_vision_off_is_said_in_welcome_and_frames_are_refused(server: Serv
     """PARLEY_VISION=off (the test servers' default): welcome says so, no `sample`, and a
     frame gets bad_state."""
     a, b, pair_id = await pair(server, **VIDEO)
+    assert a.welcome is not None and b.welcome is not None
     assert a.welcome["vision"] is False and b.welcome["vision"] is False
     await a.send("frame", pair=pair_id, jpeg=b64(STILL), id=1)
     err = await a.expect("error", strict=True)
@@ -99,6 +105,7 @@ async def test_classifier_that_cannot_load_leaves_the_service_up_with_vision_off
 ) -> None:
     handle = server_factory(**vision_env("broken"))
     async with connect(handle, age=25, **VIDEO) as c:
+        assert c.welcome is not None
         assert c.welcome["vision"] is False
     assert "vision moderation is OFF" in handle.logs()
     assert "model file missing (test)" in handle.logs()
@@ -112,6 +119,7 @@ async def test_sample_on_match_then_slower_after_the_fast_window(
 ) -> None:
     handle = never_server
     a, b, pair_id = await pair(handle, **VIDEO)
+    assert a.welcome is not None
     assert a.welcome["vision"] is True
     for c in (a, b):
         first = await c.expect("sample")
@@ -132,6 +140,7 @@ async def test_text_clients_are_never_sampled_and_frames_say_not_video(
 ) -> None:
     handle = never_server
     a, b, pair_id = await pair(handle)  # text mode
+    assert a.welcome is not None
     assert a.welcome["vision"] is True  # the service moderates video; this chat is text
     await a.send("frame", pair=pair_id, jpeg=b64(STILL), id=5)
     err = await a.expect("error", strict=True)
@@ -218,9 +227,7 @@ async def test_large_frame_limit_is_only_for_stills(never_server: ServerHandle) 
 # ---- the action path ----------------------------------------------------------------------
 
 
-async def positive_chat(
-    handle: ServerHandle, age: int
-) -> tuple[Any, Any, str, dict[str, Any], dict[str, Any]]:
+async def positive_chat(handle: ServerHandle, age: int) -> tuple[Client, Client, str, Frame, Frame]:
     """``a`` sends one still; the fixed-positive classifier flags it. Returns what each saw."""
     a, b, pair_id = await pair(handle, age=age, **VIDEO)
     await a.expect("sample")
@@ -311,7 +318,7 @@ async def test_minor_pool_evidence_survives_purge_under_legal_hold(server_factor
     from parley.keys import load_secret
     from parley.storage import open_store
 
-    settings = Settings(data_dir=handle.data_dir, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=handle.data_dir, _env_file=None)
     store = await open_store(settings, load_secret("", handle.data_dir))
     try:
         from datetime import UTC, datetime, timedelta

@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 import matplotlib.cbook
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -39,7 +40,7 @@ NUDENET_LABELS = {
     "BELLY_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED",
     "BUTTOCKS_COVERED",
 }  # fmt: skip
-DEFAULT_THRESHOLDS = Settings(_env_file=None).vision_threshold_map()  # type: ignore[call-arg]
+DEFAULT_THRESHOLDS = Settings(_env_file=None).vision_threshold_map()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,9 @@ def nudenet() -> NudeNetClassifier:
 
 def portrait() -> bytes:
     """A photograph that ships with matplotlib (a test dependency): Grace Hopper, at 320 px."""
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+    sample = matplotlib.cbook.get_sample_data("grace_hopper.jpg")
+    assert not isinstance(sample, np.ndarray)  # a .jpg comes back as an open binary file
+    with sample as f:
         image = Image.open(io.BytesIO(f.read()))
         image.load()
     image.thumbnail((320, 320))
@@ -98,7 +101,7 @@ def test_nudenet_refuses_bytes_that_do_not_decode(nudenet: NudeNetClassifier) ->
 
 
 def test_nudenet_loaded_by_the_default_setting(nudenet: NudeNetClassifier) -> None:
-    classifier = make_classifier(Settings(_env_file=None).vision_classifier)  # type: ignore[call-arg]
+    classifier = make_classifier(Settings(_env_file=None).vision_classifier)
     assert isinstance(classifier, NudeNetClassifier)
     classifier.load()
     assert classifier.classify(jpeg(fake_camera(1))) == nudenet.classify(jpeg(fake_camera(1)))
@@ -109,6 +112,7 @@ async def test_a_real_server_with_nudenet_passes_an_ordinary_camera(server_facto
     components.require_nudenet()
     handle = server_factory(PARLEY_VISION="on", PARLEY_VISION_WORKERS=1, startup_timeout=120)
     a, b, pair_id = await pair(handle, mode="video")
+    assert a.welcome is not None
     assert a.welcome["vision"] is True
     await a.expect("sample")
     await b.expect("sample")

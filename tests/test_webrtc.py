@@ -265,6 +265,7 @@ class RtcPerson:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, VideoFrame)  # only video tracks are counted
                 if frame.width > 0:
                     self.video_frames += 1
                     self.changed.set()
@@ -448,7 +449,11 @@ async def test_two_aiortc_peers_connect_through_the_server(people: People) -> No
     await answerer.until(lambda: "hello from the offerer" in answerer.channel_messages, "dc msg")
     await offerer.until(lambda: "hello from the answerer" in offerer.channel_messages, "dc msg")
     for peer in (offerer, answerer):
-        await peer.until(lambda p=peer: p.video_frames >= 5, "5 decoded video frames")
+
+        def five_frames(p: RtcPerson = peer) -> bool:
+            return p.video_frames >= 5
+
+        await peer.until(five_frames, "5 decoded video frames")
 
     # Roles held: only the offerer offered, only the answerer answered.
     def descriptions(peer: RtcPerson) -> list[str]:
@@ -489,8 +494,8 @@ async def test_intruder_signals_are_refused_and_never_delivered(
     chatting, accomplice, own_pair = await pair(server, **video())
 
     poison = token("INTRUDER")
-    offer = {"type": "offer", "sdp": fake_sdp("offer", 400, poison)}
-    candidates = [
+    offer: dict[str, object] = {"type": "offer", "sdp": fake_sdp("offer", 400, poison)}
+    candidates: list[dict[str, object]] = [
         {
             "candidate": f"candidate:{poison} 1 udp 2130706431 127.0.0.1 9 typ host",
             "sdpMid": "0",
@@ -663,7 +668,7 @@ async def test_signal_bucket_limits_signals_on_its_own(server_factory: Any) -> N
     sent = 80
     for i in range(1, sent + 1):
         await a.send("signal", pair=p, id=i, candidate={"candidate": f"c{i}", "sdpMid": "0"})
-    refs = []
+    refs: list[int] = []
     while not refs or refs[-1] != sent:  # the last one is refused too: the bucket is empty
         frame = await a.expect("error", 5)
         assert frame["code"] == "rate_limited", frame

@@ -280,7 +280,7 @@ class Client:
 
     async def hello(
         self,
-        age: int = 25,
+        age: int | None = 25,  # None: a hello that declares no age
         interests: list[str] | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
