@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.exceptions import ConnectionClosed
 
+from conftest import ServerFactory
 from harness.client import Client, ClosedError, pair
 from harness.server import ServerHandle
 from parley.protocol import ErrorCode
@@ -617,6 +618,35 @@ async def test_connections_over_the_caps_are_closed_4005(server_factory: Any) ->
         except ClosedError as e:
             assert e.code == 4005
             assert time.monotonic() < deadline, "the freed connection place was never reused"
+
+
+async def test_behind_a_trusted_proxy_the_client_it_names_is_the_address(
+    server_factory: ServerFactory,
+) -> None:
+    """Behind a load balancer every socket comes from the balancer's address: the caps (and the
+    bans, which use the same address) must count the client it names in X-Forwarded-For, and only
+    a trusted proxy may name one (PARLEY_FORWARDED_ALLOW_IPS, 127.0.0.1 by default)."""
+
+    async def via(srv: ServerHandle, client: str, proxy: str = "127.0.0.1") -> Client:
+        return await Client.open(
+            srv, local_addr=(proxy, 0), additional_headers={"X-Forwarded-For": client}
+        )
+
+    srv = server_factory(PARLEY_MAX_CONNECTIONS_PER_IP=1)
+    for name in ("203.0.113.5", "203.0.113.6"):  # two people through the one proxy
+        assert (await (await via(srv, name)).hello())["type"] == "welcome"
+    again = await via(srv, "203.0.113.5")
+    assert await again.wait_closed() == 4005, "the same client twice, through the proxy"
+    # Another address is no trusted proxy: what it claims is ignored, it is one client itself.
+    assert (await (await via(srv, "203.0.113.7", "127.0.0.2")).hello())["type"] == "welcome"
+    spoofed = await via(srv, "203.0.113.8", "127.0.0.2")
+    assert await spoofed.wait_closed() == 4005, "a header from an untrusted peer was believed"
+
+    # With no proxy trusted, not even the local one is believed.
+    direct = server_factory(PARLEY_MAX_CONNECTIONS_PER_IP=1, PARLEY_FORWARDED_ALLOW_IPS="")
+    assert (await (await via(direct, "203.0.113.5")).hello())["type"] == "welcome"
+    other = await via(direct, "203.0.113.6")
+    assert await other.wait_closed() == 4005, "a forwarded address was believed"
 
 
 # ---- limits in welcome --------------------------------------------------------------------------

@@ -52,6 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,  # halves memory per socket; chat lines are tiny
         ws_ping_interval=None,  # the gateway runs its own heartbeat
         ws_ping_timeout=None,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         log_config=None,
         access_log=False,  # access logs would record IP addresses
         server_header=False,

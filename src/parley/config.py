@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # Connection caps
     max_connections: int = 20000
     max_connections_per_ip: int = 64
+    # Proxies (load balancers) whose X-Forwarded-For/-Proto name the client: comma-separated
+    # addresses or networks, "*" for any, "" for none. Every per-address limit and ban relies on
+    # it: behind a load balancer on another host, list that host, or all clients are one address.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Moderator console (/mod, /api/mod; docs/moderation.md)
     mod_session_idle: float = Field(1800.0, gt=0)  # seconds without a request before logout
