@@ -120,6 +120,7 @@ async def test_metrics_count_people_matches_relays_and_errors(quiet_server: Serv
     def grew(name: str, **labels: str) -> float:
         return sample(after, name, **labels) - sample(before, name, **labels)
 
+    assert sample(after, "parley_ready") == 1
     assert sample(after, "parley_online") == 3
     assert sample(after, "parley_waiting", pool="adult:text:en") == 1
     assert grew("parley_matches_total", pool="adult:text:en") == 1

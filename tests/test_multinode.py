@@ -17,7 +17,7 @@ from harness.server import ServerHandle, http_status
 from harness.services import RedisHandle, redis_cluster
 from parley.protocol import CloseCode
 from test_moderation_support import add_moderator, logged_in
-from test_protocol_support import person
+from test_protocol_support import person, sample, scrape
 from test_safety_support import unique_interest
 
 if TYPE_CHECKING:
@@ -227,6 +227,7 @@ async def test_redis_restart_nodes_recover(
     redis.kill()
     await _wait_status(n0, 503, 5)
     await _wait_status(n1, 503, 5)
+    assert sample(await scrape(n1.url), "parley_ready") == 0  # for the operator's alerting
     # New matches get a clear error while Redis is down.
     c = await person(n1, age=30)
     await c.send("start")
@@ -237,6 +238,7 @@ async def test_redis_restart_nodes_recover(
     redis.restart()
     await _wait_status(n0, 200, 10)
     await _wait_status(n1, 200, 10)
+    assert sample(await scrape(n1.url), "parley_ready") == 1
     await a.say("and after", pair=pair)
     assert (await b.expect("message"))["text"] == "and after"
     # Once both nodes are ready again, the person who waited through the restart is still in

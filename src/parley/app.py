@@ -99,6 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console = mount_moderation(app, settings, broker, metrics, devices)  # /mod, /api/mod, /appeal
     app.include_router(build_reports_router(devices, settings.report_grace))  # /api/reports
 
+    async def ready() -> bool:
+        return await broker.ready() and await app.state.store.ping()
+
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:
         """Liveness: the process is up and its event loop answers."""
@@ -112,13 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def readyz() -> Response:
         """Readiness: the broker and the database can take work."""
-        if await broker.ready() and await app.state.store.ping():
+        if await ready():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics_endpoint() -> Response:
         """Prometheus text exposition."""
+        metrics.ready = await ready()
         metrics.latest = await broker.stats()
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

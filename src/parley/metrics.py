@@ -26,13 +26,19 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class _Live(Collector):
-    """Reads online/waiting from the broker at scrape time, so the hot path updates nothing."""
+    """Reads readiness and online/waiting at scrape time, so the hot path updates nothing."""
 
-    def __init__(self, read: Callable[[], BrokerStats | None]) -> None:
+    def __init__(self, read: Callable[[], tuple[bool | None, BrokerStats | None]]) -> None:
         self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = self._read()
+        ready, stats = self._read()
+        if ready is not None:
+            gauge = GaugeMetricFamily(
+                "parley_ready", "1 while the node can take work (as /readyz), else 0"
+            )
+            gauge.add_metric([], float(ready))
+            yield gauge
         if stats is None:
             return
         online = GaugeMetricFamily("parley_online", "People connected (said hello)")
@@ -87,6 +93,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latest: BrokerStats | None = None
+        self.ready: bool | None = None  # both read when /metrics is scraped
         self.matches = Counter("parley_matches", "Pairs made", ["pool"], registry=self.registry)
         self.time_to_match = Histogram(
             "parley_time_to_match_seconds",
@@ -129,7 +136,7 @@ class Metrics:
             registry=self.registry,
         )
         self.vision = VisionMetrics(self.registry)
-        self.registry.register(_Live(lambda: self.latest))
+        self.registry.register(_Live(lambda: (self.ready, self.latest)))
 
     def matched(self, pool: str, waits: tuple[float, float]) -> None:
         self.matches.labels(pool).inc()
