@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from parley.protocol import Banned, Seat, ServerMessage
+from parley.protocol import Banned, Discusser, Seat, ServerMessage
 
 #: Question mode: which of a room pool's two queues a ticket waits in.
 Side = Literal["asker", "discusser"]
@@ -95,6 +95,46 @@ class Evidence:
                     self, reported=m.session, reported_device=m.device, reported_seat=seat
                 )
         return None
+
+
+def discusser(seat: str) -> Discusser:
+    """The discusser's seat named by ``seat`` (``who`` in ``partner_left``, ``from`` on lines)."""
+    return "stranger2" if seat == "stranger2" else "stranger1"
+
+
+def other_discusser(seat: str) -> Discusser:
+    return "stranger1" if seat == "stranger2" else "stranger2"
+
+
+def room_evidence(
+    pair: str,
+    pool: str,
+    session: str,
+    members: tuple[Member, ...],
+    lines: tuple[Line, ...],
+    *,
+    live: bool,
+) -> Evidence | None:
+    """A room's evidence for ``session`` (``lines`` start with the question), reporting the
+    default person: the other discusser, or for the asker stranger1. None if not a member."""
+    me = next((m for m in members if m.session == session), None)
+    if me is None:
+        return None
+    default = "stranger1" if me.seat == "asker" else other_discusser(me.seat)
+    them = next(m for m in members if m.seat == default)
+    return Evidence(
+        pair=pair,
+        pool=pool,
+        reporter=session,
+        reported=them.session,
+        reporter_device=me.device,
+        reported_device=them.device,
+        lines=lines,
+        live=live,
+        members=members,
+        reporter_seat=me.seat,
+        reported_seat=them.seat,
+    )
 
 
 class Outcome(enum.Enum):

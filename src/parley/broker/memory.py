@@ -32,10 +32,12 @@ from parley.broker.base import (
     Member,
     Outcome,
     Ticket,
+    discusser,
+    other_discusser,
+    room_evidence,
 )
 from parley.broker.matchmaker import Match, Matchmaker, RoomMatch, RoomQueue
 from parley.protocol import (
-    Discusser,
     Matched,
     Notice,
     PartnerLeft,
@@ -259,7 +261,7 @@ class MemoryBroker(Broker):
             me = p.member(session)
             if me is None or me.seat == "asker":
                 return Outcome.BAD_STATE  # the asker names whom to block
-            return await self.block_seat(session, pair, _other_discusser(me.seat))
+            return await self.block_seat(session, pair, other_discusser(me.seat))
         mine, theirs = p.devices if p.a == session else p.devices[::-1]
         self._device_blocks.setdefault(mine, set()).add(theirs)
         self._device_blocks.setdefault(theirs, set()).add(mine)
@@ -490,7 +492,7 @@ class MemoryBroker(Broker):
         left = PartnerLeft(
             pair=room.id,
             reason="disconnected" if reason == "disconnected" else "left",
-            who=_discusser(seat),
+            who=discusser(seat),
         )
         for other in room.present:
             o = self._sessions[other]
@@ -514,14 +516,6 @@ class MemoryBroker(Broker):
         return queued, rooms
 
 
-def _discusser(seat: Seat) -> Discusser:
-    return "stranger2" if seat == "stranger2" else "stranger1"
-
-
-def _other_discusser(seat: Seat) -> Discusser:
-    return "stranger1" if seat == "stranger2" else "stranger2"
-
-
 def _ended_view(room: _Room, ended: float) -> _Room:
     """What a member who left a live room may still report: the room as it was, ended for
     them (the live room goes on, and keeps adding lines the leaver no longer sees)."""
@@ -531,21 +525,5 @@ def _ended_view(room: _Room, ended: float) -> _Room:
 
 
 def _room_evidence(room: _Room, session: str) -> Evidence | None:
-    me = room.member(session)
-    if me is None:
-        return None
-    default: Seat = "stranger1" if me.seat == "asker" else _other_discusser(me.seat)
-    them = next(m for m in room.members if m.seat == default)
-    return Evidence(
-        pair=room.id,
-        pool=room.pool,
-        reporter=session,
-        reported=them.session,
-        reporter_device=me.device,
-        reported_device=them.device,
-        lines=(room.question, *room.lines),
-        live=room.ended is None,
-        members=room.members,
-        reporter_seat=me.seat,
-        reported_seat=them.seat,
-    )
+    lines = (room.question, *room.lines)
+    return room_evidence(room.id, room.pool, session, room.members, lines, live=room.ended is None)

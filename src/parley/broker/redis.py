@@ -57,13 +57,15 @@ from parley.broker.base import (
     Member,
     Outcome,
     Ticket,
+    discusser,
+    other_discusser,
+    room_evidence,
     room_key,
 )
 from parley.broker.memory import PairIds
 from parley.broker.redis_quotas import HELD_REFRESH, RedisQuotas
 from parley.protocol import (
     Banned,
-    Discusser,
     Matched,
     Notice,
     PartnerLeft,
@@ -733,15 +735,22 @@ class RedisBroker(Broker):
                 "leave", [self._base(pool)], [session, self._grace_ms, "1" if forget else "0"]
             )
         ]
-        s = self._local.get(session)
-        if s is not None:
-            if res[0] in ("P", "N") and res[1]:  # N: a pair that ended before its `matched` came
-                s.dead.append(res[1])
-            if s.pair is not None:
-                self._forget_pair(s, s.pair)
-            s.waiting = False
-            self._cancel_timer(s)
+        # N: a pair that ended before its `matched` came
+        self._after_leave(session, res[1] if res[0] in ("P", "N") else "")
         return res
+
+    def _after_leave(self, session: str, last: str) -> None:
+        """A leave script ran: the session waits for nothing, is in no pair, and drops a late
+        `matched` for ``last`` (the pair or room it left, if any)."""
+        s = self._local.get(session)
+        if s is None:
+            return
+        if last:
+            s.dead.append(last)
+        if s.pair is not None:
+            self._forget_pair(s, s.pair)
+        s.waiting = False
+        self._cancel_timer(s)
 
     def _forget_pair(self, s: _Local, pair: str) -> None:
         s.dead.append(pair)
@@ -1112,14 +1121,7 @@ class RedisBroker(Broker):
                 [session, self._grace_ms, "1" if forget else "0"],
             )
         ]
-        s = self._local.get(session)
-        if s is not None:
-            if res[0] in ("A", "E", "N") and res[1]:  # N: as in ``_leave``
-                s.dead.append(res[1])
-            if s.pair is not None:
-                self._forget_pair(s, s.pair)
-            s.waiting = False
-            self._cancel_timer(s)
+        self._after_leave(session, res[1] if res[0] in ("A", "E", "N") else "")
         return res
 
     async def _notify_room(self, res: list[str], reason: str) -> None:
@@ -1133,7 +1135,7 @@ class RedisBroker(Broker):
             event = PartnerLeft(
                 pair=rid,
                 reason="disconnected" if reason == "disconnected" else "left",
-                who=_discusser(seat),
+                who=discusser(seat),
             )
             envelope = "e"
         payload = encode(event)
@@ -1186,7 +1188,7 @@ class RedisBroker(Broker):
             return Outcome.STALE
         if res[0] == "A":
             return Outcome.WATCH_ONLY
-        seat = _discusser(res[1])
+        seat = discusser(res[1])
         if isinstance(event, PartnerMessage | PartnerTyping):
             event = msgspec.structs.replace(event, from_=seat)
         payload = encode(event)
@@ -1232,24 +1234,8 @@ class RedisBroker(Broker):
             return None
         if isinstance(room, Outcome):
             return None
-        me = room.member(session)
-        if me is None:
-            return None
-        them = room.seat("stranger1" if me.seat == "asker" else _other_discusser(me.seat))
-        assert them is not None
-        return Evidence(
-            pair=pair,
-            pool=room.pool,
-            reporter=session,
-            reported=them.session,
-            reporter_device=me.device,
-            reported_device=them.device,
-            lines=(room.question, *room.lines),
-            live=room.live,
-            members=room.members,
-            reporter_seat=me.seat,
-            reported_seat=them.seat,
-        )
+        lines = (room.question, *room.lines)
+        return room_evidence(pair, room.pool, session, room.members, lines, live=room.live)
 
     async def block_seat(self, session: str, pair: str, seat: Seat) -> Outcome:
         s = self._local.get(session)
@@ -1276,7 +1262,7 @@ class RedisBroker(Broker):
             if seat is None:
                 if me is None or me.seat == "asker":
                     return Outcome.BAD_STATE  # the asker names whom to block
-                seat = _other_discusser(me.seat)
+                seat = other_discusser(me.seat)
             them = room.seat(seat)
             if me is None or them is None or them.session == session:
                 return Outcome.BAD_STATE
@@ -1327,11 +1313,3 @@ class RedisBroker(Broker):
                 seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
                 rooms[_s(rid)] = {x: room[x] for x in seats if room.get(f"in:{x}") == "1"}
         return queued, rooms
-
-
-def _discusser(seat: str) -> Discusser:
-    return "stranger2" if seat == "stranger2" else "stranger1"
-
-
-def _other_discusser(seat: str) -> Discusser:
-    return "stranger1" if seat == "stranger2" else "stranger2"
