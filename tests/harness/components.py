@@ -274,6 +274,6 @@ def require_nudenet() -> None:
     require(
         "nudenet",
         nudenet_installed(),
-        "the vision extra is not installed; run scripts/bootstrap (it installs .[test,vision]) "
+        "the vision extra is not installed; run scripts/bootstrap (it installs both vision extras) "
         "or pip install -e '.[vision]'",
     )

@@ -866,13 +866,13 @@ class RedisBroker(Broker):
                             log.warning("bad envelope on %s", self._channel)
             except asyncio.CancelledError:
                 with contextlib.suppress(*_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 raise
             except _ERRORS as exc:
                 log.warning("redis subscription lost (%s); retrying in %.2fs", exc, backoff)
                 self._subscribed.clear()
                 with contextlib.suppress(*_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
