@@ -7,7 +7,7 @@ sending ``start``/``next`` to receiving ``matched``; the server-side figure is t
 Parley's ``parley_time_to_match_seconds`` histogram over the counted windows.
 
 A 1 s mean pause makes ~churners/2 matches/s: 1,000 churners give ~500 matches/s, the rate Omegle
-is estimated to have served at peak (170-670/s, DESIGN.md).
+is estimated to have served at peak (170-670/s, docs/design.md).
 
 Clients stay connected to both servers and the servers take turns (windows ABBA), so that noise
 from neighbours on shared machines hits both alike. Between windows the churners pause: pairs

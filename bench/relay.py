@@ -14,7 +14,7 @@ shared machines hits both servers alike and each round yields a same-moment rati
    server's CPU use over the same interval, and the round trips of those messages ("loaded RTT",
    which includes queueing behind the window).
 2. **light** slots: each A sends one message at a time, ``light_rate`` per second, with a random
-   phase → round trip on an almost idle server (DESIGN.md quotes a 0.6-0.75 ms median).
+   phase → round trip on an almost idle server (docs/design.md quotes a 0.6-0.75 ms median).
 
 The message text carries its sequence number as a word of letters only (a text filter could take
 digits for contact details), so that each echo is matched to its send time.

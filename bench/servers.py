@@ -22,7 +22,7 @@ import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
-# The uvicorn flags Parley is served with (DESIGN.md, uvicorn notes); the baseline gets the same.
+# The uvicorn flags Parley is served with (docs/design.md, uvicorn notes); the baseline too.
 UVICORN_FLAGS = [
     "--loop",
     "uvloop",

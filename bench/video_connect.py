@@ -1,8 +1,8 @@
 """``python -m bench.video_connect``: time from ``matched`` to a connected video call, in Chromium.
 
-Two headless Chromium pages (separate browser contexts, fake camera and microphone, the flags of
-DESIGN.md) open the real page of a real ``parley serve``, choose video and press Start. For every
-page the page itself measures (``window.parleyDebug``):
+Two headless Chromium pages (separate browser contexts, fake camera and microphone, the flags
+of docs/design.md) open the real page of a real ``parley serve``, choose video and press Start.
+For every page the page itself measures (``window.parleyDebug``):
 
 - **connect**: from handling the ``matched`` frame to ``RTCPeerConnection.connectionState ===
   'connected'``;
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
-# DESIGN.md, "Testing on our machines" (the same list as tests/harness/components.py).
+# docs/design.md, "Testing on our machines" (the same list as tests/harness/components.py).
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",

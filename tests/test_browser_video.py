@@ -1,9 +1,9 @@
 """Video chat in real browsers: two (or three) headless Chromium pages talk WebRTC through Parley.
 
-WebRTC between two browsers on one machine only works inside a network namespace that holds
-nothing but loopback (DESIGN.md, "Testing on our machines"), with the server, coturn and Chromium
-all inside it. These tests are marked ``netns``: scripts/test runs them in a second pytest run
-under ``unshare -n``; anywhere else the ``_netns_guard`` fixture skips them (fails under CI).
+WebRTC between two browsers on one machine only works inside a network namespace that holds nothing
+but loopback (docs/design.md, "Testing on our machines"), with the server, coturn and Chromium all
+inside it. These tests are marked ``netns``: scripts/test runs them in a second pytest run under
+``unshare -n``; anywhere else the ``_netns_guard`` fixture skips them (fails under CI).
 
 Chromium uses its fake camera and microphone (a moving test pattern and a beep). Each person is a
 separate browser context. Every test runs its own server from ``server_factory``. All waits are

@@ -14,7 +14,7 @@ bytes, random JSON values, frames of every client type with mutated, missing or 
 fields, huge frames, deep nesting, Unicode edge cases, non-UTF-8 text frames, and valid frames
 in whatever state the session happens to be. Four fuzzed connections take them.
 
-What must hold (docs/protocol.md, DESIGN.md invariant 6):
+What must hold (docs/protocol.md, docs/design.md invariant 6):
 
 - every frame the server sends is a documented server frame that matches the schema, and every
   ``error`` carries a documented code;

@@ -1,5 +1,5 @@
 """The HTTP side of a real server: health, the page, the API schema, status, metrics, headers,
-and privacy of the logs (DESIGN.md invariant 5: IP addresses are never logged).
+and privacy of the logs (docs/design.md invariant 5: IP addresses are never logged).
 """
 
 from __future__ import annotations

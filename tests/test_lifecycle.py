@@ -1,6 +1,6 @@
 """The session lifecycle over a real server: next, stop, disconnects, heartbeat and hello timeout.
 
-docs/protocol.md "Session lifecycle"; DESIGN.md invariants 2 (signals go only to the current
+docs/protocol.md "Session lifecycle"; docs/design.md invariants 2 (signals go only to the current
 partner) and 3 (no ghost users). The session ``server`` runs with heartbeat_interval 1 s and
 heartbeat_timeout 3 s, so a silent client is reaped within a few seconds.
 """

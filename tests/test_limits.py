@@ -1,6 +1,6 @@
 """Bounds and errors over a real server: every error code, the ``ref`` echo, metrics, limits,
 rate limits and the close codes (docs/protocol.md "Error codes", "Rate limits", "Close codes";
-DESIGN.md invariant 6).
+docs/design.md invariant 6).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 - A report is acknowledged with a reference only once it is in the database, with the pair's
   last lines from both sides as evidence (who said what, when), and survives kill -9
-  (DESIGN.md invariant 4).
+  (docs/design.md invariant 4).
 - The evidence is a bounded ring buffer; a pair that just ended stays reportable for
   ``report_grace``, and no longer once the reporter is in a new chat or the grace has passed.
 - Chat nobody reported is never written (invariant 5). ``parley purge`` applies the retention

@@ -1,16 +1,17 @@
 # ruff: noqa: ASYNC109  -- timeouts as parameters, as in harness/client.py
 """WebRTC signalling through the real server, with aiortc as a headless peer (no browser).
 
-docs/protocol.md "Video signalling" and DESIGN.md invariant 2: offers, answers and ICE candidates
-go only to the sender's partner in the *current* pair; anything naming another pair is dropped
-with an error and never delivered.
+docs/protocol.md "Video signalling" and docs/design.md invariant 2: offers, answers and ICE
+candidates go only to the sender's partner in the *current* pair; anything naming another pair is
+dropped with an error and never delivered.
 
 The peers really connect: each ``RtcPerson`` owns an aiortc ``RTCPeerConnection`` and talks to
 the other one only through ``signal`` frames relayed by a real ``parley serve``. Candidates are
 stripped out of the SDP and trickled as separate ``candidate`` signals (then end-of-candidates),
 so a connection can only come up if the server relayed every piece. aioice skips 127.0.0.1 when
-it lists host addresses; the autouse fixture below patches that (DESIGN.md, "aiortc as a headless
-peer"), so everything stays on loopback and no STUN server is ever asked (``iceServers=[]``).
+it lists host addresses; the autouse fixture below patches that (docs/design.md, "aiortc as a
+headless peer"), so everything stays on loopback and no STUN server is ever asked
+(``iceServers=[]``).
 
 Delivery proofs use *markers*: a harmless candidate signal with ``sdpMid == "x-marker"`` that
 ``RtcPerson`` records instead of applying. The server queues frames to one connection in order,

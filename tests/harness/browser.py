@@ -1,7 +1,7 @@
 """Playwright helpers for the browser tests: the Parley page in headless Chromium, one person a
 browser context.
 
-- ``launch(chromium_path)``: headless Chromium with the flags from DESIGN.md (fake camera and
+- ``launch(chromium_path)``: headless Chromium with the flags from docs/design.md (fake camera and
   microphone); the module-scoped ``browser`` fixture in conftest.py uses it.
 - ``Person``: one stranger's page and the WebSocket frames it sent and received, with the steps a
   user takes (``start``, ``say``, ``stop_chat``) and the checks tests share (``expect_matched``,

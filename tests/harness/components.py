@@ -20,7 +20,7 @@ SYSTEM_REDIS = ("127.0.0.1", 6379)
 SYSTEM_POSTGRES = ("127.0.0.1", 5432)
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
-#: Launch flags for headless Chromium on our machines (see DESIGN.md, "Testing on our machines").
+#: Launch flags for headless Chromium on our machines (docs/design.md, "Testing on our machines").
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless=new",
     "--no-sandbox",
@@ -128,7 +128,7 @@ NETNS_SCRIPT = 'ip link set lo up && exec "$@"'
 def loopback_netns_argv(argv: list[str]) -> list[str]:
     """Wrap ``argv`` so it runs in a new network namespace holding only a live loopback.
 
-    WebRTC between two browsers on one machine needs this (DESIGN.md): everything that must talk
+    WebRTC between two browsers on one machine needs this (docs/design.md): all that must talk
     to each other (the server, the browsers) has to run inside the same namespace.
     """
     return ["unshare", "-n", "sh", "-c", NETNS_SCRIPT, "sh", *argv]

@@ -166,7 +166,7 @@ def start_redis(binary: str, workdir: Path, *, timeout: float = 10.0) -> RedisHa
 
 @dataclass(eq=False)
 class TurnHandle:
-    """A coturn ``turnserver`` on loopback, in ``use-auth-secret`` mode (DESIGN.md recipe)."""
+    """A coturn ``turnserver`` on loopback, in ``use-auth-secret`` mode (docs/design.md recipe)."""
 
     port: int
     secret: str

@@ -1,6 +1,6 @@
 """Age assurance: which band a person belongs to, and who is refused.
 
-The band decides the pool; pools never mix (DESIGN.md, invariant 1). Two sources of a band:
+The band decides the pool; pools never mix (docs/design.md, invariant 1). Two sources of a band:
 
 - ``declared``: the person types an age (:func:`band_for_age`). Fine for development and closed
   communities, not enough for a public service.

@@ -1246,7 +1246,7 @@ class ConversationRisk:
     Sides are 0 and 1 (the gateway maps its two sessions to them).
 
     The excerpts are the matched phrases only ("don't tell your parents"), not whole lines.
-    They live in memory with the pair (DESIGN.md invariant 5): dropped when the pair ends
+    They live in memory with the pair (docs/design.md invariant 5): dropped when the pair ends
     unflagged and unreported, and written only as the evidence of a flag or a report.
     """
 

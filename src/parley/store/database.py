@@ -2,7 +2,7 @@
 
 SQLite is the embedded default, PostgreSQL (asyncpg) the production backend, chosen by URL.
 
-Durability (DESIGN.md, invariant 4): every write method of the store commits before it returns.
+Durability (docs/design.md, invariant 4): every write method of the store commits before it returns.
 On SQLite each connection runs WAL with ``synchronous=FULL``, so a commit is fsynced to the WAL
 before it returns and survives kill -9 and power loss. On PostgreSQL a commit returns after the WAL
 flush as long as ``synchronous_commit`` is on (the server default); :meth:`Database.open` warns if
@@ -160,7 +160,7 @@ class Database:
                 if sync == "off":
                     log.warning(
                         "postgresql synchronous_commit is off: an acknowledged report or ban "
-                        "can be lost in a crash (DESIGN.md, invariant 4)"
+                        "can be lost in a crash (docs/design.md, invariant 4)"
                     )
 
     async def close(self) -> None:

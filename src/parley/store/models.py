@@ -5,7 +5,7 @@ Identifiers are hashes only (``*_device``: SHA-256 of a device token; ``*ip_hash
 are UTC; :class:`UTCDateTime` returns aware datetimes on every backend.
 
 There is deliberately no table of chat lines: a conversation is written only as the evidence of a
-report or flag (DESIGN.md, invariant 5).
+report or flag (docs/design.md, invariant 5).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each concept lives in its own module (blocks, reports, queue, bans, appeals, aud
 ipkeys, retention, legal); :class:`Store` puts them together over one :class:`Database`.
 
 Every method that writes commits before it returns: when it returns, the write is durable and
-the caller may acknowledge it (DESIGN.md, invariant 4).
+the caller may acknowledge it (docs/design.md, invariant 4).
 
     store = await Store.open(settings.resolved_database_url, pepper=secret)
     await store.migrate()

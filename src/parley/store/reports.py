@@ -2,7 +2,7 @@
 
 Both are written only when something is reported or flagged: the server keeps no chat log, so the
 transcript passed here (the pair's small ring buffer) is the only copy of those lines that is
-ever written (DESIGN.md, invariant 5).
+ever written (docs/design.md, invariant 5).
 """
 
 from __future__ import annotations
