@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect as ws_connect
 
 import parley
+from harness.browser import close_all, open_person
 from harness.server import serve_in_process
 from parley.assets import (
     IMMUTABLE,
@@ -334,3 +336,38 @@ async def test_api_paths_and_programs_keep_json_404s(http: httpx.AsyncClient) ->
 )
 def test_which_clients_get_html(accept: str, html: bool) -> None:
     assert prefers_html(accept) is html
+
+
+# ---- in a browser ----------------------------------------------------------------------------
+
+RESOURCES_JS = """() => performance.getEntriesByType("resource").map(
+  (e) => ({ url: e.name, status: e.responseStatus, transferred: e.transferSize }))"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_a_browser_loads_everything_versioned_and_then_from_its_cache(
+    browser: Browser, server: Any
+) -> None:
+    person = await open_person(browser, server.url, "S")
+    page = person.page
+    await person.tid("lang").select_option("id")  # fetches i18n/id.json at run time
+    await expect(page.locator("html")).to_have_attribute("lang", "id")
+
+    first = await page.evaluate(RESOURCES_JS)
+    static = [e for e in first if httpx.URL(e["url"]).path.startswith("/static/")]
+    paths = {httpx.URL(e["url"]).path for e in static}
+    assert all(VERSIONED.match(p) for p in paths), sorted(paths)
+    assert all(e["status"] == 200 for e in static), static
+    names = {p.split("/", 3)[3] for p in paths}
+    assert {"app.js", "session.js", "style.css", "i18n/id.json"} <= names
+
+    # The next visit takes every asset from the browser's cache without asking the server.
+    await page.goto(server.url)
+    await person.ready()
+    again = [
+        e for e in await page.evaluate(RESOURCES_JS) if httpx.URL(e["url"]).path in paths
+    ]
+    assert {httpx.URL(e["url"]).path for e in again} >= {p for p in paths if p.endswith(".js")}
+    assert all(e["transferred"] == 0 for e in again), again
+    await close_all(person)
