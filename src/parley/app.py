@@ -7,19 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from parley.assets import Assets, PublicCompression
 from parley.broker import create_broker
 from parley.config import Settings
 from parley.gateway import Gateway
 from parley.keys import load_secret
 from parley.metrics import Metrics
 from parley.moderation import mount as mount_moderation
+from parley.not_found import install as install_not_found
 from parley.reports_http import build_reports_router
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
@@ -132,12 +133,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats = await broker.stats()
         return Status(online=stats.online, waiting=stats.waiting)
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    assets = Assets(WEB_DIR, "/static")  # hashed once: /static/<hash>/... is cached for a year
+    index_page = assets.page("index.html")
 
-    if WEB_DIR.is_dir():
-        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request) -> Response:
+        return index_page.response(request)
+
+    app.mount("/static", assets.files, name="static")
+    install_not_found(app, assets.page("not-found.html"))
+    app.add_middleware(PublicCompression)
 
     @app.middleware("http")
     async def security_headers(request, call_next):  # type: ignore[no-untyped-def]

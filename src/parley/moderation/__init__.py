@@ -1,6 +1,6 @@
 """The moderator console: ``/mod`` (HTML), ``/api/mod`` (JSON) and the public ``/appeal``.
 
-``mount(app, ...)`` adds the routes, the static files under ``/mod/static`` and the error
+``mount(app, ...)`` adds the routes, the static files under ``/mod/static/<hash>`` and the error
 handlers, and returns the :class:`Console` whose ``start``/``close`` the app's lifespan calls.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from parley.broker import Broker
 from parley.config import Settings
@@ -16,7 +15,7 @@ from parley.metrics import Metrics
 from parley.moderation.api import ApiError, build_api
 from parley.moderation.auth import Auth, StoreGetter
 from parley.moderation.console import (
-    HERE,
+    ASSETS,
     Forbidden,
     LoginRequired,
     build_console,
@@ -41,7 +40,7 @@ def mount(
     for router in build_api(auth, console, devices, quotas):
         app.include_router(router)
     app.include_router(build_console(auth, console))
-    app.mount("/mod/static", StaticFiles(directory=HERE / "static"), name="mod-static")
+    app.mount(ASSETS.mount_path, ASSETS.files, name="mod-static")
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

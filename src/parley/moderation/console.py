@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from parley.assets import Assets
 from parley.moderation.auth import (
     PRE_COOKIE,
     Auth,
@@ -40,6 +41,8 @@ from parley.store import InvalidInput, ModeratorExists, Role
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
+#: The console's CSS and scripts, under /mod/static/<hash>/ (see parley.assets).
+ASSETS = Assets(HERE / "static", "/mod/static")
 
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -68,6 +71,7 @@ def _when(value: datetime | float | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_env.globals["static"] = ASSETS.prefix
 _env.filters["age"] = _age
 _env.filters["when"] = _when
 

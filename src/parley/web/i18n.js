@@ -1,7 +1,7 @@
 // Translation tables and safe interpolation.
 //
-// Every UI string comes from /static/i18n/<lang>.json. Strings are only ever put into the page
-// with textContent / setAttribute, and interpolated strings are built as DOM nodes (see
+// Every UI string comes from i18n/<lang>.json beside this module. Strings are only ever put into
+// the page with textContent / setAttribute, and interpolated strings are built as DOM nodes (see
 // `format`), so no table entry and no parameter can inject markup.
 
 export const SUPPORTED = ["en", "id"];
@@ -45,7 +45,9 @@ export function detectLanguage() {
 
 async function loadTable(lang) {
   if (tables.has(lang)) return tables.get(lang);
-  const response = await fetch(`/static/i18n/${lang}.json`, { cache: "no-cache" });
+  // Relative to this module, so the table comes from the same versioned /static/<hash>/ as the
+  // code that reads it; how long it is cached is the server's Cache-Control.
+  const response = await fetch(new URL(`i18n/${lang}.json`, import.meta.url));
   if (!response.ok) throw new Error(`i18n: ${lang}: HTTP ${response.status}`);
   const table = await response.json();
   tables.set(lang, table);
