@@ -34,7 +34,6 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -71,25 +70,17 @@ def camera_stills(n: int = 12) -> list[bytes]:
 
 
 def portrait() -> bytes:
-    import matplotlib.cbook
-    import numpy as np
-    from PIL import Image
+    """The photograph matplotlib ships (Grace Hopper) at 320 px."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness.stills import portrait as still
 
-    sample = matplotlib.cbook.get_sample_data("grace_hopper.jpg")
-    assert not isinstance(sample, np.ndarray)  # a .jpg comes back as an open binary file
-    with sample as f:
-        image = Image.open(io.BytesIO(f.read()))
-        image.load()
-    image.thumbnail((320, 320))
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=70)
-    return out.getvalue()
+    return still()
 
 
 # ---- throughput ----------------------------------------------------------------------------
 
 
-def _cpu_rate(fn: Callable[[bytes], object], stills: list[bytes], seconds: float) -> float:
+def cpu_rate(fn: Callable[[bytes], object], stills: list[bytes], seconds: float) -> float:
     """Stills per CPU-second of this process (independent of what the neighbours leave us)."""
     done = 0
     wall_end = time.monotonic() + seconds
@@ -121,7 +112,7 @@ def throughput(seconds: float, rounds: int) -> dict[str, Any]:
     for r in range(rounds):
         order = [(prepare, baseline_rates), (classifier.classify, classify_rates)]
         for fn, into in order if r % 2 == 0 else order[::-1]:  # ABBA against neighbours' bursts
-            into.append(_cpu_rate(fn, stills, seconds))
+            into.append(cpu_rate(fn, stills, seconds))
     per_core = statistics.median(classify_rates)
     baseline = statistics.median(baseline_rates)
     log(f"[throughput] {per_core:.1f} stills/s per core (decode-only baseline {baseline:.0f}/s)")
@@ -135,11 +126,11 @@ def throughput(seconds: float, rounds: int) -> dict[str, Any]:
     }
 
 
-async def pool_rate(workers: int, n: int) -> float:
+async def pool_rate(workers: int, n: int, spec: str = "nudenet") -> float:
     from parley.safety.vision import VisionPool
 
     stills = camera_stills()
-    pool = VisionPool("nudenet", workers=workers, queue_bound=n + 1, nice=0)
+    pool = VisionPool(spec, workers=workers, queue_bound=n + 1, nice=0)
     await pool.start()
     try:
         for s in stills[:workers]:  # warm every worker
@@ -182,6 +173,7 @@ FACE_TRIGGER = {
 def vision_server(extra: dict[str, str] | None = None) -> Server:
     env = {
         "PARLEY_VISION": "on",
+        "PARLEY_VISION_CLASSIFIER": "nudenet",  # both extras are installed: name one
         "PARLEY_AUTO_IP_BAN_SECONDS": "0",  # every bench client shares 127.0.0.1
         # Not niced here: on a shared machine niced workers measure the neighbours, not Parley.
         "PARLEY_VISION_NICE": "0",
