@@ -24,7 +24,8 @@ Three measurements, each against a baseline taken in the same run:
     .venv/bin/python -m bench.vision --levels 30,40,50,60 --json out.json
 
 Writes ``bench/results/<UTC timestamp>-vision.json`` and prints a table. Needs the ``vision``
-extra (``pip install -e '.[vision]'``, installed by scripts/bootstrap).
+extra (installed by scripts/bootstrap). The server is told ``PARLEY_VISION_CLASSIFIER=nudenet``:
+with both extras installed, ``auto`` would leave vision off.
 """
 
 from __future__ import annotations
@@ -423,13 +424,18 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     finally:
         stop_all()
-    report["load_avg_after"] = os.getloadavg()
     print_table(report)
-    out = args.json or RESULTS_DIR / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-vision.json"
+    write_report(report, args.json, "vision")
+    return 0
+
+
+def write_report(report: dict[str, Any], out: Path | None, kind: str) -> None:
+    """The run's figures as JSON: ``out``, or bench/results/<UTC timestamp>-<kind>.json."""
+    report["load_avg_after"] = os.getloadavg()
+    out = out or RESULTS_DIR / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{kind}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     log(f"wrote {out}")
-    return 0
 
 
 def _ms(s: dict[str, Any], key: str) -> str:

@@ -19,7 +19,7 @@ no tuning still is positive, nor even *suspect* (``PARLEY_VISION_SUSPECT_RATIO``
 of 2 at the default 0.5). False positives are then counted on the held-out half, at that
 threshold and at the defaults Parley ships (nudenet's per-class thresholds, and ``NSFW``).
 
-    .venv/bin/python -m bench.vision_compare            # about 1 minute
+    .venv/bin/python -m bench.vision_compare            # about 2 minutes
     .venv/bin/python -m bench.vision_compare --quick    # a short smoke run
 
 Writes ``bench/results/<UTC timestamp>-vision-compare.json`` and prints a table. Needs both
@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
-import json
 import os
 import statistics
 import sys
@@ -43,7 +42,7 @@ from typing import Any
 
 from bench.common import log, ratio
 from bench.servers import ROOT
-from bench.vision import RESULTS_DIR, cpu_rate, pool_rate
+from bench.vision import cpu_rate, pool_rate, write_report
 
 CLASSIFIERS = ("nudenet", "opennsfw")
 GRID = [round(0.5 + 0.05 * i, 2) for i in range(10)]  # 0.50 .. 0.95
@@ -221,12 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg": os.getloadavg(),
     }
     report |= measure(1.0 if q else 4.0, 2 if q else 4, 30 if q else 150)
-    report["load_avg_after"] = os.getloadavg()
     print_table(report)
-    out = args.json or RESULTS_DIR / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-vision-compare.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str))
-    log(f"wrote {out}")
+    write_report(report, args.json, "vision-compare")
     return 0
 
 
