@@ -24,7 +24,8 @@ Three measurements, each against a baseline taken in the same run:
     .venv/bin/python -m bench.vision --levels 30,40,50,60 --json out.json
 
 Writes ``bench/results/<UTC timestamp>-vision.json`` and prints a table. Needs the ``vision``
-extra (``pip install -e '.[vision]'``, installed by scripts/bootstrap).
+extra (installed by scripts/bootstrap). The server is told ``PARLEY_VISION_CLASSIFIER=nudenet``:
+with both extras installed, ``auto`` would leave vision off.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -71,25 +71,17 @@ def camera_stills(n: int = 12) -> list[bytes]:
 
 
 def portrait() -> bytes:
-    import matplotlib.cbook
-    import numpy as np
-    from PIL import Image
+    """The photograph matplotlib ships (Grace Hopper) at 320 px."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness.stills import portrait as still
 
-    sample = matplotlib.cbook.get_sample_data("grace_hopper.jpg")
-    assert not isinstance(sample, np.ndarray)  # a .jpg comes back as an open binary file
-    with sample as f:
-        image = Image.open(io.BytesIO(f.read()))
-        image.load()
-    image.thumbnail((320, 320))
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=70)
-    return out.getvalue()
+    return still()
 
 
 # ---- throughput ----------------------------------------------------------------------------
 
 
-def _cpu_rate(fn: Callable[[bytes], object], stills: list[bytes], seconds: float) -> float:
+def cpu_rate(fn: Callable[[bytes], object], stills: list[bytes], seconds: float) -> float:
     """Stills per CPU-second of this process (independent of what the neighbours leave us)."""
     done = 0
     wall_end = time.monotonic() + seconds
@@ -121,7 +113,7 @@ def throughput(seconds: float, rounds: int) -> dict[str, Any]:
     for r in range(rounds):
         order = [(prepare, baseline_rates), (classifier.classify, classify_rates)]
         for fn, into in order if r % 2 == 0 else order[::-1]:  # ABBA against neighbours' bursts
-            into.append(_cpu_rate(fn, stills, seconds))
+            into.append(cpu_rate(fn, stills, seconds))
     per_core = statistics.median(classify_rates)
     baseline = statistics.median(baseline_rates)
     log(f"[throughput] {per_core:.1f} stills/s per core (decode-only baseline {baseline:.0f}/s)")
@@ -135,11 +127,11 @@ def throughput(seconds: float, rounds: int) -> dict[str, Any]:
     }
 
 
-async def pool_rate(workers: int, n: int) -> float:
+async def pool_rate(workers: int, n: int, spec: str = "nudenet") -> float:
     from parley.safety.vision import VisionPool
 
     stills = camera_stills()
-    pool = VisionPool("nudenet", workers=workers, queue_bound=n + 1, nice=0)
+    pool = VisionPool(spec, workers=workers, queue_bound=n + 1, nice=0)
     await pool.start()
     try:
         for s in stills[:workers]:  # warm every worker
@@ -182,6 +174,7 @@ FACE_TRIGGER = {
 def vision_server(extra: dict[str, str] | None = None) -> Server:
     env = {
         "PARLEY_VISION": "on",
+        "PARLEY_VISION_CLASSIFIER": "nudenet",  # both extras are installed: name one
         "PARLEY_AUTO_IP_BAN_SECONDS": "0",  # every bench client shares 127.0.0.1
         # Not niced here: on a shared machine niced workers measure the neighbours, not Parley.
         "PARLEY_VISION_NICE": "0",
@@ -431,13 +424,18 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     finally:
         stop_all()
-    report["load_avg_after"] = os.getloadavg()
     print_table(report)
-    out = args.json or RESULTS_DIR / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-vision.json"
+    write_report(report, args.json, "vision")
+    return 0
+
+
+def write_report(report: dict[str, Any], out: Path | None, kind: str) -> None:
+    """The run's figures as JSON: ``out``, or bench/results/<UTC timestamp>-<kind>.json."""
+    report["load_avg_after"] = os.getloadavg()
+    out = out or RESULTS_DIR / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{kind}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     log(f"wrote {out}")
-    return 0
 
 
 def _ms(s: dict[str, Any], key: str) -> str:

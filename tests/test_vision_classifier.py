@@ -7,19 +7,18 @@ and fail under CI=true.
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
 import io
 from typing import Any
 
-import matplotlib.cbook
-import numpy as np
 import pytest
 from PIL import Image
 
 from harness import components
 from harness.client import pair
-from harness.stills import b64, fake_camera, gradient, jpeg, ordinary_stills
+from harness.stills import b64, fake_camera, gradient, jpeg, ordinary_stills, portrait
 from parley.config import Settings
 from parley.safety.classifier import (
     ClassifierError,
@@ -32,14 +31,6 @@ from parley.safety.jpeg import jpeg_size
 from parley.safety.vision import Thresholds, sample_interval
 from test_vision import metric, wait_metric
 
-# nudenet 3.4's classes (the model's output order is fixed by its training).
-NUDENET_LABELS = {
-    "FEMALE_GENITALIA_COVERED", "FACE_FEMALE", "BUTTOCKS_EXPOSED", "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED", "MALE_BREAST_EXPOSED", "ANUS_EXPOSED", "FEET_EXPOSED",
-    "BELLY_COVERED", "FEET_COVERED", "ARMPITS_COVERED", "ARMPITS_EXPOSED", "FACE_MALE",
-    "BELLY_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED",
-    "BUTTOCKS_COVERED",
-}  # fmt: skip
 DEFAULT_THRESHOLDS = Settings(_env_file=None).vision_threshold_map()
 
 
@@ -49,17 +40,6 @@ def nudenet() -> NudeNetClassifier:
     classifier = NudeNetClassifier()
     classifier.load()
     return classifier
-
-
-def portrait() -> bytes:
-    """A photograph that ships with matplotlib (a test dependency): Grace Hopper, at 320 px."""
-    sample = matplotlib.cbook.get_sample_data("grace_hopper.jpg")
-    assert not isinstance(sample, np.ndarray)  # a .jpg comes back as an open binary file
-    with sample as f:
-        image = Image.open(io.BytesIO(f.read()))
-        image.load()
-    image.thumbnail((320, 320))
-    return jpeg(image)
 
 
 # ---- the real classifier --------------------------------------------------------------------
@@ -81,7 +61,7 @@ def test_nudenet_output_format_on_a_shipped_photograph(nudenet: NudeNetClassifie
     assert found, "the portrait should at least show a face"
     for d in found:
         assert isinstance(d, Detection)
-        assert d.label in NUDENET_LABELS
+        assert d.label in NudeNetClassifier.labels
         assert 0.0 <= d.score <= 1.0
         x, y, w, h = d.box
         assert all(isinstance(v, int) for v in d.box)
@@ -100,8 +80,19 @@ def test_nudenet_refuses_bytes_that_do_not_decode(nudenet: NudeNetClassifier) ->
         nudenet.classify(header_only)
 
 
-def test_nudenet_loaded_by_the_default_setting(nudenet: NudeNetClassifier) -> None:
-    classifier = make_classifier(Settings(_env_file=None).vision_classifier)
+def test_nudenet_labels_are_the_models_own(nudenet: NudeNetClassifier) -> None:
+    """The classes Parley checks thresholds against are the ones the bundled model reports."""
+    import onnxruntime
+
+    model = onnxruntime.InferenceSession(
+        str(nudenet.model_path()), providers=["CPUExecutionProvider"]
+    )
+    names = ast.literal_eval(model.get_modelmeta().custom_metadata_map["names"])
+    assert set(names.values()) == NudeNetClassifier.labels
+
+
+def test_nudenet_loaded_by_its_name(nudenet: NudeNetClassifier) -> None:
+    classifier = make_classifier("nudenet")
     assert isinstance(classifier, NudeNetClassifier)
     classifier.load()
     assert classifier.classify(jpeg(fake_camera(1))) == nudenet.classify(jpeg(fake_camera(1)))
@@ -110,7 +101,12 @@ def test_nudenet_loaded_by_the_default_setting(nudenet: NudeNetClassifier) -> No
 async def test_a_real_server_with_nudenet_passes_an_ordinary_camera(server_factory: Any) -> None:
     """End to end with the real model: an ordinary fake-camera still is classified, no action."""
     components.require_nudenet()
-    handle = server_factory(PARLEY_VISION="on", PARLEY_VISION_WORKERS=1, startup_timeout=120)
+    handle = server_factory(
+        PARLEY_VISION="on",
+        PARLEY_VISION_CLASSIFIER="nudenet",
+        PARLEY_VISION_WORKERS=1,
+        startup_timeout=120,
+    )
     a, b, pair_id = await pair(handle, mode="video")
     assert a.welcome is not None
     assert a.welcome["vision"] is True

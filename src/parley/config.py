@@ -103,10 +103,13 @@ class Settings(BaseSettings):
     text_risk_threshold: float = Field(6.0, gt=0)
 
     # Vision moderation: nudity detection on stills of each video client's own camera
-    # (docs/moderation.md, "Vision moderation"). Needs the `parley[vision]` extra; without it the
-    # service runs with vision off and says so. PARLEY_VISION=off is the operator's opt-out.
+    # (docs/moderation.md, "Vision moderation"). Needs one of two extras: `opennsfw` (open_nsfw,
+    # BSD-2-Clause model) or `vision` (nudenet, AGPL-3.0 model; README "Licences"). Without
+    # either, or with both and no choice made, the service runs with vision off and says so.
+    # PARLEY_VISION=off is the operator's opt-out.
     vision: bool = True
-    vision_classifier: str = "nudenet"  # or "package.module:factory" (a Classifier)
+    # "auto" (the one installed extra), "nudenet", "opennsfw", or "package.module:factory"
+    vision_classifier: str = "auto"
     vision_workers: int = Field(0, ge=0, le=256)  # classifier processes; 0: one per CPU core
     vision_queue: int = Field(32, ge=1, le=100_000)  # frames waiting; beyond it the oldest drop
     vision_nice: int = Field(5, ge=0, le=19)  # workers' niceness: the chat's event loop goes first
@@ -117,10 +120,12 @@ class Settings(BaseSettings):
     vision_fast_interval: float = Field(1.0, gt=0, le=3600)  # ...but this often...
     vision_fast_window: float = Field(10.0, ge=0)  # ...in a pair's first seconds...
     vision_flag_window: float = Field(30.0, ge=0)  # ...and for this long after a flag
-    # Class=score pairs (nudenet labels); a frame with any at or above its score is positive.
+    # Class=score pairs; a frame with any at or above its score is positive. nudenet reports
+    # body parts (its labels); open_nsfw one whole-image class, NSFW (its threshold was chosen on
+    # benign stills: bench/vision_compare.py). A class the classifier never reports never acts.
     vision_thresholds: str = (
         "FEMALE_GENITALIA_EXPOSED=0.5,MALE_GENITALIA_EXPOSED=0.5,ANUS_EXPOSED=0.5,"
-        "FEMALE_BREAST_EXPOSED=0.6"
+        "FEMALE_BREAST_EXPOSED=0.6,NSFW=0.5"
     )
     vision_suspect_ratio: float = Field(0.5, gt=0, le=1)  # this share of a threshold: a flag
     vision_ban_seconds: float = Field(86400.0, gt=0)  # temporary ban after a positive

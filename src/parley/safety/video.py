@@ -34,7 +34,7 @@ from parley.protocol import (
     VideoFrame,
     Waiting,
 )
-from parley.safety.classifier import ClassifierError, Detection
+from parley.safety.classifier import BUILTIN, ClassifierError, Detection, choose
 from parley.safety.jpeg import jpeg_size
 from parley.safety.sanctions import Sanctions
 from parley.safety.vision import Classified, Thresholds, Unreadable, VisionPool, sample_interval
@@ -101,9 +101,15 @@ class VideoModeration:
         if not s.vision:
             log.warning("vision moderation is off (PARLEY_VISION=off): video is not moderated")
             return
+        try:
+            spec = choose(s.vision_classifier)
+            self.check_thresholds(spec)
+        except ClassifierError as exc:
+            self._off(s.vision_classifier, exc)
+            return
         workers = s.vision_workers or os.cpu_count() or 1
         pool = VisionPool(
-            s.vision_classifier,
+            spec,
             workers=workers,
             queue_bound=s.vision_queue,
             nice=s.vision_nice,
@@ -112,17 +118,32 @@ class VideoModeration:
         try:
             await pool.start()
         except ClassifierError as exc:
-            log.warning(
-                "vision moderation is OFF: the classifier %r could not be loaded (%s). Video is "
-                "not automatically moderated; install it with pip install 'parley[vision]' or "
-                "set PARLEY_VISION=off to silence this warning",
-                s.vision_classifier,
-                exc,
-            )
+            self._off(spec, exc)
             return
         self.pool = pool
         self.enabled = True
         log.info("vision moderation on", extra={"classifier": pool.name, "workers": workers})
+
+    def check_thresholds(self, spec: str) -> None:
+        """A built-in classifier must have a threshold for one of its classes, or it could never
+        act (e.g. nudenet's classes only, with ``opennsfw``): ClassifierError says so."""
+        builtin = BUILTIN.get(spec)
+        if builtin is None:
+            return  # a plug-in's classes are its own business
+        if not builtin.labels & self.thresholds.by_label.keys():
+            raise ClassifierError(
+                f"PARLEY_VISION_THRESHOLDS names none of {spec}'s classes "
+                f"({', '.join(sorted(builtin.labels))}), so it could never act"
+            )
+
+    @staticmethod
+    def _off(spec: str, exc: ClassifierError) -> None:
+        log.warning(
+            "vision moderation is OFF: the classifier %r could not be loaded (%s). Video is "
+            "not automatically moderated. Set PARLEY_VISION=off to silence this warning",
+            spec,
+            exc,
+        )
 
     async def close(self) -> None:
         self.enabled = False
