@@ -162,9 +162,11 @@ def documented_client_types() -> frozenset[str]:
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-async def scrape(base_url: str) -> Samples:
-    """Every sample of ``GET /metrics``, keyed by (name, sorted labels)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+async def scrape(base_url: str, token: str = "") -> Samples:
+    """Every sample of ``GET /metrics``, keyed by (name, sorted labels); ``token``: the
+    server's PARLEY_METRICS_TOKEN."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=5, headers=headers) as http:
         response = await http.get("/metrics")
     response.raise_for_status()
     samples: Samples = {}
