@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, expect
 
 from conftest import TEST_SERVER_ENV
 from harness.client import Client
@@ -356,3 +357,29 @@ def test_a_bad_metrics_bind_stops_start_up() -> None:
     for bad in ("9100", "localhost:", "host:port", "127.0.0.1:70000"):
         with pytest.raises(ValueError, match="PARLEY_METRICS_BIND"):
             Settings(metrics_bind=bad)
+
+
+@pytest.mark.browser
+async def test_the_footer_links_follow_the_language_and_the_keyboard(
+    browser: Browser, site: ServerHandle
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    await page.goto(f"{site.url}/")
+    await page.locator("[data-testid=lang]").select_option("id")
+    link = page.locator("[data-testid=footer-privacy]")
+    await expect(link).to_have_text("Privasi")
+    await expect(link).to_have_attribute("href", "/privacy?lang=id")
+
+    await page.locator("[data-testid=start]").focus()
+    for _ in range(20):  # Tab from the start button reaches the footer
+        await page.keyboard.press("Tab")
+        if await link.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the footer link is not reachable with Tab")
+    await page.keyboard.press("Enter")
+
+    await expect(page).to_have_url(f"{site.url}/privacy?lang=id")
+    await expect(page.locator("h1")).to_have_text("Pemberitahuan privasi")
+    await context.close()
