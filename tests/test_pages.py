@@ -55,6 +55,8 @@ BROKEN: dict[str, tuple[str | bytes, str]] = {  # file -> (content, the reason t
     "terms.id.html": ("{% block content %}{% if %}{% endblock %}", "TemplateSyntaxError"),
     "rules.en.html": ("<p>{{ no_such_setting }}</p>", "UndefinedError"),
     "status.id.html": (b"<p>\xff\xfe not utf-8</p>", "UnicodeDecodeError"),
+    # `online` exists on the status page only: checked with what the page gets at request time.
+    "privacy.en.html": ("<p>{{ online }} people online</p>", "UndefinedError"),
 }
 
 
@@ -171,6 +173,7 @@ async def test_a_broken_override_falls_back_and_the_log_says_why_once(
         "terms": "<h1>Ketentuan penggunaan</h1>",
         "rules": "<h1>Community rules</h1>",
         "status": "<h1>Status</h1>",
+        "privacy": "<h1>Privacy notice</h1>",
     }[page]
     assert default_h1 in response.text
     lines = [line for line in site.logs().splitlines() if f"page override {name} not used" in line]

@@ -73,8 +73,12 @@ class Pages:
             return None  # no override: the default, silently
         try:
             template = env.get_template(name)
-            for vision in (True, False):  # both branches a template may take on this server
-                template.render(self.context(lang, name, vision=vision, extra=_STATUS_SAMPLE))
+            # Every branch the page may take on this server: video moderated or not, and for
+            # the status page, up or down.
+            extras = _STATUS_SAMPLES if name.startswith("status.") else [None]
+            for vision in (True, False):
+                for extra in extras:
+                    template.render(self.context(lang, name, vision=vision, extra=extra))
         except Exception as exc:  # anything an operator's file can do wrong: keep the default
             log.warning(
                 "page override %s not used, serving the default page: %s: %s",
@@ -107,8 +111,11 @@ class Pages:
             return self.defaults.get_template(name).render(context)
 
 
-# What the status page is checked with at start-up (and what it receives on every request).
-_STATUS_SAMPLE: dict[str, Any] = {"up": True, "online": 0}
+# What the status page is checked with at start-up (it receives these names on every request).
+_STATUS_SAMPLES: list[dict[str, Any] | None] = [
+    {"up": True, "online": 0},
+    {"up": False, "online": 20},
+]
 
 
 def mount(
