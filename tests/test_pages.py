@@ -345,6 +345,9 @@ def test_serve_warns_when_metrics_are_public_on_a_public_address(
         ("127.0.0.1", "", ""): False,
         ("0.0.0.0", TOKEN, ""): False,
         ("0.0.0.0", "", "127.0.0.1:9100"): False,
+        ("0.0.0.0", "", "0.0.0.0:9100"): True,  # its own listener, but public too
+        ("0.0.0.0", TOKEN, "0.0.0.0:9100"): False,
+        ("127.0.0.1", "", "[::1]:9100"): False,
     }
     for (host, token, bind), warns in cases.items():
         caplog.clear()

@@ -79,13 +79,16 @@ def _serve(args: argparse.Namespace) -> int:
 def _warn_if_metrics_public(settings: Settings) -> None:
     from parley.metrics_http import is_loopback
 
-    if settings.metrics_token or settings.metrics_address() is not None:
+    if settings.metrics_token:
         return
-    if not is_loopback(settings.host):
+    bind = settings.metrics_address()
+    host = settings.host if bind is None else bind[0]
+    if not is_loopback(host):
         log.warning(
             "/metrics is public on %s: anyone can read the operators' figures. Set "
-            "PARLEY_METRICS_TOKEN or PARLEY_METRICS_BIND (README, Configuration)",
-            settings.host,
+            "PARLEY_METRICS_TOKEN, or PARLEY_METRICS_BIND to a loopback address (README, "
+            "Configuration)",
+            host,
         )
 
 
