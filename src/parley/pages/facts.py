@@ -18,9 +18,11 @@ _AND = {"en": " and ", "id": " dan "}
 
 
 def duration(seconds: float, lang: str) -> str:
-    """``seconds`` in the largest unit that divides it well: "24 hours", "10 menit"."""
+    """``seconds`` in the largest unit that divides it: "24 hours" (days from 2), "10 menit"."""
     names = _UNITS[lang]
     for size, (one, many) in zip((86400, 3600, 60, 1), names, strict=True):
+        if size == 86400 and seconds < 2 * size:
+            continue  # "24 hours", as bans are usually spoken of
         if seconds >= size and (seconds % size == 0 or size == 1):
             n = round(seconds / size)
             return f"{n} {one if n == 1 else many}"
@@ -55,6 +57,7 @@ def facts(s: Settings, lang: str, *, vision: bool) -> dict[str, Any]:
         "minor_modes": _modes(s.minor_modes, lang),
         "adult_modes": _modes(s.adult_modes, lang),
         "relay_only": s.ice_transport_policy == "relay",
+        "turn": bool(s.turn_urls.strip()),
         "max_message_chars": s.max_message_chars,
         "online_step": s.public_online_step,
     }
