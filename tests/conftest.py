@@ -56,6 +56,9 @@ TEST_SERVER_ENV: dict[str, str] = {
     # Vision moderation loads a model in one worker process per core: only the servers of the
     # tests about it turn it on (tests/test_vision*.py), the rest start fast.
     "PARLEY_VISION": "off",
+    # Exact "online" on the public status and welcome, for the tests that count people; the
+    # default rounding (10) is tested in tests/test_pages.py.
+    "PARLEY_PUBLIC_ONLINE_STEP": "1",
 }
 
 

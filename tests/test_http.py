@@ -75,7 +75,10 @@ async def test_security_headers_are_on_every_response(http: httpx.AsyncClient, p
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """A server of this module's own, logging at debug level; the tests that count people on it
     wait with ``until_quiet`` until nobody from an earlier test is still connected."""
-    with own_server(tmp_path_factory, "http", PARLEY_LOG_LEVEL="debug") as handle:
+    # Exact public counts (step 1): the default rounding is tested in tests/test_pages.py.
+    with own_server(
+        tmp_path_factory, "http", PARLEY_LOG_LEVEL="debug", PARLEY_PUBLIC_ONLINE_STEP=1
+    ) as handle:
         yield handle
 
 

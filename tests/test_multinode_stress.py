@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -45,6 +44,7 @@ from harness.server import ServerHandle
 from harness.services import RedisHandle, redis_cluster
 from parley.store.hashing import device_hash
 from parley.store.values import DeviceHash
+from test_protocol_support import sample, scrape
 from test_safety_support import database
 
 OPS = int(os.environ.get("PARLEY_STRESS_OPS", "20000"))
@@ -407,8 +407,18 @@ def _sender(f: dict[str, Any]) -> str | None:
 
 
 async def _status(nodes: list[ServerHandle]) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        return [(await http.get(f"{n.url}/api/status")).json() for n in nodes]
+    """Each node's online and waiting counts, every pool's (/metrics: /api/status hides the
+    minor pools)."""
+    out = []
+    for n in nodes:
+        samples = await scrape(n.url)
+        waiting = {
+            dict(labels)["pool"]: int(v)
+            for (name, labels), v in samples.items()
+            if name == "parley_waiting"
+        }
+        out.append({"online": int(sample(samples, "parley_online")), "waiting": waiting})
+    return out
 
 
 @pytest.mark.parametrize("setup", ["redis-3-nodes", "memory-1-node"])

@@ -19,8 +19,11 @@ from parley.config import Settings
 from parley.gateway import Gateway
 from parley.keys import load_secret
 from parley.metrics import Metrics
+from parley.metrics_http import metrics_app, metrics_endpoint, metrics_router
 from parley.moderation import mount as mount_moderation
 from parley.not_found import install as install_not_found
+from parley.pages import mount as mount_pages
+from parley.public_figures import public_online, public_waiting
 from parley.reports_http import build_reports_router
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
@@ -120,18 +123,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    async def metrics_endpoint() -> Response:
-        """Prometheus text exposition."""
-        metrics.ready = await ready()
-        metrics.latest = await broker.stats()
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    scrape = metrics_endpoint(metrics, broker, ready, settings.metrics_token)
+    if settings.metrics_address() is None:  # else only on the operators' listener (cli.py)
+        app.include_router(metrics_router(scrape))
+    app.state.metrics_app = metrics_app(scrape)
 
     @app.get("/api/status", response_model=Status, tags=["public"])
     async def status() -> Status:
-        """People online and waiting per pool, as on the page's "N online"."""
+        """People online (rounded) and waiting in adult pools: no minor figure is public
+        (parley.public_figures). Exact figures per pool are on /metrics, for operators."""
         stats = await broker.stats()
-        return Status(online=stats.online, waiting=stats.waiting)
+        online = public_online(stats.online, settings.public_online_step)
+        return Status(online=online, waiting=public_waiting(stats.waiting))
+
+    mount_pages(app, settings, broker, ready)  # /privacy /terms /rules /about /status
 
     assets = Assets(WEB_DIR, "/static")  # hashed once: /static/<hash>/... is cached for a year
     index_page = assets.page("index.html")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from parley import logs
 from parley.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("parley")
 
@@ -41,7 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.age_assurance == "declared":
         log.warning(DECLARED_WARNING)
     app = create_app(settings)
-    uvicorn.run(
+    _warn_if_metrics_public(settings)
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -59,7 +66,79 @@ def _serve(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=5,
     )
-    return 0
+    server = uvicorn.Server(config)
+    side = _metrics_server(settings, app.state.metrics_app)
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
+    ):
+        runner.run(_run(server, side))
+    return 0 if server.started else 1
+
+
+def _warn_if_metrics_public(settings: Settings) -> None:
+    from parley.metrics_http import is_loopback
+
+    if settings.metrics_token:
+        return
+    bind = settings.metrics_address()
+    host = settings.host if bind is None else bind[0]
+    if not is_loopback(host):
+        log.warning(
+            "/metrics is public on %s: anyone can read the operators' figures. Set "
+            "PARLEY_METRICS_TOKEN, or PARLEY_METRICS_BIND to a loopback address (README, "
+            "Configuration)",
+            host,
+        )
+
+
+def _metrics_server(settings: Settings, metrics_app: object) -> uvicorn.Server | None:
+    """The operators' listener for /metrics (``PARLEY_METRICS_BIND``), or None."""
+    import uvicorn
+
+    address = settings.metrics_address()
+    if address is None:
+        return None
+
+    class _Side(uvicorn.Server):
+        # The public server owns the signals; this one stops when that one has stopped.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    host, port = address
+    config = uvicorn.Config(
+        metrics_app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        lifespan="off",  # the public app's lifespan opens and closes what /metrics reads
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )
+    return _Side(config)
+
+
+async def _run(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
+    """Serve the public app, and the metrics listener once the app has started (its lifespan
+    opened the store /metrics reads)."""
+
+    async def side_when_started() -> None:
+        assert side is not None
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.05)
+        await side.serve()
+
+    side_task = asyncio.create_task(side_when_started()) if side is not None else None
+    try:
+        await server.serve()
+    finally:
+        if side is not None and side_task is not None:
+            side.should_exit = True
+            await side_task
 
 
 def _settings_for_store(args: argparse.Namespace) -> Settings:

@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     # it: behind a load balancer on another host, list that host, or all clients are one address.
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # Public pages and figures (docs/pages.md)
+    pages_dir: str = ""  # folder of operator templates (NAME.LANG.html) replacing the defaults
+    public_online_step: int = Field(10, ge=1)  # public "online" is rounded down to this
+    # /metrics is for operators: with a token it needs "Authorization: Bearer <token>"; with a
+    # bind ("127.0.0.1:9100") it is served only on that listener, not on the public one.
+    metrics_token: str = ""
+    metrics_bind: str = ""
+
     # Moderator console (/mod, /api/mod; docs/moderation.md)
     mod_session_idle: float = Field(1800.0, gt=0)  # seconds without a request before logout
     # Secure cookie: "auto" drops the flag only for plain http on 127.0.0.1/localhost (dev)
@@ -175,6 +183,21 @@ class Settings(BaseSettings):
                 f"of PARLEY_VISION_MAX_BYTES={self.vision_max_bytes}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _metrics_bind_parses(self) -> Settings:
+        self.metrics_address()  # a typo stops start-up
+        return self
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``metrics_bind`` as (host, port), or None when /metrics is on the public listener."""
+        if not self.metrics_bind.strip():
+            return None
+        host, sep, port = self.metrics_bind.strip().rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(f"PARLEY_METRICS_BIND: {self.metrics_bind!r} is not HOST:PORT")
+        return host, int(port)
 
     @property
     def vision_frame_chars(self) -> int:

@@ -59,6 +59,7 @@ from parley.protocol import (
     decode,
     encode,
 )
+from parley.public_figures import public_online
 from parley.question import SIDES, check_question, resolve_about, side_of
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
@@ -664,7 +665,7 @@ class Connection:
                 version=PROTOCOL_VERSION,
                 session=session,
                 device=token,
-                online=stats.online,
+                online=public_online(stats.online, s.public_online_step),
                 limits=self.gateway.limits,
                 ice=ice,
                 vision=self.gateway.video.enabled,

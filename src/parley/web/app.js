@@ -126,7 +126,8 @@ function lockForRefusal() {
 function setOnline(n) {
   onlineCount = n;
   onlineEl.textContent = t("online", { n: formatNumber(n) });
-  onlineEl.hidden = false;
+  // The public figure is rounded down (docs/pages.md): 0 means "a few", not "nobody".
+  onlineEl.hidden = n === 0;
 }
 
 function updateTitle() {
