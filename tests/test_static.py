@@ -40,7 +40,8 @@ MOD_STATIC = Path(parley.__file__).parent / "moderation" / "static"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 VERSIONED = re.compile(rf"^/static/([0-9a-f]{{{VERSION_LENGTH}}})/")
 # Every local reference of a page, and every static import of a module ("from './x.js'").
-PAGE_REFERENCE = re.compile(r'\s(?:href|src)="(/[^"]*)"')
+# What the page loads (stylesheets, modules, images), not where its links lead.
+PAGE_REFERENCE = re.compile(r'<(?:link|script|img|source)\b[^>]*?\s(?:href|src)="(/[^"]*)"')
 MODULE_IMPORT = re.compile(r'^\s*(?:import|export)\b[^"\']*?\bfrom\s+["\'](\.[^"\']+)["\']', re.M)
 
 
