@@ -89,6 +89,11 @@ def turnserver_binary() -> str | None:
     return _binary("turnserver")
 
 
+@functools.cache
+def nginx_binary() -> str | None:
+    return _binary("nginx")
+
+
 def redis_ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at host:port (no caching)."""
     try:
@@ -191,6 +196,7 @@ def describe() -> list[str]:
         f"postgres {SYSTEM_POSTGRES[0]}:{SYSTEM_POSTGRES[1]}: "
         f"{'up' if postgres_reachable() else 'MISSING'}",
         f"turnserver: {mark(turnserver_binary())}",
+        f"nginx: {mark(nginx_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"this run inside a loopback-only netns: {loopback_only_netns()}",
@@ -229,6 +235,13 @@ def require_turnserver() -> str:
         path is not None,
         "turnserver (coturn) binary not found; " + INSTALL_HINT.format(pkg="coturn"),
     )
+    assert path is not None
+    return path
+
+
+def require_nginx() -> str:
+    path = nginx_binary()
+    require("nginx", path is not None, "nginx not found; " + INSTALL_HINT.format(pkg="nginx"))
     assert path is not None
     return path
 
