@@ -245,3 +245,19 @@ async def test_nginx_serves_health_redirects_and_hides_metrics(
         )
         acme = await web.get("/.well-known/acme-challenge/tok3n")
         assert (acme.status_code, acme.text) == (200, "proof")
+
+
+async def test_trusting_every_proxy_lets_a_client_pick_its_address(
+    server_factory: ServerFactory, edge_for: Callable[[list[ServerHandle]], Edge]
+) -> None:
+    """Why docs/deploy.md forbids PARLEY_FORWARDED_ALLOW_IPS=*: Parley then takes the left-most
+    entry, which the client wrote, so two different people claiming one address are one."""
+    node = server_factory(PARLEY_FORWARDED_ALLOW_IPS="*", PARLEY_MAX_CONNECTIONS_PER_IP="1")
+    edge = edge_for([node])
+    first = await edge.connect("127.0.0.2")
+    await first.hello()
+    other = await edge.connect("127.0.0.3")  # another person, the same forged address
+    assert await other.wait_closed() == CloseCode.SERVER_FULL
+    # ... and a forged address of its own gets the first person in again, past the cap.
+    again = await edge.connect("127.0.0.2", forged="198.51.100.9")
+    assert (await again.hello())["type"] == "welcome"
