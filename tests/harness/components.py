@@ -94,6 +94,11 @@ def nginx_binary() -> str | None:
     return _binary("nginx")
 
 
+@functools.cache
+def sqlite3_binary() -> str | None:
+    return _binary("sqlite3")
+
+
 def redis_ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at host:port (no caching)."""
     try:
@@ -197,6 +202,7 @@ def describe() -> list[str]:
         f"{'up' if postgres_reachable() else 'MISSING'}",
         f"turnserver: {mark(turnserver_binary())}",
         f"nginx: {mark(nginx_binary())}",
+        f"sqlite3 (CLI): {mark(sqlite3_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"this run inside a loopback-only netns: {loopback_only_netns()}",
@@ -242,6 +248,13 @@ def require_turnserver() -> str:
 def require_nginx() -> str:
     path = nginx_binary()
     require("nginx", path is not None, "nginx not found; " + INSTALL_HINT.format(pkg="nginx"))
+    assert path is not None
+    return path
+
+
+def require_sqlite3() -> str:
+    path = sqlite3_binary()
+    require("sqlite3", path is not None, "sqlite3 not found; " + INSTALL_HINT.format(pkg="sqlite3"))
     assert path is not None
     return path
 
