@@ -31,9 +31,8 @@ from cryptography.x509.oid import NameOID
 
 from harness import components
 from harness.client import Client
-from harness.nginx import NginxHandle, start_nginx
 from harness.server import HOST, ServerHandle, free_port
-from harness.services import RedisHandle, redis_cluster
+from harness.services import NginxHandle, RedisHandle, redis_cluster, start_nginx
 from parley.protocol import CloseCode
 from test_protocol_support import sample, scrape
 
