@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML, in the test set through schemathesis
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness import components
 from harness.server import ServerHandle
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 ALERTS = DEPLOY / "prometheus" / "parley-alerts.yml"
+ALERT_TESTS = DEPLOY / "prometheus" / "parley-alerts.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "parley-dashboard.json"
 METRIC = re.compile(r"\bparley_[a-z_]+")
 
@@ -85,3 +89,20 @@ async def test_every_metric_in_alerts_and_dashboard_is_exposed(server: ServerHan
         assert used, f"{source} names no Parley metric"
         missing = used - offered
         assert not missing, f"{source} uses metrics /metrics does not expose: {sorted(missing)}"
+
+
+@pytest.mark.ci_may_skip  # promtool is optional: see components.promtool_binary
+def test_alert_rules_fire_as_their_promtool_unit_tests_say() -> None:
+    """deploy/prometheus/parley-alerts.test.yml: series in, which alerts fire (and which not)."""
+    promtool = components.promtool_binary()
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    result = subprocess.run(
+        [promtool, "test", "rules", ALERT_TESTS.name],
+        cwd=ALERT_TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

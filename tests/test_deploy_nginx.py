@@ -33,6 +33,7 @@ from harness import components
 from harness.client import Client
 from harness.server import HOST, ServerHandle, free_port
 from harness.services import NginxHandle, RedisHandle, redis_cluster, start_nginx
+from parley.config import Settings
 from parley.protocol import CloseCode
 from test_protocol_support import sample, scrape
 
@@ -168,6 +169,18 @@ def edge_for(tmp_path: Path) -> Iterator[Callable[[list[ServerHandle]], Edge]]:
     yield make
     for handle in started:
         handle.stop()
+
+
+def test_nginx_idle_limits_outlast_the_heartbeat() -> None:
+    """nginx must neither cut a healthy socket between pings nor a dead one before Parley's own
+    heartbeat closes it with a code that says so (4002)."""
+    ws = re.search(r"^    location = /ws \{\n(.*?)^    \}", SITE.read_text(), re.M | re.S)
+    assert ws, "no location = /ws in the site"
+    heartbeat = Settings.model_fields["heartbeat_timeout"].default
+    for directive in ("proxy_read_timeout", "proxy_send_timeout"):
+        found = re.search(rf"^\s*{directive} (\d+)s;$", ws.group(1), re.M)
+        assert found, f"{directive} is not set in seconds for /ws"
+        assert int(found.group(1)) >= 2 * heartbeat, f"{directive} is not well above the heartbeat"
 
 
 async def test_two_people_chat_through_nginx_and_parley_sees_their_real_addresses(

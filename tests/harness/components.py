@@ -99,6 +99,13 @@ def sqlite3_binary() -> str | None:
     return _binary("sqlite3")
 
 
+@functools.cache
+def promtool_binary() -> str | None:
+    """Prometheus's rule checker, optional: Debian ships it only inside the `prometheus` package,
+    which installs and starts a Prometheus server too, so scripts/bootstrap does not install it."""
+    return _binary("promtool")
+
+
 def redis_ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at host:port (no caching)."""
     try:
@@ -203,6 +210,7 @@ def describe() -> list[str]:
         f"turnserver: {mark(turnserver_binary())}",
         f"nginx: {mark(nginx_binary())}",
         f"sqlite3 (CLI): {mark(sqlite3_binary())}",
+        f"promtool (optional): {mark(promtool_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"this run inside a loopback-only netns: {loopback_only_netns()}",
