@@ -225,6 +225,12 @@ async def test_two_people_chat_through_nginx_and_parley_sees_their_real_addresse
     assert (await framer.hello())["type"] == "welcome"
     await a.assert_silent(0.2)  # a's chat carried on
 
+    # A node that is down is skipped: every newcomer reaches the other one.
+    nodes[0].stop()
+    for ip in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
+        late = await edge.connect(ip)
+        assert (await late.hello())["type"] == "welcome"
+
 
 async def test_nginx_serves_health_redirects_and_hides_metrics(
     server_factory: ServerFactory, edge_for: Callable[[list[ServerHandle]], Edge]
