@@ -89,6 +89,23 @@ def turnserver_binary() -> str | None:
     return _binary("turnserver")
 
 
+@functools.cache
+def nginx_binary() -> str | None:
+    return _binary("nginx")
+
+
+@functools.cache
+def sqlite3_binary() -> str | None:
+    return _binary("sqlite3")
+
+
+@functools.cache
+def promtool_binary() -> str | None:
+    """Prometheus's rule checker, optional: Debian ships it only inside the `prometheus` package,
+    which installs and starts a Prometheus server too, so scripts/bootstrap does not install it."""
+    return _binary("promtool")
+
+
 def redis_ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at host:port (no caching)."""
     try:
@@ -191,6 +208,9 @@ def describe() -> list[str]:
         f"postgres {SYSTEM_POSTGRES[0]}:{SYSTEM_POSTGRES[1]}: "
         f"{'up' if postgres_reachable() else 'MISSING'}",
         f"turnserver: {mark(turnserver_binary())}",
+        f"nginx: {mark(nginx_binary())}",
+        f"sqlite3 (CLI): {mark(sqlite3_binary())}",
+        f"promtool (optional): {mark(promtool_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"open_nsfw (parley[opennsfw]): {'installed' if opennsfw_installed() else 'MISSING'}",
@@ -230,6 +250,20 @@ def require_turnserver() -> str:
         path is not None,
         "turnserver (coturn) binary not found; " + INSTALL_HINT.format(pkg="coturn"),
     )
+    assert path is not None
+    return path
+
+
+def require_nginx() -> str:
+    path = nginx_binary()
+    require("nginx", path is not None, "nginx not found; " + INSTALL_HINT.format(pkg="nginx"))
+    assert path is not None
+    return path
+
+
+def require_sqlite3() -> str:
+    path = sqlite3_binary()
+    require("sqlite3", path is not None, "sqlite3 not found; " + INSTALL_HINT.format(pkg="sqlite3"))
     assert path is not None
     return path
 

@@ -1,4 +1,4 @@
-"""Test-owned instances of external services: redis-server and coturn's turnserver."""
+"""Test-owned instances of external services: redis-server, coturn's turnserver, nginx."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from .components import redis_cli_binary, redis_ping, redis_server_binary
 from .server import HOST, ServerHandle, free_port
 
-_live: set[RedisHandle | TurnHandle] = set()
+_live: set[RedisHandle | TurnHandle | NginxHandle] = set()
 
 
 def _read_pid(pidfile: Path) -> int | None:
@@ -33,6 +33,17 @@ def _kill_pid(pid: int | None, sig: int = signal.SIGKILL) -> None:
     if pid is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
+
+
+def _end(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal a child of ours to finish; SIGKILL it if it has not within 5 s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -195,13 +206,7 @@ class TurnHandle:
             return ""
 
     def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _end(self.proc)
         _live.discard(self)
 
     kill = stop
@@ -244,6 +249,87 @@ def start_turn(
     h.stop()
     text = (workdir / "turn.stdout").read_text(errors="replace") + h.logs()
     raise RuntimeError(f"turnserver did not start on port {port}:\n{text[-4000:]}")
+
+
+# ---- nginx -------------------------------------------------------------------------------
+
+#: The main configuration (Debian's /etc/nginx/nginx.conf plays this part on a real host): one
+#: worker, so round robin over the upstream is predictable; everything under the prefix.
+MAIN_CONF = """\
+{user}worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    include {site};
+}}
+"""
+
+
+@dataclass(eq=False)
+class NginxHandle:
+    proc: subprocess.Popen[bytes]
+    prefix: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def logs(self) -> str:
+        """nginx's own output and its error log."""
+        parts = []
+        for name in ("nginx.out", "error.log"):
+            with contextlib.suppress(FileNotFoundError):
+                parts.append((self.prefix / name).read_text(errors="replace"))
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        _end(self.proc, signal.SIGQUIT)  # nginx's graceful stop
+        _live.discard(self)
+
+    kill = stop
+
+
+def start_nginx(
+    binary: str, prefix: Path, site: Path, ports: list[int], *, timeout: float = 10.0
+) -> NginxHandle:
+    """Run ``nginx -p PREFIX -c nginx.conf -g 'daemon off;'`` including ``site``, and wait until
+    every port in ``ports`` (on 127.0.0.1) accepts connections."""
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    # As root nginx's workers would switch to "nobody", who cannot enter pytest's 0700 tmp dirs.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(MAIN_CONF.format(user=user, prefix=prefix, site=site))
+    test = subprocess.run(
+        [binary, "-t", "-q", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if test.returncode != 0:
+        raise RuntimeError(f"nginx -t refused the configuration:\n{test.stderr.decode()}")
+    argv = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
+            "-g", "daemon off;"]  # fmt: skip
+    with (prefix / "nginx.out").open("wb") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    handle = NginxHandle(proc, prefix)
+    _live.add(handle)
+    deadline = time.monotonic() + timeout
+    pending = list(ports)
+    while pending and time.monotonic() < deadline and handle.alive():
+        with contextlib.suppress(OSError), socket.create_connection((HOST, pending[0]), 0.2):
+            pending.pop(0)
+            continue
+        time.sleep(0.02)
+    if pending:
+        handle.stop()
+        raise RuntimeError(f"nginx did not listen on {pending}:\n{handle.logs()[-4000:]}")
+    return handle
 
 
 @atexit.register
