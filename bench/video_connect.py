@@ -108,15 +108,16 @@ def loopback_only() -> bool:
     return {ln.split(":", 1)[0].strip() for ln in text.splitlines()[2:] if ":" in ln} == {"lo"}
 
 
-def reexec_in_netns(argv: list[str]) -> int:
-    """Run this script again inside a fresh loopback-only network namespace."""
+def reexec_in_netns(argv: list[str], module: str = "bench.video_connect") -> int:
+    """Run ``python -m module argv`` again inside a fresh loopback-only network namespace."""
+    name = module.rpartition(".")[2]
     if not (shutil.which("unshare") and shutil.which("ip")):
-        log("video_connect: needs `unshare` and `ip` (util-linux, iproute2) for a loopback netns")
+        log(f"{name}: needs `unshare` and `ip` (util-linux, iproute2) for a loopback netns")
         return 2
     cmd = ["unshare", "-n", "sh", "-c", NETNS_SCRIPT, "sh",
-           sys.executable, "-m", "bench.video_connect", *argv]  # fmt: skip
+           sys.executable, "-m", module, *argv]  # fmt: skip
     env = {**os.environ, IN_NETNS_ENV: "1"}
-    log(f"video_connect: re-running inside a loopback-only network namespace: {' '.join(cmd)}")
+    log(f"{name}: re-running inside a loopback-only network namespace: {' '.join(cmd)}")
     return subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
 
 
@@ -200,7 +201,8 @@ def turnserver_binary() -> str | None:
     return "/usr/bin/turnserver" if os.access("/usr/bin/turnserver", os.X_OK) else None
 
 
-def start_coturn(workdir: Path, secret: str) -> tuple[Proc, str]:
+def start_coturn(workdir: Path, secret: str, *, verbose: bool = False) -> tuple[Proc, str]:
+    """coturn on loopback; ``verbose`` (-v) adds per-allocation usage lines to turn.log."""
     binary = turnserver_binary() or "turnserver"
     port = free_port()
     argv = [
@@ -209,6 +211,7 @@ def start_coturn(workdir: Path, secret: str) -> tuple[Proc, str]:
         f"--static-auth-secret={secret}", "--realm=parley.bench", "--no-tls", "--no-dtls",
         "--no-cli", "--allow-loopback-peers", f"--userdb={workdir / 'turndb'}",
         f"--pidfile={workdir / 'turn.pid'}", f"--log-file={workdir / 'turn.log'}", "--simple-log",
+        *(["-v"] if verbose else []),
     ]  # fmt: skip
     proc = spawn("coturn", argv, workdir)
 
