@@ -45,7 +45,7 @@ from typing import Any
 
 from bench.video_connect import (
     CHROMIUM,
-    CONNECT_TIMEOUT_S,
+    FIND_SELECTED_PAIR_JS,
     IN_NETNS_ENV,
     RESULTS_DIR,
     Proc,
@@ -54,10 +54,10 @@ from bench.video_connect import (
     git_commit,
     log,
     loopback_only,
-    open_page,
     reexec_in_netns,
     start_coturn,
     start_parley,
+    start_video_pair,
     turnserver_binary,
 )
 
@@ -71,25 +71,15 @@ USAGE = re.compile(
     re.MULTILINE,
 )
 
-PAIR_STATS_JS = """async () => {
-  const pc = window.parleyDebug.pc();
-  if (!pc) return null;
-  const stats = await pc.getStats();
-  let pair = null;
-  stats.forEach((r) => {
-    if (r.type === "transport" && r.selectedCandidatePairId) {
-      pair = stats.get(r.selectedCandidatePairId);
-    }
-  });
-  if (!pair) return null;
+PAIR_STATS_JS = f"""async () => {{{FIND_SELECTED_PAIR_JS}
   let video = null;
-  stats.forEach((r) => {
-    if (r.type === "outbound-rtp" && r.kind === "video") {
-      video = {width: r.frameWidth, height: r.frameHeight, fps: r.framesPerSecond,
-               limitedBy: r.qualityLimitationReason};
-    }
-  });
-  return {
+  stats.forEach((r) => {{
+    if (r.type === "outbound-rtp" && r.kind === "video") {{
+      video = {{width: r.frameWidth, height: r.frameHeight, fps: r.framesPerSecond,
+               limitedBy: r.qualityLimitationReason}};
+    }}
+  }});
+  return {{
     video,
     at: performance.now(),
     policy: pc.getConfiguration().iceTransportPolicy,
@@ -97,8 +87,8 @@ PAIR_STATS_JS = """async () => {
     remote: stats.get(pair.remoteCandidateId).candidateType,
     bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived,
     packetsSent: pair.packetsSent, packetsReceived: pair.packetsReceived,
-  };
-}"""
+  }};
+}}"""
 
 
 async def pair_stats(page: Any) -> dict[str, Any]:
@@ -137,23 +127,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         server, url = start_parley(workdir, env)
         procs.append(server)
         async with chromium(args.chromium) as browser:
-            contexts, pages = [], []
-            for _ in range(2):
-                context, page = await open_page(browser, url)
-                contexts.append(context)
-                pages.append(page)
-            a, b = pages
-            await a.get_by_test_id("start").click()
-            await a.wait_for_function(
-                "() => document.querySelector('[data-testid=status]').textContent"
-                ".includes('Looking for someone')"
-            )
-            await b.get_by_test_id("start").click()
-            for page in pages:
-                await page.wait_for_function(
-                    "() => window.parleyDebug && parleyDebug.firstFrameTimes().length > 0",
-                    timeout=CONNECT_TIMEOUT_S * 1000,
-                )
+            contexts: list[Any] = []
+            pages = await start_video_pair(browser, url, contexts)
             log(f"connected; warming up {args.warmup:.0f} s, then measuring {args.seconds:.0f} s")
             await asyncio.sleep(args.warmup)
             start = [await pair_stats(p) for p in pages]

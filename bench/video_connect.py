@@ -76,7 +76,9 @@ SERVER_ENV = {
 }
 CONNECT_TIMEOUT_S = 30.0
 
-SELECTED_PAIR_JS = """async () => {
+#: JS statements that set `stats` and `pair` (the selected ICE candidate pair of the page's
+#: call), or return null when there is none yet.
+FIND_SELECTED_PAIR_JS = """
   const pc = window.parleyDebug.pc();
   if (!pc) return null;
   const stats = await pc.getStats();
@@ -87,9 +89,11 @@ SELECTED_PAIR_JS = """async () => {
     }
   });
   if (!pair) return null;
-  return {local: stats.get(pair.localCandidateId).candidateType,
-          remote: stats.get(pair.remoteCandidateId).candidateType};
-}"""
+"""
+SELECTED_PAIR_JS = f"""async () => {{{FIND_SELECTED_PAIR_JS}
+  return {{local: stats.get(pair.localCandidateId).candidateType,
+          remote: stats.get(pair.remoteCandidateId).candidateType}};
+}}"""
 
 
 def log(msg: str) -> None:
@@ -244,28 +248,35 @@ async def open_page(browser: Any, url: str) -> tuple[Any, Any]:
     return context, page
 
 
+async def start_video_pair(browser: Any, url: str, contexts: list[Any]) -> list[Any]:
+    """Two pages in a video chat, both showing the other's video; returns the pages. Their
+    browser contexts are appended to ``contexts`` as they open (the caller closes them)."""
+    pages = []
+    for _ in range(2):
+        context, page = await open_page(browser, url)
+        contexts.append(context)
+        pages.append(page)
+    a, b = pages
+    await a.get_by_test_id("start").click()
+    # A queues first, so B's start is what makes the match.
+    await a.wait_for_function(
+        "() => document.querySelector('[data-testid=status]').textContent"
+        ".includes('Looking for someone')"
+    )
+    await b.get_by_test_id("start").click()
+    for page in pages:
+        await page.wait_for_function(
+            "() => window.parleyDebug && parleyDebug.firstFrameTimes().length > 0",
+            timeout=CONNECT_TIMEOUT_S * 1000,
+        )
+    return pages
+
+
 async def one_pair(browser: Any, url: str) -> PairResult:
     result = PairResult()
     contexts: list[Any] = []
     try:
-        pages = []
-        for _ in range(2):
-            context, page = await open_page(browser, url)
-            contexts.append(context)
-            pages.append(page)
-        a, b = pages
-        await a.get_by_test_id("start").click()
-        # A queues first, so B's start is what makes the match.
-        await a.wait_for_function(
-            "() => document.querySelector('[data-testid=status]').textContent"
-            ".includes('Looking for someone')"
-        )
-        await b.get_by_test_id("start").click()
-        for page in pages:
-            await page.wait_for_function(
-                "() => window.parleyDebug && parleyDebug.firstFrameTimes().length > 0",
-                timeout=CONNECT_TIMEOUT_S * 1000,
-            )
+        for page in await start_video_pair(browser, url, contexts):
             result.connect_ms.append((await page.evaluate("parleyDebug.connectTimes()"))[0])
             result.first_frame_ms.append((await page.evaluate("parleyDebug.firstFrameTimes()"))[0])
             result.candidate_types.append(await page.evaluate(SELECTED_PAIR_JS))
