@@ -40,11 +40,15 @@ class Result:
 
 def run_check(tmp_path: Path, *args: str, **env: str) -> Result:
     """``parley check ARGS`` in ``tmp_path`` (no .env there) with only the given PARLEY_*."""
+    return run_parley(tmp_path, "check", *args, **env)
+
+
+def run_parley(tmp_path: Path, *args: str, **env: str) -> Result:
     proc_env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     proc_env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
     proc_env.update(env)
     proc = subprocess.run(
-        [str(PARLEY), "check", *args],
+        [str(PARLEY), *args],
         cwd=tmp_path,
         env=proc_env,
         capture_output=True,
@@ -233,3 +237,9 @@ def test_several_nodes_without_a_shared_secret_are_warned(tmp_path: Path, redis_
     result = run_check(tmp_path, **env)
     assert result.code == 0, result.out
     assert any("every node" in ln for ln in result.lines("warning", "secret")), result.out
+
+
+def test_serve_with_a_bad_setting_says_which_without_a_traceback(tmp_path: Path) -> None:
+    result = run_parley(tmp_path, "serve", PARLEY_PORT="abc")
+    assert result.code == 2, result.out
+    assert "parley serve: PARLEY_PORT='abc': Input should be a valid integer" in result.out

@@ -9,6 +9,8 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from parley import logs
 from parley.config import Settings
 
@@ -216,7 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        from parley.check import settings_errors
+
+        for finding in settings_errors(exc):  # a line per bad setting, not a traceback
+            print(f"parley {args.command}: {finding.message}", file=sys.stderr)
+        return 2
     return result
 
 

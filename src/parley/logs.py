@@ -12,7 +12,7 @@ import time
 from typing import Any, Literal
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
-_UVICORN_KEEP = ("Started", "Waiting for", "Application", "Uvicorn running", "Shutting", "Finished")
+_UVICORN_KEEP = ("Started", "Waiting for", "Application", "Shutting", "Finished")
 #: alembic's INFO lines that say nothing an operator can use ("Running upgrade …" stays).
 _ALEMBIC_CHATTER = ("Context impl", "Will assume")
 
