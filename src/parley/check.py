@@ -424,8 +424,14 @@ async def check_database(s: Settings, *, migrate: bool) -> list[Finding]:
     try:
         parsed = make_url(url)
         shown = parsed.render_as_string(hide_password=True)
-    except Exception as exc:  # any parse failure is the operator's to fix, not a traceback
-        return [error("database", f"PARLEY_DATABASE_URL cannot be parsed ({_problem(exc)})")]
+    except Exception:  # the parser's message repeats the URL, password and all
+        return [
+            error(
+                "database",
+                "PARLEY_DATABASE_URL is not a database URL: use "
+                "postgresql://user:password@host:5432/db, or leave it empty for SQLite",
+            )
+        ]
     is_sqlite = parsed.get_backend_name() == "sqlite"
     missing = is_sqlite and parsed.database and not await asyncio.to_thread(
         Path(parsed.database).exists
