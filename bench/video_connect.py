@@ -76,7 +76,9 @@ SERVER_ENV = {
 }
 CONNECT_TIMEOUT_S = 30.0
 
-SELECTED_PAIR_JS = """async () => {
+#: JS statements that set `stats` and `pair` (the selected ICE candidate pair of the page's
+#: call), or return null when there is none yet.
+FIND_SELECTED_PAIR_JS = """
   const pc = window.parleyDebug.pc();
   if (!pc) return null;
   const stats = await pc.getStats();
@@ -87,9 +89,11 @@ SELECTED_PAIR_JS = """async () => {
     }
   });
   if (!pair) return null;
-  return {local: stats.get(pair.localCandidateId).candidateType,
-          remote: stats.get(pair.remoteCandidateId).candidateType};
-}"""
+"""
+SELECTED_PAIR_JS = f"""async () => {{{FIND_SELECTED_PAIR_JS}
+  return {{local: stats.get(pair.localCandidateId).candidateType,
+          remote: stats.get(pair.remoteCandidateId).candidateType}};
+}}"""
 
 
 def log(msg: str) -> None:
@@ -108,15 +112,16 @@ def loopback_only() -> bool:
     return {ln.split(":", 1)[0].strip() for ln in text.splitlines()[2:] if ":" in ln} == {"lo"}
 
 
-def reexec_in_netns(argv: list[str]) -> int:
-    """Run this script again inside a fresh loopback-only network namespace."""
+def reexec_in_netns(argv: list[str], module: str = "bench.video_connect") -> int:
+    """Run ``python -m module argv`` again inside a fresh loopback-only network namespace."""
+    name = module.rpartition(".")[2]
     if not (shutil.which("unshare") and shutil.which("ip")):
-        log("video_connect: needs `unshare` and `ip` (util-linux, iproute2) for a loopback netns")
+        log(f"{name}: needs `unshare` and `ip` (util-linux, iproute2) for a loopback netns")
         return 2
     cmd = ["unshare", "-n", "sh", "-c", NETNS_SCRIPT, "sh",
-           sys.executable, "-m", "bench.video_connect", *argv]  # fmt: skip
+           sys.executable, "-m", module, *argv]  # fmt: skip
     env = {**os.environ, IN_NETNS_ENV: "1"}
-    log(f"video_connect: re-running inside a loopback-only network namespace: {' '.join(cmd)}")
+    log(f"{name}: re-running inside a loopback-only network namespace: {' '.join(cmd)}")
     return subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
 
 
@@ -200,7 +205,8 @@ def turnserver_binary() -> str | None:
     return "/usr/bin/turnserver" if os.access("/usr/bin/turnserver", os.X_OK) else None
 
 
-def start_coturn(workdir: Path, secret: str) -> tuple[Proc, str]:
+def start_coturn(workdir: Path, secret: str, *, verbose: bool = False) -> tuple[Proc, str]:
+    """coturn on loopback; ``verbose`` (-v) adds per-allocation usage lines to turn.log."""
     binary = turnserver_binary() or "turnserver"
     port = free_port()
     argv = [
@@ -209,6 +215,7 @@ def start_coturn(workdir: Path, secret: str) -> tuple[Proc, str]:
         f"--static-auth-secret={secret}", "--realm=parley.bench", "--no-tls", "--no-dtls",
         "--no-cli", "--allow-loopback-peers", f"--userdb={workdir / 'turndb'}",
         f"--pidfile={workdir / 'turn.pid'}", f"--log-file={workdir / 'turn.log'}", "--simple-log",
+        *(["-v"] if verbose else []),
     ]  # fmt: skip
     proc = spawn("coturn", argv, workdir)
 
@@ -241,28 +248,35 @@ async def open_page(browser: Any, url: str) -> tuple[Any, Any]:
     return context, page
 
 
+async def start_video_pair(browser: Any, url: str, contexts: list[Any]) -> list[Any]:
+    """Two pages in a video chat, both showing the other's video; returns the pages. Their
+    browser contexts are appended to ``contexts`` as they open (the caller closes them)."""
+    pages = []
+    for _ in range(2):
+        context, page = await open_page(browser, url)
+        contexts.append(context)
+        pages.append(page)
+    a, b = pages
+    await a.get_by_test_id("start").click()
+    # A queues first, so B's start is what makes the match.
+    await a.wait_for_function(
+        "() => document.querySelector('[data-testid=status]').textContent"
+        ".includes('Looking for someone')"
+    )
+    await b.get_by_test_id("start").click()
+    for page in pages:
+        await page.wait_for_function(
+            "() => window.parleyDebug && parleyDebug.firstFrameTimes().length > 0",
+            timeout=CONNECT_TIMEOUT_S * 1000,
+        )
+    return pages
+
+
 async def one_pair(browser: Any, url: str) -> PairResult:
     result = PairResult()
     contexts: list[Any] = []
     try:
-        pages = []
-        for _ in range(2):
-            context, page = await open_page(browser, url)
-            contexts.append(context)
-            pages.append(page)
-        a, b = pages
-        await a.get_by_test_id("start").click()
-        # A queues first, so B's start is what makes the match.
-        await a.wait_for_function(
-            "() => document.querySelector('[data-testid=status]').textContent"
-            ".includes('Looking for someone')"
-        )
-        await b.get_by_test_id("start").click()
-        for page in pages:
-            await page.wait_for_function(
-                "() => window.parleyDebug && parleyDebug.firstFrameTimes().length > 0",
-                timeout=CONNECT_TIMEOUT_S * 1000,
-            )
+        for page in await start_video_pair(browser, url, contexts):
             result.connect_ms.append((await page.evaluate("parleyDebug.connectTimes()"))[0])
             result.first_frame_ms.append((await page.evaluate("parleyDebug.firstFrameTimes()"))[0])
             result.candidate_types.append(await page.evaluate(SELECTED_PAIR_JS))

@@ -176,6 +176,31 @@ def test_half_configured_turn_is_refused_at_start(fields: dict[str, Any]) -> Non
         settings(**fields)
 
 
+@pytest.mark.parametrize(
+    ("env", "policy"),
+    [
+        pytest.param({}, "all", id="no-turn"),
+        pytest.param({"PARLEY_STUN_URLS": STUN_URLS}, "all", id="stun-only"),
+        pytest.param({"PARLEY_TURN_URLS": TURN_URLS, "PARLEY_TURN_SECRET": SECRET}, "relay",
+                     id="turn"),
+        pytest.param({"PARLEY_TURN_URLS": TURN_URLS, "PARLEY_TURN_SECRET": SECRET,
+                      "PARLEY_ICE_TRANSPORT_POLICY": "all"}, "all", id="turn-explicit-all"),
+    ],
+)  # fmt: skip
+def test_relay_only_is_the_default_when_turn_is_configured(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], policy: str
+) -> None:
+    """With a TURN server strangers need not learn each other's address, so relay-only ICE is
+    the default then; an operator who sets the policy explicitly gets what they set."""
+    for name in ("STUN_URLS", "TURN_URLS", "TURN_SECRET", "ICE_TRANSPORT_POLICY"):
+        monkeypatch.delenv(f"PARLEY_{name}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    s = Settings(_env_file=None)
+    assert s.ice_transport_policy == policy
+    assert ice_config(s, "s_a", now=1_700_000_000).ice_transport_policy == policy
+
+
 def test_ice_config_with_turn() -> None:
     s = settings(
         stun_urls=STUN_URLS,

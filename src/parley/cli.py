@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from parley import logs
 from parley.config import Settings
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
     import uvicorn
 
 log = logging.getLogger("parley")
+#: What uvicorn exits with when the app or the socket fails at start-up.
+STARTUP_FAILURE = 3
 
 _SERVE_FLAGS = {
     "host": "address to listen on",
@@ -29,8 +34,27 @@ _SERVE_FLAGS = {
     "max_message_chars": "longest chat line",
     "heartbeat_timeout": "seconds of silence before a connection is dropped",
     "log_level": "debug, info, warning or error",
-    "log_format": "json or text",
+    "log_format": "auto (text on a terminal, else json), json or text",
 }
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket before uvicorn starts, so the first log line can give the real
+    address (with port 0, the port the kernel picked). uvicorn listens on it once the app is up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listen_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -44,14 +68,19 @@ def _serve(args: argparse.Namespace) -> int:
     from parley.app import create_app
     from parley.safety.policy import DECLARED_WARNING
 
+    app = create_app(settings)
+    try:
+        sock = _listen(settings.host, settings.port)
+    except OSError as exc:
+        log.error("cannot listen on %s port %d: %s", settings.host, settings.port, exc)
+        return STARTUP_FAILURE
+    url = listen_url(sock)
+    log.info("listening on %s", url, extra={"url": url})
     if settings.age_assurance == "declared":
         log.warning(DECLARED_WARNING)
-    app = create_app(settings)
     _warn_if_metrics_public(settings)
     config = uvicorn.Config(
         app,
-        host=settings.host,
-        port=settings.port,
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
@@ -72,8 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
     ):
-        runner.run(_run(server, side))
-    return 0 if server.started else 1
+        runner.run(_run(server, side, sock))
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def _warn_if_metrics_public(settings: Settings) -> None:
@@ -120,7 +149,7 @@ def _metrics_server(settings: Settings, metrics_app: object) -> uvicorn.Server |
     return _Side(config)
 
 
-async def _run(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
+async def _run(server: uvicorn.Server, side: uvicorn.Server | None, sock: socket.socket) -> None:
     """Serve the public app, and the metrics listener once the app has started (its lifespan
     opened the store /metrics reads)."""
 
@@ -134,7 +163,8 @@ async def _run(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
 
     side_task = asyncio.create_task(side_when_started()) if side is not None else None
     try:
-        await server.serve()
+        with sock:
+            await server.serve(sockets=[sock])
     finally:
         if side is not None and side_task is not None:
             side.should_exit = True
@@ -214,6 +244,18 @@ def _moderator(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Print one line per finding about this configuration; exit 1 when any is an error."""
+    from parley import check
+
+    logs.configure("warning", "auto")  # the findings are the output; logs only for trouble
+    findings, code = check.check(migrate=args.migrate)
+    for finding in findings:
+        print(finding.line())
+    print(check.summary(findings))
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Meet strangers at random, safely.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
     purge.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
     purge.set_defaults(func=_purge)
+    chk = sub.add_parser(
+        "check",
+        help="validate the configuration (PARLEY_* and .env, as serve reads them) before going "
+        "live: one line per finding; exit 1 on any error",
+    )
+    chk.add_argument(
+        "--migrate", action="store_true", help="also migrate the database to the head revision"
+    )
+    chk.set_defaults(func=_check)
     mod = sub.add_parser("moderator", help="manage moderator accounts of the console (/mod)")
     mod.add_argument("action", choices=["add", "reset", "remove", "list"])
     mod.add_argument("name", nargs="?", default="")
@@ -244,7 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        from parley.check import settings_errors
+
+        for finding in settings_errors(exc):  # a line per bad setting, not a traceback
+            print(f"parley {args.command}: {finding.message}", file=sys.stderr)
+        return 2
     return result
 
 

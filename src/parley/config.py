@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: text on a terminal, else json
     data_dir: Path = Path("data")
     broker_url: str = "memory://"
     database_url: str = ""  # empty: sqlite file in data_dir
@@ -74,7 +74,9 @@ class Settings(BaseSettings):
     turn_urls: str = ""  # e.g. "turn:turn.example.org:3478?transport=udp,turns:…:5349"
     turn_secret: str = ""  # coturn static-auth-secret; never sent to clients
     turn_ttl: int = Field(3600, ge=60, le=7 * 86400)
-    ice_transport_policy: Literal["all", "relay"] = "all"  # "relay" hides peers' IPs
+    # "relay" hides peers' IP addresses from each other. Unset: "relay" when TURN is configured,
+    # else "all" (see _turn_is_complete); an explicit value wins.
+    ice_transport_policy: Literal["all", "relay"] = "all"
 
     # Escalation: this many errors within strike_window closes the socket
     max_protocol_strikes: int = 20
@@ -170,6 +172,9 @@ class Settings(BaseSettings):
         # A half-configured TURN fails every video call quietly; refuse to start instead.
         if bool(self.turn_urls.strip()) != bool(self.turn_secret):
             raise ValueError("PARLEY_TURN_URLS and PARLEY_TURN_SECRET must be set together")
+        if "ice_transport_policy" not in self.model_fields_set and self.turn_urls.strip():
+            # With a relay at hand, strangers need not learn each other's address.
+            self.ice_transport_policy = "relay"
         if self.ice_transport_policy == "relay" and not self.turn_urls.strip():
             raise ValueError("PARLEY_ICE_TRANSPORT_POLICY=relay needs a TURN server")
         return self

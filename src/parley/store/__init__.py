@@ -7,7 +7,13 @@ PostgreSQL (asyncpg) in production. See :mod:`parley.store.repo` for the operati
 
 from __future__ import annotations
 
-from parley.store.database import Database, alembic_config, head_revision, normalise_url
+from parley.store.database import (
+    Database,
+    alembic_config,
+    head_revision,
+    known_revision,
+    normalise_url,
+)
 from parley.store.errors import (
     AlreadyDecided,
     AppealExists,
@@ -104,5 +110,6 @@ __all__ = [
     "device_hash",
     "head_revision",
     "ip_prefix",
+    "known_revision",
     "normalise_url",
 ]
