@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML, in the test set through schemathesis
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -91,12 +90,13 @@ async def test_every_metric_in_alerts_and_dashboard_is_exposed(server: ServerHan
         assert not missing, f"{source} uses metrics /metrics does not expose: {sorted(missing)}"
 
 
-@pytest.mark.ci_may_skip  # promtool is optional: see components.promtool_binary
 def test_alert_rules_fire_as_their_promtool_unit_tests_say() -> None:
     """deploy/prometheus/parley-alerts.test.yml: series in, which alerts fire (and which not)."""
     promtool = components.promtool_binary()
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian package prometheus)")
+    components.require(
+        "promtool", promtool is not None, "scripts/bootstrap unpacks it from Debian's prometheus"
+    )
+    assert promtool is not None
     result = subprocess.run(
         [promtool, "test", "rules", ALERT_TESTS.name],
         cwd=ALERT_TESTS.parent,

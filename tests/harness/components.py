@@ -101,8 +101,12 @@ def sqlite3_binary() -> str | None:
 
 @functools.cache
 def promtool_binary() -> str | None:
-    """Prometheus's rule checker, optional: Debian ships it only inside the `prometheus` package,
-    which installs and starts a Prometheus server too, so scripts/bootstrap does not install it."""
+    """Prometheus's rule checker. Debian ships it only inside the `prometheus` package, whose
+    install starts a Prometheus server too, so scripts/bootstrap unpacks just promtool into
+    .tools/bin/ when the machine has none."""
+    unpacked = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "promtool"
+    if unpacked.is_file() and os.access(unpacked, os.X_OK):
+        return str(unpacked)
     return _binary("promtool")
 
 
@@ -210,7 +214,7 @@ def describe() -> list[str]:
         f"turnserver: {mark(turnserver_binary())}",
         f"nginx: {mark(nginx_binary())}",
         f"sqlite3 (CLI): {mark(sqlite3_binary())}",
-        f"promtool (optional): {mark(promtool_binary())}",
+        f"promtool: {mark(promtool_binary())}",
         f"loopback netns (unshare -n): {'usable' if netns_usable() else 'MISSING'}",
         f"nudenet (parley[vision]): {'installed' if nudenet_installed() else 'MISSING'}",
         f"open_nsfw (parley[opennsfw]): {'installed' if opennsfw_installed() else 'MISSING'}",
