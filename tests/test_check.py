@@ -245,3 +245,12 @@ def test_serve_with_a_bad_setting_says_which_without_a_traceback(tmp_path: Path)
     result = run_parley(tmp_path, "serve", PARLEY_PORT="abc")
     assert result.code == 2, result.out
     assert "parley serve: PARLEY_PORT='abc': Input should be a valid integer" in result.out
+
+
+def test_serve_with_inconsistent_age_settings_says_why_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    result = run_parley(tmp_path, "serve", PARLEY_MIN_AGE="20", PARLEY_PORT="0")
+    assert result.code == 3, result.out
+    assert "cannot start: need 13 <= min_age <= adult_age" in result.out
+    assert "parley check" in result.out  # (run_parley also asserts there is no traceback)

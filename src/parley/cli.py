@@ -68,7 +68,11 @@ def _serve(args: argparse.Namespace) -> int:
     from parley.app import create_app
     from parley.safety.policy import DECLARED_WARNING
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:  # inconsistent age settings, unreadable keys or secret
+        log.error("cannot start: %s (`parley check` lists every problem with what to do)", exc)
+        return STARTUP_FAILURE
     try:
         sock = _listen(settings.host, settings.port)
     except OSError as exc:
