@@ -25,18 +25,20 @@ from pathlib import Path
 import pytest
 
 from parley.protocol import ErrorCode, ProtocolError
-from parley.safety import text as tf
 from parley.safety.text import (
     Category,
     ConversationRisk,
     RiskAlert,
     RiskPolicy,
     clean_message,
+    contacts,
     find_contacts,
+    fold,
     mask_contacts,
     normalise_interests,
     screen_line,
     signal_categories,
+    signals,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -491,10 +493,10 @@ def vocabulary() -> list[str]:
     """Words from the rules' own patterns and from the corpora: the words most likely to
     assemble a match, so a wrong anchor would show up as a difference."""
     words: set[str] = set()
-    patterns = [rule.pattern.pattern for _, rule in tf._SIGNAL_RULES]
-    patterns += [rule.pattern.pattern for rule in tf._HANDLE_MOVES]
-    patterns += [rule.pattern.pattern for rule in tf._HANDLE_NAMED]
-    patterns.append(tf._HANDLE_IS_MY.pattern.pattern)
+    patterns = [rule.pattern.pattern for _, rule in signals._SIGNAL_RULES]
+    patterns += [rule.pattern.pattern for rule in contacts._HANDLE_MOVES]
+    patterns += [rule.pattern.pattern for rule in contacts._HANDLE_NAMED]
+    patterns.append(contacts._HANDLE_IS_MY.pattern.pattern)
     for source in patterns:
         words.update(re.findall(r"[a-z]{2,}", source))
     for row in MAIN + HELDOUT:
@@ -524,7 +526,7 @@ def generated_lines(count: int, seed: int) -> Iterator[str]:
 
 def outcome(line: str) -> tuple[object, ...]:
     return (
-        tuple(tf._line_signals(line, contacts=False)),
+        tuple(signals._line_signals(line, contacts=False)),
         mask_contacts(line),
     )
 
@@ -534,7 +536,7 @@ def test_anchors_never_change_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
     lines += [t for c in CONVERSATIONS for _, t in c.lines]
     lines += list(generated_lines(6000, seed=4))
     with_anchors = [outcome(line) for line in lines]
-    monkeypatch.setattr(tf, "_PREFILTER", False)
+    monkeypatch.setattr(fold, "_PREFILTER", False)
     without = [outcome(line) for line in lines]
     differing = [line for line, a, b in zip(lines, with_anchors, without, strict=True) if a != b]
     assert differing == []
