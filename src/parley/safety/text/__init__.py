@@ -50,14 +50,13 @@ from parley.safety.text.contacts import (
 from parley.safety.text.fold import _prepare
 from parley.safety.text.hygiene import clean_message, normalise_interests
 from parley.safety.text.risk import ConversationRisk, RiskAlert, RiskHit, RiskPolicy
-from parley.safety.text.signals import Category, signal_categories
+from parley.safety.text.signals import Signal, line_signals
 
 # What the rest of Parley imports from ``parley.safety.text``. Inside the package the modules
 # import each other directly: hygiene stands alone; fold <- contacts <- signals <- risk.
 __all__ = [
     "CONTACT_KINDS",
     "PLACEHOLDER",
-    "Category",
     "ContactKind",
     "ContactSpan",
     "ConversationRisk",
@@ -65,12 +64,13 @@ __all__ = [
     "RiskHit",
     "RiskPolicy",
     "Screened",
+    "Signal",
     "clean_message",
     "find_contacts",
+    "line_signals",
     "mask_contacts",
     "normalise_interests",
     "screen_line",
-    "signal_categories",
 ]
 
 

@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from parley.safety.text.fold import _Line
-from parley.safety.text.signals import Category, _line_signals
+from parley.safety.text.signals import Signal, _signal_spans
 
 
 @dataclass(frozen=True, slots=True)
 class RiskPolicy:
     """How signals add up. The defaults are tuned on the conversations in ``tests/data/``.
 
-    A category's *level* rises by 1 with each line that hits it and halves every
+    A signal's *level* rises by 1 with each line that hits it and halves every
     ``half_life_lines`` lines of the conversation (both sides count). Its contribution is its
     weight times ``min(level, 1) + repeat_bonus * min(level - 1, repeat_cap)``: repeating one
-    category adds a little, up to ``1 + repeat_bonus * repeat_cap`` times its weight. The sum is
-    multiplied by ``1 + diversity_bonus * (active - 1)``, where ``active`` counts categories with
-    a level of at least ``active_level``: several distinct categories weigh more than one
-    repeated. With the defaults, one line of a single category never crosses the threshold,
+    signal adds a little, up to ``1 + repeat_bonus * repeat_cap`` times its weight. The sum is
+    multiplied by ``1 + diversity_bonus * (active - 1)``, where ``active`` counts signals with
+    a level of at least ``active_level``: several distinct signals weigh more than one
+    repeated. With the defaults, one line of a single signal never crosses the threshold,
     and only sexual talk, repeated five times, crosses it alone.
     """
 
@@ -34,16 +34,16 @@ class RiskPolicy:
     active_level: float = 0.5
     evidence_per_side: int = 16
     excerpt_chars: int = 80
-    weights: Mapping[Category, float] = field(
+    weights: Mapping[Signal, float] = field(
         default_factory=lambda: {
-            Category.AGE: 1.0,
-            Category.IMAGES: 2.0,
-            Category.SECRECY: 2.5,
-            Category.ISOLATION: 2.0,
-            Category.MEETING: 2.0,
-            Category.GIFTS: 1.5,
-            Category.SEXUAL: 3.0,
-            Category.OFFPLATFORM: 1.5,
+            Signal.AGE: 1.0,
+            Signal.IMAGES: 2.0,
+            Signal.SECRECY: 2.5,
+            Signal.ISOLATION: 2.0,
+            Signal.MEETING: 2.0,
+            Signal.GIFTS: 1.5,
+            Signal.SEXUAL: 3.0,
+            Signal.OFFPLATFORM: 1.5,
         }
     )
 
@@ -54,7 +54,7 @@ class RiskHit:
     phrase (not the whole line), cut to ``RiskPolicy.excerpt_chars``."""
 
     side: int
-    category: Category
+    signal: Signal
     line_no: int
     excerpt: str
 
@@ -67,22 +67,22 @@ class RiskAlert:
     side: int
     score: float
     line_no: int
-    categories: Mapping[Category, int]
+    signals: Mapping[Signal, int]
     evidence: tuple[RiskHit, ...]
 
 
-_CATEGORIES: Final = tuple(Category)
-_INDEX: Final = {category: i for i, category in enumerate(_CATEGORIES)}
+_SIGNALS: Final = tuple(Signal)
+_INDEX: Final = {signal: i for i, signal in enumerate(_SIGNALS)}
 
 
 class _SideState:
     __slots__ = ("alerted", "counts", "evidence", "levels", "stamps")
 
     def __init__(self, evidence_cap: int) -> None:
-        n = len(_CATEGORIES)
-        self.levels = [0.0] * n  # decayed level per category, as of stamps[i]
+        n = len(_SIGNALS)
+        self.levels = [0.0] * n  # decayed level per signal, as of stamps[i]
         self.stamps = [0] * n  # line number at which levels[i] was last brought up to date
-        self.counts = [0] * n  # raw hits per category, for the moderator
+        self.counts = [0] * n  # raw hits per signal, for the moderator
         self.evidence: deque[RiskHit] = deque(maxlen=evidence_cap)
         self.alerted = False
 
@@ -90,7 +90,7 @@ class _SideState:
 class ConversationRisk:
     """Grooming-signal score of one pair, per side, over the whole conversation.
 
-    Bounded state: per side, three numbers per category and at most
+    Bounded state: per side, three numbers per signal and at most
     ``policy.evidence_per_side`` short excerpts. Nothing else of the conversation is kept.
     Sides are 0 and 1 (the gateway maps its two sessions to them).
 
@@ -104,7 +104,7 @@ class ConversationRisk:
     def __init__(self, policy: RiskPolicy | None = None) -> None:
         self.policy = policy or RiskPolicy()
         self._decay = math.log(2) / max(self.policy.half_life_lines, 1e-9)
-        self._weights = [self.policy.weights.get(c, 0.0) for c in _CATEGORIES]
+        self._weights = [self.policy.weights.get(c, 0.0) for c in _SIGNALS]
         self._sides = (
             _SideState(self.policy.evidence_per_side),
             _SideState(self.policy.evidence_per_side),
@@ -133,23 +133,23 @@ class ConversationRisk:
         if from_side not in (0, 1):
             raise ValueError("from_side must be 0 or 1")
         self._line_no += 1
-        signals = _line_signals(line, contacts=contact_kinds is None, line=prepared)
+        signals = _signal_spans(line, contacts=contact_kinds is None, line=prepared)
         if contact_kinds:
-            signals.append((Category.OFFPLATFORM, 0, 0))
+            signals.append((Signal.OFFPLATFORM, 0, 0))
         if not signals:
             return None
         state = self._sides[from_side]
-        seen: set[Category] = set()
-        for category, start, end in signals:
-            if category in seen:
+        seen: set[Signal] = set()
+        for signal, start, end in signals:
+            if signal in seen:
                 continue
-            seen.add(category)
-            i = _INDEX[category]
+            seen.add(signal)
+            i = _INDEX[signal]
             state.levels[i] = self._level(state, i) + 1.0
             state.stamps[i] = self._line_no
             state.counts[i] += 1
             excerpt = line[start:end][: self.policy.excerpt_chars] if end > start else ""
-            state.evidence.append(RiskHit(from_side, category, self._line_no, excerpt))
+            state.evidence.append(RiskHit(from_side, signal, self._line_no, excerpt))
         if state.alerted:
             return None
         score = self.score(from_side)
@@ -160,7 +160,7 @@ class ConversationRisk:
             side=from_side,
             score=round(score, 3),
             line_no=self._line_no,
-            categories=self.category_hits(from_side),
+            signals=self.signal_hits(from_side),
             evidence=tuple(state.evidence),
         )
 
@@ -187,10 +187,10 @@ class ConversationRisk:
             )
         return total * (1.0 + p.diversity_bonus * max(active - 1, 0))
 
-    def category_hits(self, side: int) -> dict[Category, int]:
-        """Raw hits per category for ``side`` (not decayed): what the moderator sees."""
+    def signal_hits(self, side: int) -> dict[Signal, int]:
+        """Raw hits per signal for ``side`` (not decayed): what the moderator sees."""
         state = self._sides[side]
-        return {c: state.counts[i] for i, c in enumerate(_CATEGORIES) if state.counts[i]}
+        return {c: state.counts[i] for i, c in enumerate(_SIGNALS) if state.counts[i]}
 
     def evidence(self, side: int | None = None) -> list[RiskHit]:
         """The kept excerpts, oldest first, of one side or both (merged by line number)."""
@@ -213,9 +213,10 @@ class ConversationRisk:
                     "side": side,
                     "score": round(self.score(side), 3),
                     "flagged": self._sides[side].alerted,
-                    "categories": {str(c): n for c, n in self.category_hits(side).items()},
+                    # The stored keys keep their names ("categories", "category").
+                    "categories": {str(c): n for c, n in self.signal_hits(side).items()},
                     "evidence": [
-                        {"line": h.line_no, "category": str(h.category), "excerpt": h.excerpt}
+                        {"line": h.line_no, "category": str(h.signal), "excerpt": h.excerpt}
                         for h in self._sides[side].evidence
                     ],
                 }

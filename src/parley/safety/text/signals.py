@@ -1,4 +1,4 @@
-"""Grooming signals: the categories one line carries, and the rules that find them."""
+"""Grooming signals: which ones a line carries, and the rules that find them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from parley.safety.text.contacts import _YOU, _detect
 from parley.safety.text.fold import _Line, _prepare, _Rule, _rule
 
 
-class Category(StrEnum):
+class Signal(StrEnum):
+    """A kind of grooming signal. The values are stored in a flag's details: keep them."""
+
     AGE = "age"  # age probing: "how old are you", "asl", "what grade are you in"
     IMAGES = "images"  # requests for images: "send pics", "turn on your cam"
     SECRECY = "secrecy"  # "don't tell your parents", "our secret", "delete this"
@@ -39,10 +41,10 @@ _PARENT_NAMES = (
 _PARENT = rf"(?:{'|'.join(_PARENT_NAMES.split())})"
 _WHO = rf"(?:{_PARENT}|any\s?one|any\s?body|no\s?one|nobody|friends?|teachers?|sister|brother)"
 
-# Each category is a few rules; each rule lists the words that any of its matches contains.
-_SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
+# Each signal is a few rules; each rule lists the words that any of its matches contains.
+_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
     (
-        Category.AGE,
+        Signal.AGE,
         _rule(
             "|".join(
                 (
@@ -67,7 +69,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.AGE,
+        Signal.AGE,
         _rule(
             rf"\b{_R}\s+{_Y}\s+(?:(?:under|over|only|even|like|still|atleast|at\s+least)\s+)?1\d\b|"
             rf"\b{_Y}\s+1\d\s*(?:\?|or\s+1\d)|\b1\d\s+or\s+1\d\s*\?",
@@ -75,7 +77,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.AGE,
+        Signal.AGE,
         _rule(
             rf"\b(?:{_R}\s+)?{_Y}\s+(?:still\s+)?in\s+(?:middle|high|elementary|primary|"
             rf"secondary|junior|grade)\s*school",
@@ -84,11 +86,11 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.AGE,
+        Signal.AGE,
         _rule(r"\b(?:m|f)\s+or\s+(?:m|f)\b|\b(?:boy|girl)\s+or\s+(?:a\s+)?(?:boy|girl)\b", "or"),
     ),
     (
-        Category.IMAGES,
+        Signal.IMAGES,
         _rule(
             "|".join(
                 (
@@ -116,7 +118,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.IMAGES,
+        Signal.IMAGES,
         _rule(
             "|".join(
                 (
@@ -141,7 +143,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.SECRECY,
+        Signal.SECRECY,
         _rule(
             "|".join(
                 (
@@ -172,7 +174,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.SECRECY,
+        Signal.SECRECY,
         _rule(
             "|".join(
                 (
@@ -189,7 +191,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.ISOLATION,
+        Signal.ISOLATION,
         _rule(
             "|".join(
                 (
@@ -227,7 +229,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.MEETING,
+        Signal.MEETING,
         _rule(
             "|".join(
                 (
@@ -270,7 +272,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.GIFTS,
+        Signal.GIFTS,
         _rule(
             "|".join(
                 (
@@ -300,7 +302,7 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
         ),
     ),
     (
-        Category.SEXUAL,
+        Signal.SEXUAL,
         _rule(
             "|".join(
                 (
@@ -342,28 +344,28 @@ _SIGNAL_RULES: Final[tuple[tuple[Category, _Rule], ...]] = (
 )
 
 
-def _line_signals(
+def _signal_spans(
     text: str, *, contacts: bool, line: _Line | None = None
-) -> list[tuple[Category, int, int]]:
-    """The categories a single line carries, each with its first matching span (original text
+) -> list[tuple[Signal, int, int]]:
+    """The signals a single line carries, each with its first matching span (original text
     indices). Off-platform counts when the line holds contact details or a move elsewhere."""
     line = line or _prepare(text)
-    found: list[tuple[Category, int, int]] = []
-    seen: set[Category] = set()
-    for category, rule in _SIGNAL_RULES:
-        if category in seen or not line.admits(rule):
+    found: list[tuple[Signal, int, int]] = []
+    seen: set[Signal] = set()
+    for signal, rule in _SIGNAL_RULES:
+        if signal in seen or not line.admits(rule):
             continue
         m = rule.pattern.search(line.keywords)
         if m is not None:
-            seen.add(category)
-            found.append((category, *line.folded.span(m.start(), m.end())))
+            seen.add(signal)
+            found.append((signal, *line.folded.span(m.start(), m.end())))
     if contacts:
         spans = _detect(text, line)
         if spans:
-            found.append((Category.OFFPLATFORM, spans[0][0].start, spans[0][0].end))
+            found.append((Signal.OFFPLATFORM, spans[0][0].start, spans[0][0].end))
     return found
 
 
-def signal_categories(text: str, *, contacts: bool = True) -> frozenset[Category]:
-    """The grooming-signal categories that one line carries, on its own."""
-    return frozenset(category for category, _, _ in _line_signals(text, contacts=contacts))
+def line_signals(text: str, *, contacts: bool = True) -> frozenset[Signal]:
+    """The grooming signals that one line carries, on its own."""
+    return frozenset(signal for signal, _, _ in _signal_spans(text, contacts=contacts))
