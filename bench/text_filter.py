@@ -47,9 +47,9 @@ from typing import Any
 
 from parley.safety.text import (
     ConversationRisk,
+    line_signals,
     mask_contacts,
     screen_line,
-    signal_categories,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -214,7 +214,7 @@ def signal_quality(rows: Sequence[Row]) -> dict[str, float]:
     tp = fp = fn = 0
     for row in rows:
         if row.task == "signal":
-            found = {str(c) for c in signal_categories(row.text)}
+            found = {str(c) for c in line_signals(row.text)}
             tp += len(found & row.labels)
             fp += len(found - row.labels)
             fn += len(row.labels - found)

@@ -25,18 +25,20 @@ from pathlib import Path
 import pytest
 
 from parley.protocol import ErrorCode, ProtocolError
-from parley.safety import text as tf
 from parley.safety.text import (
-    Category,
     ConversationRisk,
     RiskAlert,
     RiskPolicy,
+    Signal,
     clean_message,
+    contacts,
     find_contacts,
+    fold,
+    line_signals,
     mask_contacts,
     normalise_interests,
     screen_line,
-    signal_categories,
+    signals,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -129,7 +131,7 @@ def signal_score(rows: list[Row]) -> Score:
     for row in rows:
         if row.task != "signal":
             continue
-        found = {str(c) for c in signal_categories(row.text)}
+        found = {str(c) for c in line_signals(row.text)}
         tp += len(found & row.labels)
         fp += len(found - row.labels)
         fn += len(row.labels - found)
@@ -143,7 +145,7 @@ def test_corpus_size_and_shape() -> None:
     kinds = {k for row in MAIN if row.task == "mask" for k in row.labels}
     assert kinds == {"phone", "email", "url", "handle"}
     categories = {c for row in MAIN if row.task == "signal" for c in row.labels}
-    assert categories == {str(c) for c in Category}
+    assert categories == {str(c) for c in Signal}
     assert sum(1 for row in MAIN if not row.labels) >= 80, "benign look-alikes"
     labels = {c.label for c in CONVERSATIONS}
     assert labels == {"grooming", "benign"}
@@ -338,8 +340,8 @@ def test_grooming_conversations_cross_it_once_for_the_groomer(
         assert len(hit.excerpt) <= risk.policy.excerpt_chars
         assert any(hit.excerpt in line for line in lines)
     # Several categories, or sexual talk alone (the one category that crosses by repetition).
-    categories = set(alert.categories)
-    assert len(categories) >= 2 or categories == {Category.SEXUAL}
+    categories = set(alert.signals)
+    assert len(categories) >= 2 or categories == {Signal.SEXUAL}
 
 
 def single_category_lines() -> list[str]:
@@ -358,12 +360,12 @@ def test_one_category_repeated_never_crosses_except_sexual_talk() -> None:
     for row in MAIN:
         if row.task == "signal" and len(row.labels) == 1:
             by_category.setdefault(next(iter(row.labels)), []).append(row.text)
-    assert set(by_category) == {str(c) for c in Category}
+    assert set(by_category) == {str(c) for c in Signal}
     for category, lines in by_category.items():
         risk = ConversationRisk()
         alerts = [risk.feed(lines[i % len(lines)], 0) for i in range(40)]
-        assert risk.category_hits(0) == {Category(category): 40}
-        if category == Category.SEXUAL:
+        assert risk.signal_hits(0) == {Signal(category): 40}
+        if category == Signal.SEXUAL:
             assert any(alerts), "repeated explicit sexual talk is flagged on its own"
         else:
             assert not any(alerts), category
@@ -375,7 +377,7 @@ def test_several_distinct_categories_weigh_more_than_one_repeated() -> None:
     assert distinct.feed("are you home alone?", 0) is None
     alert = distinct.feed("don't tell your parents about me", 0)
     assert alert is not None
-    assert set(alert.categories) == {Category.AGE, Category.ISOLATION, Category.SECRECY}
+    assert set(alert.signals) == {Signal.AGE, Signal.ISOLATION, Signal.SECRECY}
 
     # Three lines of one category weigh less than three lines of three categories.
     one = ConversationRisk()
@@ -414,7 +416,7 @@ def test_signals_decay_so_far_apart_lines_weigh_less() -> None:
         assert apart.feed("lol yeah", 1) is None
     assert apart.feed("where do you live", 0) is None
     assert apart.feed("this is our secret", 0) is None
-    assert apart.category_hits(0) == {Category.AGE: 1, Category.MEETING: 1, Category.SECRECY: 1}
+    assert apart.signal_hits(0) == {Signal.AGE: 1, Signal.MEETING: 1, Signal.SECRECY: 1}
 
 
 def test_each_side_is_scored_on_its_own_lines_and_alerted_once() -> None:
@@ -458,11 +460,11 @@ def test_moderator_view_is_json_friendly() -> None:
 
 
 def test_off_platform_moves_count_as_a_signal() -> None:
-    assert signal_categories("add me on snap") == {Category.OFFPLATFORM}
-    assert signal_categories("add me on snap", contacts=False) == frozenset()
+    assert line_signals("add me on snap") == {Signal.OFFPLATFORM}
+    assert line_signals("add me on snap", contacts=False) == frozenset()
     risk = ConversationRisk()
     assert risk.feed("hi", 0, contact_kinds=("handle",)) is None
-    assert risk.category_hits(0) == {Category.OFFPLATFORM: 1}
+    assert risk.signal_hits(0) == {Signal.OFFPLATFORM: 1}
 
 
 def test_feed_rejects_a_bad_side() -> None:
@@ -491,10 +493,10 @@ def vocabulary() -> list[str]:
     """Words from the rules' own patterns and from the corpora: the words most likely to
     assemble a match, so a wrong anchor would show up as a difference."""
     words: set[str] = set()
-    patterns = [rule.pattern.pattern for _, rule in tf._SIGNAL_RULES]
-    patterns += [rule.pattern.pattern for rule in tf._HANDLE_MOVES]
-    patterns += [rule.pattern.pattern for rule in tf._HANDLE_NAMED]
-    patterns.append(tf._HANDLE_IS_MY.pattern.pattern)
+    patterns = [rule.pattern.pattern for _, rule in signals._SIGNAL_RULES]
+    patterns += [rule.pattern.pattern for rule in contacts._HANDLE_MOVES]
+    patterns += [rule.pattern.pattern for rule in contacts._HANDLE_NAMED]
+    patterns.append(contacts._HANDLE_IS_MY.pattern.pattern)
     for source in patterns:
         words.update(re.findall(r"[a-z]{2,}", source))
     for row in MAIN + HELDOUT:
@@ -524,7 +526,7 @@ def generated_lines(count: int, seed: int) -> Iterator[str]:
 
 def outcome(line: str) -> tuple[object, ...]:
     return (
-        tuple(tf._line_signals(line, contacts=False)),
+        tuple(signals._signal_spans(line, contacts=False)),
         mask_contacts(line),
     )
 
@@ -534,7 +536,7 @@ def test_anchors_never_change_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
     lines += [t for c in CONVERSATIONS for _, t in c.lines]
     lines += list(generated_lines(6000, seed=4))
     with_anchors = [outcome(line) for line in lines]
-    monkeypatch.setattr(tf, "_PREFILTER", False)
+    monkeypatch.setattr(fold, "_PREFILTER", False)
     without = [outcome(line) for line in lines]
     differing = [line for line, a, b in zip(lines, with_anchors, without, strict=True) if a != b]
     assert differing == []

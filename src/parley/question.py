@@ -16,7 +16,7 @@ from parley.protocol import (
     ProtocolError,
     Seat,
 )
-from parley.safety.text import clean_message, screen_line, signal_categories
+from parley.safety.text import clean_message, line_signals, screen_line
 
 #: hello modes of question mode, and the queue each one waits in.
 SIDES: dict[str, Side] = {"question": "asker", "discuss": "discusser"}
@@ -48,7 +48,7 @@ def check_question(raw: str | None, *, minor: bool, mask: bool) -> tuple[str, tu
         raise ProtocolError(ErrorCode.BAD_QUESTION, _LENGTH) from None
     if len(text) < QUESTION_MIN_CHARS:
         raise ProtocolError(ErrorCode.BAD_QUESTION, _LENGTH)
-    if minor and signal_categories(text):
+    if minor and line_signals(text):
         raise ProtocolError(ErrorCode.BAD_QUESTION, _REFUSED)
     if not mask:
         return text, ()

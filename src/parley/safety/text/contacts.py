@@ -1,0 +1,563 @@
+"""Contact details: phone numbers, e-mail addresses, links, handles and off-platform moves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+# The anchor switch is read as ``fold._PREFILTER``, so turning it off (a test does) reaches here.
+from parley.safety.text import fold
+from parley.safety.text.fold import _TOKEN, _Line, _prepare, _rule, _words
+
+ContactKind = Literal["phone", "email", "url", "handle"]
+CONTACT_KINDS: Final[tuple[ContactKind, ...]] = ("phone", "email", "url", "handle")
+PLACEHOLDER: Final = "[hidden]"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactSpan:
+    """A span of the original text that holds contact details of ``kind``."""
+
+    start: int
+    end: int
+    kind: ContactKind
+
+
+# ---- phone numbers -------------------------------------------------------------------------
+# A run of at least 7 digits, or spelled-out digits ("zero eight one two ..."), separated by at
+# most 3 of: space, dot, dash, slash, brackets, underscore, or ", ". Each repetition must consume
+# a digit, and no separator is a digit, so a run is scanned once. The look-behind stops a match
+# from starting inside a word or a longer number. Commas without a space are not separators:
+# "1,000,000 views" is a count.
+_NUMBER_WORDS: Final = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_DIGITISH = r"(?:\d|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+_PHONE = re.compile(rf"(?<![\w+])\+?\(?(?:{_DIGITISH}(?:[ .\-/()_]|, ){{0,3}}){{7,}}")
+_PHONE_SEPARATORS = " .-/()_,"
+_NUMBER_WORD = re.compile(r"[a-z]+")
+# Shapes that look like phone numbers but are not: dates (12.05.2019, 12/05/2009) and round
+# numbers (1000000).
+_DATE = re.compile(r"\d{1,2}([./-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([./-])\d{1,2}\2\d{1,2}")
+_ROUND = re.compile(r"[1-9]0{6,}")
+# Thousands grouped by dots or spaces: "1.299.000 rupiah", "100 000 people". A phone number's
+# groups start with 0 or have 4 digits somewhere; an amount's are 1-3 then threes.
+_AMOUNT = re.compile(r"[1-9]\d{0,2}(?:([. ])\d{3})(?:\1\d{3})*")
+_CURRENCY_BEFORE = re.compile(r"(?:[$€£¥₹]|rp\.?|idr|usd|eur|gbp|inr)\s*$")
+# An unseparated number right after "score"/"points" or before a counted noun is a count, not
+# a number to call ("my high score is 1234567", "9000000 views"). Only for a plain run without a
+# leading 0 or +: a real number written "0812345678" or "+62..." still counts as a phone.
+_COUNT_BEFORE = re.compile(r"(?:score|points|pts|xp|level|lvl|rank|elo)\s*(?:is|was|of|:)?\s*$")
+_COUNT_AFTER = re.compile(
+    r"\s*(?:points|pts|xp|robux|coins|v-?bucks|views|followers|subs|subscribers|likes|"
+    r"dollars|bucks|euros|gems|kills|wins|hours|years|people|times|rupiah|rp|yen|won|pesos|"
+    r"rupees|pounds)\b"
+)
+
+
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORD_HINT = re.compile("|".join(_NUMBER_WORDS))
+
+
+def _phone_spans(line: _Line) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    text = line.folded.text
+    # Seven digits at least, unless some are spelled out. (The phone pattern reads the folded
+    # text, not the leetspeak-undone one, so the number words are looked for there.)
+    if fold._PREFILTER and len(_DIGIT.findall(text)) < 7 and _NUMBER_WORD_HINT.search(text) is None:
+        return spans
+    pos = 0
+    while (m := _PHONE.search(text, pos)) is not None:
+        start, end = m.start(), m.end()
+        while end > start and text[end - 1] in _PHONE_SEPARATORS and text[end - 1] != ")":
+            end -= 1  # trailing separators belong to the sentence, not the number
+        raw = text[start:end]
+        digits = _NUMBER_WORD.sub(lambda w: _NUMBER_WORDS.get(w.group(), ""), raw)
+        digits = "".join(c for c in digits if c.isdigit())
+        pos = max(m.end(), pos + 1)
+        if len(digits) < 7:
+            continue
+        if _DATE.fullmatch(raw) or _ROUND.fullmatch(raw) or _AMOUNT.fullmatch(raw):
+            continue
+        if _CURRENCY_BEFORE.search(text, max(0, start - 8), start):
+            continue
+        if (
+            raw.isdigit()
+            and raw[0] != "0"
+            and (
+                _COUNT_BEFORE.search(text, max(0, start - 24), start)
+                or _COUNT_AFTER.match(text, end)
+            )
+        ):
+            continue
+        spans.append((start, end))
+    return spans
+
+
+# ---- e-mail addresses ---------------------------------------------------------------------
+# "a@b.com", and the spelled forms "a at gmail dot com", "a (at) b (dot) com", "a @ b . com".
+# A spelled " at " is only an address when a known top-level domain or mail provider follows,
+# so "good at math" and "my dad works at google" stay untouched.
+_TLDS_STRONG = (
+    r"com|net|org|edu|gov|mil|io|gg|ly|tv|xyz|info|biz|app|dev|ru|de|uk|ca|au|nz|fr|es|nl|pl|"
+    r"jp|cn|kr|br|mx|ar|ee|site|online|link|page|club|live|chat|fun|top|shop|store|blog|wiki|"
+    r"social|space|games|lol|pw|cc|ws|fm|ch|se|dk|fi|eu|tk|ml|ga|cf|gq"
+)
+# Top-level domains that are also common words or word endings ("fun.me", "haha.so", "ok.co"):
+# they count only with a path ("t.me/x") or on a known host ("wa.me", "youtu.be").
+_TLDS_WEAK = r"me|co|in|is|it|at|us|to|so|id|ai|am|as|be|ph|my|sg|hk|tw|vn|th|ng|za|ke"
+_WEAK_HOSTS: Final = frozenset(
+    {"t.me", "wa.me", "proton.me", "youtu.be", "discord.me", "snapchat.me", "ig.me", "m.me"}
+)
+# Providers that make "name at gmail" an address without a dot. Not "me", "live" or "mail":
+# "he yelled at me", "i live at home".
+_MAIL_PROVIDERS = (
+    r"gmail|googlemail|yahoo|ymail|hotmail|outlook|msn|icloud|aol|proton|protonmail|gmx|"
+    r"yandex|tutanota"
+)
+_AT = r"(?:\s{0,3}@\s{0,3}|\s{0,3}[(\[{<]\s{0,2}at\s{0,2}[)\]}>]\s{0,3}|\s{1,3}at\s{1,3})"
+_DOT_WORD = r"(?:\s{0,3}[(\[{<]\s{0,2}dot\s{0,2}[)\]}>]\s{0,3}|\s{1,3}dot\s{1,3})"
+_EMAIL = re.compile(
+    rf"(?<![\w.+\-@])(?P<user>[\w.+\-]{{1,64}})(?P<at>{_AT})"
+    rf"(?P<host>[\w\-]{{1,63}})"
+    # Further labels: a plain dot takes any label; a spaced or spelled dot only a known TLD.
+    rf"(?P<rest>(?:\.[\w\-]{{1,63}}|(?:\s{{1,3}}\.\s{{0,3}}|\s{{0,3}}\.\s{{1,3}}|{_DOT_WORD})"
+    rf"(?:{_TLDS_STRONG}|{_TLDS_WEAK})\b){{0,5}})"
+)
+_PROVIDER = re.compile(rf"(?:{_MAIL_PROVIDERS})")
+_PROVIDER_WORDS: Final = frozenset(_MAIL_PROVIDERS.split("|"))
+# Cheap tests that start with a literal ".", which the regex engine finds by a fast scan.
+_DOT_TLD = re.compile(rf"\.(?:{_TLDS_STRONG}|{_TLDS_WEAK})\b")
+_SPACED_DOT_HINT = re.compile(r"\.(?:\s|(?<=\s\.))")
+_TLD = re.compile(rf"(?:{_TLDS_STRONG}|{_TLDS_WEAK})")
+_LAST_LABEL = re.compile(r"[\w\-]+$")
+
+
+def _email_spans(line: _Line) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    text = line.folded.text
+    if fold._PREFILTER and "@" not in text:
+        # A spelled "at" needs a provider, or a dot (plain before a TLD, spaced, or spelled).
+        words = line.words
+        if "at" not in words or (
+            words.isdisjoint(_PROVIDER_WORDS)
+            and "dot" not in words
+            and _DOT_TLD.search(text) is None
+            and _SPACED_DOT_HINT.search(text) is None
+        ):
+            return spans
+    pos = 0
+    while (m := _EMAIL.search(text, pos)) is not None:
+        end = m.end()
+        if m.group("rest"):
+            while end > m.start() and text[end - 1] in ".-":
+                end -= 1  # trailing dots and dashes are prose
+            # "a@b.draws" is an address; "follow me @sara.draws" is a handle: a spaced or
+            # spelled "at" needs a real top-level domain at the end.
+            last = _LAST_LABEL.search(text, m.start(), end)
+            ok = m.group("at") == "@" or (
+                last is not None and _TLD.fullmatch(last.group()) is not None
+            )
+        else:
+            # No dot at all: only a known provider ("tommy99 at gmail"), and "@" must be written
+            # plainly or the user part must look like one (not "look at this").
+            ok = _PROVIDER.fullmatch(m.group("host")) is not None
+        if ok and m.group("user").strip(".-+"):
+            spans.append((m.start(), end))
+            pos = end
+        else:
+            pos = m.start() + 1
+    return spans
+
+
+# ---- links ----------------------------------------------------------------------------------
+_URL_SCHEME = re.compile(r"(?<![\w/])(?:https?\s{0,2}:\s{0,2}//|www\.)[^\s<>\"']{1,2048}")
+_LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,62})"
+_PATH = r"(?:\s{0,2}/\s{0,2}[^\s<>\"']{0,512}|\s{1,2}slash\s{1,2}[^\s<>\"']{1,512})"
+# A bare domain, dots written plainly: "coolgames.io", "sara-draws.tumblr.com", "t.me/x".
+_DOMAIN = re.compile(
+    rf"(?<![\w.@\-])(?:{_LABEL}\.){{1,6}}(?P<tld>{_TLDS_STRONG}|{_TLDS_WEAK})\b(?P<path>{_PATH})?"
+)
+# A domain with spaced or spelled dots: "bit . ly/abcd", "google dot com slash images".
+_SPACED_DOT = rf"(?:\s{{1,3}}\.\s{{0,3}}|\s{{0,3}}\.\s{{1,3}}|{_DOT_WORD})"
+_DOMAIN_SPACED = re.compile(
+    rf"(?<![\w.@\-])(?P<host>{_LABEL}(?:{_SPACED_DOT}{_LABEL}){{0,3}}?){_SPACED_DOT}"
+    rf"(?P<tld>{_TLDS_STRONG}|{_TLDS_WEAK})\b(?P<path>{_PATH})?"
+)
+_SPACED_HOSTS: Final = frozenset(
+    {"bit", "t", "wa", "discord", "tinyurl", "linktr", "onlyfans", "snapchat", "instagram", "youtu",
+     "tiktok", "twitter", "x", "facebook", "fb", "reddit", "twitch", "kik", "telegram", "m"}
+)  # fmt: skip
+_DOT_SPELLED = re.compile(r"\bdot\b")
+_TLD_WORDS: Final = frozenset(f"{_TLDS_STRONG}|{_TLDS_WEAK}".split("|"))
+_PATH_HINTS: Final = frozenset({"slash", "dot"}) | _SPACED_HOSTS
+
+
+def _url_spans(line: _Line) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    text = line.folded.text
+    words = line.words
+    check = fold._PREFILTER
+    if not check or "http" in text or "www" in text:
+        for m in _URL_SCHEME.finditer(text):
+            spans.append((m.start(), _trim_prose(text, m.start(), m.end())))
+    if check and words.isdisjoint(_TLD_WORDS):
+        return spans
+    if not check or _DOT_TLD.search(text) is not None:
+        spans.extend(_domain_spans(text))
+    # A spaced dot is accepted only with a path, a known host or a spelled "dot" (see below).
+    spaced = "dot" in words or _SPACED_DOT_HINT.search(text) is not None
+    if not check or (spaced and ("/" in text or not words.isdisjoint(_PATH_HINTS))):
+        spans.extend(_spaced_domain_spans(text))
+    return spans
+
+
+def _trim_prose(text: str, start: int, end: int) -> int:
+    """A link's end without the sentence's own punctuation ("see www.site.net/x.")."""
+    while end > start and text[end - 1] in ".,;:!?)]}'\"":
+        end -= 1
+    return end
+
+
+def _domain_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for m in _DOMAIN.finditer(text):
+        tld = m.group("tld")
+        host = text[m.start() : m.end("tld")]
+        if re.fullmatch(_TLDS_WEAK, tld) and not m.group("path") and host not in _WEAK_HOSTS:
+            continue
+        spans.append((m.start(), _trim_prose(text, m.start(), m.end())))
+    return spans
+
+
+def _spaced_domain_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for m in _DOMAIN_SPACED.finditer(text):
+        spelled = _DOT_SPELLED.search(text, m.start(), m.end()) is not None
+        first_label = re.match(r"[a-z0-9\-]+", m.group("host"))
+        known = first_label is not None and first_label.group() in _SPACED_HOSTS
+        strong = re.fullmatch(_TLDS_STRONG, m.group("tld")) is not None
+        # "ok. me too" and "it was good. co-op" are sentences: a spaced plain dot needs a path
+        # or a known short-link host; "X dot com" is unambiguous enough on its own.
+        if m.group("path") or known or (spelled and strong):
+            spans.append((m.start(), _trim_prose(text, m.start(), m.end())))
+    return spans
+
+
+# ---- handles and off-platform moves --------------------------------------------------------
+# Matched on the folded text with leetspeak undone. Platform names are split in two: names that
+# are not ordinary words (snap, insta, discord ...) work in every pattern; names that are also
+# words or games (line, signal, roblox ...) only where the sentence itself is a move ("add me on
+# line", "my roblox is ...").
+_SOCIAL_NAMES: Final = (
+    "snapchat", "snap", "sc", "instagram", "insta", "ig", "discord", "dc", "telegram", "tg",
+    "whatsapp", "wa", "kik", "tiktok", "twitter", "fb", "facebook", "skype", "viber", "wechat",
+    "reddit", "twitch", "onlyfans", "bereal", "imessage", "facetime", "messenger", "threema",
+    "grindr", "tinder", "bumble", "omegle", "ometv", "yubo", "wizz",
+)  # fmt: skip
+_OTHER_NAMES: Final = (
+    "line", "signal", "threads", "teams", "zoom", "tele", "disc", "steam", "xbox", "xbl", "psn",
+    "playstation", "ps4", "ps5", "switch", "roblox", "fortnite", "epic", "minecraft", "valorant",
+    "league", "youtube", "yt", "spotify", "pinterest", "tumblr", "vsco",
+)  # fmt: skip
+# Names that people also write as two words ("snap chat", "whats app").
+_TWO_WORDS: Final = {
+    "snapchat": ("snap", "chat"), "whatsapp": ("whats", "app"), "tiktok": ("tik", "tok"),
+    "facebook": ("face", "book"), "wechat": ("we", "chat"), "onlyfans": ("only", "fans"),
+    "facetime": ("face", "time"), "ometv": ("ome", "tv"),
+}  # fmt: skip
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _names_pattern(names: Iterable[str]) -> str:
+    """The names as one character trie ("s(?:nap(?:\\s?chat)?|c|kype)"): the regex engine
+    walks a name once instead of trying sixty names in turn. Two-word names take an optional
+    space; an optional tail is greedy, so the longer name wins ("snapchat" over "snap")."""
+    trie: _Trie = {}
+    for name in names:
+        node = trie
+        for char in " ".join(_TWO_WORDS.get(name, (name,))):
+            node = node.setdefault(char, {})
+        node[""] = {}  # a name ends here
+
+    def emit(node: _Trie) -> str:
+        branches = [
+            (r"\s?" if char == " " else re.escape(char)) + emit(child)
+            for char, child in sorted(node.items())
+            if char
+        ]
+        if not branches:
+            return ""
+        if "" in node:
+            return "(?:" + "|".join(branches) + ")?"
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return "(?:" + emit(trie) + ")"
+
+
+def _names_words(names: Iterable[str]) -> frozenset[str]:
+    """Anchor words for platform names: the first token of each way of writing them."""
+    words = set()
+    for name in names:
+        words.add(_TOKEN.findall(name)[0])  # "ps4" is the tokens "ps", "4"
+        words.update(_TWO_WORDS.get(name, ()))
+    return frozenset(words)
+
+
+_PLATFORM_SOCIAL = _names_pattern(_SOCIAL_NAMES)
+_PLATFORM_ANY = _names_pattern(_SOCIAL_NAMES + _OTHER_NAMES)
+_PLATFORM_WORDS: Final = _names_words(_SOCIAL_NAMES + _OTHER_NAMES) | {"x"}
+# What people ask for besides an account ("what's your number", "give me your email").
+_CONTACT_WORDS = r"number|digits|phone|cell|mobile|e-?mail|socials?|user\s?name|gamertag|handle"
+_CONTACT_ANCHORS: Final = _words(
+    "number digits phone cell mobile email mail social socials username user gamertag handle"
+)
+_YOUR = r"(?:your|ur|yr|yur|you're|youre|u'?r)"
+_YOU = r"(?:you|u|ya|yu)"
+# What may follow a platform name when someone asks for it, so "what's your snap?" is a request
+# and "what's your snap score" or "do you have snapchat filters" is not.
+_NOT_A_REQUEST = (
+    r"(?!\s*(?:score|streaks?|filters?|stor(?:y|ies)|reels?|videos?|posts?|feed|updates?|"
+    r"music|bots?|emojis?|lens(?:es)?|favou?rite|trends?|dances?|memes?|ads?|games?|skins?|"
+    r"avatar|mods?|graphics|notifications|one|model|case|brand|wallpaper|battery|screen|"
+    r"plan|bill)\b)"
+)
+# A request said to the partner, not about a third person ("my mom will text me").
+_TO_PARTNER = (
+    r"(?:^|(?<=[.!?,;:]\s)|(?<=[.!?,;:])|\b(?:pls|please|plz|just|so|and|ok|okay|then|u\s+can|"
+    r"you\s+can|can\s+u|can\s+you|or)\s+)"
+)
+# The move is the evidence: these are masked whether or not a user name follows.
+_SOCIAL_WORDS: Final = _names_words(_SOCIAL_NAMES)
+_HANDLE_MOVES: Final = (
+    _rule(
+        "|".join(
+            (
+                # "add me on snap", "hmu on discord", "dm me on insta", "add me: snap x"
+                rf"\b(?:(?:add|message|msg|txt|text|follow|find|friend|ping|call|facetime|snap|"
+                rf"look|dm|pm)\s+me|hmu|dm|pm|hit\s+me\s+up|sub(?:scribe)?\s+to\s+me)"
+                rf"(?:\s+back)?(?:\s+up)?(?:\s+(?:on|at|in|via|thru|through|over|@)\s+|\s*[:\-]\s*)"
+                rf"(?:my\s+)?(?:{_PLATFORM_ANY}|x)\b",
+                # "add my snap", "follow my insta", "join my discord"
+                rf"\b(?:add|follow|join|check\s+out|dm|message|text)\s+my\s+(?:{_PLATFORM_ANY}|x)\b"
+                rf"{_NOT_A_REQUEST}",
+            )
+        ),
+        _PLATFORM_WORDS,
+        also="add message msg txt text follow find friend ping call facetime snap look dm pm hmu "
+        "hit sub subscribe join check",
+    ),
+    _rule(
+        "|".join(
+            (
+                # "come to telegram", "join me on discord", "move to whatsapp"
+                rf"{_TO_PARTNER}(?:come|join\s+me|move|switch|go)\s+(?:over\s+)?(?:to|on)\s+"
+                rf"{_PLATFORM_SOCIAL}\b",
+                # "let's move to whatsapp", "we can chat on discord instead", "wanna vc on discord?"
+                rf"\b(?:let'?s|lets|we\s+(?:can|could|should)|can\s+we|wanna|want\s+to|should\s+we|"
+                rf"how\s+about\s+we|we\s+gotta|i'?ll)\s+(?:\w+\s+)?(?:move|talk|chat|continue|"
+                rf"switch|go|text|call|vc|voice\s+chat|video\s+chat|video\s+call|message|dm|"
+                rf"talk\s+more)\s+(?:to|on|over\s+to|over\s+on|in|via|over)\s+{_PLATFORM_SOCIAL}\b",
+            )
+        ),
+        _SOCIAL_WORDS,
+        also="come join move switch go talk chat continue text call vc voice video message dm",
+    ),
+    # "ur insta?", "your snap?"
+    _rule(rf"\b{_YOUR}\s+{_PLATFORM_SOCIAL}\s*\?", _SOCIAL_WORDS, also_substrings=("?",)),
+    # "what's your snap?", "give me your number", "send me your phone number", "ur @?"
+    _rule(
+        rf"\b(?:what'?s|whats|wats|what\s+is|wuts?|give\s+me|gimme|send\s+me|tell\s+me|"
+        rf"drop|dm\s+me|can\s+i\s+(?:get|have))\s+{_YOUR}\s+(?:phone\s+|cell\s+|mobile\s+)?"
+        rf"(?:(?:{_PLATFORM_ANY}|{_CONTACT_WORDS})\b(?:\s+(?:user\s?name|user|name|id|"
+        rf"handle|tag|acc(?:ount)?|number|#|@))?{_NOT_A_REQUEST}|@(?!\w))",
+        _PLATFORM_WORDS | _CONTACT_ANCHORS,
+        ("@",),
+        also="what whats wats wut wuts give gimme send tell drop dm can",
+    ),
+    # "do you have snapchat?", "u got snap?", "are you on insta?"
+    _rule(
+        rf"\b(?:do\s+{_YOU}\s+(?:have|use|got)|have\s+{_YOU}\s+got|{_YOU}\s+(?:got|have|use)|"
+        rf"(?:are|r)\s+{_YOU}\s+on|{_YOU}\s+on)\s+(?:an?\s+)?{_PLATFORM_SOCIAL}\b"
+        rf"(?=\s*(?:[?!.,]|$|\b(?:too|acc(?:ount)?|or|tho|though|then|rn|still|bro)\b))",
+        _SOCIAL_WORDS,
+        also="have use got on",
+    ),
+    # "snap me", "kik me", "whatsapp me"
+    _rule(
+        rf"\b{_PLATFORM_SOCIAL}\s+me\b(?!\s+(?:a\s+)?(?:filters?|lens))", _SOCIAL_WORDS, also="me"
+    ),
+    _rule(
+        "|".join(
+            (
+                # "dm me", "text me": only as a request to the partner
+                rf"{_TO_PARTNER}(?:dm|pm|text|txt)\s+me\b",
+                # "lets facetime", "wanna vc?", "let's swap numbers"
+                r"\b(?:let'?s|lets|wanna|can\s+we|we\s+can|we\s+could|should\s+we)\s+"
+                r"(?:facetime|video\s?call|vc|snap|text|(?:exchange|swap|trade)\s+(?:numbers|"
+                r"socials|snaps?|contacts|insta|discords?))\b",
+            )
+        ),
+        "dm pm text txt facetime videocall video vc snap exchange swap trade",
+    ),
+)
+# These name a platform and need a user name after them to mean anything: "my snap is x",
+# "my insta: x", "my telegram @x", "sc: lily.x". "my discord is full of bots" is not a handle.
+_HANDLE_NAMED: Final = (
+    _rule(
+        "|".join(
+            (
+                rf"\bmy\s+(?:{_PLATFORM_ANY}|x)(?:\s+(?:user\s?name|user|name|id|handle|tag|"
+                rf"acc(?:ount)?))?(?=\s*(?:is\b|=|:|@|-\s)|\s+[a-z0-9_]*[0-9_.#][a-z0-9_.#]*\b)",
+                # "my user on roblox is x", "my name in fortnite: x"
+                rf"\bmy\s+(?:user\s?name|user|name|id|handle|tag|gamertag|acc(?:ount)?)\s+"
+                rf"(?:on|in|for)\s+(?:{_PLATFORM_ANY}|x)\b(?=\s*(?:is\b|=|:|@|-\s))",
+            )
+        ),
+        _PLATFORM_WORDS,
+        also="my",
+    ),
+    _rule(
+        rf"(?<![\w]){_PLATFORM_ANY}\s*(?::|=|-\s)",
+        _PLATFORM_WORDS,
+        also_substrings=(":", "=", "-"),
+    ),
+)
+# "jake2008 is my snap", "@x is my ig": a handle-like token said to be a platform account.
+_HANDLE_IS_MY: Final = _rule(
+    rf"(?<![\w@])@?[a-z0-9_.#]{{2,32}}\s+(?:is|=)\s+my\s+{_PLATFORM_ANY}\b",
+    _PLATFORM_WORDS,
+    also="my",
+)
+# After "add me on snap" and the like: an optional "it's" / "my user is" / ":" and one token.
+_HANDLE_TAIL = re.compile(
+    r"\s{0,3}[:,=\-]?\s{0,3}(?:(?:it'?s|its|is|my\s+(?:user\s?name|user|id|name|tag|gamertag|"
+    r"handle)(?:\s+is)?|user\s?name|user|id|name|tag|gamertag|handle)\s{0,3}[:=\-]?\s{0,3})?"
+    r"(?P<handle>@?[a-z0-9_.#\-]{2,32})"
+)
+# Words that follow a platform name but are not a user name ("add me on snap if you want").
+_NOT_HANDLES: Final = _words(
+    """
+    if pls please plz lol lmao haha and or so too then now ok okay k kk u you ur bro dude later
+    maybe when rn instead tho though btw sometime tonight tomorrow cause because cuz coz bc i im
+    it is my the a an to for with we yeah yes ya no nah thx thanks girl babe baby hun xd fr ngl
+    tbh idk bruh anyway again first real quick also full down broken dead banned hacked private
+    public boring fun cool good bad not very really gone deleted lagging new old empty weird
+    what whats who how why where there here this that in on at of me us are be
+    """
+)
+# A bare "@handle". Must hold a letter and must not be a time ("@5pm").
+_AT_HANDLE = re.compile(r"(?<![\w@.])@(?=[a-z0-9_.]{0,29}[a-z])[a-z0-9_][a-z0-9_.]{1,29}")
+_TIME = re.compile(r"@\d{1,2}(?::\d\d)?\s?(?:am|pm)?$")
+
+
+def _tail_end(keywords: str, pos: int) -> int | None:
+    """End of the user name that follows ``pos``, if one does."""
+    tail = _HANDLE_TAIL.match(keywords, pos)
+    if tail is None:
+        return None
+    raw = tail.group("handle")
+    if not raw.strip(".-") or raw.strip(".-").lstrip("@") in _NOT_HANDLES:
+        return None
+    return tail.start("handle") + len(raw.rstrip(".-"))
+
+
+def _handle_spans(line: _Line) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    keywords = line.keywords
+    for rule in _HANDLE_MOVES:
+        if line.admits(rule):
+            for m in rule.pattern.finditer(keywords):
+                spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
+    for rule in _HANDLE_NAMED:
+        if line.admits(rule):
+            for m in rule.pattern.finditer(keywords):
+                end = _tail_end(keywords, m.end())
+                if end is not None:
+                    spans.append((m.start(), end))
+    if line.admits(_HANDLE_IS_MY):
+        for m in _HANDLE_IS_MY.pattern.finditer(keywords):
+            token = m.group().split()[0]
+            if token.lstrip("@") not in _NOT_HANDLES and (
+                token.startswith("@") or any(c.isdigit() or c in "_.#" for c in token)
+            ):
+                spans.append((m.start(), m.end()))
+    if "@" in line.folded.text:
+        for m in _AT_HANDLE.finditer(line.folded.text):
+            if _TIME.match(m.group()) is None:
+                spans.append((m.start(), m.end()))
+    return spans
+
+
+def find_contacts(text: str) -> list[ContactSpan]:
+    """Every span of ``text`` that holds contact details, in original-text indices, merged
+    where they overlap (a merged span keeps the kinds of its parts, see :func:`mask_contacts`).
+    Spans of one kind fully inside a span of another (the digits of "wa.me/6281...") are
+    folded into the outer span and do not add their kind."""
+    return [span for span, _ in _detect(text)]
+
+
+def _detect(
+    text: str, line: _Line | None = None
+) -> list[tuple[ContactSpan, tuple[ContactKind, ...]]]:
+    line = line or _prepare(text)
+    f = line.folded
+    raw: list[tuple[int, int, ContactKind]] = []
+    for kind, spans in (
+        ("email", _email_spans(line)),
+        ("url", _url_spans(line)),
+        ("phone", _phone_spans(line)),
+        ("handle", _handle_spans(line)),
+    ):
+        raw.extend((s, e, kind) for s, e in spans if e > s)  # type: ignore[misc]
+    if not raw:
+        return []
+    # Longest first at each start, so an outer span swallows the spans inside it.
+    raw.sort(key=lambda t: (t[0], -t[1]))
+    merged: list[tuple[int, int, list[ContactKind]]] = []
+    for start, end, kind in raw:
+        if merged and start < merged[-1][1]:
+            last_start, last_end, kinds = merged[-1]
+            if end > last_end and kind not in kinds:
+                kinds.append(kind)  # a real overlap, not containment: both kinds are there
+            merged[-1] = (last_start, max(last_end, end), kinds)
+        else:
+            merged.append((start, end, [kind]))
+    out: list[tuple[ContactSpan, tuple[ContactKind, ...]]] = []
+    for start, end, kinds in merged:
+        o_start, o_end = f.span(start, end)
+        ordered = tuple(k for k in CONTACT_KINDS if k in kinds)
+        out.append((ContactSpan(o_start, o_end, ordered[0]), ordered))
+    return out
+
+
+def mask_contacts(text: str, *, placeholder: str = PLACEHOLDER) -> tuple[str, tuple[str, ...]]:
+    """Hide contact details and off-platform moves in ``text``.
+
+    Returns the masked text and the kinds hidden, in the order phone, email, url, handle
+    ("handle" covers user names and requests to move elsewhere: "add me on snap", "what's your
+    number"). Text without contact details is returned unchanged, the very same string.
+    """
+    return _apply_mask(text, _detect(text), placeholder)
+
+
+def _apply_mask(
+    text: str, found: list[tuple[ContactSpan, tuple[ContactKind, ...]]], placeholder: str
+) -> tuple[str, tuple[str, ...]]:
+    if not found:
+        return text, ()
+    pieces: list[str] = []
+    kinds: set[str] = set()
+    pos = 0
+    for span, span_kinds in found:
+        pieces.append(text[pos : span.start])
+        pieces.append(placeholder)
+        kinds.update(span_kinds)
+        pos = span.end
+    pieces.append(text[pos:])
+    return "".join(pieces), tuple(k for k in CONTACT_KINDS if k in kinds)
