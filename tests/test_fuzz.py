@@ -541,7 +541,7 @@ def test_the_fuzz_covers_every_documented_client_type() -> None:
 
 @pytest.mark.parametrize("name", sorted(PASSES))
 async def test_fuzzed_frames_get_documented_answers_and_bystanders_chat_on(
-    server_factory: Any, record_testsuite_property: Any, name: str
+    server_factory: Any, record_property: Any, name: str
 ) -> None:
     env, examples, per_example, pause = PASSES[name]
     srv = server_factory(**env)
@@ -585,7 +585,7 @@ async def test_fuzzed_frames_get_documented_answers_and_bystanders_chat_on(
             await asyncio.wait_for(chat, 20)
         print(f"\nfuzz pass {name!r}: {stats['frames']} frames; bystander lines {bystanders.lines}")
         print(", ".join(f"{k}: {v}" for k, v in sorted(stats.items())))
-        record_testsuite_property(f"fuzz_frames_{name}", stats["frames"])
+        record_property(f"fuzz_frames_{name}", stats["frames"])
 
     chat.result()
     await a.assert_silent(0.2)  # no line came twice

@@ -51,7 +51,7 @@ async def test_no_access_without_login(srv: ServerHandle) -> None:
         # A chatter's device token grants nothing, whatever header or cookie carries it.
         c = await person(srv, interests=[unique_interest()])
         for attempt in (
-            {"headers": {"Cookie": f"parley_mod={c.device}"}},
+            {"cookies": {"parley_mod": c.device}},
             {"headers": {"Authorization": f"Bearer {c.device}"}},
         ):
             r = await h.get("/api/mod/queue", **attempt)
