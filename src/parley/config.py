@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
     # Automatic bans also cover the address hash, but shorter: many people can share one address.
     auto_ip_ban_seconds: float = Field(3600.0, ge=0)
+    # A moderator's ban covers the reported address hash too, for at most this long (the device
+    # ban keeps its own length, permanent included): an address outlives its person.
+    mod_ip_ban_seconds: float = Field(7 * 86400.0, ge=0)
     # Many nodes: new bans are also read from the store this often (0: never), in case this
     # node missed their announcement (docs/scaling.md).
     ban_poll_seconds: float = Field(2.0, ge=0)

@@ -286,15 +286,19 @@ class Console:
                     raise ConsoleError(422, "pick a ban duration: " + ", ".join(BAN_PRESETS))
                 ends_at = datetime.now(UTC) + preset
                 details["duration"] = duration
+            source = ref if item.kind is ItemKind.REPORT else None
             ban = await self.store.add_ban(
                 device=item.reported,
                 reason=reason,
                 category=ban_category(item),
                 actor=moderator,
                 ends_at=ends_at,
-                source_ref=ref if item.kind is ItemKind.REPORT else None,
+                source_ref=source,
             )
             details["ban"] = ban.id
+            address_ban = await self._ban_address(item, reason, moderator, ends_at, source)
+            if address_ban is not None:
+                details["address_ban"] = address_ban.id
             resolution = Resolution.BANNED
         elif action == "warn":
             resolution = Resolution.WARNED
@@ -310,6 +314,30 @@ class Console:
         if action == "warn":
             self._warn_live(item, reason)
         return ActionResult(ref, action, ban=ban)
+
+    async def _ban_address(
+        self,
+        item: Item,
+        reason: str,
+        moderator: str,
+        ends_at: datetime | None,
+        source: str | None,
+    ) -> Ban | None:
+        """The reported address hash, banned as long as the device but at most
+        ``PARLEY_MOD_IP_BAN_SECONDS``: clearing the browser's storage on the same network does
+        not get round a moderator's decision, and a shared address is not shut for ever."""
+        seconds = self.settings.mod_ip_ban_seconds
+        if item.reported_ip is None or seconds <= 0:
+            return None
+        cap = datetime.now(UTC) + timedelta(seconds=seconds)
+        return await self.store.add_ban(
+            ip=item.reported_ip,
+            reason=reason,
+            category=ban_category(item),
+            actor=moderator,
+            ends_at=cap if ends_at is None else min(ends_at, cap),
+            source_ref=source,
+        )
 
     def _warn_live(self, item: Item, reason: str) -> None:
         """Show a warning to the reported person if they are connected to this node now."""
