@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from websockets.exceptions import InvalidStatus
 
 from harness import components
 from harness.client import Client
@@ -128,13 +129,15 @@ class Edge:
     def wss(self) -> str:
         return f"wss://{HOST}:{self.https_port}/ws"
 
-    async def connect(self, real: str, forged: str = FORGED) -> Client:
-        """A WebSocket through nginx from the loopback address ``real``, claiming ``forged``."""
+    async def connect(self, real: str, forged: str = FORGED, origin: str | None = "") -> Client:
+        """A WebSocket through nginx from the loopback address ``real``, claiming ``forged``,
+        opened by a page of ``origin`` (default: the site's own page; None: no page, a script)."""
         return await Client.open(
             self.wss,
             ssl=self.tls,
             local_addr=(real, 0),
             additional_headers={"X-Forwarded-For": forged},
+            origin=self.https if origin == "" else origin,
         )
 
 
@@ -224,6 +227,12 @@ async def test_two_people_chat_through_nginx_and_parley_sees_their_real_addresse
     framer = await edge.connect("127.0.0.4", forged="127.0.0.2, 127.0.0.1")
     assert (await framer.hello())["type"] == "welcome"
     await a.assert_silent(0.2)  # a's chat carried on
+
+    # A page on another site cannot open the chat for its visitors (issue 13, finding 8); the
+    # site's own page on its non-default port can, which needs nginx to pass the port on.
+    with pytest.raises(InvalidStatus) as refused:
+        await edge.connect("127.0.0.8", origin="https://evil.example")
+    assert refused.value.response.status_code == 403
 
     # A node that is down is skipped: every newcomer reaches the other one.
     nodes[0].stop()

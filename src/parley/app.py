@@ -22,6 +22,7 @@ from parley.metrics import Metrics
 from parley.metrics_http import metrics_app, metrics_endpoint, metrics_router
 from parley.moderation import mount as mount_moderation
 from parley.not_found import install as install_not_found
+from parley.origin import OriginCheck, parse_allowed
 from parley.pages import mount as mount_pages
 from parley.public_figures import public_online, public_waiting
 from parley.reports_http import build_reports_router
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broker = broker
     app.state.metrics = metrics
 
-    app.router.routes.append(WebSocketRoute("/ws", _GatewayEndpoint(app)))
+    gateway_endpoint = OriginCheck(_GatewayEndpoint(app), parse_allowed(settings.allowed_origins))
+    app.router.routes.append(WebSocketRoute("/ws", gateway_endpoint))
     console = mount_moderation(app, settings, broker, metrics, devices)  # /mod, /api/mod, /appeal
     app.include_router(build_reports_router(devices, settings.report_grace))  # /api/reports
 

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parley.origin import parse_allowed
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -149,6 +151,9 @@ class Settings(BaseSettings):
     # addresses or networks, "*" for any, "" for none. Every per-address limit and ban relies on
     # it: behind a load balancer on another host, list that host, or all clients are one address.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Web pages of other origins allowed to open /ws besides the service's own (comma-separated
+    # "https://host[:port]"; parley.origin). Empty: the service's own pages only.
+    allowed_origins: str = ""
 
     # Public pages and figures (docs/pages.md)
     pages_dir: str = ""  # folder of operator templates (NAME.LANG.html) replacing the defaults
@@ -190,6 +195,11 @@ class Settings(BaseSettings):
                 f"PARLEY_WS_MAX_SIZE must be at least {self.vision_frame_chars} to carry a still "
                 f"of PARLEY_VISION_MAX_BYTES={self.vision_max_bytes}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _origins_parse(self) -> Settings:
+        parse_allowed(self.allowed_origins)  # a typo stops start-up
         return self
 
     @model_validator(mode="after")
