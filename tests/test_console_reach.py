@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from conftest import ServerFactory
 from harness.client import Client
 from harness.server import ServerHandle
 from harness.services import RedisHandle, redis_cluster
+from parley.store import Store, device_hash
 from test_moderation_support import add_moderator, logged_in
 from test_safety_support import chat, person, unique_interest
 
@@ -71,3 +73,25 @@ async def test_a_warning_reaches_the_person_on_another_node(
     notice = await x.expect("notice", timeout=5)
     assert notice["code"] == "moderator_warning" and notice["text"] == "Please be kind."
     await mod.aclose()
+
+
+async def test_lifting_a_device_ban_lifts_the_address_ban_made_with_it(store: Store) -> None:
+    # An appeal that lifts a ban must not leave its person banned through their address.
+    device = device_hash("d_appealed")
+    ip = await store.current_ip_hash("198.51.100.20")
+    other_ip = await store.current_ip_hash("198.51.100.21")
+    now = datetime.now(UTC)
+    ban = await store.add_ban(
+        device=device, reason="Rude.", category="harassment", actor="mia", now=now
+    )
+    await store.add_ban(ip=ip, reason="Rude.", category="harassment", actor="mia", now=now)
+    # The same moderator's same words about someone else, a moment earlier: another decision.
+    earlier = now - timedelta(seconds=1)
+    unrelated = await store.add_ban(
+        ip=other_ip, reason="Rude.", category="harassment", actor="mia", now=earlier
+    )
+    assert await store.active_ban(device_hash("d_fresh"), [ip]) is not None
+    assert await store.lift_ban(ban.id, actor="ana", reason="Appeal accepted.")
+    assert await store.active_ban(device_hash("d_fresh"), [ip]) is None
+    still = await store.active_ban(device_hash("d_fresh"), [other_ip])
+    assert still is not None and still.id == unrelated.id

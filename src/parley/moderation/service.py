@@ -296,7 +296,7 @@ class Console:
                 source_ref=source,
             )
             details["ban"] = ban.id
-            address_ban = await self._ban_address(item, reason, moderator, ends_at, source)
+            address_ban = await self._ban_address(item, ban, source)
             if address_ban is not None:
                 details["address_ban"] = address_ban.id
             resolution = Resolution.BANNED
@@ -315,28 +315,22 @@ class Console:
             self._warn_live(item, reason)
         return ActionResult(ref, action, ban=ban)
 
-    async def _ban_address(
-        self,
-        item: Item,
-        reason: str,
-        moderator: str,
-        ends_at: datetime | None,
-        source: str | None,
-    ) -> Ban | None:
+    async def _ban_address(self, item: Item, ban: Ban, source: str | None) -> Ban | None:
         """The reported address hash, banned as long as the device but at most
         ``PARLEY_MOD_IP_BAN_SECONDS``: clearing the browser's storage on the same network does
         not get round a moderator's decision, and a shared address is not shut for ever."""
         seconds = self.settings.mod_ip_ban_seconds
         if item.reported_ip is None or seconds <= 0:
             return None
-        cap = datetime.now(UTC) + timedelta(seconds=seconds)
+        cap = ban.created_at + timedelta(seconds=seconds)
         return await self.store.add_ban(
             ip=item.reported_ip,
-            reason=reason,
-            category=ban_category(item),
-            actor=moderator,
-            ends_at=cap if ends_at is None else min(ends_at, cap),
+            reason=ban.reason,
+            category=ban.category,
+            actor=ban.created_by,
+            ends_at=cap if ban.ends_at is None else min(ban.ends_at, cap),
             source_ref=source,
+            now=ban.created_at,  # the same moment: lifting the device ban lifts this one too
         )
 
     def _warn_live(self, item: Item, reason: str) -> None:

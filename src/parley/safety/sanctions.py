@@ -110,6 +110,7 @@ class Sanctions:
             actor=actor,
             ends_at=now + timedelta(seconds=seconds),
             source_ref=ref,
+            now=now,
         )
         ip_seconds = min(seconds, self.settings.auto_ip_ban_seconds)
         if ip is not None and ip_seconds > 0:
@@ -120,5 +121,6 @@ class Sanctions:
                 actor=actor,
                 ends_at=now + timedelta(seconds=ip_seconds),
                 source_ref=ref,
+                now=now,  # the same moment: lifting the device ban lifts this one too
             )
         return ban

@@ -215,10 +215,27 @@ class Bans(Database):
 
 
 async def lift_in(session: AsyncSession, ban_id: int, *, actor: str, now: datetime) -> bool:
-    """Lift inside the caller's transaction (also used by appeal decisions)."""
+    """Lift inside the caller's transaction (also used by appeal decisions), together with the
+    ban's address companion: the address-only ban made with a device ban (by a moderator or an
+    automatic sanction) in the same moment, by the same actor, for the same reasons. A lifted
+    ban must not go on holding its person through their address."""
+    ban = await session.get(BanRow, ban_id)
     result = await session.execute(
         update(BanRow)
         .where(BanRow.id == ban_id, BanRow.lifted_at.is_(None))
         .values(lifted_at=now, lifted_by=actor)
     )
+    if ban is not None and ban.device_hash is not None:
+        await session.execute(
+            update(BanRow)
+            .where(
+                BanRow.device_hash.is_(None),
+                BanRow.ip_hash.is_not(None),
+                BanRow.created_at == ban.created_at,
+                BanRow.created_by == ban.created_by,
+                BanRow.reason == ban.reason,
+                BanRow.lifted_at.is_(None),
+            )
+            .values(lifted_at=now, lifted_by=actor)
+        )
     return int(getattr(result, "rowcount", 0) or 0) == 1
