@@ -59,6 +59,9 @@ TEST_SERVER_ENV: dict[str, str] = {
     # Exact "online" on the public status and welcome, for the tests that count people; the
     # default rounding (10) is tested in tests/test_pages.py.
     "PARLEY_PUBLIC_ONLINE_STEP": "1",
+    # Most tests match teens with teens, as a site that opened its minor pool does; the default
+    # (closed under `declared`) is tested in tests/test_policy.py and tests/test_safety.py.
+    "PARLEY_MINOR_POOL_OPEN": "true",
 }
 
 

@@ -504,10 +504,11 @@ async def test_minor_gets_a_safety_prompt_with_one_click_report(
 async def test_refusals_adults_only_and_age_checks(
     browser: Browser, server_factory: Any, tmp_path: Path
 ) -> None:
-    srv = server_factory(PARLEY_MINOR_POOL_OPEN=False, PARLEY_VIDEO_REQUIRES_ATTESTATION=True)
+    # The default minor pool (closed under declared ages).
+    srv = server_factory(PARLEY_MINOR_POOL_OPEN=None, PARLEY_VIDEO_REQUIRES_ATTESTATION=True)
 
-    # A teen on an adults-only service: told so, the form is locked, no reconnect, and a reload
-    # (with another age in mind) does not unlock it.
+    # A teen on an adults-only service (the default): told so, the form is locked, no reconnect,
+    # and a reload (with another age in mind) does not unlock it.
     teen = await open_person(browser, srv.url, "teen")
     await teen.start(age=15)
     alert = teen.page.get_by_role("alert")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parley.config import Settings
 from parley.safety.age import (
     Attestation,
     AttestationError,
@@ -230,13 +231,13 @@ def test_every_combination_is_safe(
 
 def test_custom_modes_and_ages() -> None:
     both = frozenset({"text", "video"})
-    minor_video = AgePolicy(minor_modes=both)
+    minor_video = AgePolicy(minor_pool_open=True, minor_modes=both)
     assert outcome(admit(minor_video, declared_age=15, attestation=None, mode="video")) == MINOR
     text_only = AgePolicy(adult_modes=frozenset({"text"}))
     refused = admit(text_only, declared_age=30, attestation=None, mode="video")
     assert outcome(refused) == "mode_not_allowed"
     assert isinstance(refused, Refused) and refused.message.startswith("Video chat")
-    sixteen = AgePolicy(min_age=16)
+    sixteen = AgePolicy(minor_pool_open=True, min_age=16)
     assert outcome(admit(sixteen, declared_age=15, attestation=None, mode="text")) == "age_refused"
     assert outcome(admit(sixteen, declared_age=16, attestation=None, mode="text")) == MINOR
     adults_only = AgePolicy(min_age=18)
@@ -247,7 +248,7 @@ def test_custom_modes_and_ages() -> None:
     for att, expected in (("minor", "age_refused"), ("adult", ADULT)):
         got = admit(attested_adults_only, declared_age=None, attestation=ATT[att], mode="text")
         assert outcome(got) == expected
-    twenty_one = AgePolicy(adult_age=21)
+    twenty_one = AgePolicy(minor_pool_open=True, adult_age=21)
     assert outcome(admit(twenty_one, declared_age=19, attestation=None, mode="text")) == MINOR
 
 
@@ -283,7 +284,7 @@ def test_defaults_match_the_documentation() -> None:
     p = AgePolicy()
     assert (p.assurance, p.minor_pool_open, p.video_requires_attestation) == (
         "declared",
-        True,
+        False,
         False,
     )
     assert p.minor_modes == {"text"} and p.adult_modes == {"text", "video"}
@@ -384,3 +385,21 @@ def test_property_minors_never_reach_the_adult_pool(
     if not policy.minor_pool_open:
         assert result.band is Band.ADULT and not attested_minor
         assert policy.assurance == "attested" or not declared_minor
+
+
+def test_settings_close_the_minor_pool_on_typed_ages_and_open_it_on_proven_ones() -> None:
+    assert Settings().minor_pool_open is False
+    assert Settings(age_assurance="attested").minor_pool_open is True
+    assert Settings(minor_pool_open=True).minor_pool_open is True
+    assert Settings(age_assurance="attested", minor_pool_open=False).minor_pool_open is False
+
+
+def test_check_warns_when_the_minor_pool_is_opened_on_typed_ages() -> None:
+    from parley.check import check_age
+
+    def age_lines(s: Settings) -> list[str]:
+        return [f.line() for f in check_age(s) if f.level.name == "WARNING"]
+
+    assert not any("MINOR_POOL_OPEN" in ln for ln in age_lines(Settings()))
+    opened = age_lines(Settings(minor_pool_open=True))
+    assert any("PARLEY_MINOR_POOL_OPEN=true" in ln and "adult" in ln for ln in opened), opened

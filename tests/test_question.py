@@ -54,6 +54,7 @@ def srv(
             tmp_path_factory,
             "question",
             PARLEY_BROKER_URL=redis.url if redis is not None else "memory://",
+            PARLEY_MINOR_POOL_OPEN=True,  # teens ask and discuss among themselves here
             PARLEY_HEARTBEAT_INTERVAL=1,
             PARLEY_HEARTBEAT_TIMEOUT=3,
             PARLEY_NEXT_RATE=50,

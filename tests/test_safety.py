@@ -49,10 +49,11 @@ async def test_a_minor_asking_for_video_may_try_again_with_text(server: ServerHa
     assert welcome["type"] == "welcome"
 
 
-async def test_a_closed_minor_pool_refuses_teens_and_never_moves_them_to_the_adults(
+async def test_by_default_the_minor_pool_is_closed_refuses_teens_and_never_moves_them(
     server_factory: Any,
 ) -> None:
-    srv = server_factory(PARLEY_MINOR_POOL_OPEN=False)
+    # The defaults (declared ages, no PARLEY_MINOR_POOL_OPEN): a typed age is not age assurance.
+    srv = server_factory(PARLEY_MINOR_POOL_OPEN=None)
     interest = unique_interest()
     adult = await Client.open(srv)
     await adult.hello(age=30, interests=[interest], fallback=False)
@@ -63,7 +64,7 @@ async def test_a_closed_minor_pool_refuses_teens_and_never_moves_them_to_the_adu
         await teen.send("hello", age=age, interests=[interest], fallback=False, id=1)
         error = await teen.expect("error", strict=True)
         assert (error["code"], error["ref"]) == ("minor_pool_closed", 1)
-        assert error["message"]
+        assert "not available to people under 18" in error["message"]
         assert await teen.wait_closed() == 4003
 
     # The adult is still waiting for someone with the interest: no teen was put next to them.
@@ -73,6 +74,18 @@ async def test_a_closed_minor_pool_refuses_teens_and_never_moves_them_to_the_adu
     matched = await other.start()
     assert matched["type"] == "matched"
     assert (await adult.expect("matched", strict=True))["pair"] == matched["pair"]
+
+
+async def test_an_operator_who_opens_the_minor_pool_gets_teens_matched_with_teens(
+    server_factory: Any,
+) -> None:
+    srv = server_factory(PARLEY_MINOR_POOL_OPEN="true")
+    interest = unique_interest()
+    a, b = await Client.open(srv), await Client.open(srv)
+    await a.hello(age=15, interests=[interest], fallback=False)
+    await b.hello(age=16, interests=[interest], fallback=False)
+    assert (await a.start())["type"] == "waiting"
+    assert (await b.start())["type"] == "matched"
 
 
 # ---- many real clients of mixed ages on one server ------------------------------------------
@@ -205,7 +218,7 @@ async def test_a_hundred_thousand_random_matches_never_cross_bands() -> None:
     disconnect at random; the policy admits them and the broker matches them. Every one of at
     least 100,000 pairs is checked against the band the test derived from the true age."""
     rng = random.Random(1_000_003)
-    policy = AgePolicy()
+    policy = AgePolicy(minor_pool_open=True)  # both bands in play
     members: dict[str, list[str]] = {}
     broker = MemoryBroker(interest_fallback=3600.0, observer=Quiet(), evidence_lines=4)
     people: list[Person] = []

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from parley.config import Settings
 from parley.safety.assurance import age_policy, attestation_verifier
-from parley.safety.policy import DECLARED_WARNING, AgePolicy
+from parley.safety.policy import DECLARED_WARNING, OPEN_MINOR_POOL_WARNING, AgePolicy
 
 #: How long the database and Redis get to answer before they count as unreachable.
 CONNECT_TIMEOUT = 5.0
@@ -289,6 +289,9 @@ def check_age(s: Settings) -> list[Finding]:
     out = [ok("age", _describe(policy))]
     if s.age_assurance == "declared" and not is_loopback(s.host):
         out.append(warning("age", DECLARED_WARNING))
+    if s.age_assurance == "declared" and policy.minor_pool_open:
+        # Wherever it listens: a minor pool on typed ages is the harm at the heart of the design.
+        out.append(warning("age", OPEN_MINOR_POOL_WARNING))
     return out
 
 

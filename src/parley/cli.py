@@ -66,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from parley.app import create_app
-    from parley.safety.policy import DECLARED_WARNING
+    from parley.safety.policy import DECLARED_WARNING, OPEN_MINOR_POOL_WARNING
 
     try:
         app = create_app(settings)
@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
     log.info("listening on %s", url, extra={"url": url})
     if settings.age_assurance == "declared":
         log.warning(DECLARED_WARNING)
+        if settings.minor_pool_open:
+            log.warning(OPEN_MINOR_POOL_WARNING)
     _warn_if_metrics_public(settings)
     config = uvicorn.Config(
         app,

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     attestation_keys: Path | None = None  # PEM or JWKS file with the issuer's public keys
     attestation_audience: str = ""
     attestation_max_age: float = Field(300.0, gt=0)
-    minor_pool_open: bool = True
+    # 13-17 year olds. Closed by default under `declared`: a typed age is not age assurance, and
+    # an adult who types "15" would be among them. Open by default under `attested`, where each
+    # band is proven (docs/age-assurance.md).
+    minor_pool_open: bool = False
     minor_modes: str = "text"
     adult_modes: str = "text,video"
     video_requires_attestation: bool = False
@@ -195,6 +198,12 @@ class Settings(BaseSettings):
                 f"PARLEY_WS_MAX_SIZE must be at least {self.vision_frame_chars} to carry a still "
                 f"of PARLEY_VISION_MAX_BYTES={self.vision_max_bytes}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _minor_pool_default(self) -> Settings:
+        if "minor_pool_open" not in self.model_fields_set and self.age_assurance == "attested":
+            self.minor_pool_open = True
         return self
 
     @model_validator(mode="after")

@@ -26,6 +26,13 @@ DECLARED_WARNING = (
     "development and closed communities only; a public service must use "
     "PARLEY_AGE_ASSURANCE=attested with an age-check provider."
 )
+#: Said by `parley serve` and `parley check` when an operator opens the minor pool on typed ages.
+OPEN_MINOR_POOL_WARNING = (
+    "PARLEY_MINOR_POOL_OPEN=true with PARLEY_AGE_ASSURANCE=declared: 13-17 year olds are matched "
+    "with whoever TYPES an age of 13-17, and nothing stops an adult from typing one. "
+    "Self-declaration is not age assurance (EU DSA Art. 28 guidelines, Ofcom). Only for a closed "
+    "community whose members you know; otherwise use PARLEY_AGE_ASSURANCE=attested."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +43,8 @@ class AgePolicy:
     #: verified attestation (a declared age is still checked against ``min_age``).
     assurance: Assurance = "declared"
     #: Whether 13-17 year olds are served at all. Closed means they are refused, never moved.
-    minor_pool_open: bool = True
+    #: Closed unless the operator opens it (Settings opens it by default under ``attested``).
+    minor_pool_open: bool = False
     #: Modes each band may use. Minors get text only by default.
     minor_modes: frozenset[str] = field(default_factory=lambda: frozenset({"text"}))
     adult_modes: frozenset[str] = field(default_factory=lambda: frozenset({"text", "video"}))
