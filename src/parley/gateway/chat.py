@@ -38,7 +38,7 @@ async def message(peer: Peer, svc: Services, ident: Identity, m: Message) -> Non
     if ident.mode == "question":
         answer(peer, Outcome.WATCH_ONLY, m.id)
         return
-    if not peer.buckets["message"].take():
+    if not peer.buckets.message.take():
         peer.rate_limited(m.id)
         return
     text = clean_message(m.text, max_chars=svc.settings.max_message_chars)
@@ -56,7 +56,7 @@ async def typing(peer: Peer, svc: Services, ident: Identity, m: Typing) -> None:
     if ident.mode == "question":
         answer(peer, Outcome.WATCH_ONLY, m.id)
         return
-    if not peer.buckets["typing"].take():
+    if not peer.buckets.typing.take():
         peer.rate_limited(m.id)
         return
     outcome = await svc.broker.relay(ident.session, m.pair, PartnerTyping(pair=m.pair, on=m.on))
@@ -65,7 +65,7 @@ async def typing(peer: Peer, svc: Services, ident: Identity, m: Typing) -> None:
 
 
 async def signal(peer: Peer, svc: Services, ident: Identity, m: Signal) -> None:
-    if not peer.buckets["signal"].take():
+    if not peer.buckets.signal.take():
         peer.rate_limited(m.id)
         return
     if ident.mode != "video":
@@ -81,7 +81,7 @@ async def signal(peer: Peer, svc: Services, ident: Identity, m: Signal) -> None:
 
 
 async def match(peer: Peer, svc: Services, ident: Identity, m: Start | Next) -> None:
-    if not peer.buckets["match"].take():
+    if not peer.buckets.match.take():
         peer.rate_limited(m.id)
         return
     broker = svc.broker

@@ -16,11 +16,12 @@ from enum import Enum
 
 from starlette.types import Receive, Send
 
+from parley.gateway.buckets import Buckets
 from parley.gateway.dispatch import on_frame
 from parley.gateway.identity import Identity
 from parley.gateway.services import Services
 from parley.protocol import PROTOCOL_STRIKES, CloseCode, Error, ErrorCode, ServerMessage, encode
-from parley.safety.limits import Strikes, TokenBucket
+from parley.safety.limits import Strikes
 from parley.safety.text import ConversationRisk
 from parley.safety.video import Sampling
 from parley.store import KeyedIpHash, StoreError
@@ -90,15 +91,7 @@ class Connection:
         self.masked_in: str | None = None  # the pair in which contact_masked was last said
         self.sampling: Sampling | None = None  # video stills for vision moderation, when on
         self.opened = self.last_seen = self.last_ping = now
-        self.buckets = {
-            "frame": TokenBucket(s.frame_rate, s.frame_burst, now=now),
-            "message": TokenBucket(s.message_rate, s.message_burst, now=now),
-            "typing": TokenBucket(s.typing_rate, s.typing_burst, now=now),
-            "match": TokenBucket(s.next_rate, s.next_burst, now=now),
-            "signal": TokenBucket(s.signal_rate, s.signal_burst, now=now),
-            "report": TokenBucket(s.report_rate, s.report_burst, now=now),
-            "still": TokenBucket(s.vision_frame_rate, s.vision_frame_burst, now=now),
-        }
+        self.buckets = Buckets.for_settings(s, now)
         self.protocol_strikes = Strikes(s.max_protocol_strikes, s.strike_window)
         self.rate_strikes = Strikes(s.max_rate_strikes, s.strike_window)
         self._outbox: deque[str] = deque()

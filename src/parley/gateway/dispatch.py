@@ -35,7 +35,7 @@ async def on_frame(peer: Peer, svc: Services, msg: MutableMapping[str, Any]) -> 
     if text is None:
         peer.strike(ErrorCode.BAD_FRAME, "only text frames are accepted")
         return
-    if not peer.buckets["frame"].take():
+    if not peer.buckets.frame.take():
         peer.rate_limited(None)
         return
     n = len(text)  # UTF-8 needs at most 4 bytes a character: encode only when it matters

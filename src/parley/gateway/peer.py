@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from parley.gateway.buckets import Buckets
 from parley.gateway.identity import Identity
 from parley.protocol import CloseCode, ErrorCode, ServerMessage
-from parley.safety.limits import TokenBucket
 from parley.safety.text import ConversationRisk
 from parley.safety.video import Sampling
 from parley.store import KeyedIpHash
@@ -21,7 +21,7 @@ class Peer(Protocol):
     ips: list[KeyedIpHash]  # keyed hashes of the address; the address is not kept
     ice_expires: float | None
     sampling: Sampling | None  # video stills for vision moderation, when on
-    buckets: dict[str, TokenBucket]
+    buckets: Buckets
     # Grooming signals in the lines this person sends in one pair: (pair id, scorer).
     risk: tuple[str, ConversationRisk] | None
     masked_in: str | None  # the pair in which contact_masked was last said

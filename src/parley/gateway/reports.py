@@ -103,7 +103,7 @@ async def _store_block(svc: Services, device: DeviceHash, evidence: Evidence) ->
 async def report(peer: Peer, svc: Services, ident: Identity, m: Report) -> None:
     """Store the report with its evidence, then acknowledge with a reference (invariant 4)."""
     s = svc.settings
-    if not peer.buckets["report"].take() or not await svc.quotas.take(
+    if not peer.buckets.report.take() or not await svc.quotas.take(
         f"report:{ident.device}", s.report_rate, s.report_burst
     ):  # per device too: a new tab or node does not reset the budget
         peer.rate_limited(m.id)

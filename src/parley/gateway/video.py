@@ -100,7 +100,7 @@ class VideoModeration:
         if ident.mode != "video" or state is None:
             peer.error(ErrorCode.NOT_VIDEO, "stills are only for video chats", m.id)
             return
-        if not peer.buckets["still"].take():
+        if not peer.buckets.still.take():
             peer.rate_limited(m.id)
             return
         if state.pair is None or m.pair != state.pair:
