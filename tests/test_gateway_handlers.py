@@ -82,10 +82,13 @@ class Person:
     def rate_limited(self, ref: int | None) -> None:
         self.error(ErrorCode.RATE_LIMITED, "slow down", ref)
 
-    def admit(self, ident: Identity) -> None:
+    def admit(self, ident: Identity) -> bool:
+        if self.state is not State.CONNECTED:
+            return False
         self.ident = ident
         self.state = State.ADMITTED
         self.svc.sessions[ident.session] = self
+        return True
 
     def close_soon(self, code: CloseCode) -> None:
         self.state, self.closed = State.CLOSING, code
@@ -297,3 +300,23 @@ async def test_connection_admitted_by_hello_then_disconnected(gateway: Gateway) 
     assert '"type":"welcome"' in ws.written[0]["text"]
     await gateway.forget(conn)
     assert not gateway.sessions
+
+
+async def test_a_connection_closed_during_its_hello_is_not_admitted(gateway: Gateway) -> None:
+    """The heartbeat (hello timeout), a shutdown or a slow-consumer close may close a connection
+    while its hello waits on the store. The close has already left every structure, so the
+    hello must not then register the session or attach it to the broker: nothing would ever
+    detach it."""
+    svc = gateway.services
+    ws = Socket()
+    conn = Connection(svc, ws.receive, ws.send, "192.0.2.22", gateway.forget)
+    gateway.connections.add(conn)
+    hello = asyncio.create_task(dispatch(conn, svc, Hello(id=1, age=30)))
+    await asyncio.sleep(0)  # the hello runs until it waits on the store
+    assert not hello.done()
+    await conn.close(CloseCode.HEARTBEAT_TIMEOUT)
+    await hello
+    assert conn.state is State.CLOSED
+    assert not svc.sessions
+    assert (await svc.broker.stats()).online == 0
+    assert ws.written == [{"type": "websocket.close", "code": int(CloseCode.HEARTBEAT_TIMEOUT)}]

@@ -100,11 +100,16 @@ class Connection:
 
     # --- admission ------------------------------------------------------------------------
 
-    def admit(self, ident: Identity) -> None:
-        """The hello was accepted: this connection is now the session ``ident.session``."""
+    def admit(self, ident: Identity) -> bool:
+        """The hello was accepted: this connection is now the session ``ident.session``.
+        False if it was closed meanwhile (the hello waited on the store): its close has already
+        left every structure, so registering it now would leak the session."""
+        if self.state is not State.CONNECTED:
+            return False
         self.ident = ident
         self.state = State.ADMITTED
         self.services.sessions[ident.session] = self
+        return True
 
     # --- outbound -------------------------------------------------------------------------
 

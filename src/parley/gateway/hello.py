@@ -82,9 +82,13 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
     )
     ice = ice_config(s, session)
     peer.ice_expires = ice.expires_at
-    peer.admit(ident)
+    if not peer.admit(ident):
+        return  # closed while the hello waited: never joins the broker
     peer.sampling = svc.video.sampling_for(m.mode)
     await svc.broker.attach(session, device, peer, frozenset(blocked))
+    if peer.closing:  # closed during the attach: its close may have detached too early
+        await svc.broker.detach(session)
+        return
     stats = await svc.broker.stats()
     peer.deliver(
         Welcome(
