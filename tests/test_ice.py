@@ -12,7 +12,7 @@ coturn's ``use-auth-secret`` scheme: username ``"<unix expiry>:<session>"``, pas
   aiortc peers connect through the relay with ``iceTransportPolicy: relay``, and credentials from
   a server with another secret (or an expired one) are refused with 401.
 
-The refresh is checked twice: ``Connection.refresh_ice`` with a fake clock (exact boundaries),
+The refresh is checked twice: ``heartbeat.refresh_ice`` with a fake clock (exact boundaries),
 and end to end on a server whose wall clock runs 10x fast (a ``sitecustomize`` that speeds up
 ``time.time`` in the server process only), so the 48 s of a 60 s TTL pass in about 5 s.
 """
@@ -47,6 +47,7 @@ import parley
 from harness.client import Client, Frame, pair
 from parley.config import Settings
 from parley.gateway import Connection, Identity
+from parley.gateway.heartbeat import refresh_ice
 from parley.ice import ice_config, turn_credentials
 from parley.store import DeviceHash
 from test_webrtc import RtcPerson, split_sdp, token, video
@@ -238,8 +239,12 @@ class RecordingSocket:
         self.sent.append(json.loads(message["text"]))
 
     def connection(self, s: Settings) -> Connection:
-        gateway = SimpleNamespace(settings=s)
-        return Connection(gateway, self.receive, self.send, "127.0.0.1")  # type: ignore[arg-type]
+        services = SimpleNamespace(settings=s)
+
+        async def forget(conn: Connection) -> None:
+            pass
+
+        return Connection(services, self.receive, self.send, "127.0.0.1", forget)  # type: ignore[arg-type]
 
 
 async def test_refresh_ice_with_a_fake_clock() -> None:
@@ -249,7 +254,7 @@ async def test_refresh_ice_with_a_fake_clock() -> None:
 
     async def refresh_at(t: float) -> list[dict[str, Any]]:
         before = len(ws.sent)
-        conn.refresh_ice(t)
+        refresh_ice(conn, s, t)
         if conn._writer is not None:  # the per-connection writer task drains the outbox
             await conn._writer
         return ws.sent[before:]
@@ -277,10 +282,10 @@ async def test_refresh_ice_with_a_fake_clock() -> None:
     # Without TURN there is nothing to refresh, ever.
     plain = ws.connection(settings())
     plain.ident = conn.ident
-    plain.ice_expires = ice_config(plain.gateway.settings, "s_clock", now=t0).expires_at
+    plain.ice_expires = ice_config(settings(), "s_clock", now=t0).expires_at
     before = len(ws.sent)
     for t in (t0, t0 + 3600, t0 + 86400 * 30):
-        plain.refresh_ice(t)
+        refresh_ice(plain, settings(), t)
     assert plain._writer is None and len(ws.sent) == before
 
 

@@ -10,7 +10,7 @@
 - **Cadence.** Fast for the first seconds of a pair and after a flag, then the default interval.
 
 The action on a positive (blur, end the pair, ban, queue the still) is in
-:mod:`parley.safety.video`.
+:mod:`parley.gateway.video`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""Hello and admission: version, age assurance, device token, bans, then the broker."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from parley.gateway.identity import Identity
+from parley.gateway.notices import APPEAL_LIFTED, APPEAL_UPHELD, BUSY, banned_notice
+from parley.gateway.peer import Peer
+from parley.gateway.services import Services
+from parley.ice import ice_config
+from parley.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, Hello, Notice, Welcome
+from parley.public_figures import public_online
+from parley.safety.policy import RefusalCode, Refused
+from parley.safety.text import normalise_interests
+from parley.store import DeviceHash, StoreError, device_hash
+
+log = logging.getLogger("parley.gateway")
+
+# Refusals that no other hello on this connection could fix; the rest may be retried.
+_FINAL_REFUSALS = frozenset(
+    {RefusalCode.AGE_REFUSED, RefusalCode.MINOR_POOL_CLOSED, RefusalCode.AGE_MISMATCH}
+)
+
+
+async def hello(peer: Peer, svc: Services, m: Hello) -> None:
+    s = svc.settings
+    if m.version != PROTOCOL_VERSION:
+        peer.error(
+            ErrorCode.UNSUPPORTED_VERSION,
+            f"this server speaks version {PROTOCOL_VERSION}",
+            m.id,
+        )
+        await peer.close(CloseCode.UNSUPPORTED_VERSION)
+        return
+    admission = await svc.assurance.admit(age=m.age, attestation=m.attestation, mode=m.mode)
+    if isinstance(admission, Refused):
+        peer.error(ErrorCode(admission.code.value), admission.message, m.id)
+        if admission.code in _FINAL_REFUSALS:
+            await peer.close(CloseCode.REFUSED)
+        return
+    band = admission.band
+    interests = normalise_interests(
+        m.interests, max_count=s.max_interests, max_chars=s.max_interest_chars
+    )
+    language = m.language.strip().lower().split("-")[0][:8]
+    if language not in s.language_set:
+        language = "en"
+    tokens = svc.devices
+    token = m.device if m.device and tokens.verify(m.device) else tokens.issue()
+    device = device_hash(token)
+    store = svc.store
+    try:
+        peer.ips = await store.ip_hash(peer.ip)
+        ban = await svc.sanctions.active_ban(device, peer.ips)
+        if ban is None:
+            blocked = await store.blocked_pairs_for(device)
+            # A durable write per hello would cap admissions; write only what is new.
+            expires = admission.expires_at
+            if admission.attested or await store.get_device(device) is None:
+                await store.touch_device(
+                    device,
+                    age_band=str(band) if admission.attested else None,
+                    band_expires_at=(
+                        datetime.fromtimestamp(expires, UTC) if expires is not None else None
+                    ),
+                )
+    except StoreError:
+        log.exception("store unavailable at hello")
+        peer.error(ErrorCode.SERVER_BUSY, BUSY, m.id)
+        return
+    if ban is not None:
+        await appeal_outcome(peer, svc, device)  # an upheld appeal is news to a banned person too
+        peer.deliver(banned_notice(ban))
+        await peer.close(CloseCode.BANNED)
+        return
+    session = "s_" + secrets.token_urlsafe(12)
+    ident = Identity(
+        session, device, m.mode, f"{band}:{m.mode}:{language}", tuple(interests), m.fallback
+    )
+    ice = ice_config(s, session)
+    peer.ice_expires = ice.expires_at
+    if not peer.admit(ident):
+        return  # closed while the hello waited: never joins the broker
+    peer.sampling = svc.video.sampling_for(m.mode)
+    await svc.broker.attach(session, device, peer, frozenset(blocked))
+    if peer.closing:  # closed during the attach: its close may have detached too early
+        await svc.broker.detach(session)
+        return
+    stats = await svc.broker.stats()
+    peer.deliver(
+        Welcome(
+            version=PROTOCOL_VERSION,
+            session=session,
+            device=token,
+            online=public_online(stats.online, s.public_online_step),
+            limits=svc.limits,
+            ice=ice,
+            vision=svc.video.enabled,
+        )
+    )
+    log.debug("hello", extra={"session": session, "pool": ident.pool})
+    await appeal_outcome(peer, svc, device)
+
+
+async def appeal_outcome(peer: Peer, svc: Services, device: DeviceHash) -> None:
+    """Tell a person the decision on their appeal, once, on their next visit."""
+    store = svc.store
+    try:
+        appeal = await store.pending_decision_for(device, peer.ips)
+        if appeal is None or appeal.decision not in ("lifted", "upheld"):
+            return
+        await store.mark_decision_seen(appeal.id)
+    except StoreError:
+        return
+    if appeal.decision == "lifted":
+        peer.deliver(Notice(code="appeal_lifted", text=APPEAL_LIFTED))
+    else:
+        reason = appeal.decision_reason or ""
+        peer.deliver(Notice(code="appeal_upheld", text=f"{APPEAL_UPHELD} {reason}".strip()))
