@@ -181,19 +181,24 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         if not pre or not hmac.compare_digest(pre, form.get("pre", "")):
             return render("login.html", 403, pre="", error="Reload the page and try again.")
         name = form.get("name", "").strip()[:64]
-        result, session = await auth.login(name, form.get("password", "")[:256], client_ip(request))
+        outcome = await auth.login(name, form.get("password", "")[:256], client_ip(request))
+        session = outcome.session
         if session is None:
-            message = {
-                LoginResult.LIMITED: "Too many attempts. Wait a minute.",
-                LoginResult.LOCKED: "This account is locked after repeated failures. Try later.",
-            }.get(result, "Wrong name or password.")
-            status = 429 if result == LoginResult.LIMITED else 401
+            limited = outcome.result == LoginResult.LIMITED
+            message = (
+                f"Too many attempts. Try again in {outcome.retry_after} s."
+                if limited
+                else "Wrong name or password."
+            )
+            status = 429 if limited else 401
             token = secrets.token_urlsafe(24)
             response = render("login.html", status, pre=token, error=message, me=None)
             response.set_cookie(
                 PRE_COOKIE, token, httponly=True, samesite="strict",
                 secure=auth.secure_cookie(request), path="/mod/login", max_age=3600,
             )  # fmt: skip
+            if limited:
+                response.headers["Retry-After"] = str(outcome.retry_after)
             return response
         target = form.get("next", "/mod")
         if not target.startswith("/mod") or target.startswith("//"):
@@ -383,6 +388,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             await console.store.set_moderator_role(name, form.get("role", ""), actor=p.name)
         except InvalidInput as exc:
             return back("/mod/moderators", str(exc))
+        await auth.end_sessions_of(name)
         return back("/mod/moderators", f"{name}: role changed.")
 
     @router.post("/mod/moderators/{name}/delete")

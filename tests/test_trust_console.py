@@ -1,0 +1,166 @@
+"""Issue 13, the console's findings, over a real server: login throttling without an account lock
+anyone can trigger (finding 5), no moderator name in public answers (5), sessions that end on a
+password reset or role change and have an absolute lifetime (10).
+
+Addresses are told apart through ``X-Forwarded-For``: the test's own server trusts 127.0.0.1 as
+its proxy (the default ``PARLEY_FORWARDED_ALLOW_IPS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ServerFactory
+from test_moderation_support import add_moderator, logged_in, reported_chat
+
+pytestmark = [pytest.mark.timeout(180)]
+
+
+def _from(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+async def _attempts(
+    h: httpx.AsyncClient, name: str, password: str, address: str, n: int
+) -> list[tuple[int, Any]]:
+    out = []
+    for _ in range(n):
+        r = await h.post(
+            "/api/mod/login", json={"name": name, "password": password}, headers=_from(address)
+        )
+        body = r.json()
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            assert body["retry_after"] >= 1 and isinstance(body["detail"], str)
+            body = {"detail": body["detail"]}  # the wait itself depends on the clock
+        out.append((r.status_code, body))
+    return out
+
+
+async def test_login_backoff_never_locks_out_the_real_moderator(
+    server_factory: ServerFactory,
+) -> None:
+    srv = server_factory(PARLEY_MOD_LOGIN_MAX_FAILURES="3", PARLEY_MOD_LOGIN_LOCKOUT="600")
+    password = add_moderator(srv, "lou")
+    async with httpx.AsyncClient(base_url=srv.url) as h:
+        # An attacker guesses at a real name from one address, and at an unknown name from
+        # another: the answers are the same, status and body, attempt by attempt.
+        real = await _attempts(h, "lou", "nope", "10.13.0.1", 6)
+        # The attacker's address waits (1 s after the third failure), even with the right
+        # password...
+        r = await h.post(
+            "/api/mod/login", json={"name": "lou", "password": password}, headers=_from("10.13.0.1")
+        )
+        assert r.status_code == 429
+        ghost = await _attempts(h, "nobody", "nope", "10.13.0.2", 6)
+        assert real == ghost
+        assert [code for code, _ in real] == [401, 401, 401, 429, 429, 429]
+        assert real[0][1] == {"detail": "wrong name or password"}
+        # ...a third address that has guessed at "lou" before waits too (the name's backoff)...
+        r = await h.post(
+            "/api/mod/login", json={"name": "lou", "password": "x"}, headers=_from("10.13.0.3")
+        )
+        assert r.status_code == 401
+        r = await h.post(
+            "/api/mod/login", json={"name": "lou", "password": "y"}, headers=_from("10.13.0.3")
+        )
+        assert r.status_code == 429
+        # ...but the real moderator, from an address that never failed for the name, logs in.
+        r = await h.post(
+            "/api/mod/login", json={"name": "lou", "password": password}, headers=_from("10.13.0.9")
+        )
+        assert r.status_code == 200, r.text
+        # The HTML form gives the same answer for both, and never speaks of a lock.
+        answers = []
+        for name in ("lou", "nobody2"):
+            page = await h.get("/mod/login")
+            pre = page.text.split('name="pre" value="')[1].split('"')[0]
+            r = await h.post(
+                "/mod/login",
+                data={"pre": pre, "name": name, "password": "wrong"},
+                headers=_from("10.13.0.20"),
+            )
+            answers.append(r.status_code)
+            assert "locked" not in r.text.lower() and "Wrong name or password." in r.text
+        assert answers == [401, 401]
+
+
+async def test_appeal_status_never_names_the_moderator(server_factory: ServerFactory) -> None:
+    srv = server_factory(PARLEY_HEARTBEAT_INTERVAL="20", PARLEY_HEARTBEAT_TIMEOUT="60")
+    ref, _, reported = await reported_chat(srv)
+    h = await logged_in(srv, "quietjudge", add_moderator(srv, "quietjudge"))
+    r = await h.post(f"/api/mod/items/{ref}/action", json={"action": "ban_perm", "reason": "No."})
+    assert r.status_code == 200
+    await reported.wait_closed()
+    async with httpx.AsyncClient(base_url=srv.url) as public:
+        status = await public.post("/api/appeal/status", json={"device": reported.device})
+        assert status.status_code == 200 and status.json()["banned"]
+        assert "quietjudge" not in status.text and "created_by" not in status.text
+        r = await public.post("/api/appeal", json={"device": reported.device, "text": "sorry"})
+        assert r.status_code == 201
+        assert "quietjudge" not in r.text and "created_by" not in r.text
+        appeal_id = r.json()["id"]
+        verdict = {"decision": "upheld", "reason": "Still no."}
+        r = await h.post(f"/api/mod/appeals/{appeal_id}/decide", json=verdict)
+        assert r.status_code == 200
+        status = await public.post("/api/appeal/status", json={"device": reported.device})
+        assert status.json()["decision"]["decision"] == "upheld"
+        assert "quietjudge" not in status.text
+    await h.aclose()
+
+
+def _cli_reset(srv: Any, name: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "parley", "moderator", "reset", name,
+         "--data-dir", str(srv.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+async def test_password_reset_and_role_change_end_live_sessions(
+    server_factory: ServerFactory,
+) -> None:
+    srv = server_factory(PARLEY_MOD_SESSION_IDLE="600")
+    rita = await logged_in(srv, "rita", add_moderator(srv, "rita"))
+    assert (await rita.get("/api/mod/me")).status_code == 200
+    # A reset with the CLI (another process) ends the session at its next request.
+    password = _cli_reset(srv, "rita")
+    assert (await rita.get("/api/mod/me")).status_code == 401
+    rita2 = await logged_in(srv, "rita", password)
+    # A reset in the console ends it too, and the new one-time password works.
+    admin = await logged_in(srv, "root", add_moderator(srv, "root", "admin"))
+    r = await admin.post("/api/mod/moderators/rita/password")
+    assert r.status_code == 200, r.text
+    assert (await rita2.get("/api/mod/me")).status_code == 401
+    rita3 = await logged_in(srv, "rita", r.json()["password"])
+    # A role change (either way) ends it.
+    r = await admin.post("/api/mod/moderators/rita/role", json={"role": "admin"})
+    assert r.status_code == 200
+    assert (await rita3.get("/api/mod/me")).status_code == 401
+    # Nobody resets their own password in the console.
+    assert (await admin.post("/api/mod/moderators/root/password")).status_code == 409
+    log = (await admin.get("/api/mod/audit", params={"action": "moderator.password"})).json()
+    assert [e["actor"] for e in log] == ["root", "cli"]
+    for c in (rita, rita2, rita3, admin):
+        await c.aclose()
+
+
+async def test_sessions_have_an_absolute_lifetime(server_factory: ServerFactory) -> None:
+    srv = server_factory(PARLEY_MOD_SESSION_IDLE="600", PARLEY_MOD_SESSION_MAX="2")
+    h = await logged_in(srv, "busy", add_moderator(srv, "busy"))
+    codes = []
+    for _ in range(6):  # busy all along: the idle timer never runs out
+        codes.append((await h.get("/api/mod/me")).status_code)
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(0.2)
+    codes.append((await h.get("/api/mod/me")).status_code)
+    assert codes[0] == 200 and codes[-1] == 401, codes
+    await h.aclose()
