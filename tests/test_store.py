@@ -949,8 +949,12 @@ async def test_legal_hold_export_bundle(store: Store) -> None:
     assert bundle["bundle_sha256"] == hashlib.sha256(canonical(rest)).hexdigest()
     assert [b["id"] for b in bundle["bans"]] == [ban.id]
     assert [a["action"] for a in bundle["actions"]] == ["item.claim", "item.legal_hold"]
-    exports = await store.audit_log(action="item.legal_export")
-    assert exports[0].details == {"bundle_sha256": bundle["bundle_sha256"]}
+    # audited as what it holds: the still's bytes are in it (issue 13, finding 1)
+    exports = await store.audit_log(action="item.legal_export_still")
+    assert exports[0].details == {
+        "bundle_sha256": bundle["bundle_sha256"],
+        "frame_sha256": hashlib.sha256(JPEG).hexdigest(),
+    }
 
 
 async def test_flag_can_be_held_and_exported(store: Store) -> None:

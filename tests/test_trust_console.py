@@ -1,6 +1,8 @@
 """Issue 13, the console's findings, over a real server: login throttling without an account lock
 anyone can trigger (finding 5), no moderator name in public answers (5), sessions that end on a
-password reset or role change and have an absolute lifetime (10).
+password reset or role change and have an absolute lifetime (10), no minor-pool still in a
+moderator's export and exports audited as what they hold (1), ``Cache-Control: no-store`` on
+evidence-bearing JSON (13).
 
 Addresses are told apart through ``X-Forwarded-For``: the test's own server trusts 127.0.0.1 as
 its proxy (the default ``PARLEY_FORWARDED_ALLOW_IPS``).
@@ -17,7 +19,9 @@ import httpx
 import pytest
 
 from conftest import ServerFactory
+from parley.store import device_hash
 from test_moderation_support import add_moderator, logged_in, reported_chat
+from test_safety_support import database
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -164,3 +168,88 @@ async def test_sessions_have_an_absolute_lifetime(server_factory: ServerFactory)
     codes.append((await h.get("/api/mod/me")).status_code)
     assert codes[0] == 200 and codes[-1] == 401, codes
     await h.aclose()
+
+
+def _jpeg() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (32, 24), (200, 80, 40)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+async def _held_report(srv: Any, pool: str, frame: bytes) -> str:
+    async with database(srv) as store:
+        ref = await store.add_report(
+            reporter=device_hash("reporter-token-" + pool),
+            reported=device_hash("reported-token-" + pool),
+            category="minor_in_danger",
+            pair_id="p-" + pool.replace(":", "-"),
+            pool=pool,
+            frame=frame,
+        )
+        assert await store.set_legal_hold(ref, actor="test", reason="urgent")
+    return ref
+
+
+async def test_export_of_a_minor_pool_item_carries_no_still_for_a_moderator(
+    server_factory: ServerFactory,
+) -> None:
+    srv = server_factory()
+    minor = await _held_report(srv, "minor:video:en", _jpeg())
+    adult = await _held_report(srv, "adult:video:en", _jpeg())
+    mod = await logged_in(srv, "plainmod", add_moderator(srv, "plainmod"))
+    admin = await logged_in(srv, "chief", add_moderator(srv, "chief", "admin"))
+    # The same rule as /still: a moderator gets neither the still nor its bytes in the export.
+    assert (await mod.get(f"/api/mod/items/{minor}/still")).status_code == 403
+    r = await mod.get(f"/api/mod/items/{minor}/export")
+    assert r.status_code == 200, r.text
+    frame = r.json()["evidence"]["frame"]
+    assert "base64" not in frame and frame["withheld"] and len(frame["sha256"]) == 64
+    assert r.json()["digests"]["frame_sha256"] == frame["sha256"]
+    # An admin gets it; so does a moderator for an adult-pool item.
+    r = await admin.get(f"/api/mod/items/{minor}/export")
+    assert "base64" in r.json()["evidence"]["frame"]
+    r = await mod.get(f"/api/mod/items/{adult}/export")
+    assert "base64" in r.json()["evidence"]["frame"]
+    # Every export is audited as what it showed.
+    log = (await admin.get("/api/mod/audit", params={"action": "item."})).json()
+    seen = sorted((e["actor"], e["item_id"], e["action"]) for e in log if "export" in e["action"])
+    assert seen == sorted(
+        [
+            ("plainmod", minor, "item.legal_export"),
+            ("chief", minor, "item.legal_export_still"),
+            ("plainmod", adult, "item.legal_export_still"),
+        ]
+    )
+    for c in (mod, admin):
+        await c.aclose()
+
+
+async def test_evidence_bearing_json_is_never_cached(server_factory: ServerFactory) -> None:
+    srv = server_factory()
+    ref = await _held_report(srv, "adult:video:en", _jpeg())
+    admin = await logged_in(srv, "cachey", add_moderator(srv, "cachey", "admin"))
+    answers = [
+        await admin.get("/api/mod/queue"),
+        await admin.get(f"/api/mod/items/{ref}"),
+        await admin.get(f"/api/mod/items/{ref}/export"),
+        await admin.get("/api/mod/items/R-AAAAAA"),  # an error
+        await admin.get("/api/mod/audit"),
+        await admin.get("/api/mod/moderators"),
+        await admin.get("/api/mod/me"),
+    ]
+    async with httpx.AsyncClient(base_url=srv.url) as public:
+        answers += [
+            await public.post("/api/mod/login", json={"name": "cachey", "password": "no"}),
+            await public.get("/api/mod/queue"),
+            await public.post("/api/appeal/status", json={"device": "nonsense"}),
+        ]
+    for r in answers:
+        assert r.headers.get("cache-control") == "no-store", (r.request.url, r.headers)
+    # Public pages are still cacheable.
+    async with httpx.AsyncClient(base_url=srv.url) as public:
+        assert (await public.get("/")).headers.get("cache-control") != "no-store"
+    await admin.aclose()

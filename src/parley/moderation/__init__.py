@@ -21,6 +21,7 @@ from parley.moderation.console import (
     build_console,
     render,
 )
+from parley.moderation.no_store import NoStore
 from parley.moderation.service import Console, ConsoleError
 from parley.safety.devices import DeviceTokens
 from parley.safety.limits import quotas_for
@@ -41,6 +42,7 @@ def mount(
         app.include_router(router)
     app.include_router(build_console(auth, console))
     app.mount(ASSETS.mount_path, ASSETS.files, name="mod-static")
+    app.add_middleware(NoStore)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

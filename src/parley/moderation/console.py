@@ -35,7 +35,7 @@ from parley.moderation.service import (
     Console,
     ConsoleError,
     Sample,
-    still_restricted,
+    still_allowed,
 )
 from parley.store import InvalidInput, ModeratorExists, Role
 
@@ -258,7 +258,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             can_act=mine and item.status.value != "closed",
             presets=list(BAN_PRESETS),
             flash=flash[:200],
-            still_allowed=p.admin or not still_restricted(item),
+            still_allowed=still_allowed(item, admin=p.admin),
         )
 
     @router.get("/mod/items/{ref}/still")

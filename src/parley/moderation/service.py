@@ -123,6 +123,12 @@ def still_restricted(item: Item) -> bool:
     return item.pool.startswith("minor:")
 
 
+def still_allowed(item: Item, *, admin: bool) -> bool:
+    """The one rule for who sees an item's still, wherever it is shown: the still itself, the
+    item page's link, and the legal-hold export."""
+    return admin or not still_restricted(item)
+
+
 def ban_category(item: Item) -> BanCategory:
     if item.kind is ItemKind.FLAG:
         return _FLAG_BAN_CATEGORY.get(item.category, BanCategory.OTHER)
@@ -353,7 +359,7 @@ class Console:
         if item.frame is None:
             raise ConsoleError(404, "this item has no still")
         kind = item.kind.value
-        if still_restricted(item) and not admin:
+        if not still_allowed(item, admin=admin):
             await self.store.audit(
                 actor=moderator, action="item.still_refused", item_type=kind, item_id=ref
             )
@@ -367,10 +373,14 @@ class Console:
         )
         return item.frame
 
-    async def export(self, ref: str, moderator: str) -> dict[str, Any]:
-        await self._item(ref)
+    async def export(self, ref: str, moderator: str, *, admin: bool) -> dict[str, Any]:
+        """The legal-hold bundle; the still's bytes only for whoever may see the still (its
+        digest always). Audited as ``item.legal_export_still`` when the still is in it."""
+        item = await self._item(ref)
         try:
-            return await self.store.export_legal_hold(ref, actor=moderator)
+            return await self.store.export_legal_hold(
+                ref, actor=moderator, with_frame=still_allowed(item, admin=admin)
+            )
         except NotOnLegalHold as exc:
             raise ConsoleError(409, "this item is not under legal hold") from exc
 
