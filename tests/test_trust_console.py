@@ -2,7 +2,7 @@
 anyone can trigger (finding 5), no moderator name in public answers (5), sessions that end on a
 password reset or role change and have an absolute lifetime (10), no minor-pool still in a
 moderator's export and exports audited as what they hold (1), ``Cache-Control: no-store`` on
-evidence-bearing JSON (13).
+evidence-bearing JSON (13), one moderator-name rule and deletable odd names (11).
 
 Addresses are told apart through ``X-Forwarded-For``: the test's own server trusts 127.0.0.1 as
 its proxy (the default ``PARLEY_FORWARDED_ALLOW_IPS``).
@@ -11,15 +11,19 @@ its proxy (the default ``PARLEY_FORWARDED_ALLOW_IPS``).
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from conftest import ServerFactory
 from parley.store import device_hash
+from parley.store.models import ModeratorRow
 from test_moderation_support import add_moderator, logged_in, reported_chat
 from test_safety_support import database
 
@@ -119,13 +123,20 @@ async def test_appeal_status_never_names_the_moderator(server_factory: ServerFac
     await h.aclose()
 
 
-def _cli_reset(srv: Any, name: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "parley", "moderator", "reset", name,
+def _cli(srv: Any, action: str, name: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return subprocess.run(
+        [sys.executable, "-m", "parley", "moderator", action, name,
          "--data-dir", str(srv.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
-        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
+
+
+def _cli_reset(srv: Any, name: str) -> str:
+    out = _cli(srv, "reset", name)
+    assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -252,4 +263,45 @@ async def test_evidence_bearing_json_is_never_cached(server_factory: ServerFacto
     # Public pages are still cacheable.
     async with httpx.AsyncClient(base_url=srv.url) as public:
         assert (await public.get("/")).headers.get("cache-control") != "no-store"
+    await admin.aclose()
+
+
+BAD_NAMES = ["has space", "sl/ash", "..", "-rf", "<b>x</b>", "q?x", "é", "x" * 65]
+
+
+async def test_one_moderator_name_rule_everywhere(server_factory: ServerFactory) -> None:
+    srv = server_factory()
+    admin = await logged_in(srv, "namer", add_moderator(srv, "namer", "admin"))
+    csrf = admin.headers["X-CSRF-Token"]
+    for bad in BAD_NAMES:
+        # the API...
+        r = await admin.post("/api/mod/moderators", json={"name": bad, "role": "moderator"})
+        assert r.status_code == 422, (bad, r.text)
+        # ...the console's form...
+        r = await admin.post("/mod/moderators", data={"csrf": csrf, "name": bad})
+        assert r.status_code == 303 and "flash=" in r.headers["location"], bad
+        # ...and the CLI refuse the same names.
+        out = _cli(srv, "add", bad)
+        assert out.returncode != 0 and ("name" in out.stderr or bad == "-rf"), (bad, out)
+    names = {m["name"] for m in (await admin.get("/api/mod/moderators")).json()}
+    assert names == {"namer"}
+    # Accounts made before the rule (written straight into the database) can still be deleted,
+    # in the console and with the API.
+    async with database(srv) as store:
+        for legacy in ("old/timer", "odd name?"):
+            await store.add_moderator("placeholder", role="moderator", password_hash="x", actor="t")
+            async with store._write() as session:  # the rule is in add_moderator
+                await session.execute(
+                    update(ModeratorRow)
+                    .where(ModeratorRow.name == "placeholder")
+                    .values(name=legacy)
+                )
+    page = await admin.get("/mod/moderators")
+    assert "old/timer" in page.text and "odd name?" in page.text
+    r = await admin.post("/mod/moderators/delete", data={"csrf": csrf, "name": "old/timer"})
+    assert r.status_code == 303
+    r = await admin.delete("/api/mod/moderators/" + quote("odd name?"))
+    assert r.status_code == 204, r.text
+    names = {m["name"] for m in (await admin.get("/api/mod/moderators")).json()}
+    assert names == {"namer"}
     await admin.aclose()

@@ -42,7 +42,7 @@ from parley.store import (
     Role,
     device_hash,
 )
-from parley.store.values import MAX_NAME_CHARS
+from parley.store.values import MAX_NAME_CHARS, MODERATOR_NAME_PATTERN
 
 
 class Problem(BaseModel):
@@ -243,7 +243,7 @@ class ModeratorOut(BaseModel):
 
 
 class ModeratorIn(BaseModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=MODERATOR_NAME_PATTERN)
     role: Role = Role.MODERATOR
 
 
@@ -615,7 +615,11 @@ def build_api(
         return NewModerator(name=m.name, role=m.role, password=password)
 
     @mod.delete(
-        "/moderators/{name}", status_code=204, response_class=Response, responses=_doc(404, 409)
+        # :path so that an account named before the name rule (with a "/") can be deleted too
+        "/moderators/{name:path}",
+        status_code=204,
+        response_class=Response,
+        responses=_doc(404, 409),
     )
     async def delete_moderator(
         name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], p: Admin

@@ -38,8 +38,12 @@ from parley.moderation.service import (
     still_allowed,
 )
 from parley.store import InvalidInput, ModeratorExists, Role
+from parley.store.values import MODERATOR_NAME_PATTERN
 
 HERE = Path(__file__).parent
+#: The store's name rule as an HTML ``pattern`` (anchored by the browser; "-" escaped for the
+#: ``v`` flag).
+NAME_PATTERN_HTML = MODERATOR_NAME_PATTERN.strip("^$").replace(".-]", r".\-]")
 MAX_FORM_BYTES = 16 * 1024
 #: The console's CSS and scripts, under /mod/static/<hash>/ (see parley.assets).
 ASSETS = Assets(HERE / "static", "/mod/static")
@@ -72,6 +76,7 @@ def _when(value: datetime | float | None) -> str:
 
 
 _env.globals["static"] = ASSETS.prefix
+_env.globals["name_pattern"] = NAME_PATTERN_HTML
 _env.filters["age"] = _age
 _env.filters["when"] = _when
 
@@ -379,9 +384,12 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             "moderators.html", p, mods=mods, roles=list(Role), created=(name, password), flash=""
         )
 
-    @router.post("/mod/moderators/{name}/role")
-    async def set_role(name: str, request: Request) -> Response:
+    # The account's name travels in the form, not in the path: any name can be changed or
+    # deleted, including one made before the name rule.
+    @router.post("/mod/moderators/role")
+    async def set_role(request: Request) -> Response:
         p, form = await posted(request, admin=True)
+        name = form.get("name", "")
         if name == p.name:
             return back("/mod/moderators", "You cannot change your own role.")
         try:
@@ -391,9 +399,10 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         await auth.end_sessions_of(name)
         return back("/mod/moderators", f"{name}: role changed.")
 
-    @router.post("/mod/moderators/{name}/delete")
-    async def delete_moderator(name: str, request: Request) -> Response:
-        p, _ = await posted(request, admin=True)
+    @router.post("/mod/moderators/delete")
+    async def delete_moderator(request: Request) -> Response:
+        p, form = await posted(request, admin=True)
+        name = form.get("name", "")
         if name == p.name:
             return back("/mod/moderators", "You cannot delete yourself.")
         await console.store.delete_moderator(name, actor=p.name)
