@@ -1,10 +1,17 @@
-"""A cheap JPEG header check: is it a JPEG, and how large is it, without decoding the pixels.
+"""JPEG checks, for the gateway and the store alike (the store may not import safety).
 
-The gateway refuses an oversized still before it costs a worker anything; the classifier still
-decodes it fully (and a still that does not decode is refused then).
+- :func:`jpeg_size`: a cheap header check (is it a JPEG, and how large is it, without decoding
+  the pixels). The gateway refuses an oversized still before it costs a worker anything.
+- :func:`reencode`: the whole-file check before a still is stored. Pillow decodes every pixel and
+  a fresh JPEG is written from them, so nothing the sender put around or inside the image (a
+  trailing HTML page, comments, EXIF) is ever stored or served.
 """
 
 from __future__ import annotations
+
+import io
+
+from PIL import Image, UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 # Start-of-frame markers carry the image size: C0-CF except C4 (DHT), C8 (JPG), CC (DAC).
@@ -42,3 +49,38 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             return (width, height) if width and height else None
         i += 2 + length
     return None
+
+
+#: A still is a small camera frame; anything larger is refused before it is decoded.
+MAX_PIXELS = 4096 * 4096
+QUALITY = 90
+
+
+class NotAJpeg(ValueError):
+    """The bytes are not one complete, decodable JPEG image of a sane size."""
+
+
+def reencode(data: bytes) -> bytes:
+    """The image in ``data`` decoded completely and written again as a baseline JPEG, or
+    :class:`NotAJpeg`."""
+    size = jpeg_size(data)
+    if size is None or size[0] * size[1] > MAX_PIXELS:
+        raise NotAJpeg("not a JPEG image of a sane size")
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            image.load()  # every pixel: a truncated or corrupt file raises here
+            mode = "L" if image.mode == "L" else "RGB"
+            pixels = image.convert(mode)
+            # Only the pixels go on: a comment, EXIF or ICC profile of the sender's is dropped.
+            clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise NotAJpeg("not a decodable JPEG image") from exc
+    out = io.BytesIO()
+    clean.save(out, format="JPEG", quality=QUALITY)
+    return out.getvalue()
