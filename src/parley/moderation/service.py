@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 
 from parley.metrics import Metrics
+from parley.plain_text import strip_invisible
 from parley.protocol import Notice
 from parley.store import (
     AlreadyDecided,
@@ -110,7 +111,7 @@ def _total(counter: Counter) -> float:
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
+    reason = strip_invisible(reason).strip()  # a reason of invisible characters is no reason
     if not reason:
         raise ConsoleError(422, "a statement of reasons is required")
     if len(reason) > MAX_REASON_CHARS:

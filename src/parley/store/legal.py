@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import NotFound, NotOnLegalHold
 from parley.store.models import AuditRow, BanRow, FlagRow, ReportRow
@@ -51,7 +51,7 @@ class LegalHolds(Database):
         """Put a report or flag under legal hold; True if it was not held already. Writes the
         audit log. A hold cannot be removed: it ends by time (see retention)."""
         model = item_model(ref)
-        bounded(reason, MAX_REASON_CHARS, "reason")
+        reason = plain(reason, MAX_REASON_CHARS, "reason")
         now = moment(now)
         async with self._write() as session:
             result = await session.execute(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from parley.store.audit import bounded
+from parley.store.audit import bounded, plain
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
 from parley.store.evidence import (
@@ -77,7 +77,7 @@ class Reports(Database):
         values: dict[str, Any] = {
             "category": cat.value,
             "priority": CATEGORY_PRIORITY[cat],
-            "comment": bounded(comment, MAX_COMMENT_CHARS, "comment"),
+            "comment": plain(comment, MAX_COMMENT_CHARS, "comment"),
             "reporter_device": check_device(reporter),
             "reported_device": check_device(reported),
             "reported_ip_hash": reported_ip.digest if reported_ip else None,
