@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from parley.safety.devices import DeviceTokens
 from parley.store import InvalidInput, device_hash
@@ -61,7 +62,7 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise _TooLarge
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # ClientDisconnect: see attach_frame
         body += chunk
         if len(body) > cap:
             raise _TooLarge
@@ -97,6 +98,8 @@ def build_reports_router(devices: DeviceTokens, report_grace: float) -> APIRoute
             frame = await _read_capped(request, MAX_UPLOAD_BYTES)
         except _TooLarge:
             return _problem(413, f"a still is at most {MAX_UPLOAD_BYTES} bytes")
+        except ClientDisconnect:  # the page went away mid-upload: nothing to store, no 500
+            return _problem(400, "the upload ended early")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "image/jpeg":
             return _problem(415, "a still must be a JPEG image (Content-Type: image/jpeg)")

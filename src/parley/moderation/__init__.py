@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect
 
 from parley.broker import Broker
 from parley.config import Settings
@@ -64,6 +65,11 @@ def mount(
         )
         return response
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # A client that hangs up mid-body is not a server error (and nobody reads this answer).
+        return JSONResponse({"detail": "the request ended early"}, status_code=400)
+
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(ConsoleError, console_error)
     app.add_exception_handler(LoginRequired, login_required)

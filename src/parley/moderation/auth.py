@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
+import logging
 import math
 import secrets
 import string
@@ -40,6 +42,8 @@ from parley.moderation.sessions import ModSession, SessionStore, session_store
 from parley.moderation.throttle import LoginThrottle
 from parley.safety.limits import LocalQuotas
 from parley.store import Moderator, Role, Store
+
+log = logging.getLogger("parley.moderation")
 
 COOKIE = "parley_mod"
 PRE_COOKIE = "parley_mod_login"  # double-submit token of the login form (before a session)
@@ -222,5 +226,17 @@ class StoreGetter:
         return store
 
 
+#: Stands in for an address that is not one (no peer, or a trusted proxy that forwarded junk):
+#: every such request shares one rate-limit bucket, which errs on the side of limiting.
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (uvicorn applies ``X-Forwarded-For`` from trusted proxies). A value
+    that is not an IP address is ignored with a warning that does not repeat it."""
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        log.warning("ignored a client address that is not an IP address (X-Forwarded-For?)")
+        return UNKNOWN_ADDRESS

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import ClientDisconnect
 
 from parley.assets import Assets
 from parley.moderation.auth import (
@@ -104,7 +105,10 @@ def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect as exc:  # nobody is left to answer; not a server error
+        raise ConsoleError(400, "the request ended early") from exc
     if len(body) > MAX_FORM_BYTES:
         raise ConsoleError(413, "form too large")
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
