@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.store.audit import plain, write_audit
 from parley.store.bans import ip_digests, lift_in
@@ -106,8 +107,10 @@ class Appeals(Database):
                 raise NotFound(f"no appeal {appeal_id}")
             if int(getattr(result, "rowcount", 0) or 0) != 1:
                 raise AlreadyDecided(f"appeal {appeal_id} was decided already")
+            lifted_too: list[int] = []
             if verdict is Decision.LIFTED:
                 await lift_in(session, row.ban_id, actor=actor, now=now)
+                lifted_too = await _lift_companions(session, row.ban_id, actor=actor, now=now)
             write_audit(
                 session,
                 at=now,
@@ -116,7 +119,7 @@ class Appeals(Database):
                 item_type="appeal",
                 item_id=appeal_id,
                 reason=reason,
-                details={"ban": row.ban_id},
+                details={"ban": row.ban_id, **({"also_lifted": lifted_too} if lifted_too else {})},
             )
             return Appeal.of(row)
 
@@ -154,3 +157,25 @@ class Appeals(Database):
                 .where(AppealRow.id == appeal_id, AppealRow.decision.is_not(None))
                 .values(seen_by_user=True)
             )
+
+
+async def _lift_companions(
+    session: AsyncSession, ban_id: int, *, actor: str, now: datetime
+) -> list[int]:
+    """The other bans in force from the same report (a moderator's ban of the device comes with
+    one of the reported address): an appeal that lifts the one lifts them all. Their ids."""
+    source = await session.scalar(select(BanRow.source_report_id).where(BanRow.id == ban_id))
+    if source is None:
+        return []
+    ids = list(
+        await session.scalars(
+            select(BanRow.id).where(
+                BanRow.source_report_id == source,
+                BanRow.id != ban_id,
+                BanRow.lifted_at.is_(None),
+            )
+        )
+    )
+    for other in ids:
+        await lift_in(session, other, actor=actor, now=now)
+    return ids
