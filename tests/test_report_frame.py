@@ -108,7 +108,7 @@ HTTP_GRACE = 3.0
 
 async def test_frame_upload_http(server_factory: Any) -> None:
     srv = server_factory(PARLEY_REPORT_GRACE=HTTP_GRACE)
-    a, b, pair = await isolated_pair(srv)
+    a, b, pair = await isolated_pair(srv, mode="video")  # only video chats take stills
     await a.send("report", pair=pair, category="nudity", id=7)
     ack = await a.expect("reported", strict=True)
     ref = ack["ref"]

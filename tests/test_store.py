@@ -49,6 +49,7 @@ from test_store_support import (
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 POOL = "adult:text:en"
+VIDEO = "adult:video:en"  # stills only from video chats (issue 13, finding 9)
 
 
 async def another_node(store: Store) -> Store:
@@ -269,7 +270,7 @@ async def test_flags_carry_kind_priority_and_details(store: Store) -> None:
     )
     assert item.details == {"score": 7.5, "signals": ["age_probe", "secrecy"]}
     vision = await store.add_flag(
-        kind="vision", device=adult, pair_id="p", pool=POOL, frame=JPEG, priority=77
+        kind="vision", device=adult, pair_id="p", pool=VIDEO, frame=JPEG, priority=77
     )
     got = await store.get_item(vision)
     assert got is not None and got.priority == 77 and got.frame == JPEG
@@ -789,7 +790,7 @@ async def test_purge_applies_the_retention_rules(store: Store) -> None:
     old_report = await report(store, d, now=old)
     new_report = await report(store, d, now=now - timedelta(days=29))
     old_flag = await store.add_flag(
-        kind="vision", device=d, pair_id="p", pool=POOL, frame=JPEG, now=old
+        kind="vision", device=d, pair_id="p", pool=VIDEO, frame=JPEG, now=old
     )
     # legal hold placed 364 days ago on a 380-day-old report: kept (>= 1 year from the hold)
     held = await report(store, d, category="minor_in_danger", now=now - timedelta(days=380))
@@ -949,8 +950,12 @@ async def test_legal_hold_export_bundle(store: Store) -> None:
     assert bundle["bundle_sha256"] == hashlib.sha256(canonical(rest)).hexdigest()
     assert [b["id"] for b in bundle["bans"]] == [ban.id]
     assert [a["action"] for a in bundle["actions"]] == ["item.claim", "item.legal_hold"]
-    exports = await store.audit_log(action="item.legal_export")
-    assert exports[0].details == {"bundle_sha256": bundle["bundle_sha256"]}
+    # audited as what it holds: the still's bytes are in it (issue 13, finding 1)
+    exports = await store.audit_log(action="item.legal_export_still")
+    assert exports[0].details == {
+        "bundle_sha256": bundle["bundle_sha256"],
+        "frame_sha256": hashlib.sha256(JPEG).hexdigest(),
+    }
 
 
 async def test_flag_can_be_held_and_exported(store: Store) -> None:

@@ -14,18 +14,28 @@ databases of their own (``target``).
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from harness.stores import pg_schema
 from parley.store import DeviceHash, Store, TranscriptLine, device_hash
 
-#: A tiny valid JPEG header plus payload (the store checks the magic and the size only).
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
+
+def _solid_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 80, 40)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+#: A tiny real JPEG. The store decodes and re-encodes every still (issue 13, finding 9); a solid
+#: image written by Pillow at the store's quality comes back byte for byte, so tests can compare.
+JPEG = _solid_jpeg()
 
 
 def dev(name: str) -> DeviceHash:

@@ -23,6 +23,7 @@ from conftest import TEST_SERVER_ENV
 from harness.client import Client, Frame, connect, pair
 from harness.server import ServerHandle, start_server
 from harness.stills import b64, distinct_stills, fake_camera, flat, jpeg, shapes
+from parley.jpeg import reencode
 from test_moderation_support import add_moderator, logged_in
 from vision_plugins import TESTS_DIR
 
@@ -83,6 +84,7 @@ async def session(
 
 
 STILL = jpeg(fake_camera(3))
+STORED = reencode(STILL)  # the store keeps stills decoded and re-encoded (issue 13, finding 9)
 
 
 # ---- vision off, and a classifier that cannot load ----------------------------------------
@@ -262,11 +264,11 @@ async def test_positive_blurs_partner_ends_pair_bans_sender_and_queues_the_still
         item = next(i for i in queue["items"] if i["ref"] == ref.group(0))
         assert (item["kind"], item["label"], item["priority"]) == ("flag", "vision", 50)
         full = (await mod.get(f"/api/mod/items/{item['ref']}")).json()
-        assert full["frame_sha256"] == hashlib.sha256(STILL).hexdigest()
+        assert full["frame_sha256"] == hashlib.sha256(STORED).hexdigest()
         assert full["legal_hold"] is False
         still = await mod.get(f"/api/mod/items/{item['ref']}/still")
         assert still.status_code == 200 and still.headers["content-type"] == "image/jpeg"
-        assert still.content == STILL
+        assert still.content == STORED
         page = await mod.get(f"/mod/items/{item['ref']}")
         assert 'data-testid="still-link"' in page.text
     # and the counters moved
@@ -299,7 +301,7 @@ async def test_minor_pool_positive_is_top_priority_held_and_admins_only(
         assert "/still" not in page.text.split('data-testid="evidence"')[1].split("</section>")[0]
     async with session(handle, "boss", admin_pw) as admin:
         got = await admin.get(f"/api/mod/items/{ref.group(0)}/still")
-        assert got.status_code == 200 and got.content == STILL
+        assert got.status_code == 200 and got.content == STORED
         audit = (await admin.get("/api/mod/audit", params={"action": "item."})).json()
         actions = {(e["actor"], e["action"]) for e in audit}
         assert ("system:vision", "item.legal_hold") in actions
@@ -327,7 +329,7 @@ async def test_minor_pool_evidence_survives_purge_under_legal_hold(server_factor
         report = await store.purge(retention_days=30, now=later, rotate_ip_key=False)
         assert report.legal_holds_kept >= 1
         item = await store.get_item(ref.group(0))
-        assert item is not None and item.frame == STILL
+        assert item is not None and item.frame == STORED
     finally:
         await store.close()
 

@@ -20,6 +20,7 @@ from harness import components
 from harness.client import pair
 from harness.stills import b64, fake_camera, gradient, jpeg, ordinary_stills, portrait
 from parley.config import Settings
+from parley.jpeg import jpeg_size
 from parley.safety.classifier import (
     ClassifierError,
     Detection,
@@ -27,7 +28,6 @@ from parley.safety.classifier import (
     UnreadableImage,
     make_classifier,
 )
-from parley.safety.jpeg import jpeg_size
 from parley.safety.vision import Thresholds, sample_interval
 from test_vision import metric, wait_metric
 

@@ -210,7 +210,8 @@ def _purge(args: argparse.Namespace) -> int:
 
 def _moderator(args: argparse.Namespace) -> int:
     """``parley moderator add NAME --role R`` prints a one-time password; ``list``;
-    ``reset NAME`` prints a new one-time password (and clears a lockout); ``remove NAME``."""
+    ``reset NAME`` prints a new one-time password (the account's live sessions end at their next
+    request: ``moderation.auth.stamp``); ``remove NAME``."""
     import asyncio
 
     from parley.moderation.auth import hash_password, new_password

@@ -168,10 +168,13 @@ class Settings(BaseSettings):
 
     # Moderator console (/mod, /api/mod; docs/moderation.md)
     mod_session_idle: float = Field(1800.0, gt=0)  # seconds without a request before logout
+    mod_session_max: float = Field(12 * 3600.0, gt=0)  # seconds after login, however busy
     # Secure cookie: "auto" drops the flag only for plain http on 127.0.0.1/localhost (dev)
     mod_cookie_secure: Literal["auto", "always", "never"] = "auto"
-    mod_login_max_failures: int = Field(5, ge=1)  # failed logins in a row before a lockout...
-    mod_login_lockout: float = Field(900.0, gt=0)  # ...of this many seconds
+    # Login backoff (no lock): after this many failures in a row from an address, or for a name,
+    # each further attempt waits 1 s, 2 s, 4 s... (moderation/throttle.py)...
+    mod_login_max_failures: int = Field(5, ge=1)
+    mod_login_lockout: float = Field(900.0, gt=0)  # ...at most this many seconds
     mod_login_rate: float = Field(0.2, gt=0)  # login attempts per second per address...
     mod_login_burst: float = Field(10.0, ge=1)  # ...with this burst
     mod_claim_timeout: float = Field(900.0, gt=0)  # a claim older than this can be taken over

@@ -18,6 +18,12 @@ _ALEMBIC_CHATTER = ("Context impl", "Will assume")
 
 LogFormat = Literal["auto", "json", "text"]
 
+#: Libraries whose INFO and DEBUG lines carry data: SQL parameters and result rows (sqlalchemy),
+#: the calls with their arguments (aiosqlite), WebSocket frames with chat text (websockets),
+#: commands with their values (redis), requests (httpx, httpcore). They log WARNING and above
+#: only, whatever PARLEY_LOG_LEVEL says.
+DATA_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "websockets", "redis", "httpx", "httpcore")
+
 
 class _NoAddresses(logging.Filter):
     """uvicorn logs client addresses on every WebSocket; Parley keeps no IP addresses."""
@@ -86,6 +92,9 @@ def configure(level: str, fmt: LogFormat) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.error").addFilter(_NoAddresses())
+    logging.getLogger("uvicorn.access").disabled = True  # addresses and paths, per request
+    for name in DATA_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # Importing alembic logs one "setup plugin" line per plugin at INFO: not worth a line each.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").addFilter(_NoChatter())

@@ -14,13 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from parley.safety.devices import DeviceTokens
 from parley.store import InvalidInput, device_hash
 
 MAX_UPLOAD_BYTES = 64 * 1024
 DEVICE_HEADER = "X-Parley-Device"
-_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class Problem(BaseModel):
@@ -62,7 +62,7 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise _TooLarge
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # ClientDisconnect: see attach_frame
         body += chunk
         if len(body) > cap:
             raise _TooLarge
@@ -98,15 +98,17 @@ def build_reports_router(devices: DeviceTokens, report_grace: float) -> APIRoute
             frame = await _read_capped(request, MAX_UPLOAD_BYTES)
         except _TooLarge:
             return _problem(413, f"a still is at most {MAX_UPLOAD_BYTES} bytes")
+        except ClientDisconnect:  # the page went away mid-upload: nothing to store, no 500
+            return _problem(400, "the upload ended early")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "image/jpeg" or not frame.startswith(_JPEG_MAGIC):
+        if media != "image/jpeg":
             return _problem(415, "a still must be a JPEG image (Content-Type: image/jpeg)")
         store = request.app.state.store
         try:
             attached = await store.attach_frame(
                 ref, device_hash(x_parley_device), frame, within=within
             )
-        except InvalidInput:
+        except InvalidInput:  # the store decodes the whole file (parley.jpeg.reencode)
             return _problem(415, "a still must be a JPEG image")
         if not attached:
             return _problem(404, "no such report of yours, too late, or it has a still already")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect
 
 from parley.broker import Broker
 from parley.config import Settings
@@ -21,6 +22,7 @@ from parley.moderation.console import (
     build_console,
     render,
 )
+from parley.moderation.no_store import NoStore
 from parley.moderation.service import Console, ConsoleError
 from parley.safety.devices import DeviceTokens
 from parley.safety.limits import quotas_for
@@ -41,6 +43,7 @@ def mount(
         app.include_router(router)
     app.include_router(build_console(auth, console))
     app.mount(ASSETS.mount_path, ASSETS.files, name="mod-static")
+    app.add_middleware(NoStore)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -62,6 +65,11 @@ def mount(
         )
         return response
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # A client that hangs up mid-body is not a server error (and nobody reads this answer).
+        return JSONResponse({"detail": "the request ended early"}, status_code=400)
+
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(ConsoleError, console_error)
     app.add_exception_handler(LoginRequired, login_required)

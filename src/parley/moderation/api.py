@@ -42,7 +42,7 @@ from parley.store import (
     Role,
     device_hash,
 )
-from parley.store.values import MAX_NAME_CHARS
+from parley.store.values import MAX_NAME_CHARS, MODERATOR_NAME_PATTERN
 
 
 class Problem(BaseModel):
@@ -63,10 +63,21 @@ def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such item",
         409: "Conflict with the item's state",
         422: "Invalid input",
-        423: "Account locked after repeated failures",
         429: "Too many attempts",
     }
     return {c: {"model": Problem, "description": text[c]} for c in codes}
+
+
+class Limited(BaseModel):
+    detail: str
+    retry_after: int
+
+
+LIMITED_DOC: dict[str, Any] = {
+    "model": Limited,
+    "description": "Too many attempts from this address, or for this name from this address",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
+}
 
 
 # ---- schemas -------------------------------------------------------------------------------
@@ -232,7 +243,7 @@ class ModeratorOut(BaseModel):
 
 
 class ModeratorIn(BaseModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=MODERATOR_NAME_PATTERN)
     role: Role = Role.MODERATOR
 
 
@@ -255,12 +266,44 @@ class AppealIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_APPEAL_CHARS)
 
 
+class PublicBan(BaseModel):
+    """A ban as the banned person sees it: no moderator's name reaches the public."""
+
+    id: int
+    reason: str
+    category: str
+    created_at: datetime
+    ends_at: datetime | None
+    lifted_at: datetime | None
+
+    @classmethod
+    def of(cls, b: Ban) -> "PublicBan":
+        return cls(
+            id=b.id,
+            reason=b.reason,
+            category=b.category,
+            created_at=b.created_at,
+            ends_at=b.ends_at,
+            lifted_at=b.lifted_at,
+        )
+
+
+class PublicAppeal(BaseModel):
+    id: int
+    ban_id: int
+    text: str
+    created_at: datetime
+    decision: str | None
+    decision_reason: str | None
+    ban: PublicBan | None
+
+
 class AppealStatus(BaseModel):
     banned: bool
-    ban: BanOut | None
+    ban: PublicBan | None
     can_appeal: bool
-    appeal: AppealOut | None  # the appeal of the ban in force, if any
-    decision: AppealOut | None  # a decided appeal the user has not seen yet
+    appeal: PublicAppeal | None  # the appeal of the ban in force, if any
+    decision: PublicAppeal | None  # a decided appeal the user has not seen yet
 
 
 def _appeal_out(a: Any, ban: Ban | None) -> AppealOut:
@@ -272,6 +315,18 @@ def _appeal_out(a: Any, ban: Ban | None) -> AppealOut:
         decision=a.decision,
         decision_reason=a.decision_reason,
         ban=BanOut.of(ban) if ban else None,
+    )
+
+
+def _public_appeal(a: Any, ban: Ban | None) -> PublicAppeal:
+    return PublicAppeal(
+        id=a.id,
+        ban_id=a.ban_id,
+        text=a.text,
+        created_at=a.created_at,
+        decision=a.decision,
+        decision_reason=a.decision_reason,
+        ban=PublicBan.of(ban) if ban else None,
     )
 
 
@@ -303,14 +358,17 @@ def build_api(
 
     mod = APIRouter(prefix="/api/mod", tags=["moderation"], responses=_doc(401, 403))
 
-    @mod.post("/login", response_model=Me, responses=_doc(422, 423, 429))
+    @mod.post("/login", response_model=Me, responses={**_doc(401, 422), 429: LIMITED_DOC})
     async def login(body: LoginIn, request: Request) -> Response:
         """Log in; sets the session cookie and returns the CSRF token for unsafe requests."""
-        result, session = await auth.login(body.name.strip(), body.password, client_ip(request))
-        if result == LoginResult.LIMITED:
-            return JSONResponse({"detail": "too many attempts"}, status_code=429)
-        if result == LoginResult.LOCKED:
-            return JSONResponse({"detail": "account locked, try later"}, status_code=423)
+        outcome = await auth.login(body.name.strip(), body.password, client_ip(request))
+        session = outcome.session
+        if outcome.result == LoginResult.LIMITED:
+            return JSONResponse(
+                {"detail": "too many attempts", "retry_after": outcome.retry_after},
+                status_code=429,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )
         if session is None:
             return JSONResponse({"detail": "wrong name or password"}, status_code=401)
         mod_ = await console.store.get_moderator(session.name)
@@ -417,8 +475,9 @@ def build_api(
     @mod.get("/items/{ref}/export", responses=_doc(404, 409))
     async def export(ref: Ref, p: Mod) -> dict[str, Any]:
         """The legal-hold bundle of an item (evidence, timestamps, hashed identifiers, SHA-256
-        digests). Recorded in the audit log."""
-        return await console.export(ref, p.name)
+        digests). The still's bytes are in it only for those who may open the still (minor
+        pool: admins); its digest always is. Recorded in the audit log as what it holds."""
+        return await console.export(ref, p.name, admin=p.admin)
 
     @mod.get("/ban-presets", response_model=list[str])
     async def presets(p: Mod) -> list[str]:
@@ -524,6 +583,7 @@ def build_api(
             raise ApiError(409, "you cannot change your own role")
         if not await console.store.set_moderator_role(name, body.role, actor=p.name):
             raise ApiError(404, "no such moderator")
+        await auth.end_sessions_of(name)  # the stamp would end them at their next request
         m = await console.store.get_moderator(name)
         if m is None:
             raise ApiError(404, "no such moderator")
@@ -535,8 +595,31 @@ def build_api(
             locked_until=m.locked_until,
         )
 
+    @mod.post("/moderators/{name}/password", response_model=NewModerator, responses=_doc(404, 409))
+    async def reset_password(
+        name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], p: Admin
+    ) -> NewModerator:
+        """A new one-time password for an account (not your own), in the answer only; the
+        account's live sessions end."""
+        if name == p.name:
+            raise ApiError(409, "change your own password with parley moderator reset")
+        password = new_password()
+        if not await console.store.set_moderator_password(
+            name, hash_password(password), actor=p.name
+        ):
+            raise ApiError(404, "no such moderator")
+        await auth.end_sessions_of(name)
+        m = await console.store.get_moderator(name)
+        if m is None:
+            raise ApiError(404, "no such moderator")
+        return NewModerator(name=m.name, role=m.role, password=password)
+
     @mod.delete(
-        "/moderators/{name}", status_code=204, response_class=Response, responses=_doc(404, 409)
+        # :path so that an account named before the name rule (with a "/") can be deleted too
+        "/moderators/{name:path}",
+        status_code=204,
+        response_class=Response,
+        responses=_doc(404, 409),
     )
     async def delete_moderator(
         name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], p: Admin
@@ -582,18 +665,20 @@ def build_api(
         decided = await store.pending_decision_for(device_hash(body.device), ips)
         decision = None
         if decided is not None:
-            decision = _appeal_out(decided, await store.get_ban(decided.ban_id))
+            decision = _public_appeal(decided, await store.get_ban(decided.ban_id))
             await store.mark_decision_seen(decided.id)
         return AppealStatus(
             banned=ban is not None,
-            ban=BanOut.of(ban) if ban else None,
+            ban=PublicBan.of(ban) if ban else None,
             can_appeal=ban is not None and appeal is None,
-            appeal=_appeal_out(appeal, ban) if appeal else None,
+            appeal=_public_appeal(appeal, ban) if appeal else None,
             decision=decision,
         )
 
-    @public.post("", response_model=AppealOut, status_code=201, responses=_doc(403, 409, 422, 429))
-    async def appeal(body: AppealIn, request: Request) -> AppealOut:
+    @public.post(
+        "", response_model=PublicAppeal, status_code=201, responses=_doc(403, 409, 422, 429)
+    )
+    async def appeal(body: AppealIn, request: Request) -> PublicAppeal:
         """Appeal the ban in force on this browser (once per ban)."""
         await limited(request)
         ban = await ban_of(request, body.device)
@@ -605,7 +690,7 @@ def build_api(
             raise ApiError(409, "this ban has been appealed already") from exc
         except InvalidInput as exc:
             raise ApiError(422, str(exc)) from exc
-        return _appeal_out(a, ban)
+        return _public_appeal(a, ban)
 
     return [mod, public]
 

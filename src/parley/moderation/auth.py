@@ -4,13 +4,16 @@
 - Sessions: a random id in a cookie (HttpOnly, SameSite=Strict, Secure unless plain http on
   loopback), kept (as a SHA-256 digest) with the moderator's name and a CSRF token in this
   process, or in Redis when the broker is ``redis://`` so any node answers (``sessions``); idle
-  sessions end after ``PARLEY_MOD_SESSION_IDLE`` seconds. The role is read
-  from the store on every request, so a demotion or a deletion takes effect at once.
+  sessions end after ``PARLEY_MOD_SESSION_IDLE`` seconds, and every session ends
+  ``PARLEY_MOD_SESSION_MAX`` seconds after its login. The account is read from the store on
+  every request: a deletion, a role change or a password reset (in the console or with
+  ``parley moderator reset``, another process) ends the session at once (``stamp``).
 - Every unsafe request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, in the
   ``X-CSRF-Token`` header (JSON API) or in the ``csrf`` form field (console forms).
 - Logins are rate-limited per address (a token bucket keyed by the address's keyed hash, shared
-  by every node on ``redis://``) and an account locks after
-  ``PARLEY_MOD_LOGIN_MAX_FAILURES`` failures in a row (``store.record_login_failure``).
+  by every node on ``redis://``) and slowed down with exponential backoff per address and per
+  name (``throttle``): no account lock that a stranger could trigger. An unknown name and a wrong
+  password get the same answer.
 
 A chatter's device token is never looked at here: only this cookie grants access.
 """
@@ -18,12 +21,15 @@ A chatter's device token is never looked at here: only this cookie grants access
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import ipaddress
+import logging
+import math
 import secrets
 import string
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,9 +39,11 @@ from starlette.responses import Response
 from parley.broker.base import Quotas
 from parley.config import Settings
 from parley.moderation.sessions import ModSession, SessionStore, session_store
+from parley.moderation.throttle import LoginThrottle
 from parley.safety.limits import LocalQuotas
 from parley.store import Moderator, Role, Store
-from parley.store.values import utcnow
+
+log = logging.getLogger("parley.moderation")
 
 COOKIE = "parley_mod"
 PRE_COOKIE = "parley_mod_login"  # double-submit token of the login form (before a session)
@@ -79,9 +87,20 @@ class Principal:
 
 class LoginResult:
     OK = "ok"
-    INVALID = "invalid"
-    LOCKED = "locked"
+    INVALID = "invalid"  # an unknown name or a wrong password: the caller cannot tell which
     LIMITED = "limited"
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    result: str
+    session: ModSession | None = None
+    retry_after: int = 0  # seconds, when LIMITED
+
+
+def stamp(mod: Moderator) -> str:
+    """What a session remembers of its account: a new password or role no longer matches."""
+    return hashlib.sha256(f"{mod.password_hash}\0{mod.role.value}".encode()).hexdigest()[:32]
 
 
 class Auth:
@@ -90,8 +109,13 @@ class Auth:
     ) -> None:
         self.settings = settings
         self._store_of = store_of
-        self._sessions: SessionStore = session_store(settings.broker_url, settings.mod_session_idle)
+        self._sessions: SessionStore = session_store(
+            settings.broker_url, settings.mod_session_idle, settings.mod_session_max
+        )
         self._quotas = quotas or LocalQuotas()
+        self._throttle = LoginThrottle(
+            free=settings.mod_login_max_failures, cap=settings.mod_login_lockout
+        )
 
     @property
     def store(self) -> Store:
@@ -104,34 +128,40 @@ class Auth:
         key = f"login:{(await self.store.current_ip_hash(ip)).digest}"
         return not await self._quotas.take(key, s.mod_login_rate, s.mod_login_burst)
 
-    async def login(self, name: str, password: str, ip: str) -> tuple[str, ModSession | None]:
+    async def login(self, name: str, password: str, ip: str) -> Login:
+        """OK with a new session; INVALID for an unknown name or a wrong password alike; LIMITED
+        while this address, or this name from an address that failed it, must wait
+        (``retry_after`` seconds)."""
+        address = (await self.store.current_ip_hash(ip)).digest
+        wait = self._throttle.retry_after(address, name)
+        if wait > 0:
+            return self._limit(wait)
         if await self._limited(ip):
-            return LoginResult.LIMITED, None
+            return self._limit(1.0 / self.settings.mod_login_rate)
         mod = await self.store.get_moderator(name) if name else None
         if mod is None:
             await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
-            return LoginResult.INVALID, None
-        if mod.locked(utcnow()):
-            return LoginResult.LOCKED, None
+            self._throttle.failed(address, name)
+            return Login(LoginResult.INVALID)
         if not await asyncio.to_thread(verify_password, mod.password_hash, password):
-            after = await self.store.record_login_failure(
-                mod.name,
-                max_failures=self.settings.mod_login_max_failures,
-                lock_for=timedelta(seconds=self.settings.mod_login_lockout),
-            )
-            if after is not None and after.locked(utcnow()):
-                await self.store.audit(actor=mod.name, action="moderator.locked")
-                return LoginResult.LOCKED, None
-            return LoginResult.INVALID, None
+            self._throttle.failed(address, name)
+            return Login(LoginResult.INVALID)
+        self._throttle.succeeded(address, name)
         await self.store.record_login_success(mod.name)
         session = ModSession(
             sid=secrets.token_urlsafe(32),
             name=mod.name,
             csrf=secrets.token_urlsafe(32),
             last_seen=time.monotonic(),
+            stamp=stamp(mod),
+            created=time.time(),
         )
         await self._sessions.put(session)
-        return LoginResult.OK, session
+        return Login(LoginResult.OK, session)
+
+    @staticmethod
+    def _limit(wait: float) -> Login:
+        return Login(LoginResult.LIMITED, retry_after=max(1, math.ceil(wait)))
 
     async def logout(self, request: Request) -> None:
         sid = request.cookies.get(COOKIE)
@@ -144,7 +174,8 @@ class Auth:
     # ---- requests ------------------------------------------------------------------------
 
     async def principal(self, request: Request) -> Principal | None:
-        """The logged-in moderator, or None (no cookie, unknown, idle too long, deleted)."""
+        """The logged-in moderator, or None (no cookie, unknown, idle too long, too old, deleted,
+        password or role changed since the login)."""
         sid = request.cookies.get(COOKIE)
         if not sid:
             return None
@@ -152,7 +183,7 @@ class Auth:
         if session is None:
             return None
         mod: Moderator | None = await self.store.get_moderator(session.name)
-        if mod is None:
+        if mod is None or not hmac.compare_digest(stamp(mod), session.stamp):
             await self._sessions.delete(sid)
             return None
         return Principal(mod.name, mod.role, session.csrf)
@@ -195,5 +226,17 @@ class StoreGetter:
         return store
 
 
+#: Stands in for an address that is not one (no peer, or a trusted proxy that forwarded junk):
+#: every such request shares one rate-limit bucket, which errs on the side of limiting.
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (uvicorn applies ``X-Forwarded-For`` from trusted proxies). A value
+    that is not an IP address is ignored with a warning that does not repeat it."""
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        log.warning("ignored a client address that is not an IP address (X-Forwarded-For?)")
+        return UNKNOWN_ADDRESS

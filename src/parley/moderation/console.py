@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import ClientDisconnect
 
 from parley.assets import Assets
 from parley.moderation.auth import (
@@ -35,11 +36,15 @@ from parley.moderation.service import (
     Console,
     ConsoleError,
     Sample,
-    still_restricted,
+    still_allowed,
 )
 from parley.store import InvalidInput, ModeratorExists, Role
+from parley.store.values import MODERATOR_NAME_PATTERN
 
 HERE = Path(__file__).parent
+#: The store's name rule as an HTML ``pattern`` (anchored by the browser; "-" escaped for the
+#: ``v`` flag).
+NAME_PATTERN_HTML = MODERATOR_NAME_PATTERN.strip("^$").replace(".-]", r".\-]")
 MAX_FORM_BYTES = 16 * 1024
 #: The console's CSS and scripts, under /mod/static/<hash>/ (see parley.assets).
 ASSETS = Assets(HERE / "static", "/mod/static")
@@ -72,6 +77,7 @@ def _when(value: datetime | float | None) -> str:
 
 
 _env.globals["static"] = ASSETS.prefix
+_env.globals["name_pattern"] = NAME_PATTERN_HTML
 _env.filters["age"] = _age
 _env.filters["when"] = _when
 
@@ -99,7 +105,10 @@ def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect as exc:  # nobody is left to answer; not a server error
+        raise ConsoleError(400, "the request ended early") from exc
     if len(body) > MAX_FORM_BYTES:
         raise ConsoleError(413, "form too large")
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -181,19 +190,24 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         if not pre or not hmac.compare_digest(pre, form.get("pre", "")):
             return render("login.html", 403, pre="", error="Reload the page and try again.")
         name = form.get("name", "").strip()[:64]
-        result, session = await auth.login(name, form.get("password", "")[:256], client_ip(request))
+        outcome = await auth.login(name, form.get("password", "")[:256], client_ip(request))
+        session = outcome.session
         if session is None:
-            message = {
-                LoginResult.LIMITED: "Too many attempts. Wait a minute.",
-                LoginResult.LOCKED: "This account is locked after repeated failures. Try later.",
-            }.get(result, "Wrong name or password.")
-            status = 429 if result == LoginResult.LIMITED else 401
+            limited = outcome.result == LoginResult.LIMITED
+            message = (
+                f"Too many attempts. Try again in {outcome.retry_after} s."
+                if limited
+                else "Wrong name or password."
+            )
+            status = 429 if limited else 401
             token = secrets.token_urlsafe(24)
             response = render("login.html", status, pre=token, error=message, me=None)
             response.set_cookie(
                 PRE_COOKIE, token, httponly=True, samesite="strict",
                 secure=auth.secure_cookie(request), path="/mod/login", max_age=3600,
             )  # fmt: skip
+            if limited:
+                response.headers["Retry-After"] = str(outcome.retry_after)
             return response
         target = form.get("next", "/mod")
         if not target.startswith("/mod") or target.startswith("//"):
@@ -253,7 +267,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             can_act=mine and item.status.value != "closed",
             presets=list(BAN_PRESETS),
             flash=flash[:200],
-            still_allowed=p.admin or not still_restricted(item),
+            still_allowed=still_allowed(item, admin=p.admin),
         )
 
     @router.get("/mod/items/{ref}/still")
@@ -374,20 +388,25 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             "moderators.html", p, mods=mods, roles=list(Role), created=(name, password), flash=""
         )
 
-    @router.post("/mod/moderators/{name}/role")
-    async def set_role(name: str, request: Request) -> Response:
+    # The account's name travels in the form, not in the path: any name can be changed or
+    # deleted, including one made before the name rule.
+    @router.post("/mod/moderators/role")
+    async def set_role(request: Request) -> Response:
         p, form = await posted(request, admin=True)
+        name = form.get("name", "")
         if name == p.name:
             return back("/mod/moderators", "You cannot change your own role.")
         try:
             await console.store.set_moderator_role(name, form.get("role", ""), actor=p.name)
         except InvalidInput as exc:
             return back("/mod/moderators", str(exc))
+        await auth.end_sessions_of(name)
         return back("/mod/moderators", f"{name}: role changed.")
 
-    @router.post("/mod/moderators/{name}/delete")
-    async def delete_moderator(name: str, request: Request) -> Response:
-        p, _ = await posted(request, admin=True)
+    @router.post("/mod/moderators/delete")
+    async def delete_moderator(request: Request) -> Response:
+        p, form = await posted(request, admin=True)
+        name = form.get("name", "")
         if name == p.name:
             return back("/mod/moderators", "You cannot delete yourself.")
         await console.store.delete_moderator(name, actor=p.name)

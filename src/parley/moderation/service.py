@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 
 from parley.metrics import Metrics
+from parley.plain_text import strip_invisible
 from parley.protocol import Notice
 from parley.store import (
     AlreadyDecided,
@@ -110,7 +111,7 @@ def _total(counter: Counter) -> float:
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
+    reason = strip_invisible(reason).strip()  # a reason of invisible characters is no reason
     if not reason:
         raise ConsoleError(422, "a statement of reasons is required")
     if len(reason) > MAX_REASON_CHARS:
@@ -121,6 +122,12 @@ def _reason(reason: str) -> str:
 def still_restricted(item: Item) -> bool:
     """A still from the minor pool may show a child: only admins may open it."""
     return item.pool.startswith("minor:")
+
+
+def still_allowed(item: Item, *, admin: bool) -> bool:
+    """The one rule for who sees an item's still, wherever it is shown: the still itself, the
+    item page's link, and the legal-hold export."""
+    return admin or not still_restricted(item)
 
 
 def ban_category(item: Item) -> BanCategory:
@@ -347,7 +354,7 @@ class Console:
         if item.frame is None:
             raise ConsoleError(404, "this item has no still")
         kind = item.kind.value
-        if still_restricted(item) and not admin:
+        if not still_allowed(item, admin=admin):
             await self.store.audit(
                 actor=moderator, action="item.still_refused", item_type=kind, item_id=ref
             )
@@ -361,10 +368,14 @@ class Console:
         )
         return item.frame
 
-    async def export(self, ref: str, moderator: str) -> dict[str, Any]:
-        await self._item(ref)
+    async def export(self, ref: str, moderator: str, *, admin: bool) -> dict[str, Any]:
+        """The legal-hold bundle; the still's bytes only for whoever may see the still (its
+        digest always). Audited as ``item.legal_export_still`` when the still is in it."""
+        item = await self._item(ref)
         try:
-            return await self.store.export_legal_hold(ref, actor=moderator)
+            return await self.store.export_legal_hold(
+                ref, actor=moderator, with_frame=still_allowed(item, admin=admin)
+            )
         except NotOnLegalHold as exc:
             raise ConsoleError(409, "this item is not under legal hold") from exc
 

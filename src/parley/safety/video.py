@@ -17,10 +17,10 @@ import os
 import time
 
 from parley.config import Settings
+from parley.jpeg import jpeg_size
 from parley.metrics import Metrics
 from parley.protocol import Matched, PartnerLeft, Sample, ServerMessage, Stopped, Waiting
 from parley.safety.classifier import BUILTIN, ClassifierError, choose
-from parley.safety.jpeg import jpeg_size
 from parley.safety.vision import Thresholds, VisionPool, sample_interval
 
 log = logging.getLogger("parley.vision")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import plain, write_audit
 from parley.store.bans import ip_digests, lift_in
 from parley.store.database import Database
 from parley.store.errors import AlreadyDecided, AppealExists, InvalidInput, NotFound
@@ -33,7 +33,7 @@ class Appeals(Database):
         text = text.strip()
         if not text:
             raise InvalidInput("an appeal needs some text")
-        bounded(text, MAX_APPEAL_CHARS, "appeal")
+        text = plain(text, MAX_APPEAL_CHARS, "appeal")
         now = moment(now)
         try:
             async with self._write() as session:
@@ -87,7 +87,7 @@ class Appeals(Database):
             verdict = Decision(decision)
         except ValueError as exc:
             raise InvalidInput(f"unknown decision {decision!r}") from exc
-        bounded(reason, MAX_REASON_CHARS, "reason")
+        reason = plain(reason, MAX_REASON_CHARS, "reason")
         now = moment(now)
         async with self._write() as session:
             result = await session.execute(

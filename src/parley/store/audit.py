@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.plain_text import strip_invisible
 from parley.store.database import Database
 from parley.store.errors import InvalidInput
 from parley.store.models import AuditRow
@@ -26,6 +27,12 @@ def bounded(value: str, limit: int, what: str) -> str:
     if len(value) > limit:
         raise InvalidInput(f"{what} is longer than {limit} characters")
     return value
+
+
+def plain(value: str, limit: int, what: str) -> str:
+    """Free text for a reader: bidi controls and zero-width characters stripped
+    (:mod:`parley.plain_text`), then bounded."""
+    return bounded(strip_invisible(value), limit, what)
 
 
 def write_audit(
@@ -48,7 +55,7 @@ def write_audit(
         action=bounded(action, 32, "action"),
         item_type=item_type,
         item_id=None if item_id is None else str(item_id),
-        reason=None if reason is None else bounded(reason, MAX_REASON_CHARS, "reason"),
+        reason=None if reason is None else plain(reason, MAX_REASON_CHARS, "reason"),
         details=details,
     )
     session.add(row)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, NotFound
 from parley.store.hashing import check_device, is_hash
@@ -80,7 +80,7 @@ class Bans(Database):
                 device_hash=check_device(device) if device else None,
                 ip_hash=ip_digests([ip])[0] if ip else None,
                 ip_key_id=ip.key_id if ip else None,
-                reason=bounded(reason, MAX_REASON_CHARS, "reason"),
+                reason=plain(reason, MAX_REASON_CHARS, "reason"),
                 category=cat.value,
                 created_at=now,
                 created_by=actor,
@@ -196,7 +196,7 @@ class Bans(Database):
     ) -> bool:
         """End a ban now. True if it was in place (not lifted before). Writes the audit log."""
         now = moment(now)
-        bounded(reason, MAX_REASON_CHARS, "reason")
+        reason = plain(reason, MAX_REASON_CHARS, "reason")
         async with self._write() as session:
             lifted = await lift_in(session, ban_id, actor=actor, now=now)
             if lifted:

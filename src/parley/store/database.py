@@ -134,7 +134,13 @@ class Database:
         exist. ``busy_timeout`` is how long a SQLite writer waits for the write lock.
         """
         parsed = normalise_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "pool_size": pool_size, "max_overflow": pool_size}
+        # hide_parameters: an error's text (and echo) never carries a comment or a transcript.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "hide_parameters": True,
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+        }
         if parsed.get_backend_name() == "sqlite":
             if schema:
                 raise ValueError("schema is for PostgreSQL only")

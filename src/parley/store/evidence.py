@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from parley.jpeg import NotAJpeg, reencode
 from parley.store.errors import InvalidInput
 from parley.store.values import (
     MAX_FRAME_BYTES,
@@ -22,7 +23,6 @@ from parley.store.values import (
 )
 
 _SPEAKERS = frozenset({"reporter", "reported", "other"})
-_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def new_ref(kind: ItemKind) -> str:
@@ -62,12 +62,25 @@ def check_transcript(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
     return out
 
 
-def check_frame(frame: bytes | None) -> tuple[bytes | None, str | None]:
-    """The frame and its SHA-256, or InvalidInput for anything but a bounded JPEG."""
+def pool_takes_stills(pool: str) -> bool:
+    """Only video pools ("<band>:video:<language>") have a camera: a text or question chat has
+    no still to keep, whatever a client sends."""
+    parts = pool.split(":")
+    return len(parts) >= 2 and parts[1] == "video"
+
+
+def check_frame(frame: bytes | None, pool: str) -> tuple[bytes | None, str | None]:
+    """The frame as it will be stored (decoded and re-encoded: :func:`parley.jpeg.reencode`) and
+    its SHA-256, or InvalidInput for anything but a bounded JPEG from a video pool. Decoding
+    takes milliseconds: async callers run this in a thread."""
     if frame is None:
         return None, None
     if len(frame) > MAX_FRAME_BYTES:
         raise InvalidInput(f"a still frame is at most {MAX_FRAME_BYTES} bytes")
-    if not frame.startswith(_JPEG_MAGIC):
-        raise InvalidInput("a still frame must be a JPEG")
-    return frame, hashlib.sha256(frame).hexdigest()
+    try:
+        image = reencode(frame)
+    except NotAJpeg as exc:
+        raise InvalidInput("a still frame must be a JPEG") from exc
+    if not pool_takes_stills(pool):
+        raise InvalidInput("a still frame belongs to a video chat only")
+    return image, hashlib.sha256(image).hexdigest()

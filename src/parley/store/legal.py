@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import NotFound, NotOnLegalHold
 from parley.store.models import AuditRow, BanRow, FlagRow, ReportRow
@@ -51,7 +51,7 @@ class LegalHolds(Database):
         """Put a report or flag under legal hold; True if it was not held already. Writes the
         audit log. A hold cannot be removed: it ends by time (see retention)."""
         model = item_model(ref)
-        bounded(reason, MAX_REASON_CHARS, "reason")
+        reason = plain(reason, MAX_REASON_CHARS, "reason")
         now = moment(now)
         async with self._write() as session:
             result = await session.execute(
@@ -75,10 +75,12 @@ class LegalHolds(Database):
         return placed
 
     async def export_legal_hold(
-        self, ref: str, *, actor: str, now: datetime | None = None
+        self, ref: str, *, actor: str, with_frame: bool = True, now: datetime | None = None
     ) -> dict[str, Any]:
-        """The JSON bundle of an item under legal hold (NotOnLegalHold otherwise). The export is
-        recorded in the audit log."""
+        """The JSON bundle of an item under legal hold (NotOnLegalHold otherwise). Without
+        ``with_frame`` the still is described (size, SHA-256) but its bytes are left out. The
+        export is recorded in the audit log as what it holds: ``item.legal_export_still`` when
+        the still's bytes are in it, ``item.legal_export`` otherwise."""
         model = item_model(ref)
         now = moment(now)
         async with self._write() as session:
@@ -108,15 +110,23 @@ class LegalHolds(Database):
                     .order_by(AuditRow.at, AuditRow.id)
                 )
             ]
-            bundle = build_bundle(item, bans, actions, exported_by=actor, exported_at=now)
+            bundle = build_bundle(
+                item, bans, actions, exported_by=actor, exported_at=now, with_frame=with_frame
+            )
+            still = (
+                bundle["evidence"]["frame"] is not None and "base64" in bundle["evidence"]["frame"]
+            )
+            details: dict[str, Any] = {"bundle_sha256": bundle["bundle_sha256"]}
+            if item.frame_sha256 is not None:
+                details["frame_sha256"] = item.frame_sha256
             write_audit(
                 session,
                 at=now,
                 actor=actor,
-                action="item.legal_export",
+                action="item.legal_export_still" if still else "item.legal_export",
                 item_type=model_kind(model),
                 item_id=ref,
-                details={"bundle_sha256": bundle["bundle_sha256"]},
+                details=details,
             )
         return bundle
 
@@ -128,6 +138,7 @@ def build_bundle(
     *,
     exported_by: str,
     exported_at: datetime,
+    with_frame: bool = True,
 ) -> dict[str, Any]:
     lines = []
     for line in item.transcript:
@@ -138,14 +149,17 @@ def build_bundle(
             "text": line["text"],
         }
         lines.append({**entry, "sha256": sha256(canonical(entry))})
-    frame = None
+    frame: dict[str, Any] | None = None
     if item.frame is not None:
         frame = {
             "media_type": "image/jpeg",
             "bytes": len(item.frame),
             "sha256": sha256(item.frame),
-            "base64": base64.b64encode(item.frame).decode(),
         }
+        if with_frame:
+            frame["base64"] = base64.b64encode(item.frame).decode()
+        else:
+            frame["withheld"] = "restricted: not exported to this moderator"
     transcript_plain = [{k: v for k, v in x.items() if k != "sha256"} for x in lines]
     bundle: dict[str, Any] = {
         "format": BUNDLE_FORMAT,

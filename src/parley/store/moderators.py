@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, ModeratorExists
 from parley.store.models import ModeratorRow, UTCDateTime
 from parley.store.records import Moderator
-from parley.store.values import MAX_NAME_CHARS, Role, moment
+from parley.store.values import MODERATOR_NAME_PATTERN, Role, moment
+
+_NAME = re.compile(MODERATOR_NAME_PATTERN)
+
+
+def check_moderator_name(name: str) -> str:
+    """The name, or InvalidInput: 1-64 of A-Z a-z 0-9 _ . - and not starting with . or -."""
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(
+            "a moderator's name is 1 to 64 letters, digits, '_', '.' or '-', and does not "
+            "start with '.' or '-'"
+        )
+    return name
 
 
 def _role(role: Role | str) -> Role:
@@ -33,10 +46,7 @@ class Moderators(Database):
         now: datetime | None = None,
     ) -> Moderator:
         """Create an account (ModeratorExists if the name is taken). Writes the audit log."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("a moderator needs a name")
-        bounded(name, MAX_NAME_CHARS, "name")
+        name = check_moderator_name(name.strip())
         now = moment(now)
         try:
             async with self._write() as session:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.store.audit import bounded, write_audit
+from parley.store.audit import bounded, plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, NotFound
 from parley.store.evidence import kind_of_ref
@@ -207,7 +207,7 @@ class ModerationQueue(Database):
             outcome = Resolution(resolution)
         except ValueError as exc:
             raise InvalidInput(f"unknown resolution {resolution!r}") from exc
-        bounded(reason, MAX_REASON_CHARS, "reason")
+        reason = plain(reason, MAX_REASON_CHARS, "reason")
         async with self._write() as session:
             result = await session.execute(
                 update(model)

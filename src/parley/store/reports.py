@@ -7,6 +7,7 @@ ever written (docs/design.md, invariant 5).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,10 +16,16 @@ from typing import Any
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from parley.store.audit import bounded
+from parley.store.audit import bounded, plain
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
-from parley.store.evidence import check_frame, check_transcript, kind_of_ref, new_ref
+from parley.store.evidence import (
+    check_frame,
+    check_transcript,
+    kind_of_ref,
+    new_ref,
+    pool_takes_stills,
+)
 from parley.store.hashing import check_device
 from parley.store.models import BanRow, FlagRow, IpKeyRow, ReportRow
 from parley.store.records import Ban, DeviceHistory, Item, QueueItem
@@ -66,11 +73,11 @@ class Reports(Database):
             cat = Category(category)
         except ValueError as exc:
             raise InvalidInput(f"unknown report category {category!r}") from exc
-        image, digest = check_frame(frame)
+        image, digest = await asyncio.to_thread(check_frame, frame, pool)
         values: dict[str, Any] = {
             "category": cat.value,
             "priority": CATEGORY_PRIORITY[cat],
-            "comment": bounded(comment, MAX_COMMENT_CHARS, "comment"),
+            "comment": plain(comment, MAX_COMMENT_CHARS, "comment"),
             "reporter_device": check_device(reporter),
             "reported_device": check_device(reported),
             "reported_ip_hash": reported_ip.digest if reported_ip else None,
@@ -94,22 +101,28 @@ class Reports(Database):
     ) -> bool:
         """Attach a still frame to report ``ref`` after the fact (the page uploads it over HTTP
         once the report is acknowledged). Only the report's own reporter may, only once, and only
-        within ``within`` of its creation; returns False otherwise. One conditional UPDATE,
+        within ``within`` of its creation, and only to a report from a video chat; returns False
+        otherwise. The still is stored re-encoded (``check_frame``), by one conditional UPDATE
         committed before this returns. InvalidInput for anything but a bounded JPEG."""
-        image, digest = check_frame(frame)
         check_device(reporter)
         if kind_of_ref(ref) is not ItemKind.REPORT:
             return False
         since = moment(now) - within
+        open_to_a_still = (
+            ReportRow.ref == ref,
+            ReportRow.reporter_device == reporter,
+            ReportRow.frame.is_(None),
+            ReportRow.created_at >= since,
+        )
+        async with self._read() as session:
+            pool = await session.scalar(select(ReportRow.pool).where(*open_to_a_still))
+        if pool is None or not pool_takes_stills(pool):
+            return False
+        image, digest = await asyncio.to_thread(check_frame, frame, pool)
         async with self._write() as session:
             result = await session.execute(
                 update(ReportRow)
-                .where(
-                    ReportRow.ref == ref,
-                    ReportRow.reporter_device == reporter,
-                    ReportRow.frame.is_(None),
-                    ReportRow.created_at >= since,
-                )
+                .where(*open_to_a_still)
                 .values(frame=image, frame_sha256=digest)
                 .execution_options(synchronize_session=False)
             )
@@ -137,7 +150,7 @@ class Reports(Database):
             flag_kind = FlagKind(kind)
         except ValueError as exc:
             raise InvalidInput(f"unknown flag kind {kind!r}") from exc
-        image, digest = check_frame(frame)
+        image, digest = await asyncio.to_thread(check_frame, frame, pool)
         values: dict[str, Any] = {
             "kind": flag_kind.value,
             "priority": FLAG_PRIORITY[flag_kind] if priority is None else int(priority),

@@ -138,6 +138,9 @@ MAX_TRANSCRIPT_LINES = 200
 MAX_LINE_CHARS = 2000
 MAX_FRAME_BYTES = 512 * 1024
 MAX_NAME_CHARS = 64  # moderator names, actors, pair ids, pools
+#: The one rule for a moderator's name (store, API, console form, CLI): it goes into URLs and
+#: the audit log as it is. Not starting with "." or "-": no "..", no option look-alikes.
+MODERATOR_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 MIN_LEGAL_HOLD_DAYS = 365  # CyberTipline reports: preserve at least one year (18 U.S.C. 2258A(h))
 
 #: Public references: "R-7KQ2M9" (report), "F-3M9XQ2" (flag). Crockford base32 without 0 and 1.
