@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
+import secrets
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -135,6 +137,22 @@ def room_evidence(
         reporter_seat=me.seat,
         reported_seat=them.seat,
     )
+
+
+class PairIds:
+    """Unique pair ids: a random per-process prefix and a counter.
+
+    A pair id needs to be unique, not secret: the server routes by the sender's *current* pair,
+    so knowing someone else's pair id gives nothing (invariant 2). Avoiding a getrandom call per
+    match keeps matching cheap.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = "p_" + secrets.token_urlsafe(6) + "."
+        self._next = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._next):x}"
 
 
 class Outcome(enum.Enum):

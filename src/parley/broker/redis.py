@@ -56,13 +56,13 @@ from parley.broker.base import (
     MatchObserver,
     Member,
     Outcome,
+    PairIds,
     Ticket,
     discusser,
     other_discusser,
     room_evidence,
     room_key,
 )
-from parley.broker.memory import PairIds
 from parley.broker.redis_quotas import HELD_REFRESH, RedisQuotas
 from parley.protocol import (
     Banned,
