@@ -9,6 +9,7 @@ from typing import Any
 
 from parley.broker import redis_lua as lua
 from parley.broker.redis_core import LocalSession, RedisCore, as_str, json_enc, room_side
+from parley.broker.redis_envelopes import BlockMessage
 
 BLOCK_TTL_S = 30 * 24 * 3600
 RECENT_BLOCKS_S = 10.0  # block announcements replayed to sessions that attach this soon after
@@ -69,7 +70,7 @@ class RedisBlocks(RedisCore):
         node's copies (ours at once), and in the records of their tabs waiting for a room."""
         async with self._redis.pipeline(transaction=False) as pipe:
             self._add_block(pipe, mine, theirs)
-            pipe.publish(self._blocks_channel, json_enc.encode((mine, theirs)))
+            pipe.publish(self._blocks_channel, json_enc.encode(BlockMessage(mine, theirs)))
             await pipe.execute()
         self._on_block(mine, theirs)
         await self._block_in_rooms(mine, theirs)

@@ -31,15 +31,13 @@ from parley.broker.base import (
     Ticket,
     room_key,
 )
+from parley.broker.redis_envelopes import Envelope
 from parley.broker.redis_quotas import RedisQuotas
 from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
 
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
-# Envelope on a node channel: [kind, session, pair, partner, partner_node, event-json]. Kinds:
-# m matched, l partner left, r relayed (if still that pair), e a question room ended, b barrier.
-Envelope = tuple[str, str, str, str, str, str]
 json_enc = msgspec.json.Encoder()
 # hello modes whose pools form question rooms, and the side each waits on (parley.question.SIDES)
 ROOM_SIDES = {"question": "asker", "discuss": "discusser"}

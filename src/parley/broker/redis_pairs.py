@@ -19,6 +19,7 @@ from parley.broker.redis_core import (
     json_enc,
     room_side,
 )
+from parley.broker.redis_envelopes import Envelope, Kind
 from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, Waiting, encode
 
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
@@ -72,7 +73,9 @@ class RedisPairs(RedisCore):
                 partner.mailbox.deliver(event)
             return Outcome.OK
         try:
-            await self._publish(s.partner_node, ("r", s.partner, pair, "", "", encode(event)))
+            await self._publish(
+                s.partner_node, Envelope(Kind.RELAYED, s.partner, pair, event=encode(event))
+            )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
         return Outcome.OK
@@ -284,7 +287,9 @@ class RedisPairs(RedisCore):
             self._deliver_matched(partner, pid, session, self.node, event)
         else:
             with contextlib.suppress(*REDIS_ERRORS):
-                await self._publish(pnode, ("m", partner, pid, session, self.node, encode(event)))
+                await self._publish(
+                    pnode, Envelope(Kind.MATCHED, partner, pid, session, self.node, encode(event))
+                )
         self._observer.matched(
             pool, (max(0.0, now - float(a_since)), max(0.0, now - float(b_since)))
         )
@@ -317,7 +322,9 @@ class RedisPairs(RedisCore):
                 pair=pid, reason="disconnected" if reason == "disconnected" else "left"
             )
             with contextlib.suppress(*REDIS_ERRORS):
-                await self._publish(onode, ("l", other, pid, "", "", encode(event)))
+                await self._publish(
+                    onode, Envelope(Kind.PARTNER_LEFT, other, pid, event=encode(event))
+                )
 
     async def _lookup(
         self, pool: str, session: str, pair: str

@@ -12,15 +12,14 @@ import time
 import msgspec
 
 from parley.broker.base import BanOrder
-from parley.broker.redis_core import REDIS_ERRORS, Envelope, RedisCore, as_str, json_enc
+from parley.broker.redis_core import REDIS_ERRORS, RedisCore, as_str, json_enc
+from parley.broker.redis_envelopes import BanMessage, BlockMessage, Envelope, Kind
 from parley.protocol import Banned, Matched, PartnerLeft, decode_server, encode
 
 log = logging.getLogger("parley.broker.redis")  # one logger for the whole broker
-_dec = msgspec.json.Decoder(tuple[str, str, str, str, str, str])
-# A ban on the cluster channel: [origin node, device hash, address hash, banned-json]
-_ban_dec = msgspec.json.Decoder(tuple[str, str, str, str])
-# A block on the cluster channel: [device, device] (blocks hold both ways)
-_block_dec = msgspec.json.Decoder(tuple[str, str])
+_dec = msgspec.json.Decoder(Envelope)
+_ban_dec = msgspec.json.Decoder(BanMessage)
+_block_dec = msgspec.json.Decoder(BlockMessage)
 
 
 class RedisPubSub(RedisCore):
@@ -31,7 +30,7 @@ class RedisPubSub(RedisCore):
         Redis returns if it is down; a banned device is refused on connect in any case)."""
         await super().announce_ban(order)
         payload = json_enc.encode(
-            (self.node, order.device or "", order.ip_hash or "", encode(order.notice))
+            BanMessage(self.node, order.device or "", order.ip_hash or "", encode(order.notice))
         )
         try:
             await self._redis.publish(self._bans_channel, payload)
@@ -39,11 +38,11 @@ class RedisPubSub(RedisCore):
             self._pending_bans.append(payload)
 
     def _on_ban_message(self, data: bytes) -> None:
-        origin, device, ip_hash, notice = _ban_dec.decode(data)
-        event = decode_server(notice)
-        if origin == self.node or self._ban_handler is None or not isinstance(event, Banned):
+        ban = _ban_dec.decode(data)
+        event = decode_server(ban.notice)
+        if ban.origin == self.node or self._ban_handler is None or not isinstance(event, Banned):
             return
-        self._ban_handler(BanOrder(device or None, ip_hash or None, event))
+        self._ban_handler(BanOrder(ban.device or None, ban.ip_hash or None, event))
 
     async def flush(self) -> None:
         """Wait until every event published to this node before now has been delivered."""
@@ -53,7 +52,7 @@ class RedisPubSub(RedisCore):
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._barriers[token] = fut
         try:
-            await self._redis.publish(self._channel, json_enc.encode(("b", token, "", "", "", "")))
+            await self._redis.publish(self._channel, json_enc.encode(Envelope(Kind.BARRIER, token)))
             await asyncio.wait_for(fut, 5)
         finally:
             self._barriers.pop(token, None)
@@ -62,8 +61,9 @@ class RedisPubSub(RedisCore):
         await self._pipe.execute("PUBLISH", f"{self.prefix}:node:{node}", json_enc.encode(envelope))
 
     def _on_envelope(self, data: bytes) -> None:
-        kind, session, pair, partner, pnode, payload = _dec.decode(data)
-        if kind == "b":
+        envelope = _dec.decode(data)
+        kind, session, pair = envelope.kind, envelope.session, envelope.pair
+        if kind is Kind.BARRIER:
             fut = self._barriers.get(session)
             if fut is not None and not fut.done():
                 fut.set_result(None)
@@ -71,15 +71,15 @@ class RedisPubSub(RedisCore):
         s = self._local.get(session)
         if s is None:
             return
-        event = decode_server(payload)
-        if kind == "m" and isinstance(event, Matched):
-            self._deliver_matched(session, pair, partner, pnode, event)
-        elif kind == "l":
+        event = decode_server(envelope.event)
+        if kind is Kind.MATCHED and isinstance(event, Matched):
+            self._deliver_matched(session, pair, envelope.partner, envelope.partner_node, event)
+        elif kind is Kind.PARTNER_LEFT:
             reason = event.reason if isinstance(event, PartnerLeft) else "left"
             self._partner_left_local(session, pair, reason)
-        elif kind == "r" and s.pair == pair:
+        elif kind is Kind.RELAYED and s.pair == pair:
             s.mailbox.deliver(event)
-        elif kind == "e" and isinstance(event, PartnerLeft):
+        elif kind is Kind.ROOM_ENDED and isinstance(event, PartnerLeft):
             self._room_ended_local(session, pair, event)
 
     async def _listen(self) -> None:
@@ -105,7 +105,8 @@ class RedisPubSub(RedisCore):
                             if channel == self._bans_channel:
                                 self._on_ban_message(msg["data"])
                             elif channel == self._blocks_channel:
-                                self._on_block(*_block_dec.decode(msg["data"]))
+                                block = _block_dec.decode(msg["data"])
+                                self._on_block(block.device, block.other)
                             else:
                                 self._on_envelope(msg["data"])
                         except (msgspec.DecodeError, msgspec.ValidationError, ValueError):

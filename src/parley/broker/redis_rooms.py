@@ -29,13 +29,13 @@ from parley.broker.base import (
 from parley.broker.redis_core import (
     REDIS_ERRORS,
     ROOM_SIDES,
-    Envelope,
     LocalSession,
     RedisCore,
     as_str,
     json_enc,
     room_side,
 )
+from parley.broker.redis_envelopes import Envelope, Kind
 from parley.protocol import (
     Matched,
     Notice,
@@ -138,7 +138,7 @@ class RedisRooms(RedisCore):
             if node == self.node:
                 self._deliver_matched(session, rid, "", "", event)
             else:
-                remote.append((node, ("m", session, rid, "", "", encode(event))))
+                remote.append((node, Envelope(Kind.MATCHED, session, rid, event=encode(event))))
         if remote:
             # In one MULTI: every member's node hears ``matched`` before any member can relay to
             # it (a relay comes from a node that heard its own ``matched``, so after the EXEC).
@@ -167,14 +167,14 @@ class RedisRooms(RedisCore):
         kind, rid, seat, *members = res
         event: Notice | PartnerLeft
         if kind == "A":
-            event, envelope = Notice(code="asker_left", text=ASKER_LEFT, pair=rid), "r"
+            event, sent = Notice(code="asker_left", text=ASKER_LEFT, pair=rid), Kind.RELAYED
         else:
             event = PartnerLeft(
                 pair=rid,
                 reason="disconnected" if reason == "disconnected" else "left",
                 who=discusser(seat),
             )
-            envelope = "e"
+            sent = Kind.ROOM_ENDED
         payload = encode(event)
         for session, node in zip(members[::2], members[1::2], strict=True):
             s = self._local.get(session)
@@ -187,7 +187,7 @@ class RedisRooms(RedisCore):
                     s.mailbox.deliver(event)
             elif node:
                 with contextlib.suppress(*REDIS_ERRORS):
-                    await self._publish(node, (envelope, session, rid, "", "", payload))
+                    await self._publish(node, Envelope(sent, session, rid, event=payload))
 
     async def _relay_in_room(
         self, s: LocalSession, session: str, pair: str, event: ServerMessage
@@ -226,7 +226,7 @@ class RedisRooms(RedisCore):
                     local.mailbox.deliver(event)
                 continue
             try:
-                await self._publish(node, ("r", other, pair, "", "", payload))
+                await self._publish(node, Envelope(Kind.RELAYED, other, pair, event=payload))
             except REDIS_ERRORS:
                 return Outcome.UNAVAILABLE
         return Outcome.OK
