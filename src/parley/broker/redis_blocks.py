@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 from parley.broker import redis_lua as lua
-from parley.broker.redis_core import LocalSession, RedisCore, as_str, json_enc, room_side
+from parley.broker.redis_core import LocalSession, RedisCore, json_enc, room_side
 from parley.broker.redis_envelopes import BlockMessage
+from parley.broker.redis_replies import as_str
 
 BLOCK_TTL_S = 30 * 24 * 3600
 RECENT_BLOCKS_S = 10.0  # block announcements replayed to sessions that attach this soon after

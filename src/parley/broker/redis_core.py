@@ -33,6 +33,7 @@ from parley.broker.base import (
 )
 from parley.broker.redis_envelopes import Envelope
 from parley.broker.redis_quotas import RedisQuotas
+from parley.broker.redis_replies import Code, Left, RoomLeft
 from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
 
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
@@ -62,10 +63,6 @@ class LocalSession:
     # Pairs (or rooms) that ended before their `matched` reached this node: events from two
     # nodes, or a reply and an event, may cross. Told right after that `matched`, in order.
     ended_early: dict[str, PartnerLeft] = field(default_factory=dict)
-
-
-def as_str(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def room_side(pool: str) -> str | None:
@@ -261,11 +258,11 @@ class RedisCore(Broker):
         """In ``redis_blocks``."""
 
     @abstractmethod
-    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
         """In ``redis_pairs``."""
 
     @abstractmethod
-    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> RoomLeft:
         """In ``redis_rooms``."""
 
     @abstractmethod
@@ -275,15 +272,15 @@ class RedisCore(Broker):
     @abstractmethod
     async def _lookup(
         self, pool: str, session: str, pair: str
-    ) -> Outcome | tuple[str, str, str, str, str, tuple[Line, ...]]:
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
         """In ``redis_pairs``."""
 
     @abstractmethod
-    async def _notify_left(self, res: list[str], reason: str) -> None:
+    async def _notify_left(self, res: Left | RoomLeft, reason: str) -> None:
         """In ``redis_pairs``."""
 
     @abstractmethod
-    async def _notify_room(self, res: list[str], reason: str) -> None:
+    async def _notify_room(self, res: RoomLeft, reason: str) -> None:
         """In ``redis_rooms``."""
 
     @abstractmethod

@@ -10,16 +10,11 @@ import time
 import msgspec
 
 from parley.broker import redis_lua as lua
+from parley.broker import redis_replies as replies
 from parley.broker.base import Evidence, Line, Outcome, Ticket
-from parley.broker.redis_core import (
-    REDIS_ERRORS,
-    LocalSession,
-    RedisCore,
-    as_str,
-    json_enc,
-    room_side,
-)
+from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc, room_side
 from parley.broker.redis_envelopes import Envelope, Kind
+from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
 from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, Waiting, encode
 
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
@@ -51,7 +46,7 @@ class RedisPairs(RedisCore):
         self._cancel_timer(s)
         s.waiting = False
         await self._notify_left(res, "left")
-        return Outcome.NOT_PAIRED if res[0] == "N" else Outcome.OK
+        return Outcome.NOT_PAIRED if res.code is Code.NOT_PAIRED else Outcome.OK
 
     async def relay(self, session: str, pair: str, event: ServerMessage) -> Outcome:
         s = self._local.get(session)
@@ -93,7 +88,7 @@ class RedisPairs(RedisCore):
             state, a, _b, da, db, _lines = found
             mine, theirs = (da, db) if a == session else (db, da)
             await self._store_block(mine, theirs)
-            if state == "L" and s.pair == pair:
+            if state is Code.LIVE and s.pair == pair:
                 res = await self._leave(s.pool, session)
                 await self._notify_left(res, "left")
             elif s.pair == pair:
@@ -126,7 +121,7 @@ class RedisPairs(RedisCore):
             reporter_device=mine,
             reported_device=theirs,
             lines=lines,
-            live=state == "L",
+            live=state is Code.LIVE,
         )
 
     async def end_pair(self, session: str) -> str | None:
@@ -144,7 +139,7 @@ class RedisPairs(RedisCore):
         self._cancel_timer(s)
         s.waiting = False
         await self._notify_left(res, "left")
-        return res[1] if res[0] == "P" else pair
+        return res.pair if isinstance(res, Left) and res.code is Code.PAIRED else pair
 
     async def snapshot(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """Everything queued and paired in Redis (all nodes): ({session: pool}, {pair: (a, b)})."""
@@ -186,46 +181,44 @@ class RedisPairs(RedisCore):
             now = time.time()
             pid = self._new_pair_id()
             seen = s.matches
-            res = [
-                as_str(x)
-                for x in await self._script(
-                    "enqueue",
-                    [self._base(ticket.pool)],
-                    [
-                        ticket.session,
-                        ticket.device,
-                        self.node,
-                        repr(now),
-                        lua.SEP.join(ticket.interests),
-                        await self._blocked(s),
-                        mode,
-                        pid,
-                        self._grace_ms,
-                        s.place if recovering else "",
-                    ],
-                )
-            ]
+            raw = await self._script(
+                "enqueue",
+                [self._base(ticket.pool)],
+                [
+                    ticket.session,
+                    ticket.device,
+                    self.node,
+                    repr(now),
+                    lua.SEP.join(ticket.interests),
+                    await self._blocked(s),
+                    mode,
+                    pid,
+                    self._grace_ms,
+                    s.place if recovering else "",
+                ],
+            )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
-        code = res[0]
-        if code == "W":
+        if replies.code(raw) is Code.WAITING:
             return Outcome.WAITING
-        if code == "B":
+        if replies.code(raw) is Code.BAD_STATE:
             return Outcome.BAD_STATE
         s.ticket = ticket
         self._cancel_timer(s)
-        if code == "M":
-            left, match = res[7:], res[:7]
+        res: Match | Queued
+        if replies.code(raw) is Code.MATCHED:
+            res = replies.read(raw, Match)
         else:
-            left, match, s.place = res[2:], [], res[1]
-        if left:
-            old = left[0]
-            if s.pair == old:
-                self._forget_pair(s, old)
-            s.dead.append(old)
-            await self._notify_left(["P", *left], "left")
-        if code == "M":
-            await self._matched(ticket.pool, ticket.session, match, now)
+            res = replies.read(raw, Queued)
+            s.place = res.place
+        left = res.left()
+        if left is not None:
+            if s.pair == left.pair:
+                self._forget_pair(s, left.pair)
+            s.dead.append(left.pair)
+            await self._notify_left(left, "left")
+        if isinstance(res, Match):
+            await self._matched(ticket.pool, ticket.session, res, now)
             return Outcome.OK
         if s.matches != seen:
             # Queued, and already matched by another node, whose `matched` (and maybe that
@@ -261,24 +254,21 @@ class RedisPairs(RedisCore):
             return
         now = time.time()
         try:
-            res = [
-                as_str(x)
-                for x in await self._script(
-                    "fallback",
-                    [self._base(s.pool)],
-                    [session, repr(now), await self._blocked(s), self._new_pair_id()],
-                )
-            ]
+            raw = await self._script(
+                "fallback",
+                [self._base(s.pool)],
+                [session, repr(now), await self._blocked(s), self._new_pair_id()],
+            )
         except REDIS_ERRORS:
             return
-        if res[0] == "M":
-            await self._matched(s.pool, session, res, now)
-        elif res[0] == "W" and self._local.get(session) is s and s.waiting:
+        if replies.code(raw) is Code.MATCHED:
+            await self._matched(s.pool, session, replies.read(raw, Match), now)
+        elif replies.code(raw) is Code.WAITING and self._local.get(session) is s and s.waiting:
             s.mailbox.deliver(Waiting(stage="anyone"))
 
-    async def _matched(self, pool: str, session: str, res: list[str], now: float) -> None:
-        _, pid, partner, pnode, a_since, b_since, common_s = res
-        common = common_s.split(lua.SEP) if common_s else []
+    async def _matched(self, pool: str, session: str, match: Match, now: float) -> None:
+        pid, partner, pnode = match.pair, match.partner, match.partner_node
+        common = match.common.split(lua.SEP) if match.common else []
         self._deliver_matched(
             session, pid, partner, pnode, Matched(pair=pid, common=common, role="offerer")
         )
@@ -291,30 +281,32 @@ class RedisPairs(RedisCore):
                     pnode, Envelope(Kind.MATCHED, partner, pid, session, self.node, encode(event))
                 )
         self._observer.matched(
-            pool, (max(0.0, now - float(a_since)), max(0.0, now - float(b_since)))
+            pool,
+            (max(0.0, now - float(match.since)), max(0.0, now - float(match.partner_since))),
         )
 
-    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
+    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
         if room_side(pool) is not None:
             return await self._leave_room(pool, session, forget=forget)
-        res = [
-            as_str(x)
-            for x in await self._script(
+        res = replies.read(
+            await self._script(
                 "leave", [self._base(pool)], [session, self._grace_ms, "1" if forget else "0"]
-            )
-        ]
+            ),
+            Left,
+        )
         # N: a pair that ended before its `matched` came
-        self._after_leave(session, res[1] if res[0] in ("P", "N") else "")
+        self._after_leave(session, res.pair if res.code in (Code.PAIRED, Code.NOT_PAIRED) else "")
         return res
 
-    async def _notify_left(self, res: list[str], reason: str) -> None:
-        """Tell the partner of a pair that a leave script ended (``res`` = P, pid, other, node)."""
-        if res and res[0] in ("A", "E"):  # a question room's members (``_leave_room``)
-            await self._notify_room(res, reason)
+    async def _notify_left(self, res: Left | RoomLeft, reason: str) -> None:
+        """Tell the partner of a pair that a leave script ended (``res`` PAIRED)."""
+        if isinstance(res, RoomLeft):  # a question room's members (``_leave_room``)
+            if res.code in (Code.ASKER_LEFT, Code.ROOM_ENDED):
+                await self._notify_room(res, reason)
             return
-        if not res or res[0] != "P" or not res[2]:
+        if res.code is not Code.PAIRED or not res.partner:
             return
-        _, pid, other, onode = res[:4]
+        pid, other, onode = res.pair, res.partner, res.node
         if onode == self.node or other in self._local:
             self._partner_left_local(other, pid, reason)
         elif onode:
@@ -328,11 +320,11 @@ class RedisPairs(RedisCore):
 
     async def _lookup(
         self, pool: str, session: str, pair: str
-    ) -> Outcome | tuple[str, str, str, str, str, tuple[Line, ...]]:
-        res = [as_str(x) for x in await self._script("lookup", [self._base(pool)], [session, pair])]
-        if res[0] == "S":
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+        res = replies.read(await self._script("lookup", [self._base(pool)], [session, pair]), Found)
+        if res.code is Code.STALE:
             return Outcome.STALE
-        if res[0] == "N":
+        if res.code is Code.NOT_PAIRED:
             return Outcome.NOT_PAIRED
-        lines = tuple(Line(*_line_dec.decode(raw)) for raw in res[5:])
-        return res[0], res[1], res[2], res[3], res[4], lines
+        lines = tuple(Line(*_line_dec.decode(raw)) for raw in res.rest)
+        return res.code, res.a, res.b, res.da, res.db, lines

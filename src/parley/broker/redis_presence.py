@@ -12,8 +12,9 @@ from typing import Any
 from parley.broker import redis_blocks
 from parley.broker import redis_lua as lua
 from parley.broker.base import BrokerStats, Mailbox
-from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, as_str
+from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore
 from parley.broker.redis_quotas import HELD_REFRESH
+from parley.broker.redis_replies import as_str
 from parley.protocol import PartnerLeft
 
 log = logging.getLogger("parley.broker.redis")  # one logger for the whole broker

@@ -12,8 +12,9 @@ import time
 import msgspec
 
 from parley.broker.base import BanOrder
-from parley.broker.redis_core import REDIS_ERRORS, RedisCore, as_str, json_enc
+from parley.broker.redis_core import REDIS_ERRORS, RedisCore, json_enc
 from parley.broker.redis_envelopes import BanMessage, BlockMessage, Envelope, Kind
+from parley.broker.redis_replies import as_str
 from parley.protocol import Banned, Matched, PartnerLeft, decode_server, encode
 
 log = logging.getLogger("parley.broker.redis")  # one logger for the whole broker

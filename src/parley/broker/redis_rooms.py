@@ -15,6 +15,7 @@ from typing import cast
 
 import msgspec
 
+from parley.broker import redis_replies as replies
 from parley.broker.base import (
     ASKER_LEFT,
     Evidence,
@@ -31,11 +32,19 @@ from parley.broker.redis_core import (
     ROOM_SIDES,
     LocalSession,
     RedisCore,
-    as_str,
     json_enc,
     room_side,
 )
 from parley.broker.redis_envelopes import Envelope, Kind
+from parley.broker.redis_replies import (
+    Code,
+    RoomFormed,
+    RoomFound,
+    RoomLeft,
+    RoomQueued,
+    RoomRelayed,
+    as_str,
+)
 from parley.protocol import (
     Matched,
     Notice,
@@ -100,34 +109,36 @@ class RedisRooms(RedisCore):
             )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
-        res, gone = [as_str(x) for x in head], [as_str(x) for x in left]
-        if res[0] == "W":
+        if replies.code(head) is Code.WAITING:
             return Outcome.WAITING
-        if res[0] == "B":
+        if replies.code(head) is Code.BAD_STATE:
             return Outcome.BAD_STATE
         s.ticket = ticket
         self._cancel_timer(s)
-        if gone and gone[0] in ("A", "E"):  # ``next`` left a room first
-            if s.pair == gone[1]:
-                self._forget_pair(s, gone[1])
-            s.dead.append(gone[1])
+        gone = replies.read(left, RoomLeft) if left else None
+        if gone is not None and gone.code in (Code.ASKER_LEFT, Code.ROOM_ENDED):
+            # ``next`` left a room first
+            if s.pair == gone.room:
+                self._forget_pair(s, gone.room)
+            s.dead.append(gone.room)
             await self._notify_room(gone, "left")
-        if res[0] == "M":
-            await self._room_formed(res, now)
+        if replies.code(head) is Code.MATCHED:
+            await self._room_formed(replies.read(head, RoomFormed), now)
             return Outcome.OK
-        s.place = res[1]
+        res = replies.read(head, RoomQueued)
+        s.place = res.place
         if s.matches != seen:
             return Outcome.OK  # seated by another node while this reply was on its way
         s.pair = None
         s.waiting = True
         if not recovering:  # re-queued after a Redis restart: the person was told already
-            waits = [float(w) for w in res[2:]]
+            waits = [float(w) for w in res.rest]
             expected = round(statistics.median(waits), 1) if waits else None
             s.mailbox.deliver(Waiting(stage="anyone", since=now, expected_wait=expected))
         return Outcome.OK
 
-    async def _room_formed(self, res: list[str], now: float) -> None:
-        _, rid, question, asker_pool, _discuss_pool, *seated = res
+    async def _room_formed(self, res: RoomFormed, now: float) -> None:
+        rid, question, asker_pool, seated = res.room, res.question, res.asker_pool, res.rest
         seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
         waits: list[float] = []
         remote: list[tuple[str, Envelope]] = []
@@ -149,24 +160,25 @@ class RedisRooms(RedisCore):
                     await pipe.execute()
         self._observer.room_formed(asker_pool, waits[0], (waits[1], waits[2]))
 
-    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> list[str]:
-        res = [
-            as_str(x)
-            for x in await self._script(
+    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> RoomLeft:
+        res = replies.read(
+            await self._script(
                 "leave_room",
                 [self._room_base(pool)],
                 [session, self._grace_ms, "1" if forget else "0"],
-            )
-        ]
-        self._after_leave(session, res[1] if res[0] in ("A", "E", "N") else "")
+            ),
+            RoomLeft,
+        )
+        last = res.code in (Code.ASKER_LEFT, Code.ROOM_ENDED, Code.NOT_PAIRED)
+        self._after_leave(session, res.room if last else "")
         return res
 
-    async def _notify_room(self, res: list[str], reason: str) -> None:
+    async def _notify_room(self, res: RoomLeft, reason: str) -> None:
         """Tell the members still in a room that someone left it (``res`` from LEAVE_ROOM): the
         asker leaving is a notice, a discusser leaving ends the room for all."""
-        kind, rid, seat, *members = res
+        rid, seat, members = res.room, res.seat, res.rest
         event: Notice | PartnerLeft
-        if kind == "A":
+        if res.code is Code.ASKER_LEFT:
             event, sent = Notice(code="asker_left", text=ASKER_LEFT, pair=rid), Kind.RELAYED
         else:
             event = PartnerLeft(
@@ -195,31 +207,29 @@ class RedisRooms(RedisCore):
         assert s.pool is not None
         message = isinstance(event, PartnerMessage)
         try:
-            res = [
-                as_str(x)
-                for x in await self._script(
-                    "relay_room",
-                    [self._room_base(s.pool)],
-                    [
-                        session,
-                        pair,
-                        repr(time.time()) if message else "",
-                        event.text if isinstance(event, PartnerMessage) else "",
-                        self._evidence_lines,
-                    ],
-                )
-            ]
+            raw = await self._script(
+                "relay_room",
+                [self._room_base(s.pool)],
+                [
+                    session,
+                    pair,
+                    repr(time.time()) if message else "",
+                    event.text if isinstance(event, PartnerMessage) else "",
+                    self._evidence_lines,
+                ],
+            )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
-        if res[0] == "S":
+        res = replies.read(raw, RoomRelayed)
+        if res.code is Code.STALE:
             return Outcome.STALE
-        if res[0] == "A":
+        if res.code is Code.ASKER:
             return Outcome.WATCH_ONLY
-        seat = discusser(res[1])
+        seat = discusser(res.seat)
         if isinstance(event, PartnerMessage | PartnerTyping):
             event = msgspec.structs.replace(event, from_=seat)
         payload = encode(event)
-        for other, node in zip(res[2::2], res[3::2], strict=True):
+        for other, node in zip(res.rest[::2], res.rest[1::2], strict=True):
             local = self._local.get(other)
             if local is not None:
                 if local.pair == pair:
@@ -232,23 +242,24 @@ class RedisRooms(RedisCore):
         return Outcome.OK
 
     async def _lookup_room(self, pool: str, session: str, pair: str) -> Outcome | _RoomView:
-        res = [
-            as_str(x)
-            for x in await self._script("lookup_room", [self._room_base(pool)], [session, pair])
-        ]
-        if res[0] in ("S", "N"):
-            return Outcome.STALE if res[0] == "S" else Outcome.NOT_PAIRED
-        state, rpool, question, qat, *rest = res
-        seats: tuple[Seat, ...] = ("asker", "stranger1", "stranger2")
-        members = tuple(Member(seat, rest[2 * k], rest[2 * k + 1]) for k, seat in enumerate(seats))
+        res = replies.read(
+            await self._script("lookup_room", [self._room_base(pool)], [session, pair]), RoomFound
+        )
+        if res.code in (Code.STALE, Code.NOT_PAIRED):
+            return Outcome.STALE if res.code is Code.STALE else Outcome.NOT_PAIRED
+        members = (
+            Member("asker", res.asker, res.asker_device),
+            Member("stranger1", res.stranger1, res.stranger1_device),
+            Member("stranger2", res.stranger2, res.stranger2_device),
+        )
         lines = []
-        for raw in rest[6:]:
+        for raw in res.rest:
             at, sender, text, seat = _room_line_dec.decode(raw)
             lines.append(Line(at, sender, text, cast(Seat, seat)))
         return _RoomView(
-            state == "L",
-            rpool,
-            Line(float(qat), members[0].session, question, "asker"),
+            res.code is Code.LIVE,
+            res.pool,
+            Line(float(res.asked_at), members[0].session, res.question, "asker"),
             members,
             tuple(lines),
         )
