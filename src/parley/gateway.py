@@ -61,10 +61,11 @@ from parley.protocol import (
 )
 from parley.public_figures import public_online
 from parley.question import SIDES, check_question, resolve_about, side_of
+from parley.quotas.bucket import TokenBucket
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
 from parley.safety.devices import DeviceTokens
-from parley.safety.limits import Strikes, TokenBucket, quotas_for
+from parley.safety.limits import Strikes, quotas_for
 from parley.safety.policy import RefusalCode, Refused
 from parley.safety.sanctions import Sanctions
 from parley.safety.text import (

@@ -15,7 +15,8 @@
   keeps working; the node reconnects with backoff and, once subscribed again, reconciles its
   sessions with Redis before it matches again (``_recover``).
 - Bans: ``announce_ban`` publishes on ``<prefix>:bans``, which every node hears.
-- Quotas shared by all nodes (``redis_quotas.RedisQuotas``): per-address and per-device limits.
+- Quotas shared by all nodes (``parley.quotas.redis.RedisQuotas``): per-address and per-device
+  limits.
 - Question rooms: both sides of one band and language share the tag ``{rm:<band>:<lang>}``;
   forming, leaving and relaying are scripts there, and each member's node is told on its channel
   (see "question rooms" below).

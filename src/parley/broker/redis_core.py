@@ -32,9 +32,9 @@ from parley.broker.base import (
     room_key,
 )
 from parley.broker.redis_envelopes import Envelope
-from parley.broker.redis_quotas import RedisQuotas
 from parley.broker.redis_replies import Code, Left, RoomLeft
 from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
+from parley.quotas import Quotas, create_quotas
 
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
@@ -149,7 +149,7 @@ class RedisCore(Broker):
                 ("block_room", lua.BLOCK_ROOM),
             )
         }
-        self._quotas = RedisQuotas(self._redis, self.prefix, self.node)
+        self._quotas = create_quotas(url, node=self.node, redis=self._redis)
         self._tasks: list[asyncio.Task[None]] = []
         self._bg: set[asyncio.Task[None]] = set()  # fallback runs
         self._up = False  # Redis answered the last heartbeat
@@ -164,7 +164,7 @@ class RedisCore(Broker):
     def _live(self) -> bool:
         return self._registered and self._subscribed.is_set()
 
-    def quotas(self) -> RedisQuotas:
+    def quotas(self) -> Quotas:
         return self._quotas
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:

@@ -13,9 +13,9 @@ from parley.broker import redis_blocks
 from parley.broker import redis_lua as lua
 from parley.broker.base import BrokerStats, Mailbox
 from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore
-from parley.broker.redis_quotas import HELD_REFRESH
 from parley.broker.redis_replies import as_str
 from parley.protocol import PartnerLeft
+from parley.quotas.redis import HELD_REFRESH
 
 log = logging.getLogger("parley.broker.redis")  # one logger for the whole broker
 ALIVE_TTL_MS = 3000

@@ -30,10 +30,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from parley.broker.base import Quotas
 from parley.config import Settings
 from parley.moderation.sessions import ModSession, SessionStore, session_store
-from parley.safety.limits import LocalQuotas
+from parley.quotas.base import Quotas
+from parley.quotas.memory import MemoryQuotas
 from parley.store import Moderator, Role, Store
 from parley.store.values import utcnow
 
@@ -91,7 +91,7 @@ class Auth:
         self.settings = settings
         self._store_of = store_of
         self._sessions: SessionStore = session_store(settings.broker_url, settings.mod_session_idle)
-        self._quotas = quotas or LocalQuotas()
+        self._quotas = quotas or MemoryQuotas()
 
     @property
     def store(self) -> Store:
