@@ -248,7 +248,7 @@ async def test_a_block_reaches_the_other_tabs_of_both_devices_on_every_node_at_o
     # Nodes keep each session's blocked set and do not re-read it per match: the announcement on
     # P:blocks must keep every copy current. (No re-read even just after subscribing, so this
     # checks the announcement path alone.)
-    import parley.broker.redis as redis_broker
+    import parley.broker.redis_blocks as redis_broker
 
     monkeypatch.setattr(redis_broker, "RECENT_BLOCKS_S", 0.0)
     n1, n2, n3 = await nodes(3)

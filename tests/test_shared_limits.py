@@ -7,7 +7,7 @@ limits"): two real Parley nodes on one test-owned Redis, one database and one se
   still ends the banned device's live chat on another node, read from the store by its poll.
 
 And the parts, alone: the sliding-window count behind the abuse escalation (``Quotas.count``),
-in process (``LocalQuotas``) and on Redis (``RedisQuotas``): the window's edge, expiry, the
+in process (``MemoryQuotas``) and on Redis (``RedisQuotas``): the window's edge, expiry, the
 bound, and failing open to the node's own count while Redis is down; and the ban poll on each
 store backend (SQLite, PostgreSQL): which bans it applies to live sessions, and only once.
 """
@@ -28,12 +28,13 @@ import redis.asyncio as aioredis
 from harness.client import Client
 from harness.server import ServerHandle
 from harness.services import RedisHandle, redis_cluster
-from parley.broker.base import COUNT_MAX, BanOrder
-from parley.broker.redis_quotas import RedisQuotas
+from parley.broker.base import BanOrder
 from parley.gateway import banned_notice
+from parley.quotas.base import COUNT_MAX
+from parley.quotas.memory import MemoryQuotas
+from parley.quotas.redis import RedisQuotas
 from parley.safety import ban_poll
 from parley.safety.ban_poll import BanPoll
-from parley.safety.limits import LocalQuotas
 from parley.store import Ban, Store, device_hash
 from test_protocol_support import person
 from test_safety_support import database, unique_interest
@@ -175,7 +176,7 @@ async def test_a_ban_only_in_the_store_reaches_a_live_session_on_another_node(
 
 
 async def test_local_count_window_edge_and_expiry() -> None:
-    q = LocalQuotas()
+    q = MemoryQuotas()
     assert [await q.count("k", 10.0, now=t) for t in (0.0, 5.0, 10.0)] == [1, 2, 3]
     assert await q.count("k", 10.0, now=10.5) == 3  # the event at 0 is past the window now
     assert await q.count("k", 10.0, now=100.0) == 1  # everything before expired
@@ -183,7 +184,7 @@ async def test_local_count_window_edge_and_expiry() -> None:
 
 
 async def test_local_count_is_bounded() -> None:
-    q = LocalQuotas(max_events=COUNT_MAX + 2)
+    q = MemoryQuotas(max_events=COUNT_MAX + 2)
     for _ in range(COUNT_MAX + 5):
         n = await q.count("flood", 60.0, now=1.0)
     assert n == COUNT_MAX  # a count saturates: memory per key is bounded

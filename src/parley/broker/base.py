@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
+import secrets
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
 from parley.protocol import Banned, Discusser, Seat, ServerMessage
+from parley.quotas.base import Quotas
 
 #: Question mode: which of a room pool's two queues a ticket waits in.
 Side = Literal["asker", "discusser"]
@@ -137,6 +139,22 @@ def room_evidence(
     )
 
 
+class PairIds:
+    """Unique pair ids: a random per-process prefix and a counter.
+
+    A pair id needs to be unique, not secret: the server routes by the sender's *current* pair,
+    so knowing someone else's pair id gives nothing (invariant 2). Avoiding a getrandom call per
+    match keeps matching cheap.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = "p_" + secrets.token_urlsafe(6) + "."
+        self._next = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._next):x}"
+
+
 class Outcome(enum.Enum):
     OK = "ok"
     WAITING = "waiting"  # already in the queue; nothing changed
@@ -164,98 +182,6 @@ class BanOrder:
 
 
 BanHandler = Callable[[BanOrder], None]
-
-
-class Quotas(Protocol):
-    """Limits that must hold across sessions, hence across nodes: per address, per device."""
-
-    async def take(self, key: str, rate: float, burst: float) -> bool: ...
-
-    async def hold(self, key: str, limit: int) -> bool: ...
-
-    async def release(self, key: str) -> None: ...
-
-    async def count(self, key: str, window: float) -> int:
-        """Record one event of ``key`` now; how many there were in the last ``window`` seconds,
-        this one included (at most ``COUNT_MAX``: a count saturates there)."""
-        ...
-
-
-#: Where ``Quotas.count`` saturates: every threshold it serves is far below, and the memory
-#: (or Redis zset) of one key stays bounded however fast its events come.
-COUNT_MAX = 1024
-
-
-class Windows:
-    """Sliding-window event counts of this process (for ``Quotas.count``), bounded in memory:
-    at most ``COUNT_MAX`` events per key and ``max_events`` in all (past that, expired events
-    are dropped first; if that is not enough, the counts start over rather than grow)."""
-
-    __slots__ = ("_events", "_max_events", "_total")
-
-    def __init__(self, max_events: int = 100_000) -> None:
-        self._events: dict[str, tuple[float, deque[float]]] = {}  # key -> (window, times)
-        self._max_events = max_events
-        self._total = 0
-
-    def count(self, key: str, window: float, now: float) -> int:
-        """Record an event of ``key`` at ``now`` (``time.monotonic``); the events within the
-        window (one exactly ``window`` old still counts)."""
-        entry = self._events.get(key)
-        times = entry[1] if entry is not None else deque()
-        self._events[key] = (window, times)
-        before = len(times)
-        while times and now - times[0] > window:
-            times.popleft()
-        if len(times) >= COUNT_MAX:
-            times.popleft()
-        times.append(now)
-        self._total += len(times) - before
-        if self._total > self._max_events:
-            self._prune(now)
-        return len(times)
-
-    def _prune(self, now: float) -> None:
-        for key, (window, times) in list(self._events.items()):
-            while times and now - times[0] > window:
-                times.popleft()
-            if not times:
-                del self._events[key]
-        self._total = sum(len(times) for _, times in self._events.values())
-        if self._total > self._max_events:
-            self._events.clear()
-            self._total = 0
-
-
-class Holders:
-    """How many holders of each key this process counts (for ``Quotas.hold``/``release``);
-    a key with none left is forgotten, so the map stays as small as what is held."""
-
-    __slots__ = ("_n",)
-
-    def __init__(self) -> None:
-        self._n: dict[str, int] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._n)
-
-    def count(self, key: str) -> int:
-        return self._n.get(key, 0)
-
-    def add(self, key: str) -> None:
-        self._n[key] = self._n.get(key, 0) + 1
-
-    def release(self, key: str) -> int:
-        """One holder fewer (never below none); returns how many are left."""
-        n = self._n.get(key, 0) - 1
-        if n > 0:
-            self._n[key] = n
-            return n
-        self._n.pop(key, None)
-        return 0
-
-    def items(self) -> list[tuple[str, int]]:
-        return list(self._n.items())
 
 
 class MatchObserver(Protocol):

@@ -11,8 +11,6 @@ so relaying in a two-person pair (the hot path) costs the one dict lookup it alw
 from __future__ import annotations
 
 import asyncio
-import itertools
-import secrets
 import statistics
 import time
 from collections import OrderedDict, deque
@@ -31,6 +29,7 @@ from parley.broker.base import (
     MatchObserver,
     Member,
     Outcome,
+    PairIds,
     Ticket,
     discusser,
     other_discusser,
@@ -134,22 +133,6 @@ class _Recent:
             if pair.ended is not None and now - pair.ended <= self.grace:
                 break
             del self.by_session[session]
-
-
-class PairIds:
-    """Unique pair ids: a random per-process prefix and a counter.
-
-    A pair id needs to be unique, not secret: the server routes by the sender's *current* pair,
-    so knowing someone else's pair id gives nothing (invariant 2). Avoiding a getrandom call per
-    match keeps matching cheap.
-    """
-
-    def __init__(self) -> None:
-        self._prefix = "p_" + secrets.token_urlsafe(6) + "."
-        self._next = itertools.count(1)
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._next):x}"
 
 
 class MemoryBroker(Broker):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley.config import Settings
-from parley.safety.limits import TokenBucket
+from parley.quotas.bucket import TokenBucket
 
 
 @dataclass(slots=True)

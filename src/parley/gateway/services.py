@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from parley.broker import Broker
-from parley.broker.base import Quotas
 from parley.config import Settings
 from parley.gateway.peer import Peer
 from parley.gateway.video import VideoModeration
 from parley.metrics import Metrics
 from parley.protocol import Limits
+from parley.quotas.base import Quotas
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
 from parley.safety.sanctions import Sanctions

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from parley.broker.base import Quotas
 from parley.moderation.auth import (
     CSRF_HEADER,
     UNSAFE_METHODS,
@@ -30,6 +29,7 @@ from parley.moderation.service import (
     Console,
     ConsoleError,
 )
+from parley.quotas.base import Quotas
 from parley.safety.devices import DeviceTokens
 from parley.store import (
     MAX_APPEAL_CHARS,

@@ -36,11 +36,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from parley.broker.base import Quotas
 from parley.config import Settings
 from parley.moderation.sessions import ModSession, SessionStore, session_store
 from parley.moderation.throttle import LoginThrottle
-from parley.safety.limits import LocalQuotas
+from parley.quotas.base import Quotas
+from parley.quotas.memory import MemoryQuotas
 from parley.store import Moderator, Role, Store
 
 log = logging.getLogger("parley.moderation")
@@ -112,7 +112,7 @@ class Auth:
         self._sessions: SessionStore = session_store(
             settings.broker_url, settings.mod_session_idle, settings.mod_session_max
         )
-        self._quotas = quotas or LocalQuotas()
+        self._quotas = quotas or MemoryQuotas()
         self._throttle = LoginThrottle(
             free=settings.mod_login_max_failures, cap=settings.mod_login_lockout
         )

@@ -1,33 +1,14 @@
-"""Token buckets and strike counters: every input is bounded in rate."""
+"""Strike counters, and the quotas a node uses: every input is bounded in rate (the token
+bucket is ``quotas.bucket``)."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 
-from parley.broker.base import Broker, Holders, Quotas, Windows
-
-
-class TokenBucket:
-    """Classic token bucket: ``rate`` tokens per second, at most ``burst`` stored."""
-
-    __slots__ = ("_stamp", "_tokens", "burst", "rate")
-
-    def __init__(self, rate: float, burst: float, *, now: float | None = None) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._stamp = time.monotonic() if now is None else now
-
-    def take(self, cost: float = 1.0, *, now: float | None = None) -> bool:
-        t = time.monotonic() if now is None else now
-        tokens = min(self.burst, self._tokens + (t - self._stamp) * self.rate)
-        self._stamp = t
-        if tokens >= cost:
-            self._tokens = tokens - cost
-            return True
-        self._tokens = tokens
-        return False
+from parley.broker.base import Broker
+from parley.quotas.base import Quotas
+from parley.quotas.memory import MemoryQuotas
 
 
 class Strikes:
@@ -48,40 +29,6 @@ class Strikes:
         return len(self._times) >= self.limit
 
 
-class LocalQuotas:
-    """Cross-session limits (per address, per device) kept in this process: right for one node
-    (``memory://``). ``redis://`` shares them across nodes (``broker.redis_quotas.RedisQuotas``)."""
-
-    def __init__(self, max_keys: int = 100_000, max_events: int = 100_000) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
-        self._held = Holders()
-        self._windows = Windows(max_events)
-        self._max_keys = max_keys
-
-    async def take(self, key: str, rate: float, burst: float) -> bool:
-        """One token from the bucket ``key`` (refilled at ``rate`` per second, ``burst`` max)."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self._max_keys:  # bounded under a spray of keys
-                self._buckets.clear()
-            bucket = self._buckets[key] = TokenBucket(rate, burst)
-        return bucket.take()
-
-    async def hold(self, key: str, limit: int) -> bool:
-        """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""
-        if self._held.count(key) >= limit:
-            return False
-        self._held.add(key)
-        return True
-
-    async def release(self, key: str) -> None:
-        self._held.release(key)
-
-    async def count(self, key: str, window: float, *, now: float | None = None) -> int:
-        """Record one event of ``key``; how many within the last ``window`` seconds."""
-        return self._windows.count(key, window, time.monotonic() if now is None else now)
-
-
 def quotas_for(broker: Broker) -> Quotas:
     """The broker's shared quotas (``redis://``), else this process's own."""
-    return broker.quotas() or LocalQuotas()
+    return broker.quotas() or MemoryQuotas()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from parley.broker.base import Quotas
 from parley.config import Settings
+from parley.quotas.base import Quotas
 from parley.store import Ban, BanCategory, DeviceHash, FlagKind, KeyedIpHash, Store
 
 MASS_REPORT_REASON = (

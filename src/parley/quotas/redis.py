@@ -1,4 +1,4 @@
-"""Quotas shared by every node of a ``redis://`` cluster: token buckets, concurrent holds and
+"""``redis://`` quotas, shared by every node of a cluster: token buckets, concurrent holds and
 sliding-window counts (per address, per device), each one key ``<prefix>:{q:<key>}`` (its own
 Cluster slot) updated by one Lua script."""
 
@@ -11,7 +11,8 @@ import time
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from parley.broker.base import COUNT_MAX, Holders, Quotas, Windows
+from parley.quotas.base import COUNT_MAX, Quotas
+from parley.quotas.memory import Holders, Windows
 
 HELD_TTL_MS = 15_000  # a node's share of a concurrent quota lapses this long after it dies...
 HELD_REFRESH = 5.0  # ...unless the node rewrites it this often

@@ -1,0 +1,318 @@
+"""What every part of the ``redis://`` broker shares: the node's connections, its local sessions,
+the key layout and the script registry. ``redis.py`` composes the parts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from abc import abstractmethod
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from parley.broker import redis_lua as lua
+from parley.broker.autopipeline import AutoPipeline
+from parley.broker.base import (
+    Broker,
+    Evidence,
+    Line,
+    Mailbox,
+    MatchObserver,
+    Outcome,
+    PairIds,
+    Ticket,
+    room_key,
+)
+from parley.broker.redis_envelopes import Envelope
+from parley.broker.redis_replies import Code, Left, RoomLeft
+from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
+from parley.quotas import Quotas, create_quotas
+
+_POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
+REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+
+json_enc = msgspec.json.Encoder()
+# hello modes whose pools form question rooms, and the side each waits on (parley.question.SIDES)
+ROOM_SIDES = {"question": "asker", "discuss": "discusser"}
+
+
+@dataclass(slots=True)
+class LocalSession:
+    device: str
+    mailbox: Mailbox
+    pool: str | None = None
+    ticket: Ticket | None = None
+    pair: str | None = None
+    partner: str = ""
+    partner_node: str = ""
+    waiting: bool = False
+    timer: asyncio.TimerHandle | None = None
+    blocked: str = ""  # SEP-joined devices this device blocked (or was blocked by), as read...
+    blocked_at: float = float("-inf")  # ...at this time.monotonic(), kept current by P:blocks
+    dead: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # pairs already over
+    matches: int = 0  # `matched` frames delivered (to tell a match that overtook its own reply)
+    place: str = ""  # its place in line in Redis while waiting: kept if Redis loses its state
+    # Pairs (or rooms) that ended before their `matched` reached this node: events from two
+    # nodes, or a reply and an event, may cross. Told right after that `matched`, in order.
+    ended_early: dict[str, PartnerLeft] = field(default_factory=dict)
+
+
+def room_side(pool: str) -> str | None:
+    """``asker``/``discusser`` if ``pool`` is a question-mode pool (its sessions live in rooms)."""
+    parts = pool.split(":")
+    return ROOM_SIDES.get(parts[1]) if len(parts) == 3 else None
+
+
+class RedisCore(Broker):
+    """The state and helpers the parts of ``RedisBroker`` share. Each part subclasses this; what one
+    part calls of another is declared here, abstract."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        interest_fallback: float,
+        observer: MatchObserver,
+        evidence_lines: int = 50,
+        report_grace: float = 120.0,
+        node_id: str | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.prefix = query.pop("prefix", ["parley"])[0]
+        self._url = urlunsplit(parts._replace(query=""))
+        self._fallback = interest_fallback
+        self._observer = observer
+        self._evidence_lines = evidence_lines
+        self._grace_ms = int(report_grace * 1000)
+        self.node = node_id or secrets.token_hex(6)
+        self._channel = f"{self.prefix}:node:{self.node}"
+        self._bans_channel = f"{self.prefix}:bans"
+        self._blocks_channel = f"{self.prefix}:blocks"
+        # Blocked sets read before this time.monotonic() may have missed an announcement (the
+        # subscription was down): they are read again at their next use.
+        self._blocks_epoch = float("inf")
+        # Announcements heard lately, per device: {device: {other device: when heard}}.
+        self._recent_blocks: dict[str, dict[str, float]] = {}
+        self._alive_key = f"{self.prefix}:{{n:{self.node}}}:alive"
+        self._sessions_key = f"{self.prefix}:{{n:{self.node}}}:sessions"
+        self._nodes_key = f"{self.prefix}:nodes"
+        self._pools_key = f"{self.prefix}:pools"
+        self._local: dict[str, LocalSession] = {}
+        self._new_pair_id = PairIds()
+        # A bounded pool that makes a caller wait (up to 1 s) for a free connection: redis-py's
+        # default pool raises MaxConnectionsError past 100 connections in use, which a burst of
+        # a few hundred matches a second reaches, and every such error answered server_busy.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=_POOL_SIZE,
+            timeout=1.0,
+            socket_timeout=1.0,
+            socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 1),  # one retry: pooled connections go stale on a restart
+        )
+        self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        # The subscription has a connection of its own with no read timeout: on a busy node a
+        # slow read is not a lost subscription (which would make the node stop and reconcile).
+        self._listener: aioredis.Redis = aioredis.Redis.from_url(
+            self._url, socket_timeout=None, socket_connect_timeout=0.5
+        )
+        # Presence too: a burst that fills the pool must not make the node look dead (its key
+        # expires, it is reaped, and it has to reconcile every session).
+        self._control: aioredis.Redis = aioredis.Redis.from_url(
+            self._url, socket_timeout=1.0, socket_connect_timeout=0.5
+        )
+        # The hot path (matching, relay, presence of sessions) goes through auto-pipelining on
+        # the same pool; the rest (stats, reaping, reconciling) uses the plain client.
+        self._pipe = AutoPipeline(pool)
+        self._scripts = {
+            name: (hashlib.sha1(src.encode()).hexdigest(), src)
+            for name, src in (
+                ("enqueue", lua.ENQUEUE),
+                ("fallback", lua.FALLBACK),
+                ("leave", lua.LEAVE),
+                ("lookup", lua.LOOKUP),
+                ("append", lua.APPEND),
+                ("restore", lua.RESTORE),
+                ("enqueue_room", lua.ENQUEUE_ROOM),
+                ("leave_room", lua.LEAVE_ROOM),
+                ("relay_room", lua.RELAY_ROOM),
+                ("lookup_room", lua.LOOKUP_ROOM),
+                ("block_room", lua.BLOCK_ROOM),
+            )
+        }
+        self._quotas = create_quotas(url, node=self.node, redis=self._redis)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bg: set[asyncio.Task[None]] = set()  # fallback runs
+        self._up = False  # Redis answered the last heartbeat
+        self._registered = False  # presence written and local state reconciled with Redis
+        self._subscribed = asyncio.Event()
+        self._resync = False  # the subscription was lost: events for us may have been missed
+        self._wake = asyncio.Event()  # run the heartbeat now
+        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self._pending_forget: dict[str, str] = {}  # session -> pool, detached while Redis was down
+        self._pending_bans: list[bytes] = []  # announced while Redis was down: sent on return
+
+    def _live(self) -> bool:
+        return self._registered and self._subscribed.is_set()
+
+    def quotas(self) -> Quotas:
+        return self._quotas
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        sha, source = self._scripts[name]
+        return await self._pipe.script(sha, source, keys, args)
+
+    def _base(self, pool: str) -> str:
+        return f"{self.prefix}:{{{pool}}}"
+
+    def _room_base(self, pool: str) -> str:
+        return f"{self.prefix}:{{rm:{room_key(pool)}}}"
+
+    def _base_of(self, pool: str) -> str:
+        """Where the session records of ``pool`` are: its own base, or its room base."""
+        return self._room_base(pool) if room_side(pool) is not None else self._base(pool)
+
+    def _queue_key(self, pool: str) -> str:
+        side = room_side(pool)
+        return (
+            f"{self._room_base(pool)}:{side}" if side is not None else f"{self._base(pool)}:queue"
+        )
+
+    def _cancel_timer(self, s: LocalSession) -> None:
+        if s.timer is not None:
+            s.timer.cancel()
+            s.timer = None
+
+    def _forget_pair(self, s: LocalSession, pair: str) -> None:
+        s.dead.append(pair)
+        s.pair, s.partner, s.partner_node = None, "", ""
+
+    @staticmethod
+    def _end_early(s: LocalSession, event: PartnerLeft) -> None:
+        """``event`` ends a pair that is not (yet) this session's: if its ``matched`` is still on
+        its way, it is told after it; a pair the session is done with is left alone."""
+        if event.pair in s.dead:
+            return
+        if len(s.ended_early) >= 16:  # bounded: a `matched` that never comes is forgotten
+            s.ended_early.pop(next(iter(s.ended_early)))
+        s.ended_early[event.pair] = event
+
+    def _after_leave(self, session: str, last: str) -> None:
+        """A leave script ran: the session waits for nothing, is in no pair, and drops a late
+        `matched` for ``last`` (the pair or room it left, if any)."""
+        s = self._local.get(session)
+        if s is None:
+            return
+        if last:
+            s.dead.append(last)
+        if s.pair is not None:
+            self._forget_pair(s, s.pair)
+        s.waiting = False
+        self._cancel_timer(s)
+
+    # --- what one part calls of another -------------------------------------------------
+
+    @abstractmethod
+    def _add_block(self, pipe: Any, a: str, b: str) -> None:
+        """In ``redis_blocks``."""
+
+    @abstractmethod
+    async def _block_in_room(
+        self, s: LocalSession, session: str, pair: str, seat: Seat | None
+    ) -> Outcome:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    async def _blocked(self, s: LocalSession) -> str:
+        """In ``redis_blocks``."""
+
+    @abstractmethod
+    def _deliver_matched(
+        self, session: str, pid: str, partner: str, pnode: str, event: Matched
+    ) -> None:
+        """In ``redis_pubsub``."""
+
+    @abstractmethod
+    async def _enqueue(
+        self, s: LocalSession, ticket: Ticket, mode: str, *, recovering: bool = False
+    ) -> Outcome:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    async def _enqueue_room(
+        self, s: LocalSession, ticket: Ticket, mode: str, *, recovering: bool = False
+    ) -> Outcome:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    def _forget_old_blocks(self) -> None:
+        """In ``redis_blocks``."""
+
+    @abstractmethod
+    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> RoomLeft:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    async def _listen(self) -> None:
+        """In ``redis_pubsub``."""
+
+    @abstractmethod
+    async def _lookup(
+        self, pool: str, session: str, pair: str
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    async def _notify_left(self, res: Left | RoomLeft, reason: str) -> None:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    async def _notify_room(self, res: RoomLeft, reason: str) -> None:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    def _on_block(self, a: str, b: str) -> None:
+        """In ``redis_blocks``."""
+
+    @abstractmethod
+    def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
+        """In ``redis_pubsub``."""
+
+    @abstractmethod
+    async def _publish(self, node: str, envelope: Envelope) -> None:
+        """In ``redis_pubsub``."""
+
+    @abstractmethod
+    async def _relay_in_room(
+        self, s: LocalSession, session: str, pair: str, event: ServerMessage
+    ) -> Outcome:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    def _replay_blocks(self, s: LocalSession, since: float) -> None:
+        """In ``redis_blocks``."""
+
+    @abstractmethod
+    def _room_ended_local(self, session: str, rid: str, event: PartnerLeft) -> None:
+        """In ``redis_pubsub``."""
+
+    @abstractmethod
+    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | None:
+        """In ``redis_rooms``."""
+
+    @abstractmethod
+    async def _store_block(self, mine: str, theirs: str) -> None:
+        """In ``redis_blocks``."""

@@ -1,0 +1,116 @@
+"""``memory://`` quotas: kept in this process, right for one node; and the bounded in-process
+counts (``Windows``, ``Holders``) the Redis quotas also keep, to fail open to."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from parley.quotas.base import COUNT_MAX, Quotas
+from parley.quotas.bucket import TokenBucket
+
+
+class Windows:
+    """Sliding-window event counts of this process (for ``Quotas.count``), bounded in memory:
+    at most ``COUNT_MAX`` events per key and ``max_events`` in all (past that, expired events
+    are dropped first; if that is not enough, the counts start over rather than grow)."""
+
+    __slots__ = ("_events", "_max_events", "_total")
+
+    def __init__(self, max_events: int = 100_000) -> None:
+        self._events: dict[str, tuple[float, deque[float]]] = {}  # key -> (window, times)
+        self._max_events = max_events
+        self._total = 0
+
+    def count(self, key: str, window: float, now: float) -> int:
+        """Record an event of ``key`` at ``now`` (``time.monotonic``); the events within the
+        window (one exactly ``window`` old still counts)."""
+        entry = self._events.get(key)
+        times = entry[1] if entry is not None else deque()
+        self._events[key] = (window, times)
+        before = len(times)
+        while times and now - times[0] > window:
+            times.popleft()
+        if len(times) >= COUNT_MAX:
+            times.popleft()
+        times.append(now)
+        self._total += len(times) - before
+        if self._total > self._max_events:
+            self._prune(now)
+        return len(times)
+
+    def _prune(self, now: float) -> None:
+        for key, (window, times) in list(self._events.items()):
+            while times and now - times[0] > window:
+                times.popleft()
+            if not times:
+                del self._events[key]
+        self._total = sum(len(times) for _, times in self._events.values())
+        if self._total > self._max_events:
+            self._events.clear()
+            self._total = 0
+
+
+class Holders:
+    """How many holders of each key this process counts (for ``Quotas.hold``/``release``);
+    a key with none left is forgotten, so the map stays as small as what is held."""
+
+    __slots__ = ("_n",)
+
+    def __init__(self) -> None:
+        self._n: dict[str, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._n)
+
+    def count(self, key: str) -> int:
+        return self._n.get(key, 0)
+
+    def add(self, key: str) -> None:
+        self._n[key] = self._n.get(key, 0) + 1
+
+    def release(self, key: str) -> int:
+        """One holder fewer (never below none); returns how many are left."""
+        n = self._n.get(key, 0) - 1
+        if n > 0:
+            self._n[key] = n
+            return n
+        self._n.pop(key, None)
+        return 0
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._n.items())
+
+
+class MemoryQuotas(Quotas):
+    """Cross-session limits (per address, per device) kept in this process: right for one node
+    (``memory://``). ``redis://`` shares them across nodes (``quotas.redis.RedisQuotas``)."""
+
+    def __init__(self, max_keys: int = 100_000, max_events: int = 100_000) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._held = Holders()
+        self._windows = Windows(max_events)
+        self._max_keys = max_keys
+
+    async def take(self, key: str, rate: float, burst: float) -> bool:
+        """One token from the bucket ``key`` (refilled at ``rate`` per second, ``burst`` max)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:  # bounded under a spray of keys
+                self._buckets.clear()
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
+        return bucket.take()
+
+    async def hold(self, key: str, limit: int) -> bool:
+        """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""
+        if self._held.count(key) >= limit:
+            return False
+        self._held.add(key)
+        return True
+
+    async def release(self, key: str) -> None:
+        self._held.release(key)
+
+    async def count(self, key: str, window: float, *, now: float | None = None) -> int:
+        """Record one event of ``key``; how many within the last ``window`` seconds."""
+        return self._windows.count(key, window, time.monotonic() if now is None else now)
