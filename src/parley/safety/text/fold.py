@@ -21,7 +21,9 @@ _CONFUSABLE_PAIRS = (
 )
 _CONFUSABLES: Final = str.maketrans({pair[0]: pair[1] for pair in _CONFUSABLE_PAIRS.split()})
 # Marks and invisible format characters (zero-width joiners, soft hyphens) are dropped, so
-# "s\u200bnap" and "z̲e̲r̲o̲" read as "snap" and "zero".
+# "s\u200bnap" and "z̲e̲r̲o̲" read as "snap" and "zero". Accents are marks once decomposed (NFKD):
+# Spanish "número", "¿estás sola?" and "años" read as "numero", "estas sola" and "anos", so one
+# spelling of each word serves, however the sender typed it.
 _DROPPED_CATEGORIES: Final = frozenset({"Mn", "Me", "Cf"})
 
 
@@ -31,7 +33,7 @@ def _fold_char(char: str) -> str:
     if digit is not None:  # Arabic-Indic, Devanagari, fullwidth, mathematical bold, ... digits
         return str(digit)
     out = []
-    for c in unicodedata.normalize("NFKC", char).casefold():
+    for c in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", char).casefold()):
         if unicodedata.category(c) not in _DROPPED_CATEGORIES:
             out.append(c)
     return "".join(out).translate(_CONFUSABLES)
