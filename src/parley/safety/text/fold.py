@@ -105,6 +105,10 @@ def _unleet(folded: str) -> str:
 # a result; tests/test_text_filter.py checks that on the corpora and on generated text, with
 # this switch off.
 _PREFILTER = True
+# The languages whose rules run; ``None`` is all of them, as in production. Only the language
+# choice measurement (tests/harness/text_quality.py) narrows it, to score picking one language
+# per line against trying them all.
+_LANGUAGES: frozenset[str] | None = None
 _TOKEN = re.compile(r"[a-z]+|[0-9]+")  # letters and digits apart: "age0" holds "age"
 
 
@@ -119,6 +123,7 @@ class _Rule:
     substrings: tuple[str, ...] = ()
     also: frozenset[str] = frozenset()
     also_substrings: tuple[str, ...] = ()
+    lang: str = "en"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -132,9 +137,10 @@ def _rule(
     *,
     also: str = "",
     also_substrings: tuple[str, ...] = (),
+    lang: str = "en",
 ) -> _Rule:
     anchors = _words(words) if isinstance(words, str) else frozenset(words)
-    return _Rule(re.compile(pattern), anchors, substrings, _words(also), also_substrings)
+    return _Rule(re.compile(pattern), anchors, substrings, _words(also), also_substrings, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,8 @@ class _Line:
     words: frozenset[str]
 
     def admits(self, rule: _Rule) -> bool:
+        if _LANGUAGES is not None and rule.lang not in _LANGUAGES:
+            return False
         if not _PREFILTER:
             return True
         if rule.words.isdisjoint(self.words) and not (
