@@ -4,7 +4,7 @@ on the held-out corpora in ``tests/data/lang/`` (issue 18)."""
 
 from __future__ import annotations
 
-from parley.safety.text import mask_contacts
+from parley.safety.text import ConversationRisk, Signal, line_signals, mask_contacts
 from parley.safety.text.fold import _prepare
 
 # ---- folding ---------------------------------------------------------------------------------
@@ -83,3 +83,52 @@ def test_spelled_number_words_of_all_languages_mix_with_digits() -> None:
 def test_a_spelled_dot_in_spanish_needs_a_real_domain() -> None:
     assert mask_contacts("juanito punto com")[0] == "[hidden]"
     assert mask_contacts("el punto es importante")[1] == ()  # "es" is a word here, not Spain
+
+
+# ---- grooming signals ------------------------------------------------------------------------
+
+SIGNALS = {
+    "umur kamu berapa?": Signal.AGE,
+    "kamu sendirian di rumah?": Signal.ISOLATION,
+    "jangan bilang orang tua kamu": Signal.SECRECY,
+    "kirim foto kamu dong": Signal.IMAGES,
+    "nanti aku kasih pulsa": Signal.GIFTS,
+    "ketemuan yuk besok": Signal.MEETING,
+    "kamu dewasa banget untuk umur segitu": Signal.FLATTERY,
+    "¿cuántos años tienes?": Signal.AGE,
+    "¿estás solo en casa?": Signal.ISOLATION,
+    "no le digas a nadie": Signal.SECRECY,
+    "mándame una foto tuya": Signal.IMAGES,
+    "¿qué llevas puesto?": Signal.SEXUAL,
+    "te compro robux si quieres": Signal.GIFTS,
+    "¿dónde vives?": Signal.MEETING,
+    "eres muy madura para tu edad": Signal.FLATTERY,
+    "tum kitne saal ke ho": Signal.AGE,
+    "ghar pe akeli ho?": Signal.ISOLATION,
+    "mummy papa ko mat batana": Signal.SECRECY,
+    "apni photo bhejo": Signal.IMAGES,
+    "free uc dunga": Signal.GIFTS,
+    "tum kahan rehti ho": Signal.MEETING,
+    "tum bahut cute ho": Signal.FLATTERY,
+    "you're so mature for your age": Signal.FLATTERY,
+}
+
+
+def test_each_language_raises_each_kind_of_signal() -> None:
+    for line, signal in SIGNALS.items():
+        assert signal in line_signals(line), line
+
+
+def test_ordinary_lines_in_each_language_raise_nothing() -> None:
+    for line in ("kirim foto tugas dong", "mis papás están en casa", "mummy ne khana banaya",
+                 "we watched a sex ed video in class", "nos vemos en el juego"):  # fmt: skip
+        assert line_signals(line) == frozenset(), line
+
+
+def test_one_score_over_a_mixed_language_conversation() -> None:
+    # One groomer switching language line by line still adds up on one score.
+    risk = ConversationRisk()
+    lines = ["how old are you?", "kamu sendirian di rumah?", "no le digas a nadie"]
+    alerts = [risk.feed(line, 0) for line in lines]
+    assert alerts[:2] == [None, None] and alerts[2] is not None
+    assert set(alerts[2].signals) == {Signal.AGE, Signal.ISOLATION, Signal.SECRECY}
