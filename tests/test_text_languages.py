@@ -4,7 +4,19 @@ on the held-out corpora in ``tests/data/lang/`` (issue 18)."""
 
 from __future__ import annotations
 
-from parley.safety.text import ConversationRisk, Signal, line_signals, mask_contacts
+import pytest
+
+from parley.metrics import Metrics
+from parley.safety import text
+from parley.safety.text import (
+    ConversationRisk,
+    Screened,
+    Signal,
+    line_signals,
+    mask_contacts,
+    screen_line,
+    unread_counts,
+)
 from parley.safety.text.fold import _prepare
 
 # ---- folding ---------------------------------------------------------------------------------
@@ -132,3 +144,43 @@ def test_one_score_over_a_mixed_language_conversation() -> None:
     alerts = [risk.feed(line, 0) for line in lines]
     assert alerts[:2] == [None, None] and alerts[2] is not None
     assert set(alerts[2].signals) == {Signal.AGE, Signal.ISOLATION, Signal.SECRECY}
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def test_leetspeak_lookalikes_and_zero_width_fold_in_every_language() -> None:
+    assert Signal.AGE in line_signals("umur k4mu b3rapa?")
+    assert Signal.AGE in line_signals("tum k1tne saal ke ho")
+    assert Signal.SECRECY in line_signals("j4ngan b1lang ortu")
+    assert mask_contacts("p\u200bindah ke w\u200ba yuk")[1] == ("handle",)
+    assert mask_contacts("аdd line аku: budiman99")[1] == ("handle",)  # Cyrillic а
+    assert mask_contacts("ＭＩ ＩＮＳＴＡ ＥＳ sofi_22")[1] == ("handle",)  # fullwidth
+    assert mask_contacts("nomor wa ku ０８１２３４５６７８９")[0] == "[hidden]"
+
+
+def test_a_line_in_another_script_is_delivered_and_counted() -> None:
+    before = unread_counts()["script"]
+    line = "मुझे अपनी फोटो भेजो"  # Devanagari: the word rules do not read it
+    assert screen_line(line, mask=True).text == line
+    # Its digits still fold and are still found.
+    assert "[hidden]" in screen_line("मेरा नंबर ९८७६५४३२१० है", mask=True).text
+    assert unread_counts()["script"] == before + 2
+    assert screen_line("hola, ¿qué tal?", mask=True).text == "hola, ¿qué tal?"
+    assert unread_counts()["script"] == before + 2  # accents are Latin
+
+
+def test_a_line_the_filter_fails_on_passes_unmasked_and_is_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in a rule")
+
+    monkeypatch.setattr(text, "_detect", broken)  # fault injection: the filter fails
+    before = unread_counts()["error"]
+    screened = screen_line("call me 0812 3456 7890", mask=True, risk=ConversationRisk())
+    assert screened == Screened("call me 0812 3456 7890", (), None)
+    assert unread_counts()["error"] == before + 1
+    assert f'parley_text_unread_lines_total{{reason="error"}} {before + 1}.0' in (
+        Metrics().render().decode()
+    )
