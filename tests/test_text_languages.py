@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from harness import text_quality
 from parley.metrics import Metrics
 from parley.safety import text
 from parley.safety.text import (
     ConversationRisk,
     Screened,
     Signal,
+    fold,
     line_signals,
     mask_contacts,
     screen_line,
@@ -184,3 +186,21 @@ def test_a_line_the_filter_fails_on_passes_unmasked_and_is_counted(
     assert f'parley_text_unread_lines_total{{reason="error"}} {before + 1}.0' in (
         Metrics().render().decode()
     )
+
+
+def test_anchors_and_the_rule_index_only_skip_work_on_every_language() -> None:
+    lines = [
+        text
+        for lang in text_quality.LANGUAGES
+        for which in text_quality.SETS
+        for rows, convs in [text_quality.load_set(lang, which)]
+        for text in [r.text for r in rows] + [t for c in convs for _, t in c.lines]
+    ]
+    fast = [(mask_contacts(t), line_signals(t)) for t in lines]
+    fold_module = fold
+    fold_module._PREFILTER = False
+    try:
+        slow = [(mask_contacts(t), line_signals(t)) for t in lines]
+    finally:
+        fold_module._PREFILTER = True
+    assert fast == slow

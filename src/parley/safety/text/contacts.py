@@ -9,7 +9,7 @@ from typing import Final, Literal
 
 # The anchor switch is read as ``fold._PREFILTER``, so turning it off (a test does) reaches here.
 from parley.safety.text import fold
-from parley.safety.text.fold import _TOKEN, _Line, _prepare, _rule, _words
+from parley.safety.text.fold import _TOKEN, _Line, _prepare, _rule, _RuleIndex, _words
 from parley.safety.text.languages import AT_WORDS, DOT_WORDS, NUMBER_WORDS, PLATFORM_NICKNAMES
 
 ContactKind = Literal["phone", "email", "url", "handle"]
@@ -468,6 +468,7 @@ _HANDLE_IS_MY: Final = _rule(
 # accounts (masked only with a user name after). Indonesian puts "my" after the noun ("ig aku",
 # "wa ku", "igku"); Hinglish puts the verb last ("insta pe add karo", "number bhejo").
 _ID_MY = r"(?:aku|ku|gue|gw|gua|saya|ane|q)"
+_ID_MY_GLUED = ("ku", "gue", "gw", "gua", "saya")
 _ID_YOUR = r"(?:kamu|mu|km|kmu|lu|lo|loe|elu|elo|anda)"
 _ID_CONTACT = r"(?:nomor|nomer|nmr|no\s?hp|nohp|hp|kontak|akun|id|username|usn|user)"
 _ES_CONTACT = r"(?:numero|num|cel|celular|telefono|tel|contacto|usuario|user|correo|cuenta)"
@@ -636,8 +637,10 @@ _I18N_NAMED: Final = (
         rf"\b(?:{_PLATFORM_ANY}|{_ID_CONTACT}|line)(?:\s+(?:{_PLATFORM_ANY}|line))?\s*-?\s*"
         rf"{_ID_MY}\b(?=\s*(?:adalah\b|=|:|@|-\s)|{_HANDLE_LIKE})",
         _PLATFORM_WORDS | _I18N_CONTACT_WORDS | {"line"},
+        # "my" may be glued on ("nomorku", "igku"): then no whole word anchors the rule.
+        _ID_MY_GLUED,
         also="aku ku gue gw gua saya ane q",
-        also_substrings=("ku",),
+        also_substrings=_ID_MY_GLUED,
         lang="id",
     ),
     _rule(
@@ -684,6 +687,10 @@ _AT_HANDLE = re.compile(r"(?<![\w@.])@(?=[a-z0-9_.]{0,29}[a-z])[a-z0-9_][a-z0-9_
 _TIME = re.compile(r"@\d{1,2}(?::\d\d)?\s?(?:am|pm)?$")
 
 
+_MOVES_INDEX: Final = _RuleIndex((*_HANDLE_MOVES, *_I18N_MOVES))
+_NAMED_INDEX: Final = _RuleIndex((*_HANDLE_NAMED, *_I18N_NAMED))
+
+
 def _tail_end(keywords: str, pos: int) -> int | None:
     """End of the user name that follows ``pos``, if one does."""
     tail = _HANDLE_TAIL.match(keywords, pos)
@@ -698,20 +705,14 @@ def _tail_end(keywords: str, pos: int) -> int | None:
 def _handle_spans(line: _Line) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     keywords = line.keywords
-    for rule in _HANDLE_MOVES:
-        if line.admits(rule):
-            for m in rule.pattern.finditer(keywords):
-                spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
-    for rule in _I18N_MOVES:
-        if line.admits(rule):
-            for m in rule.pattern.finditer(keywords):
-                spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
-    for rule in _HANDLE_NAMED + _I18N_NAMED:
-        if line.admits(rule):
-            for m in rule.pattern.finditer(keywords):
-                end = _tail_end(keywords, m.end())
-                if end is not None:
-                    spans.append((m.start(), end))
+    for rule in _MOVES_INDEX.admitted(line):
+        for m in rule.pattern.finditer(keywords):
+            spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
+    for rule in _NAMED_INDEX.admitted(line):
+        for m in rule.pattern.finditer(keywords):
+            end = _tail_end(keywords, m.end())
+            if end is not None:
+                spans.append((m.start(), end))
     if line.admits(_HANDLE_IS_MY):
         for m in _HANDLE_IS_MY.pattern.finditer(keywords):
             token = m.group().split()[0]

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Final
 
 from parley.safety.text.contacts import _YOU, _detect
-from parley.safety.text.fold import _Line, _prepare, _Rule, _rule
+from parley.safety.text.fold import _Line, _prepare, _Rule, _rule, _RuleIndex
 
 
 class Signal(StrEnum):
@@ -844,6 +844,8 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
 )
 
 _ALL_RULES: Final = (*_SIGNAL_RULES, (Signal.FLATTERY, _FLATTERY_EN), *_I18N_SIGNAL_RULES)
+_SIGNAL_OF: Final = {id(rule): signal for signal, rule in _ALL_RULES}
+_INDEX: Final = _RuleIndex(rule for _, rule in _ALL_RULES)
 
 
 def _signal_spans(
@@ -854,8 +856,9 @@ def _signal_spans(
     line = line or _prepare(text)
     found: list[tuple[Signal, int, int]] = []
     seen: set[Signal] = set()
-    for signal, rule in _ALL_RULES:
-        if signal in seen or not line.admits(rule):
+    for rule in _INDEX.admitted(line):
+        signal = _SIGNAL_OF[id(rule)]
+        if signal in seen:
             continue
         m = rule.pattern.search(line.keywords)
         if m is not None:
