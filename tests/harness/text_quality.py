@@ -27,6 +27,19 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 LANG = DATA / "lang"
 LANGUAGES = ("en", "id", "es", "hi")
 SETS = ("tuning", "heldout")
+# The held-out sets' figures the first time they were scored (commit "Held-out corpora ...",
+# rules frozen since "Rules FROZEN"): the honest estimate. English lines are text_heldout.tsv,
+# whose earlier rounds were tuned on before issue 18; its conversations are new.
+FIRST_PASS = {
+    "en": "mask P 1.000 R 1.000, 0/59 ordinary changed; signals P 0.985 R 0.985; "
+    "prompted 6/6 grooming, 0/6 ordinary",
+    "id": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 0.900; "
+    "prompted 5/6 grooming, 0/6 ordinary",
+    "es": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 1.000; "
+    "prompted 6/6 grooming, 0/6 ordinary",
+    "hi": "mask P 1.000 R 1.000, 0/20 ordinary changed; signals P 1.000 R 1.000; "
+    "prompted 6/6 grooming, 0/6 ordinary",
+}
 
 
 @dataclass(frozen=True)
