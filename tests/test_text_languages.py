@@ -231,3 +231,13 @@ def test_anchors_and_the_rule_index_only_skip_work_on_every_language() -> None:
     finally:
         fold_module._PREFILTER = True
     assert fast == slow
+
+
+def test_indonesian_forms_missed_by_the_first_held_out_round() -> None:
+    # Broadened in general form after round 1 (so round 1 no longer counts as held out for id).
+    assert Signal.SECRECY in line_signals("nanti chatnya dihapus ya")
+    assert Signal.SECRECY in line_signals("pesannya langsung diapus")
+    assert Signal.ISOLATION in line_signals("ada siapa aja di rumah?")
+    assert mask_contacts("lanjut di line yuk")[1] == ("handle",)
+    assert mask_contacts("aku suka main di line dance")[1] == ()
+    assert line_signals("semua dihapus") == frozenset()

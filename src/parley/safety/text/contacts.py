@@ -502,8 +502,9 @@ _I18N_MOVES: Final = (
     _rule(
         rf"\b(?:pindah|lanjut|lanjutin|ngobrol|ngobrolnya|chat|chatan|chattingan|cet|ngechat|"
         rf"telponan|teleponan|vc|vcan|call|main|ketemu)\s+(?:aja\s+|yuk\s+|yok\s+|ayo\s+)?"
-        rf"(?:di|ke|lewat|via|d)\s+{_PLATFORM_SOCIAL}\b",
-        _SOCIAL_WORDS,
+        # "line" too: in Indonesian chat, moving "ke line" means the app
+        rf"(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_SOCIAL}|line(?!\s+(?:dance|webtoon|art|up)\b))\b",
+        _SOCIAL_WORDS | {"line"},
         also="pindah lanjut lanjutin ngobrol ngobrolnya chat chatan chattingan cet ngechat "
         "telponan teleponan vc vcan call main ketemu",
         lang="id",

@@ -414,7 +414,8 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
                     rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:sendirian|sendiri|sndirian)\s*(?:aja\s*|"
                     rf"ya\s*|kan\s*|doang\s*)?(?:di\s+rumah|dirumah|di\s+kamar|dikamar)?\s*\?",
                     rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?sendirian\s+(?:di\s+rumah|dirumah|di\s+kamar)",
-                    r"\b(?:ada|siapa)\s+(?:orang|siapa|yang)?\s*(?:lagi\s+)?(?:di\s+rumah|dirumah)",
+                    r"\b(?:ada|siapa)\s+(?:orang|siapa|yang)?\s*(?:aja\s+|saja\s+|aj\s+)?"
+                    r"(?:lagi\s+)?(?:di\s+rumah|dirumah)",
                     rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:{_ID_WHERE}|kemana|ke\s+mana|"
                     rf"pergi|kerja|ada\s+di\s+rumah|ada\s*\?|di\s+rumah|dirumah|tidur|galak|"
                     rf"ga\s+ngerti|gak\s+ngerti|nggak\s+ngerti|tidak\s+mengerti|jahat|pulang)",
@@ -443,12 +444,16 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
                     r"\b(?:hapus|apus|delete|hapusin|apusin)\s+(?:aja\s+)?(?:chat|chatnya|pesan|"
                     r"pesannya|percakapan|obrolan|history|riwayat|foto|fotonya|semua)",
                     r"\b(?:antara|cuma)\s+kita\s+(?:aja|saja|berdua|doang)\b",
+                    # the passive: "chatnya dihapus ya", "fotonya langsung diapus"
+                    r"\b(?:chat|chatnya|pesan|pesannya|percakapan|obrolan|obrolannya|history|"
+                    r"riwayat|foto|fotonya)\s+(?:(?:nanti|harus|langsung|terus|udah|aja)\s+)?"
+                    r"(?:di)?\s?(?:hapus|apus|delete)(?:in)?\b",
                     r"\b(?:ga|gak|jangan|tidak|nggak)\s+(?:ada\s+)?(?:yang|yg|boleh)\s+(?:boleh\s+)?"
                     r"(?:tau|tahu)\b",
                 )
             ),
             "jangan jgn jngn jan usah gausah rahasia rhs hapus apus delete hapusin apusin antara "
-            "cuma tau tahu",
+            "cuma tau tahu dihapus diapus dihapusin diapusin didelete",
             lang="id",
         ),
     ),
