@@ -198,6 +198,16 @@ def test_a_line_the_filter_fails_on_passes_unmasked_and_is_counted(
 PROMPT_FLOOR = {"en": 0.85, "id": 5 / 6, "es": 0.85, "hi": 0.85}
 
 
+def test_indonesian_second_held_out_round_floors() -> None:
+    # Round 2's first pass (written after round 1 was used): masking recall 0.90, 0 of 20
+    # ordinary lines changed, 4 of 6 grooming conversations prompted (below the 0.85 target:
+    # Indonesian suffixes and prefixes, "rahasiain", "dibeliin", "fotoin", outrun the rules),
+    # no ordinary conversation prompted. These floors catch regressions; they are not the target.
+    f = text_quality.score(*text_quality.load_set("id", "heldout2"))
+    assert f.mask_recall >= 0.90 - 1e-9 and f.ordinary_changed <= 0.02
+    assert f.prompt_recall >= 4 / 6 - 1e-9 and f.benign_prompted == 0
+
+
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)
 def test_held_out_floors(lang: str) -> None:
     f = text_quality.score(*text_quality.load_set(lang, "heldout"))

@@ -27,6 +27,9 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 LANG = DATA / "lang"
 LANGUAGES = ("en", "id", "es", "hi")
 SETS = ("tuning", "heldout")
+# Held-out sets written later: Indonesian's first round fell short of the prompt target, its
+# misses were covered in general form, and a second round was written after that (issue 18).
+LATER_ROUNDS = (("id", "heldout2"),)
 # The held-out sets' figures the first time they were scored (commit "Held-out corpora ...",
 # rules frozen since "Rules FROZEN"): the honest estimate. English lines are text_heldout.tsv,
 # whose earlier rounds were tuned on before issue 18; its conversations are new.
@@ -34,7 +37,9 @@ FIRST_PASS = {
     "en": "mask P 1.000 R 1.000, 0/59 ordinary changed; signals P 0.985 R 0.985; "
     "prompted 6/6 grooming, 0/6 ordinary",
     "id": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 0.900; "
-    "prompted 5/6 grooming, 0/6 ordinary",
+    "prompted 5/6 grooming, 0/6 ordinary (round 1; then tuned on)",
+    "id round 2": "mask P 1.000 R 0.900, 0/20 ordinary changed; signals P 0.938 R 0.750; "
+    "prompted 4/6 grooming, 0/6 ordinary",
     "es": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 1.000; "
     "prompted 6/6 grooming, 0/6 ordinary",
     "hi": "mask P 1.000 R 1.000, 0/20 ordinary changed; signals P 1.000 R 1.000; "
@@ -196,8 +201,11 @@ def score(rows: Sequence[Row], conversations: Sequence[Conversation]) -> Figures
 
 
 def table() -> dict[tuple[str, str], Figures]:
-    """Every language's tuning and held-out figures."""
-    return {(lang, which): score(*load_set(lang, which)) for lang in LANGUAGES for which in SETS}
+    """Every language's tuning and held-out figures, and later held-out rounds where written."""
+    out = {(lang, which): score(*load_set(lang, which)) for lang in LANGUAGES for which in SETS}
+    for lang, which in LATER_ROUNDS:
+        out[lang, which] = score(*load_set(lang, which))
+    return out
 
 
 def format_table(figures: dict[tuple[str, str], Figures]) -> list[str]:
