@@ -27,7 +27,9 @@ shown, with the median per-round ratio to the baseline.
 Quality: precision and recall of masking (per line) and of signal categories (per line and
 category) on the main corpus and on the held-out rounds, whose first-run figures (before any
 tuning, from the file's header) are printed too; and, over whole conversations, how many grooming
-conversations cross the threshold and how many benign ones do.
+conversations cross the threshold and how many benign ones do. Then the same per language (en, id,
+es, hi) on each language's tuning and held-out sets (``tests/harness/text_quality.py``), with the
+held-out sets' first-pass figures.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import os
 import random
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +56,9 @@ from parley.safety.text import (
 )
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+sys.path.insert(0, str(DATA.parent))
+from harness import text_quality  # noqa: E402
+
 TARGET_LINES_PER_S = 20_000
 LINES_PER_PAIR = 100  # a fresh ConversationRisk every this many lines, like a new pair
 
@@ -258,6 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     conversations = load_conversations()
     corpus_lines = [r.text for r in main_rows + heldout]
     corpus_lines += [text for c in conversations for _, text in c["lines"]]
+    # Every other language's lines too, so the mix is a quarter each of en, id, es and hi sets.
+    for lang in text_quality.LANGUAGES[1:]:
+        for which in text_quality.SETS:
+            lang_rows, lang_convs = text_quality.load_set(lang, which)
+            corpus_lines += [r.text for r in lang_rows]
+            corpus_lines += [t for c in lang_convs for _, t in c.lines]
     random.Random(1).shuffle(corpus_lines)
     lines = (corpus_lines * (args.lines // len(corpus_lines) + 1))[: args.lines]
     mean_chars = sum(map(len, corpus_lines)) / len(corpus_lines)
@@ -316,6 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("held-out first runs (before tuning; the honest estimate for unseen phrasings):")
     for note in first_run_notes():
         print(f"  {note}")
+    print()
+    print("per language (mask P/R per line, ord.chg = ordinary lines changed, signals per line")
+    print("and signal, prompts per conversation):")
+    languages = text_quality.table()
+    print("\n".join(text_quality.format_table(languages)))
+    print("held-out first pass, before any change (issue 18):")
+    for lang, note in text_quality.FIRST_PASS.items():
+        print(f"  {lang}: {note}")
 
     if args.json is not None:
         args.json.write_text(
@@ -331,6 +351,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "quality": quality,
                     "conversations": convs,
                     "heldout_first_runs": first_run_notes(),
+                    "languages": {
+                        f"{lang}/{which}": {
+                            "mask_precision": f.mask_precision,
+                            "mask_recall": f.mask_recall,
+                            "ordinary_changed": f.ordinary_changed,
+                            "signal_precision": f.signal_precision,
+                            "signal_recall": f.signal_recall,
+                            "prompt_recall": f.prompt_recall,
+                            "prompt_precision": f.prompt_precision,
+                            "benign_prompted": f.benign_prompted,
+                        }
+                        for (lang, which), f in languages.items()
+                    },
                 },
                 indent=2,
             )

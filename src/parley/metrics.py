@@ -11,7 +11,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from parley.broker.base import BrokerStats
@@ -48,6 +48,30 @@ class _Live(Collector):
         for pool, n in sorted(stats.waiting.items()):
             waiting.add_metric([pool], n)
         yield waiting
+
+
+# Chat lines the text filter could not read, per reason (see parley.safety.text.unread). Kept per
+# process, here rather than in the filter, so that metrics imports nothing of safety (safety
+# imports metrics); the filter is a pure function with no app at hand to count into.
+TEXT_UNREAD: dict[str, int] = {"script": 0, "error": 0}
+
+
+def count_text_unread(reason: str) -> None:
+    TEXT_UNREAD[reason] = TEXT_UNREAD.get(reason, 0) + 1
+
+
+class _TextUnread(Collector):
+    """Lines the text filter could not read (delivered all the same), read at scrape time."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "parley_text_unread_lines",
+            "Chat lines the text filter could not read, by reason (script, error); delivered",
+            labels=["reason"],
+        )
+        for reason, n in sorted(TEXT_UNREAD.items()):
+            family.add_metric([reason], n)
+        yield family
 
 
 VISION_BUCKETS = (
@@ -137,6 +161,7 @@ class Metrics:
         )
         self.vision = VisionMetrics(self.registry)
         self.registry.register(_Live(lambda: (self.ready, self.latest)))
+        self.registry.register(_TextUnread())
 
     def matched(self, pool: str, waits: tuple[float, float]) -> None:
         self.matches.labels(pool).inc()

@@ -93,7 +93,8 @@ export class ChatView {
     who.textContent = t(seatKey ?? (from === "you" ? "chat.you" : "chat.stranger")) + ":";
     const body = document.createElement("span");
     body.className = "text";
-    body.textContent = text;
+    if (from === "you") body.textContent = text;
+    else body.append(withMasks(text));
     line.append(who, " ", body);
     this.#append(line, { forceScroll: from === "you" });
     return line;
@@ -234,7 +235,31 @@ export class ChatView {
     for (const note of this.messages.querySelectorAll(".note[data-reason]")) {
       note.textContent = " " + t("chat.not_sent", { reason: t(note.dataset.reason) });
     }
+    for (const mask of this.messages.querySelectorAll(".masked")) labelMask(mask);
   }
+}
+
+// What the server puts where it hid contact details (parley.safety.text.PLACEHOLDER). Shown in
+// the reader's language, as text nodes and spans only (the line itself is the stranger's text).
+const MASK = "[hidden]";
+
+function labelMask(span) {
+  span.textContent = t("chat.hidden");
+  span.title = t("chat.hidden_title");
+}
+
+function withMasks(text) {
+  const fragment = document.createDocumentFragment();
+  text.split(MASK).forEach((part, i) => {
+    if (i > 0) {
+      const span = document.createElement("span");
+      span.className = "masked";
+      labelMask(span);
+      fragment.append(span);
+    }
+    if (part) fragment.append(part);
+  });
+  return fragment;
 }
 
 /**

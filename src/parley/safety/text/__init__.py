@@ -51,6 +51,7 @@ from parley.safety.text.fold import _prepare
 from parley.safety.text.hygiene import clean_message, normalise_interests
 from parley.safety.text.risk import ConversationRisk, RiskAlert, RiskHit, RiskPolicy
 from parley.safety.text.signals import Signal, line_signals
+from parley.safety.text.unread import count_unread, foreign_script, unread_counts
 
 # What the rest of Parley imports from ``parley.safety.text``. Inside the package the modules
 # import each other directly: hygiene stands alone; fold <- contacts <- signals <- risk.
@@ -71,6 +72,7 @@ __all__ = [
     "mask_contacts",
     "normalise_interests",
     "screen_line",
+    "unread_counts",
 ]
 
 
@@ -97,10 +99,20 @@ def screen_line(
     pair's :class:`ConversationRisk`. Same results as :func:`mask_contacts` followed by
     :meth:`ConversationRisk.feed` with ``contact_kinds``; the line is folded and split into
     words once instead of twice, which saves roughly a tenth of the time.
+
+    A line the filter cannot read is still delivered, never dropped, and is counted (see
+    :mod:`.unread`): one mostly in another script goes through the rules (its digits and
+    addresses are still found); one the filter fails on passes unmasked.
     """
-    prepared = _prepare(text)
-    found = _detect(text, prepared)
-    kinds = tuple(k for k in CONTACT_KINDS if any(k in ks for _, ks in found))
-    out = _apply_mask(text, found, placeholder)[0] if mask else text
-    alert = None if risk is None else risk._feed(text, from_side, kinds, prepared)
+    try:
+        prepared = _prepare(text)
+        if prepared.folded.origin is not None and foreign_script(prepared.folded.text):
+            count_unread("script")
+        found = _detect(text, prepared)
+        kinds = tuple(k for k in CONTACT_KINDS if any(k in ks for _, ks in found))
+        out = _apply_mask(text, found, placeholder)[0] if mask else text
+        alert = None if risk is None else risk._feed(text, from_side, kinds, prepared)
+    except Exception:  # a bug must cost a masking, not the message or the connection
+        count_unread("error")
+        return Screened(text, (), None)
     return Screened(out, kinds, alert)

@@ -9,7 +9,8 @@ from typing import Final, Literal
 
 # The anchor switch is read as ``fold._PREFILTER``, so turning it off (a test does) reaches here.
 from parley.safety.text import fold
-from parley.safety.text.fold import _TOKEN, _Line, _prepare, _rule, _words
+from parley.safety.text.fold import _TOKEN, _Line, _prepare, _rule, _RuleIndex, _words
+from parley.safety.text.languages import AT_WORDS, DOT_WORDS, NUMBER_WORDS, PLATFORM_NICKNAMES
 
 ContactKind = Literal["phone", "email", "url", "handle"]
 CONTACT_KINDS: Final[tuple[ContactKind, ...]] = ("phone", "email", "url", "handle")
@@ -26,16 +27,14 @@ class ContactSpan:
 
 
 # ---- phone numbers -------------------------------------------------------------------------
-# A run of at least 7 digits, or spelled-out digits ("zero eight one two ..."), separated by at
+# A run of at least 7 digits, or spelled-out digits in any of the languages ("zero eight one
+# two", "nol delapan satu", "cero ocho", "shunya aath ek", mixed with digits), separated by at
 # most 3 of: space, dot, dash, slash, brackets, underscore, or ", ". Each repetition must consume
 # a digit, and no separator is a digit, so a run is scanned once. The look-behind stops a match
 # from starting inside a word or a longer number. Commas without a space are not separators:
 # "1,000,000 views" is a count.
-_NUMBER_WORDS: Final = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-}  # fmt: skip
-_DIGITISH = r"(?:\d|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+_NUMBER_WORDS: Final = {w: d for words in NUMBER_WORDS.values() for w, d in words.items()}
+_DIGITISH = r"(?:\d|(?:" + "|".join(sorted(_NUMBER_WORDS, key=lambda w: (-len(w), w))) + r")\b)"
 _PHONE = re.compile(rf"(?<![\w+])\+?\(?(?:{_DIGITISH}(?:[ .\-/()_]|, ){{0,3}}){{7,}}")
 _PHONE_SEPARATORS = " .-/()_,"
 _NUMBER_WORD = re.compile(r"[a-z]+")
@@ -50,16 +49,19 @@ _CURRENCY_BEFORE = re.compile(r"(?:[$€£¥₹]|rp\.?|idr|usd|eur|gbp|inr)\s*$"
 # An unseparated number right after "score"/"points" or before a counted noun is a count, not
 # a number to call ("my high score is 1234567", "9000000 views"). Only for a plain run without a
 # leading 0 or +: a real number written "0812345678" or "+62..." still counts as a phone.
-_COUNT_BEFORE = re.compile(r"(?:score|points|pts|xp|level|lvl|rank|elo)\s*(?:is|was|of|:)?\s*$")
+_COUNT_BEFORE = re.compile(
+    r"(?:score|points|pts|xp|level|lvl|rank|elo|puntuacion|puntaje|puntos|skor|poin|nilai)\s*"
+    r"(?:is|was|of|es|era|de|aku|ku|:)?\s*$"
+)
 _COUNT_AFTER = re.compile(
     r"\s*(?:points|pts|xp|robux|coins|v-?bucks|views|followers|subs|subscribers|likes|"
     r"dollars|bucks|euros|gems|kills|wins|hours|years|people|times|rupiah|rp|yen|won|pesos|"
-    r"rupees|pounds)\b"
+    r"rupees|pounds|puntos|vistas|seguidores|descargas|poin|penonton|pengikut|rupaye|log)\b"
 )
 
 
 _DIGIT = re.compile(r"\d")
-_NUMBER_WORD_HINT = re.compile("|".join(_NUMBER_WORDS))
+_NUMBER_WORD_SET: Final = frozenset(_NUMBER_WORDS)
 
 
 def _phone_spans(line: _Line) -> list[tuple[int, int]]:
@@ -67,7 +69,11 @@ def _phone_spans(line: _Line) -> list[tuple[int, int]]:
     text = line.folded.text
     # Seven digits at least, unless some are spelled out. (The phone pattern reads the folded
     # text, not the leetspeak-undone one, so the number words are looked for there.)
-    if fold._PREFILTER and len(_DIGIT.findall(text)) < 7 and _NUMBER_WORD_HINT.search(text) is None:
+    if (
+        fold._PREFILTER
+        and len(_DIGIT.findall(text)) < 7
+        and line.words.isdisjoint(_NUMBER_WORD_SET)
+    ):
         return spans
     pos = 0
     while (m := _PHONE.search(text, pos)) is not None:
@@ -118,8 +124,23 @@ _MAIL_PROVIDERS = (
     r"gmail|googlemail|yahoo|ymail|hotmail|outlook|msn|icloud|aol|proton|protonmail|gmx|"
     r"yandex|tutanota"
 )
-_AT = r"(?:\s{0,3}@\s{0,3}|\s{0,3}[(\[{<]\s{0,2}at\s{0,2}[)\]}>]\s{0,3}|\s{1,3}at\s{1,3})"
-_DOT_WORD = r"(?:\s{0,3}[(\[{<]\s{0,2}dot\s{0,2}[)\]}>]\s{0,3}|\s{1,3}dot\s{1,3})"
+# "@" and "." spelled in any of the languages: "at", "arroba", "at the rate"; "dot", "punto",
+# "titik".
+# Longest first: "at the rate" must not stop at "at".
+_AT_SPELLED = (
+    "(?:" + "|".join(w.replace(" ", r"\s{1,3}") for w in sorted(AT_WORDS, key=len)[::-1]) + ")"
+)
+_DOT_SPELLED_WORD = "(?:" + "|".join(DOT_WORDS) + ")"
+_AT = (
+    rf"(?:\s{{0,3}}@\s{{0,3}}|\s{{0,3}}[(\[{{<]\s{{0,2}}{_AT_SPELLED}\s{{0,2}}[)\]}}>]\s{{0,3}}|"
+    rf"\s{{1,3}}{_AT_SPELLED}\s{{1,3}})"
+)
+_DOT_WORD = (
+    rf"(?:\s{{0,3}}[(\[{{<]\s{{0,2}}{_DOT_SPELLED_WORD}\s{{0,2}}[)\]}}>]\s{{0,3}}|"
+    rf"\s{{1,3}}{_DOT_SPELLED_WORD}\s{{1,3}})"
+)
+_AT_ANCHORS: Final = frozenset(w.split()[0] for w in AT_WORDS)
+_DOT_ANCHORS: Final = frozenset(DOT_WORDS)
 _EMAIL = re.compile(
     rf"(?<![\w.+\-@])(?P<user>[\w.+\-]{{1,64}})(?P<at>{_AT})"
     rf"(?P<host>[\w\-]{{1,63}})"
@@ -142,9 +163,9 @@ def _email_spans(line: _Line) -> list[tuple[int, int]]:
     if fold._PREFILTER and "@" not in text:
         # A spelled "at" needs a provider, or a dot (plain before a TLD, spaced, or spelled).
         words = line.words
-        if "at" not in words or (
+        if words.isdisjoint(_AT_ANCHORS) or (
             words.isdisjoint(_PROVIDER_WORDS)
-            and "dot" not in words
+            and words.isdisjoint(_DOT_ANCHORS)
             and _DOT_TLD.search(text) is None
             and _SPACED_DOT_HINT.search(text) is None
         ):
@@ -191,9 +212,13 @@ _SPACED_HOSTS: Final = frozenset(
     {"bit", "t", "wa", "discord", "tinyurl", "linktr", "onlyfans", "snapchat", "instagram", "youtu",
      "tiktok", "twitter", "x", "facebook", "fb", "reddit", "twitch", "kik", "telegram", "m"}
 )  # fmt: skip
-_DOT_SPELLED = re.compile(r"\bdot\b")
+_DOT_SPELLED = re.compile(rf"\b{_DOT_SPELLED_WORD}\b")
 _TLD_WORDS: Final = frozenset(f"{_TLDS_STRONG}|{_TLDS_WEAK}".split("|"))
-_PATH_HINTS: Final = frozenset({"slash", "dot"}) | _SPACED_HOSTS
+_PATH_HINTS: Final = frozenset({"slash"}) | _DOT_ANCHORS | _SPACED_HOSTS
+# Top-level domains that are also words in Spanish or Indonesian ("el punto es que", "punto de
+# encuentro"): after a dot spelled in another language than English they need a path or a
+# known host, like a spaced plain dot.
+_TLDS_THAT_ARE_WORDS: Final = frozenset({"es", "de", "se", "no", "ar", "la", "pe"})
 
 
 def _url_spans(line: _Line) -> list[tuple[int, int]]:
@@ -209,7 +234,7 @@ def _url_spans(line: _Line) -> list[tuple[int, int]]:
     if not check or _DOT_TLD.search(text) is not None:
         spans.extend(_domain_spans(text))
     # A spaced dot is accepted only with a path, a known host or a spelled "dot" (see below).
-    spaced = "dot" in words or _SPACED_DOT_HINT.search(text) is not None
+    spaced = not words.isdisjoint(_DOT_ANCHORS) or _SPACED_DOT_HINT.search(text) is not None
     if not check or (spaced and ("/" in text or not words.isdisjoint(_PATH_HINTS))):
         spans.extend(_spaced_domain_spans(text))
     return spans
@@ -236,7 +261,10 @@ def _domain_spans(text: str) -> list[tuple[int, int]]:
 def _spaced_domain_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for m in _DOMAIN_SPACED.finditer(text):
-        spelled = _DOT_SPELLED.search(text, m.start(), m.end()) is not None
+        dot = _DOT_SPELLED.search(text, m.start(), m.end())
+        spelled = dot is not None and (
+            dot.group() == "dot" or m.group("tld") not in _TLDS_THAT_ARE_WORDS
+        )
         first_label = re.match(r"[a-z0-9\-]+", m.group("host"))
         known = first_label is not None and first_label.group() in _SPACED_HOSTS
         strong = re.fullmatch(_TLDS_STRONG, m.group("tld")) is not None
@@ -256,7 +284,7 @@ _SOCIAL_NAMES: Final = (
     "snapchat", "snap", "sc", "instagram", "insta", "ig", "discord", "dc", "telegram", "tg",
     "whatsapp", "wa", "kik", "tiktok", "twitter", "fb", "facebook", "skype", "viber", "wechat",
     "reddit", "twitch", "onlyfans", "bereal", "imessage", "facetime", "messenger", "threema",
-    "grindr", "tinder", "bumble", "omegle", "ometv", "yubo", "wizz",
+    "grindr", "tinder", "bumble", "omegle", "ometv", "yubo", "wizz", *PLATFORM_NICKNAMES,
 )  # fmt: skip
 _OTHER_NAMES: Final = (
     "line", "signal", "threads", "teams", "zoom", "tele", "disc", "steam", "xbox", "xbl", "psn",
@@ -434,9 +462,207 @@ _HANDLE_IS_MY: Final = _rule(
     _PLATFORM_WORDS,
     also="my",
 )
+
+# ---- handles in Indonesian, Spanish and Hinglish ----------------------------------------------
+# The same two kinds as above: moves (masked whether or not a user name follows) and named
+# accounts (masked only with a user name after). Indonesian puts "my" after the noun ("ig aku",
+# "wa ku", "igku"); Hinglish puts the verb last ("insta pe add karo", "number bhejo").
+_ID_MY = r"(?:aku|ku|gue|gw|gua|saya|ane|q)"
+_ID_MY_GLUED = ("ku", "gue", "gw", "gua", "saya")
+_ID_YOUR = r"(?:kamu|mu|km|kmu|lu|lo|loe|elu|elo|anda)"
+_ID_CONTACT = r"(?:nomor|nomer|nmr|no\s?hp|nohp|hp|kontak|akun|id|username|usn|user)"
+_ES_CONTACT = r"(?:numero|num|cel|celular|telefono|tel|contacto|usuario|user|correo|cuenta)"
+_HI_CONTACT = r"(?:number|numbr|nmbr|num|mobile|phone|contact)"
+_HI_YOUR = r"(?:tumhara|tumhari|tumhare|tera|teri|tere|aapka|aapki|apka|apki|apna|apni|ur|your)"
+_HI_MY = r"(?:mera|meri|mere|mra|mri)"
+_HANDLE_LIKE = r"\s+@?[a-z0-9_.]*[0-9_.][a-z0-9_.]*\b"
+_I18N_CONTACT_WORDS: Final = _words(
+    "nomor nomer nmr no nohp hp kontak akun id username usn user numero num cel celular telefono "
+    "tel contacto usuario correo cuenta number numbr nmbr mobile phone contact"
+)
+_I18N_MOVES: Final = (
+    # id: "dm aku di tiktok", "add aku di ig", "chat gue lewat wa"
+    _rule(
+        rf"\b(?:add|ad|follow|folow|dm|chat|cet|japri|pc|hubungi|kontak|telp|telpon|telepon|tlp|"
+        rf"msg|inbox|cari|sapa)\s+{_ID_MY}\s+(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_ANY})\b",
+        _PLATFORM_WORDS,
+        also="add ad follow folow dm chat cet japri pc hubungi kontak telp telpon telepon tlp msg "
+        "inbox cari sapa",
+        lang="id",
+    ),
+    # id: "add line aku", "follow ig aku", "cek tiktok gue"
+    _rule(
+        rf"\b(?:add|ad|follow|folow|cek|liat|lihat|mampir|kunjungi|save|simpan|dm)\s+(?:ke\s+)?"
+        rf"(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_MY}\b",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
+        also="add ad follow folow cek liat lihat mampir kunjungi save simpan dm",
+        lang="id",
+    ),
+    # id: "pindah ke wa yuk", "lanjut di telegram aja", "ngobrol lewat line"
+    _rule(
+        rf"\b(?:pindah|lanjut|lanjutin|ngobrol|ngobrolnya|chat|chatan|chattingan|cet|ngechat|"
+        rf"telponan|teleponan|vc|vcan|call|main|ketemu)\s+(?:aja\s+|yuk\s+|yok\s+|ayo\s+)?"
+        # "line" too: in Indonesian chat, moving "ke line" means the app
+        rf"(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_SOCIAL}|line(?!\s+(?:dance|webtoon|art|up)\b))\b",
+        _SOCIAL_WORDS | {"line"},
+        also="pindah lanjut lanjutin ngobrol ngobrolnya chat chatan chattingan cet ngechat "
+        "telponan teleponan vc vcan call main ketemu",
+        lang="id",
+    ),
+    # id: "minta nomor wa kamu dong", "bagi ig dong", "boleh minta line mu?"
+    _rule(
+        rf"\b(?:minta|mnta|bagi|bagiin|share|kirim|kirimin|tukeran|tuker)\s+(?:dong\s+|donk\s+)?"
+        rf"(?:(?:nomor|nomer|no|nmr)\s+)?(?:{_PLATFORM_SOCIAL}|{_ID_CONTACT}|line)\b"
+        rf"(?!\s+(?:foto|video|lagu|link\s+lagu))",
+        _SOCIAL_WORDS | _I18N_CONTACT_WORDS | {"line"},
+        also="minta mnta bagi bagiin share kirim kirimin tukeran tuker",
+        lang="id",
+    ),
+    # id: "ig kamu apa?", "nomor kamu berapa", "wa mu dong"
+    _rule(
+        rf"\b(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_YOUR}\s+(?:apa|berapa|brp|dong|donk|"
+        rf"dunk|mana|ada|ya)\b",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
+        also="apa berapa brp dong donk dunk mana ada ya",
+        lang="id",
+    ),
+    # id: "punya wa ga?", "ada ig?", "kamu main tiktok gak"
+    _rule(
+        rf"\b(?:punya|pny|ada|pake|pakai|main)\s+{_PLATFORM_SOCIAL}\s*(?:ga|gak|nggak|engga|"
+        rf"enggak|gk|ngga|nda|tidak|gaa|\?)",
+        _SOCIAL_WORDS,
+        also="punya pny ada pake pakai main",
+        lang="id",
+    ),
+    # id: "wasap aku aja", "dm aku ya": a platform used as a verb
+    _rule(
+        rf"\b{_PLATFORM_SOCIAL}\s*-?\s*{_ID_MY}\s+(?:aja|ya|dong|donk|yuk|yah|ajah)\b",
+        _SOCIAL_WORDS,
+        also="aja ya dong donk yuk yah ajah",
+        lang="id",
+    ),
+    # id: "vc yuk", "telponan yuk", "ayo video call"
+    _rule(
+        r"\b(?:vc|vcs|videocall|video\s+call|telponan|teleponan|call)(?:an)?\s+(?:yuk|yok|kuy|ayo|"
+        r"yu|skrg|sekarang|dong|donk)\b|\b(?:yuk|ayo|ayok|yok|mau)\s+(?:vc|vcs|videocall|"
+        r"video\s+call|telponan|teleponan)\b",
+        "vc vcs videocall video telponan teleponan call vcan callan",
+        also="yuk yok kuy ayo yu skrg sekarang dong donk ayok mau",
+        lang="id",
+    ),
+    # es: "agregame en insta", "sigueme en tiktok", "escribeme al wsp", "mandame un dm por ig"
+    _rule(
+        rf"\b(?:agregame|agrega(?:me)?|agregar|sigueme|seguime|siguime|escribeme|escribime|"
+        rf"hablame|buscame|anademe|llamame|marcame|mandame|enviame|textea(?:me)?)"
+        rf"(?:\s+(?:un|una|mensaje|msj|dm|md|a|al|en|por|el|la|de|mi)){{0,4}}\s+{_PLATFORM_ANY}\b",
+        _PLATFORM_WORDS,
+        also="agregame agrega agregar sigueme seguime siguime escribeme escribime hablame "
+        "buscame anademe llamame marcame mandame enviame textea texteame",
+        lang="es",
+    ),
+    # es: "hablemos por whatsapp", "mejor seguimos en telegram"
+    _rule(
+        rf"\b(?:hablemos|sigamos|pasemos|pasate|pasamos|vamos|podemos|mejor|seguimos|platicamos|"
+        rf"platiquemos|charlamos|charlemos|hablamos|nos\s+hablamos)\s+(?:\w+\s+)?"
+        rf"(?:por|en|a|al)\s+(?:el\s+|la\s+)?{_PLATFORM_SOCIAL}\b",
+        _SOCIAL_WORDS,
+        also="hablemos sigamos pasemos pasate pasamos vamos podemos mejor seguimos platicamos "
+        "platiquemos charlamos charlemos hablamos",
+        lang="es",
+    ),
+    # es: "pasame tu numero", "dame tu insta", "cual es tu snap", "me das tu whats?"
+    _rule(
+        rf"\b(?:pasame|pasa|dame|mandame|enviame|me\s+(?:das|pasas|mandas|dejas)|cual\s+es|"
+        rf"como\s+es|cual|quiero|puedo\s+tener)\s+(?:tu|tus|su)\s+(?:numero\s+de\s+)?"
+        rf"(?:{_PLATFORM_ANY}|{_ES_CONTACT}|whats)\b{_NOT_A_REQUEST}",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS | {"whats"},
+        also="pasame pasa dame mandame enviame me cual como quiero puedo",
+        lang="es",
+    ),
+    # es: "tienes wsp?", "usas insta?", "tu snap?"
+    _rule(
+        rf"\b(?:tienes|tenes|tiene|usas|tu)\s+{_PLATFORM_SOCIAL}\b(?=\s*(?:[?!.,]|$|\b(?:o|"
+        rf"tambien|amigo|amiga|bro)\b))",
+        _SOCIAL_WORDS,
+        also="tienes tenes tiene usas tu",
+        lang="es",
+    ),
+    # es: "hacemos videollamada?", "hagamos una llamada"
+    _rule(
+        r"\b(?:hacemos|hagamos|quieres\s+hacer|podemos\s+hacer)\s+(?:una\s+)?(?:videollamada|"
+        r"llamada|video\s?llamada|vc)\b|\bvideollamada\s*\?",
+        "videollamada llamada video vc",
+        lang="es",
+    ),
+    # hi: "whatsapp pe aao", "insta pe add karo", "snap pe baat karte hain", "number pe call karo"
+    _rule(
+        rf"\b(?:{_PLATFORM_ANY}|number|no)\s+(?:pe|par|pr|p|me|mein|mai)\s+(?:add|follow|msg|"
+        rf"message|dm|text|baat|call|aa|aao|aaja|aja|ajao|aajao|milo|bhej|msj|chat|ping|video)\w*",
+        _PLATFORM_WORDS | {"number", "no"},
+        also="pe par pr p me mein mai",
+        lang="hi",
+    ),
+    # hi: "apna number do", "tumhara insta id bhejo", "number milega?", "insta id de do"
+    _rule(
+        rf"\b(?:{_HI_YOUR}\s+)?(?:{_PLATFORM_ANY}|{_HI_CONTACT})(?:\s+(?:id|number|no|"
+        rf"naam|handle))?\s+(?:do|de|dedo|de\s+do|dena|dijiye|bhejo|bhej|bhej\s+do|send\s+karo|"
+        rf"batao|bata|bata\s+do|bolo|likho|share\s+karo|kya\s+(?:hai|he|h)|dega|degi|dogi|doge|"
+        rf"milega|mil\s+sakta)\b",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
+        also="do de dedo dena dijiye bhejo bhej send batao bata bolo likho share kya dega degi "
+        "dogi doge milega mil",
+        lang="hi",
+    ),
+    # hi: "video call karo", "vc karte hain", "call karoge?"
+    _rule(
+        r"\b(?:video\s+call|videocall|vc|call)\s+(?:karo|karein|kare|karte|karoge|karogi|kar\s+lo|"
+        r"krte|kro|krein|karna|kar\s+sakte)\b",
+        "video videocall vc call",
+        also="karo karein kare karte karoge karogi kar krte kro krein karna",
+        lang="hi",
+    ),
+    # hi: "mujhe insta pe follow karo", "mujhe add karo snap pe"
+    _rule(
+        rf"\b(?:mujhe|muje|mujko|mereko)\s+(?:{_PLATFORM_ANY}\s+(?:pe|par|pr)\s+)?(?:add|follow|"
+        rf"msg|message|call|text|dm)\s+(?:karo|kar\s+lo|kar\s+do|karna|kro)\b"
+        rf"(?:\s+(?:{_PLATFORM_ANY})\s+(?:pe|par|pr)\b)?",
+        "mujhe muje mujko mereko",
+        also="add follow msg message call text dm",
+        lang="hi",
+    ),
+)
+# Named accounts, masked with the user name after them: "mi insta es x", "ig aku: x",
+# "mera insta id rohan_22 hai".
+_I18N_NAMED: Final = (
+    _rule(
+        rf"\b(?:{_PLATFORM_ANY}|{_ID_CONTACT}|line)(?:\s+(?:{_PLATFORM_ANY}|line))?\s*-?\s*"
+        rf"{_ID_MY}\b(?=\s*(?:adalah\b|=|:|@|-\s)|{_HANDLE_LIKE})",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS | {"line"},
+        # "my" may be glued on ("nomorku", "igku"): then no whole word anchors the rule.
+        _ID_MY_GLUED,
+        also="aku ku gue gw gua saya ane q",
+        also_substrings=_ID_MY_GLUED,
+        lang="id",
+    ),
+    _rule(
+        rf"\bmis?\s+(?:{_PLATFORM_ANY}|{_ES_CONTACT}|whats)(?:\s+(?:de\s+)?(?:{_PLATFORM_ANY}|"
+        rf"usuario|user))?(?=\s*(?:es\b|=|:|@|-\s)|{_HANDLE_LIKE})",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS | {"whats"},
+        also="mi mis",
+        lang="es",
+    ),
+    _rule(
+        rf"\b{_HI_MY}\s+(?:{_PLATFORM_ANY}|{_HI_CONTACT})(?:\s+(?:id|number|no|naam|handle|"
+        rf"username|user))?(?=\s*(?:hai\b|he\b|h\b|=|:|@|-\s|ye\b|yeh\b)|{_HANDLE_LIKE})",
+        _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
+        also="mera meri mere mra mri",
+        lang="hi",
+    ),
+)
+
 # After "add me on snap" and the like: an optional "it's" / "my user is" / ":" and one token.
 _HANDLE_TAIL = re.compile(
-    r"\s{0,3}[:,=\-]?\s{0,3}(?:(?:it'?s|its|is|my\s+(?:user\s?name|user|id|name|tag|gamertag|"
+    r"\s{0,3}[:,=\-]?\s{0,3}(?:(?:it'?s|its|is|es|adalah|hai|he|ye\s+hai|yeh\s+hai|my\s+(?:user\s?name|user|id|name|tag|gamertag|"
     r"handle)(?:\s+is)?|user\s?name|user|id|name|tag|gamertag|handle)\s{0,3}[:=\-]?\s{0,3})?"
     r"(?P<handle>@?[a-z0-9_.#\-]{2,32})"
 )
@@ -449,11 +675,21 @@ _NOT_HANDLES: Final = _words(
     tbh idk bruh anyway again first real quick also full down broken dead banned hacked private
     public boring fun cool good bad not very really gone deleted lagging new old empty weird
     what whats who how why where there here this that in on at of me us are be
+    aja ya dong deh sih kok lagi yuk yok ga gak nggak tapi dan atau kalo kalau nanti aku kamu ku
+    mu di ke dari sama juga udah sudah belum baru dulu skrg sekarang besok ntar
+    y o pero que si por porfa favor luego despues mas ahora bueno jaja jajaja el la los las un
+    una de del en te tu mi ahi tambien amigo amiga mejor plis please
+    hai h ho na nahi nhi kya karo karna kar do de bhi toh aur abhi baad mein pe par se ko yaar
+    bhai ye yeh
     """
 )
 # A bare "@handle". Must hold a letter and must not be a time ("@5pm").
 _AT_HANDLE = re.compile(r"(?<![\w@.])@(?=[a-z0-9_.]{0,29}[a-z])[a-z0-9_][a-z0-9_.]{1,29}")
 _TIME = re.compile(r"@\d{1,2}(?::\d\d)?\s?(?:am|pm)?$")
+
+
+_MOVES_INDEX: Final = _RuleIndex((*_HANDLE_MOVES, *_I18N_MOVES))
+_NAMED_INDEX: Final = _RuleIndex((*_HANDLE_NAMED, *_I18N_NAMED))
 
 
 def _tail_end(keywords: str, pos: int) -> int | None:
@@ -470,16 +706,14 @@ def _tail_end(keywords: str, pos: int) -> int | None:
 def _handle_spans(line: _Line) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     keywords = line.keywords
-    for rule in _HANDLE_MOVES:
-        if line.admits(rule):
-            for m in rule.pattern.finditer(keywords):
-                spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
-    for rule in _HANDLE_NAMED:
-        if line.admits(rule):
-            for m in rule.pattern.finditer(keywords):
-                end = _tail_end(keywords, m.end())
-                if end is not None:
-                    spans.append((m.start(), end))
+    for rule in _MOVES_INDEX.admitted(line):
+        for m in rule.pattern.finditer(keywords):
+            spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
+    for rule in _NAMED_INDEX.admitted(line):
+        for m in rule.pattern.finditer(keywords):
+            end = _tail_end(keywords, m.end())
+            if end is not None:
+                spans.append((m.start(), end))
     if line.admits(_HANDLE_IS_MY):
         for m in _HANDLE_IS_MY.pattern.finditer(keywords):
             token = m.group().split()[0]

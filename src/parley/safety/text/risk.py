@@ -44,6 +44,7 @@ class RiskPolicy:
             Signal.GIFTS: 1.5,
             Signal.SEXUAL: 3.0,
             Signal.OFFPLATFORM: 1.5,
+            Signal.FLATTERY: 1.0,
         }
     )
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Final
 
 from parley.safety.text.contacts import _YOU, _detect
-from parley.safety.text.fold import _Line, _prepare, _Rule, _rule
+from parley.safety.text.fold import _Line, _prepare, _Rule, _rule, _RuleIndex
 
 
 class Signal(StrEnum):
@@ -20,6 +20,7 @@ class Signal(StrEnum):
     GIFTS = "gifts"  # "I'll buy you", "gift card", "robux"
     SEXUAL = "sexual"  # sexual talk
     OFFPLATFORM = "offplatform"  # contact details or a move elsewhere (see mask_contacts)
+    FLATTERY = "flattery"  # flattery aimed at a child: "so mature for your age"
 
 
 _Y = _YOU
@@ -344,6 +345,514 @@ _SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
 )
 
 
+# Flattery aimed at a child, in English (the other languages' are below).
+_FLATTERY_EN: Final = _rule(
+    "|".join(
+        (
+            rf"\b(?:so\s+|really\s+|very\s+)?mature\s+for\s+(?:{_YR}|a)\s+(?:age|\d{{1,2}})",
+            rf"\b{_Y}\s+(?:don'?t|dont|do\s+not)\s+(?:act|seem|sound|look)\s+(?:like\s+)?"
+            rf"(?:a\s+)?1\d",
+            rf"\b(?:you'?re|youre|ur|u\s+r|you\s+are)\s+(?:so\s+|really\s+|very\s+)?"
+            rf"(?:pretty|beautiful|cute|gorgeous|mature|special)\s+for\s+(?:{_YR}\s+age|a\s+1\d)",
+            r"\bnot\s+like\s+other\s+(?:girls|boys|kids)\b",
+            rf"\b{_Y}\s+(?:seem|are|r)\s+(?:so\s+|really\s+)?(?:mature|grown\s+up|older)\s+"
+            rf"for\b",
+            rf"\b{_Y}\s+must\s+be\s+(?:really\s+|so\s+)?(?:smart|pretty|popular)\b",
+        )
+    ),
+    "mature act seem sound look pretty beautiful cute gorgeous special other grown older smart "
+    "popular",
+)
+
+# ---- Indonesian, Spanish and Hinglish -------------------------------------------------------
+# Informal chat spelling: "kamu"/"km"/"lu", "brp" for "berapa", "q" for "que", "h" for "hai".
+_ID_Y = r"(?:kamu|kmu|km|mu|lu|lo|loe|elu|elo|kak|dek|adek|ade|anda|ka)"
+_ID_I = r"(?:aku|ak|gue|gw|gua|saya|ku|q|om|kakak)"
+_ID_PARENT = (
+    r"(?:orang\s?tua|ortu|ortumu|mama|mamah|mami|papa|papah|papi|ibu|bapak|ayah|bunda|emak|"
+    r"nyokap|bokap|keluarga)"
+)
+_ID_HOW_MUCH = r"(?:berapa|brp|brapa|brpa)"
+_ID_WHERE = r"(?:di\s?mana|dmn|dimn|mana)"
+_ES_PARENT = r"(?:papas|papa|padres|mama|mami|papi|jefes|familia|mamas)"
+_HI_Y = r"(?:tum|tu|aap|ap|tm)"
+_HI_YR = r"(?:tumhari|tumhara|tumhare|teri|tera|tere|aapki|aapka|aapke|apki|apka|apke)"
+_HI_PARENT = (
+    r"(?:mummy|mommy|mom|mumma|papa|papa\s?ji|dad|daddy|parents|ghar\s+(?:wale|walo|walon|vale|"
+    r"valo)|ammi|abbu|mammi)"
+)
+_HI_HO = r"(?:ho|h|hai|he|hain|hu|hoo)"
+
+_I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
+    # ---- id ----
+    (
+        Signal.AGE,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:umur|umurnya|usia|usiamu|umurmu|umurny)\s+(?:{_ID_Y}\s+)?(?:{_ID_HOW_MUCH}|"
+                    rf"brp)\b",
+                    rf"\b{_ID_HOW_MUCH}\s+(?:umur|umurmu|umurnya|usia|usiamu|tahun|thn|taun)\b(?!\s+lagi)",
+                    rf"\b{_ID_Y}\s+(?:umur|usia)\s+{_ID_HOW_MUCH}",
+                    rf"\bkelas\s+(?:{_ID_Y}\s+)?{_ID_HOW_MUCH}\b|\b{_ID_Y}\s+kelas\s+{_ID_HOW_MUCH}\b",
+                    rf"\b(?:{_ID_Y}\s+)?(?:masih\s+)?(?:sd|smp|sma|smk)\s*(?:\?|ya\s*\?|kan\s*\?|"
+                    rf"atau\s+(?:sd|smp|sma|smk|kuliah))",
+                    rf"\b(?:masih\s+sekolah|lahir\s+tahun\s+{_ID_HOW_MUCH})\b",
+                    r"\bumur\s*\?",
+                )
+            ),
+            "umur umurnya usia usiamu umurmu umurny tahun thn taun kelas sd smp sma smk sekolah "
+            "lahir",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.ISOLATION,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:sendirian|sendiri|sndirian)\s*(?:aja\s*|"
+                    rf"ya\s*|kan\s*|doang\s*)?(?:di\s+rumah|dirumah|di\s+kamar|dikamar)?\s*\?",
+                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?sendirian\s+(?:di\s+rumah|dirumah|di\s+kamar)",
+                    r"\b(?:ada|siapa)\s+(?:orang|siapa|yang)?\s*(?:aja\s+|saja\s+|aj\s+)?"
+                    r"(?:lagi\s+)?(?:di\s+rumah|dirumah)",
+                    rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:{_ID_WHERE}|kemana|ke\s+mana|"
+                    rf"pergi|kerja|ada\s+di\s+rumah|ada\s*\?|di\s+rumah|dirumah|tidur|galak|"
+                    rf"ga\s+ngerti|gak\s+ngerti|nggak\s+ngerti|tidak\s+mengerti|jahat|pulang)",
+                    rf"\b(?:cuma|hanya)\s+{_ID_I}\s+(?:yang|yg)\s+(?:ngerti|mengerti|paham|peduli|"
+                    rf"sayang)",
+                    rf"\b{_ID_Y}\s+(?:bisa|boleh)\s+percaya\s+(?:sama\s+|pada\s+|ke\s+)?{_ID_I}\b",
+                    rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:suka\s+)?(?:cek|ngecek|periksa|liat|lihat)"
+                    rf"\s+(?:hp|handphone|chat)",
+                )
+            ),
+            "sendirian sendiri sndirian ada siapa orang ortu ortumu mama mamah mami papa papah "
+            "papi ibu bapak ayah bunda emak nyokap bokap keluarga tua orangtua cuma hanya percaya",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.SECRECY,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:jangan|jgn|jngn|jan|ga\s+usah|gak\s+usah|nggak\s+usah|gausah|gk\s+usah)\s+"
+                    r"(?:bilang|cerita|kasih\s+tau|kasih\s+tahu|ksh\s+tau|kasitau|bilangin|lapor|"
+                    r"kasi\s+tau|kasih\s+liat|kasih\s+lihat|kasih\s+tw|ngomong)",
+                    r"\b(?:rahasia|rhs)\s+(?:kita|kita\s+berdua|kita\s+aja|berdua)\b|"
+                    r"\b(?:ini|jadi)\s+(?:rahasia|rhs)\b",
+                    r"\b(?:hapus|apus|delete|hapusin|apusin)\s+(?:aja\s+)?(?:chat|chatnya|pesan|"
+                    r"pesannya|percakapan|obrolan|history|riwayat|foto|fotonya|semua)",
+                    r"\b(?:antara|cuma)\s+kita\s+(?:aja|saja|berdua|doang)\b",
+                    # the passive: "chatnya dihapus ya", "fotonya langsung diapus"
+                    r"\b(?:chat|chatnya|pesan|pesannya|percakapan|obrolan|obrolannya|history|"
+                    r"riwayat|foto|fotonya)\s+(?:(?:nanti|harus|langsung|terus|udah|aja)\s+)?"
+                    r"(?:di)?\s?(?:hapus|apus|delete)(?:in)?\b",
+                    r"\b(?:ga|gak|jangan|tidak|nggak)\s+(?:ada\s+)?(?:yang|yg|boleh)\s+(?:boleh\s+)?"
+                    r"(?:tau|tahu)\b",
+                )
+            ),
+            "jangan jgn jngn jan usah gausah rahasia rhs hapus apus delete hapusin apusin antara "
+            "cuma tau tahu dihapus diapus dihapusin diapusin didelete",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.IMAGES,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:kirim|kirimin|krm|send|minta|mnta|bagi|liatin|lihatin|share)\s+(?:dong\s+|"
+                    r"donk\s+)?(?:foto|poto|pic|fotomu|fotonya|selfie|video|vid|pap|gambar)\b"
+                    r"(?!\s+(?:tugas|pr|soal|catatan|jadwal|materi|kucing|makanan|pemandangan))",
+                    r"\bpap\s*(?:dong|donk|dunk|dulu|yuk|ya|\?|sekarang|skrg|muka|badan|"
+                    r"kamu|mu)|\b(?:minta|mana)\s+pap\b|^\s*pap\s*$",
+                    rf"\bfoto\s*(?:{_ID_Y})\s*(?:dong|donk|mana|kayak|kaya|gimana)|\bfotomu\s+"
+                    rf"(?:dong|mana)",
+                    r"\b(?:nyalain|nyalakan|buka|hidupin|on\s*in|onin)\s+(?:kamera|kamera\s*nya|cam|"
+                    r"camera|video)",
+                    rf"\b(?:mau|pengen|pingin|ingin|boleh)\s+(?:liat|lihat)\s+(?:muka|wajah|badan|"
+                    rf"tubuh|foto)?\s*{_ID_Y}\b",
+                )
+            ),
+            "kirim kirimin krm send minta mnta bagi liatin lihatin share pap foto fotomu nyalain "
+            "nyalakan buka hidupin on onin mau pengen pingin ingin boleh mana",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.SEXUAL,
+        _rule(
+            r"\b(?:bugil|telanjang|tlanjang|bokep|sange|ngewe|toket|tetek|memek|kontol|seksi|"
+            r"montok|bh\s+(?:warna|ukuran)|cd\s+warna|perawan|masturbasi|coli|colmek|vcs|"
+            r"tanpa\s+baju|ga\s+pake\s+baju|gak\s+pake\s+baju|buka\s+baju|lepas\s+baju|"
+            r"pake\s+baju\s+apa|pakai\s+baju\s+apa|pernah\s+ciuman|udah\s+pernah\s+ciuman|"
+            r"ciuman\s+belum)\b",
+            "bugil telanjang tlanjang bokep sange ngewe toket tetek memek kontol seksi montok bh "
+            "cd perawan masturbasi coli colmek vcs tanpa ga gak buka lepas pake pakai pernah "
+            "ciuman udah",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.GIFTS,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:{_ID_I}\s+|nanti\s+|ntar\s+)(?:bisa\s+|mau\s+)?(?:kasih|ksh|kasi|beliin|"
+                    rf"kirimin|transfer|tf|topup|top\s+up|isiin|traktir|bayarin)\s+(?:{_ID_Y}\s+)?"
+                    rf"(?:pulsa|kuota|diamond|diamonds|dm|uang|duit|saldo|ovo|gopay|dana|robux|uc|"
+                    rf"skin|hadiah|hp|voucher|kado|sesuatu)",
+                    r"\b(?:mau|butuh|pengen)\s+(?:pulsa|kuota|diamond|diamonds|uang|duit|saldo|"
+                    r"robux|uc|skin)\s*(?:gratis|ga|gak|nggak|engga|\?)",
+                    r"\b(?:pulsa|kuota|diamond|diamonds|robux|uc|saldo)\s+gratis\b",
+                    rf"\b{_ID_I}\s+(?:beliin|transferin|tfin|isiin|traktir|bayarin)\b",
+                )
+            ),
+            "kasih ksh kasi beliin kirimin transfer tf topup top isiin traktir bayarin pulsa kuota "
+            "diamond diamonds uang duit saldo robux uc skin transferin tfin",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.MEETING,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:rumah|rmh|alamat|tinggal|sekolah|skul|kos|kost)\s*(?:{_ID_Y}\s*)?"
+                    rf"(?:di\s+)?(?:{_ID_WHERE}|dmn)\b",
+                    rf"\b{_ID_Y}\s+(?:tinggal|sekolah)\s+(?:di\s?mana|dmn|dimn|daerah\s+mana)",
+                    r"\b(?:ketemuan|ketemu|kopdar|meet\s?up|jalan\s+bareng)\s*(?:yuk|yok|kuy|ayo|"
+                    r"yu|mau|kapan|ga|gak|dong|\?|di|besok|nanti|aja)",
+                    r"\b(?:ayo|yuk|mau|kapan|bisa|boleh)\s+(?:kita\s+)?(?:ketemuan|ketemu|kopdar|"
+                    r"jalan\s+bareng)",
+                    rf"\b{_ID_I}\s+(?:jemput|samperin|datengin|datang\s+ke|dateng\s+ke|main\s+ke)\b",
+                    rf"\b(?:alamat|alamatmu|shareloc|share\s+loc|lokasi)\s*(?:{_ID_Y}\s*)?"
+                    rf"(?:dong|donk|mana|apa|\?)",
+                    r"\bsekolah(?:nya|mu)?\s+(?:di\s?mana|dmn|apa)",
+                    r"\bdaerah\s+mana\b",
+                )
+            ),
+            "rumah rmh alamat tinggal sekolah skul kos kost ketemuan ketemu kopdar meet meetup "
+            "jalan ayo yuk mau kapan bisa boleh jemput samperin datengin datang dateng main "
+            "alamatmu shareloc share lokasi sekolahnya sekolahmu daerah",
+            lang="id",
+        ),
+    ),
+    (
+        Signal.FLATTERY,
+        _rule(
+            rf"\b{_ID_Y}\s+(?:cantik|manis|imut|lucu|dewasa|pinter|pintar|ganteng|cakep|spesial|"
+            rf"istimewa|beda)\s+(?:banget|bgt|bngt|sekali|deh|loh|untuk|buat|dari)\b|"
+            rf"\b(?:dewasa|cantik)\s+(?:banget\s+|bgt\s+)?(?:untuk|buat)\s+(?:umur|anak)|"
+            rf"\bbeda\s+dari\s+(?:anak|cewek|cewe|cowok|cowo)\s+(?:lain|seumuran)",
+            "cantik manis imut lucu dewasa pinter pintar ganteng cakep spesial istimewa beda",
+            lang="id",
+        ),
+    ),
+    # ---- es ----
+    (
+        Signal.AGE,
+        _rule(
+            "|".join(
+                (
+                    r"\bcuantos\s+anos\s+(?:tienes|tenes|tiene|cumples)\b|\bque\s+edad\s+"
+                    r"(?:tienes|tenes|tiene)\b|\btu\s+edad\s*\?|\bedad\s*\?",
+                    r"\b(?:en\s+)?(?:que|cual)\s+(?:grado|curso|ano|año|semestre)\s+(?:estas|vas|"
+                    r"cursas)\b",
+                    r"\b(?:vas|vas\s+a\s+la|estas\s+en\s+la)\s+(?:primaria|secundaria|prepa|"
+                    r"escuela|cole|colegio|secu)\b(?!\s+(?:de|del)\b)",
+                    r"\beres\s+menor\b|\beres\s+mayor\s+de\s+edad\b",
+                    r"\b(?:cuando|que\s+dia)\s+(?:es\s+)?tu\s+cumple",
+                    r"\b(?:tienes|tenes)\s+1\d\s*\?",
+                )
+            ),
+            "cuantos edad grado curso ano semestre vas estas eres cuando dia cumple tienes tenes",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.ISOLATION,
+        _rule(
+            "|".join(
+                (
+                    r"\bestas\s+(?:sol[oa]|solit[oa])\b|\b(?:te\s+)?quedaste\s+sol[oa]\b",
+                    r"\bhay\s+alguien\s+(?:en\s+(?:tu\s+)?casa|contigo|ahi|cerca|mas)\b",
+                    rf"\b(?:donde|a\s+que\s+hora)\s+(?:estan|llegan|vuelven|regresan)\s+tus\s+"
+                    rf"{_ES_PARENT}",
+                    rf"\btus\s+{_ES_PARENT}\s+(?:estan|no\s+estan|trabajan|salieron|llegan|"
+                    rf"duermen|estan\s+en\s+casa|no\s+te\s+entienden|no\s+te\s+quieren|son\s+"
+                    rf"(?:muy\s+)?(?:estrictos|malos|pesados)|revisan|te\s+revisan|ven\s+tu)",
+                    r"\bsolo\s+yo\s+te\s+(?:entiendo|comprendo|quiero|cuido)\b",
+                    r"\bpuedes\s+confiar\s+(?:en\s+)?(?:mi|solo\s+en\s+mi)\b",
+                    r"\bnadie\s+te\s+(?:entiende|quiere|comprende)\s+como\s+yo\b",
+                )
+            ),
+            "estas quedaste hay donde hora tus solo puedes nadie",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.SECRECY,
+        _rule(
+            "|".join(
+                (
+                    r"\bno\s+(?:le\s+|les\s+|se\s+lo\s+|lo\s+)?(?:digas|cuentes|menciones|ensenes|"
+                    r"muestres)\s+(?:nada\s+)?(?:a\s+(?:nadie|tus|tu|tu\s+mama|tu\s+papa)|nada|esto)",
+                    r"\b(?:nuestro|es\s+un|un)\s+(?:pequeno\s+)?(?:secreto|secretito)\b(?!\s+"
+                    r"(?:de\s+(?:cocina|la\s+receta)))",
+                    r"\b(?:borra|borrar|elimina|eliminar|borremos)\s+(?:el\s+|los\s+|la\s+|este\s+|"
+                    r"esta\s+|todo\s+)?(?:chat|chats|mensajes|conversacion|historial|fotos|esto)\b",
+                    r"\bentre\s+tu\s+y\s+yo\b|\bque\s+nadie\s+se\s+entere\b|\bque\s+quede\s+"
+                    r"entre\s+nosotros\b|\bnadie\s+(?:tiene|debe)\s+que\s+saber",
+                )
+            ),
+            "no secreto secretito borra borrar elimina eliminar borremos entre nadie quede",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.IMAGES,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:mandame|enviame|pasame|manda|envia|pasa|mandas|envias|pasas)\s+"
+                    r"(?:me\s+)?(?:una\s+|unas\s+|tu\s+|tus\s+|otra\s+|mas\s+)?(?:foto|fotos|"
+                    r"fotito|fotitos|selfie|selfies|pic|pics|video|videos)\b(?!\s+de\s+(?:la|el|"
+                    r"los|las|tarea|tu\s+perro|tu\s+gato))",
+                    r"\b(?:una\s+)?(?:foto|fotos|selfie|video)\s+tuy[oa]s?\b",
+                    r"\b(?:quiero|dejame|me\s+dejas|puedo)\s+verte\b|\bquiero\s+ver\s+(?:tu\s+"
+                    r"(?:cara|cuerpo)|como\s+eres)",
+                    r"\b(?:prende|enciende|activa|pon)\s+(?:la\s+|tu\s+)?(?:camara|cam|webcam)\b",
+                    r"\bmuestrame\s+(?:tu|tus|como)\b|\bensename\s+(?:tu|tus)\s+(?:cara|cuerpo)",
+                )
+            ),
+            "mandame enviame pasame manda envia pasa mandas envias pasas foto fotos selfie "
+            "quiero dejame me puedo prende enciende activa pon muestrame ensename fotito fotitos",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.SEXUAL,
+        _rule(
+            r"\b(?:desnud[oa]s?|encuerad[oa]|sin\s+ropa|eres\s+virgen|sigues\s+(?:siendo\s+)?"
+            r"virgen|que\s+(?:llevas|traes|tienes)\s+puesto|ropa\s+interior|calzones|tanga|"
+            r"sexo|sexy|tetas|pechos|culo|pene|vagina|masturba\w*|cachond[oa]|caliente\s+(?:estoy|"
+            r"ahorita)|estoy\s+caliente|el\s+pack|tu\s+pack|pasa\s+pack|fotos?\s+hot|"
+            r"alguna\s+vez\s+(?:has\s+)?besado|has\s+besado)\b",
+            "desnudo desnuda desnudos desnudas encuerado encuerada sin eres sigues que ropa "
+            "calzones tanga sexo sexy tetas pechos culo pene vagina cachondo cachonda caliente "
+            "estoy el tu pasa foto fotos alguna has",
+            ("masturba",),
+            lang="es",
+        ),
+    ),
+    (
+        Signal.GIFTS,
+        _rule(
+            "|".join(
+                (
+                    r"\bte\s+(?:compro|regalo|doy|mando|envio|pago|recargo|paso|deposito|puedo\s+"
+                    r"(?:comprar|regalar|dar|mandar|recargar))\s+(?:un\s+|una\s+|unos\s+|unas\s+|"
+                    r"\d+\s+)?(?:robux|pavos|diamantes|dinero|plata|lana|saldo|recarga|regalo|regalos|"
+                    r"algo|lo\s+que\s+quieras|skins?|tarjeta|celular|ropa|gemas|monedas)",
+                    r"\b(?:quieres|queres)\s+(?:unos\s+|mas\s+)?(?:robux|pavos|diamantes|dinero|"
+                    r"saldo|recarga|regalo|skins?|gemas)\b",
+                    r"\b(?:robux|pavos|diamantes)\s+gratis\b",
+                    r"\bte\s+(?:hago|pongo)\s+(?:una\s+)?recarga\b",
+                )
+            ),
+            "te quieres queres robux pavos diamantes gratis",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.MEETING,
+        _rule(
+            "|".join(
+                (
+                    r"\bdonde\s+vives\b|\ben\s+que\s+(?:ciudad|colonia|barrio|zona|parte|calle)\s+"
+                    r"vives\b|\bvives\s+cerca\b",
+                    r"\b(?:nos\s+vemos|vernos|veamonos|conocernos|quedamos|quedemos)\s+(?:en\s+"
+                    r"persona|un\s+dia|algun\s+dia|manana|hoy|el\s+(?:sabado|domingo|viernes))\b|"
+                    r"\b(?:podemos|quieres|queres)\s+(?:vernos|conocernos|salir\s+conmigo)\b",
+                    r"\b(?:te\s+(?:recojo|busco|paso\s+a\s+buscar|visito)|voy\s+a\s+tu\s+(?:casa|"
+                    r"escuela|colegio)|paso\s+por\s+ti)\b",
+                    r"\b(?:a\s+)?que\s+(?:escuela|colegio|secundaria|prepa|secu)\s+vas\b|"
+                    r"\bcual\s+es\s+tu\s+(?:escuela|colegio)\b|\bcomo\s+se\s+llama\s+tu\s+"
+                    r"(?:escuela|colegio)\b",
+                    r"\b(?:pasame|dame|cual\s+es)\s+tu\s+(?:direccion|ubicacion)\b|\btu\s+"
+                    r"(?:direccion|ubicacion)\s*\?",
+                )
+            ),
+            "donde vives nos vernos veamonos conocernos quedamos quedemos podemos quieres queres "
+            "te voy paso que escuela colegio cual como pasame dame tu direccion ubicacion",
+            lang="es",
+        ),
+    ),
+    (
+        Signal.FLATTERY,
+        _rule(
+            r"\beres\s+(?:muy\s+|tan\s+|bien\s+)?(?:madur[oa]|linda|bonita|hermosa|guapa|"
+            r"preciosa|especial|inteligente)\s+(?:para\s+tu\s+edad|para\s+tener)|\bmuy\s+"
+            r"madur[oa]\b|\bpareces\s+(?:mas\s+)?mayor\b|\bno\s+eres\s+como\s+(?:las\s+)?"
+            r"(?:otras|otros)\b|\beres\s+(?:muy\s+|tan\s+)?(?:especial|preciosa|hermosa)\b",
+            "eres muy pareces no",
+            lang="es",
+        ),
+    ),
+    # ---- hi (Hinglish) ----
+    (
+        Signal.AGE,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:{_HI_YR}\s+)?(?:umar|umr|umra|age)\s+(?:kya|kitni|ktni|kitna)\b",
+                    rf"\b(?:{_HI_Y}\s+)?kitne\s+(?:saal|sal|years?)\s+(?:ki|ke|ka)\s+{_HI_HO}",
+                    rf"\b{_HI_Y}\s+kitne\s+(?:ki|ke|ka)\s+{_HI_HO}\b",
+                    r"\b(?:kaunsi|konsi|kon\s?si|kaun\s+si|kis|kitni|konsi)\s+(?:class|klass|"
+                    r"standard|std|grade)\b",
+                    r"\bclass\s+(?:kya|kaunsi|konsi)\b",
+                    rf"\bschool\s+(?:jaate|jati|jate|jaati|jaatey)\s+{_HI_HO}",
+                )
+            ),
+            "umar umr umra age kitne kaunsi konsi kon kaun kis kitni class school",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.ISOLATION,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:ghar|ghr|room|kamre)\s+(?:pe|par|pr|me|mein|mai)\s+(?:akele|akeli|akela|"
+                    r"koi|kaun)\b",
+                    rf"\b(?:{_HI_Y}\s+)?(?:abhi\s+)?(?:akele|akeli|akela)\s+{_HI_HO}\b",
+                    rf"\b{_HI_PARENT}\s+(?:kahan|kaha|kidhar|ghar\s+pe|ghar\s+par|ghar\s+me|"
+                    rf"bahar|office|kaam\s+pe)\b",
+                    rf"\b(?:{_HI_YR}\s+)?{_HI_PARENT}\s+(?:tumhe|tumko|tujhe|aapko)\s+(?:nahi|nhi|"
+                    rf"na)\s+(?:samajhte|samjhte|samajhti|samjhenge)",
+                    r"\b(?:sirf|bas)\s+(?:main|mai|me)\s+(?:tumhe|tumko|tujhe)\s+(?:samajhta|"
+                    r"samajhti|samjhta)",
+                    r"\bmujh\s?pe\s+(?:bharosa|trust)\s+(?:karo|kar\s+sakte|kar\s+sakti)",
+                    rf"\b{_HI_PARENT}\s+(?:{_HI_YR}\s+)?(?:phone|chat|mobile)\s+(?:check|dekhte|"
+                    rf"dekhti)",
+                )
+            ),
+            "ghar ghr room kamre akele akeli akela mummy mumm mommy mom mumma papa dad daddy "
+            "parents ammi abbu mammi sirf bas mujh mujhpe mumma",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.SECRECY,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:kisi\s*ko|kisiko|mummy\s+papa\s+ko|mummy\s+ko|papa\s+ko|ghar\s+pe|"
+                    r"ghar\s+(?:wale|walon|walo)\s+ko|parents\s+ko|ghar\s+me|dost\s+ko|friends\s+ko|"
+                    r"mom\s+dad\s+ko|maa\s+ko)\s+(?:kuch\s+)?(?:mat|mt|nahi|nhi|na)\s+(?:batana|"
+                    r"btana|bolna|kehna|batao|bataana|dikhana)",
+                    r"\b(?:ye|yeh|yah|ye\s+baat)\s+(?:hamara|humara|apna|hum\s+dono\s+ka)\s+"
+                    r"(?:secret|raaz|raz)\b|\b(?:hamara|humara)\s+(?:secret|raaz)\b",
+                    r"\b(?:chat|msg|messages|photos?|pic)\s+delete\s+(?:kar|kr)\s*(?:do|dena|dijiye|"
+                    r"lena)?\b|\bdelete\s+(?:kar|kr)\s+(?:dena|do)\b",
+                    r"\bhum\s+dono\s+(?:ke\s+beech|tak)\b|\bkisi\s*ko\s+pata\s+(?:nahi|nhi|na)\s+"
+                    r"(?:chalna|chale|chalega)",
+                )
+            ),
+            "kisi kisiko mummy papa ghar parents dost friends mom maa ye yeh yah hamara humara "
+            "chat msg messages photo photos pic delete hum",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.IMAGES,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:apni|apna|ek|koi|teri|tumhari|apne)?\s*(?:photo|foto|pic|pik|selfie|"
+                    r"photos|pics|video)\s+(?:bhejo|bhej|bhejna|bhejdo|bhej\s+do|send\s+karo|send\s+"
+                    r"kar\s+do|dikhao|dikha|dikhana|de\s+do|do\s+na)\b",
+                    r"\b(?:camera|cam|video)\s+(?:on|chalu|open)\s+(?:karo|kar\s+do|kro|karna)\b",
+                    r"\b(?:apna|apni)\s+(?:chehra|face|shakal|body)\s+(?:dikhao|dikha)\b|"
+                    r"\b(?:tumhe|tumko|tujhe|aapko)\s+(?:dekhna|dekhne)\b",
+                )
+            ),
+            "photo foto pic pik selfie photos pics video camera cam apna apni tumhe tumko tujhe "
+            "aapko",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.SEXUAL,
+        _rule(
+            r"\b(?:nangi|nanga|kapde\s+(?:utaro|utaar|utar|nikalo)|bina\s+kapde|virgin\s+ho|"
+            r"kya\s+pehna\s+(?:hai|h|he)|kya\s+pehni\s+(?:ho|hai)|sexy|chut|lund|boobs|"
+            r"chudai|garam\s+ho|kiss\s+kiya)\b",
+            "nangi nanga kapde bina virgin kya sexy chut lund boobs chudai garam kiss",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.GIFTS,
+        _rule(
+            "|".join(
+                (
+                    r"\b(?:main|mai|me|mein)?\s*(?:tumhe|tumko|tujhe|aapko|tere\s+liye|tumhare\s+"
+                    r"liye)\s+(?:free\s+)?(?:recharge|paise|paisa|gift|uc|diamonds?|robux|phone|"
+                    r"mobile|kuch)\s+(?:dunga|dilaunga|dila\s+dunga|karwa\s+dunga|kara\s+dunga|"
+                    r"bhejunga|de\s+dunga|doonga|lunga|la\s+dunga)\b",
+                    r"\b(?:recharge|uc|diamonds?|paise|gift)\s+(?:kara|karwa|dila|de|bhej)\s*"
+                    r"(?:dunga|doonga|dungi)\b",
+                    r"\bfree\s+(?:uc|diamonds?|robux|recharge)\b",
+                    r"\b(?:uc|diamonds?|recharge|robux)\s+(?:chahiye|chaiye|chahie)\b",
+                )
+            ),
+            "tumhe tumko tujhe aapko tere tumhare recharge uc diamond diamonds paise gift free "
+            "robux",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.MEETING,
+        _rule(
+            "|".join(
+                (
+                    rf"\b(?:{_HI_Y}\s+)?(?:kahan|kaha|kidhar)\s+(?:rehte|rehti|rahte|rahti|rhte|rhti)\b",
+                    rf"\b{_HI_YR}\s+ghar\s+(?:kahan|kaha|kidhar)\b",
+                    r"\b(?:milte|milenge|mil\s+sakte|milna|milo|miloge|milogi|mil\s+lo)\s+"
+                    r"(?:hain|hai|h|he|chahiye|kabhi|kal|aaj|na|kya)?\b(?!\s+(?:game|match))",
+                    r"\b(?:mujhse|mujh\s+se)\s+(?:milo|miloge|milogi|milne)\b",
+                    r"\b(?:kaunse|konse|kis|kaun\s+se)\s+school\b",
+                    r"\b(?:address|location|pata)\s+(?:do|bhejo|batao|bata\s+do|send\s+karo)\b",
+                    r"\b(?:main|mai)\s+(?:aa\s+jaunga|aajaunga|aa\s+jata|lene\s+aa|pick\s+kar)|"
+                    r"\b(?:tumhe|tumko|tujhe)\s+(?:lene|pick)",
+                )
+            ),
+            "kahan kaha kidhar ghar milte milenge mil milna milo miloge milogi mujhse mujh kaunse "
+            "konse kis kaun address location pata main mai tumhe tumko tujhe",
+            lang="hi",
+        ),
+    ),
+    (
+        Signal.FLATTERY,
+        _rule(
+            rf"\b{_HI_Y}\s+(?:bahut|bohot|bhut|bht|kitni|kitne|itni|itne|sabse)\s+(?:cute|sundar|"
+            rf"pyari|pyaari|pyare|smart|mature|khubsurat|hot|special)\s+{_HI_HO}\b|"
+            rf"\b(?:umar|umr|age)\s+se\s+(?:zyada|jyada|jada|zada)\s+(?:samajhdar|mature|"
+            rf"smart|badi|bade)",
+            "tum tu aap ap tm umar umr age",
+            lang="hi",
+        ),
+    ),
+)
+
+_ALL_RULES: Final = (*_SIGNAL_RULES, (Signal.FLATTERY, _FLATTERY_EN), *_I18N_SIGNAL_RULES)
+_SIGNAL_OF: Final = {id(rule): signal for signal, rule in _ALL_RULES}
+_INDEX: Final = _RuleIndex(rule for _, rule in _ALL_RULES)
+
+
 def _signal_spans(
     text: str, *, contacts: bool, line: _Line | None = None
 ) -> list[tuple[Signal, int, int]]:
@@ -352,8 +861,9 @@ def _signal_spans(
     line = line or _prepare(text)
     found: list[tuple[Signal, int, int]] = []
     seen: set[Signal] = set()
-    for signal, rule in _SIGNAL_RULES:
-        if signal in seen or not line.admits(rule):
+    for rule in _INDEX.admitted(line):
+        signal = _SIGNAL_OF[id(rule)]
+        if signal in seen:
             continue
         m = rule.pattern.search(line.keywords)
         if m is not None:
