@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +23,7 @@ from harness.server import serve_in_process
 from parley.broker.base import Evidence
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
+from parley.metrics import Metrics
 from test_protocol_support import QUIET, matched_pair, person, unique_interest
 from test_safety_support import database, dev
 
@@ -48,16 +48,11 @@ async def server(
 ) -> AsyncIterator[tuple[str, _Missing]]:
     import parley.app
 
-    made: list[_Missing] = []
-
-    def missing(url: str, **kw: Any) -> _Missing:
-        made.append(_Missing(**kw))
-        return made[-1]
-
-    monkeypatch.setattr(parley.app, "create_broker", missing)
-    app = parley.app.create_app(Settings(data_dir=tmp_path, _env_file=None))
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    broker = _Missing(interest_fallback=settings.interest_fallback, observer=Metrics())
+    app = parley.app.create_app(settings, broker=broker)
     async with serve_in_process(app) as url:
-        yield url, made[0]
+        yield url, broker
 
 
 async def chat(url: str) -> tuple[Client, Client, str]:

@@ -59,7 +59,6 @@ async def test_a_moderator_ban_covers_the_reported_address(server_factory: Serve
     await mod.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 17: the console warns through this node's sockets")
 async def test_a_warning_reaches_the_person_on_another_node(
     server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
 ) -> None:

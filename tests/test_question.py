@@ -23,6 +23,7 @@ from harness.server import ServerHandle, serve_in_process
 from harness.services import start_redis
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
+from parley.metrics import Metrics
 from parley.store import ItemKind
 from test_protocol_support import (
     QUIET,
@@ -610,11 +611,9 @@ async def test_a_broker_without_rooms_answers_mode_unavailable(
     is a test's class) over real WebSockets; the broker is never asked."""
     import parley.app
 
-    def no_rooms(url: str, **kw: Any) -> _NoRooms:
-        return _NoRooms(**kw)
-
-    monkeypatch.setattr(parley.app, "create_broker", no_rooms)
-    app = parley.app.create_app(Settings(data_dir=tmp_path, _env_file=None))
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    broker = _NoRooms(interest_fallback=settings.interest_fallback, observer=Metrics())
+    app = parley.app.create_app(settings, broker=broker)
     async with serve_in_process(app) as url:
         for mode, fields in (("question", {"question": QUESTION}), ("discuss", {})):
             c = await person(url, mode=mode)

@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from parley.assets import Assets, PublicCompression
-from parley.broker import create_broker
+from parley.broker import Broker, create_broker
 from parley.config import Settings
 from parley.gateway import Gateway
 from parley.keys import load_secret
 from parley.metrics import Metrics
 from parley.metrics_http import metrics_app, metrics_endpoint, metrics_router
+from parley.moderation import Console
 from parley.moderation import mount as mount_moderation
 from parley.not_found import install as install_not_found
 from parley.origin import OriginCheck, parse_allowed
@@ -28,7 +30,8 @@ from parley.public_figures import public_online, public_waiting
 from parley.reports_http import build_reports_router
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
-from parley.storage import open_store
+from parley.storage import prepare, store_for
+from parley.store import Store
 
 WEB_DIR = Path(__file__).parent / "web"
 log = logging.getLogger("parley.app")
@@ -43,38 +46,53 @@ class Status(BaseModel):
     waiting: dict[str, int]
 
 
-class _GatewayEndpoint:
-    """Raw ASGI endpoint for /ws. The gateway exists only once the lifespan opened the store.
-    (A class, not a function: Starlette would wrap a function in its WebSocket session.)"""
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the app is made of, typed, in one place (``app.state.runtime``): the lifespan starts
+    and stops these parts; `parley serve` takes ``metrics_app`` for the operators' listener."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self._app = app
+    settings: Settings
+    metrics: Metrics
+    broker: Broker
+    store: Store
+    gateway: Gateway
+    console: Console
+    metrics_app: ASGIApp
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gateway: Gateway = self._app.state.gateway
-        await gateway(scope, receive, send)
+
+def runtime_of(app: FastAPI) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
+) -> FastAPI:
+    """The service. ``broker`` and ``store`` replace the ones the settings name (as
+    encode/broadcaster takes a backend): the app starts and stops what it is given, and opens and
+    migrates a ``store`` of its own in its lifespan."""
     settings = settings or Settings()
     metrics = Metrics()
-    broker = create_broker(
-        settings.broker_url,
-        interest_fallback=settings.interest_fallback,
-        observer=metrics,
-        evidence_lines=settings.evidence_lines,
-        report_grace=settings.report_grace,
-    )
+    if broker is None:
+        broker = create_broker(
+            settings.broker_url,
+            interest_fallback=settings.interest_fallback,
+            observer=metrics,
+            evidence_lines=settings.evidence_lines,
+            report_grace=settings.report_grace,
+        )
     secret = load_secret(settings.secret, settings.data_dir)
     devices = DeviceTokens(secret)
     assurance = AgeAssurance.from_settings(settings)  # bad age settings stop start-up here
+    own_store = store is None
+    if store is None:
+        store = store_for(settings, secret)
+    gateway = Gateway(settings, broker, metrics, devices, assurance, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await open_store(settings, secret)
-        gateway = Gateway(settings, broker, metrics, devices, assurance, store)
-        app.state.store = store
-        app.state.gateway = gateway
+        if own_store:
+            await prepare(store)
         await broker.start()
         await gateway.start()
         await console.start()
@@ -85,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await console.close()
             await gateway.close()
             await broker.close()
-            await store.close()
+            if own_store:
+                await store.close()
 
     app = FastAPI(
         title="Parley",
@@ -96,17 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.settings = settings
-    app.state.broker = broker
-    app.state.metrics = metrics
-
-    gateway_endpoint = OriginCheck(_GatewayEndpoint(app), parse_allowed(settings.allowed_origins))
+    gateway_endpoint = OriginCheck(gateway, parse_allowed(settings.allowed_origins))
     app.router.routes.append(WebSocketRoute("/ws", gateway_endpoint))
-    console = mount_moderation(app, settings, broker, metrics, devices)  # /mod, /api/mod, /appeal
-    app.include_router(build_reports_router(devices, settings.report_grace))  # /api/reports
+    # /mod, /api/mod, /appeal: the console reaches live sessions through the gateway's
+    # enforcement and the broker, never the gateway itself.
+    console = mount_moderation(app, settings, store, broker, metrics, devices, gateway.enforce)
+    app.include_router(build_reports_router(store, devices, settings.report_grace))
 
     async def ready() -> bool:
-        return await broker.ready() and await app.state.store.ping()
+        return await broker.ready() and await store.ping()
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:
@@ -128,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     scrape = metrics_endpoint(metrics, broker, ready, settings.metrics_token)
     if settings.metrics_address() is None:  # else only on the operators' listener (cli.py)
         app.include_router(metrics_router(scrape))
-    app.state.metrics_app = metrics_app(scrape)
+    app.state.runtime = Runtime(
+        settings, metrics, broker, store, gateway, console, metrics_app(scrape)
+    )
 
     @app.get("/api/status", response_model=Status, tags=["public"])
     async def status() -> Status:
@@ -138,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         online = public_online(stats.online, settings.public_online_step)
         return Status(online=online, waiting=public_waiting(stats.waiting))
 
-    mount_pages(app, settings, broker, ready)  # /privacy /terms /rules /about /status
+    # /privacy /terms /rules /about /status
+    mount_pages(app, settings, broker, ready, lambda: gateway.video.enabled)
 
     assets = Assets(WEB_DIR, "/static")  # hashed once: /static/<hash>/... is cached for a year
     index_page = assets.page("index.html")

@@ -65,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from parley.app import create_app
+    from parley.app import create_app, runtime_of
     from parley.safety.policy import DECLARED_WARNING, OPEN_MINOR_POOL_WARNING
 
     try:
@@ -102,7 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    side = _metrics_server(settings, app.state.metrics_app)
+    side = _metrics_server(settings, runtime_of(app).metrics_app)
     with (
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,

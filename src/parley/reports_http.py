@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from parley.safety.devices import DeviceTokens
-from parley.store import InvalidInput, device_hash
+from parley.store import InvalidInput, Store, device_hash
 
 MAX_UPLOAD_BYTES = 64 * 1024
 DEVICE_HEADER = "X-Parley-Device"
@@ -69,7 +69,7 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
-def build_reports_router(devices: DeviceTokens, report_grace: float) -> APIRouter:
+def build_reports_router(store: Store, devices: DeviceTokens, report_grace: float) -> APIRouter:
     """The router; ``report_grace`` (seconds) is how long after a report its still is taken."""
     router = APIRouter(prefix="/api/reports", tags=["public"])
     within = timedelta(seconds=report_grace)
@@ -103,7 +103,6 @@ def build_reports_router(devices: DeviceTokens, report_grace: float) -> APIRoute
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "image/jpeg":
             return _problem(415, "a still must be a JPEG image (Content-Type: image/jpeg)")
-        store = request.app.state.store
         try:
             attached = await store.attach_frame(
                 ref, device_hash(x_parley_device), frame, within=within

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from parley.protocol import Banned, Discusser, Seat, ServerMessage
+from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage
 from parley.quotas.base import Quotas
 
 #: Question mode: which of a room pool's two queues a ticket waits in.
@@ -184,6 +184,18 @@ class BanOrder:
 BanHandler = Callable[[BanOrder], None]
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeOrder:
+    """A notice for every live session of one device, wherever it is connected
+    (``Broker.announce_notice``): a moderator's warning, say."""
+
+    device: str  # device hash
+    notice: Notice
+
+
+NoticeHandler = Callable[[NoticeOrder], None]
+
+
 class MatchObserver(Protocol):
     def matched(self, pool: str, waits: tuple[float, float]) -> None: ...
 
@@ -207,10 +219,22 @@ class Broker(ABC):
 
     supports_rooms: ClassVar[bool] = False
     _ban_handler: BanHandler | None = None
+    _notice_handler: NoticeHandler | None = None
 
     def on_ban(self, handler: BanHandler) -> None:
         """How this node applies a ban announced by any node (the gateway registers it)."""
         self._ban_handler = handler
+
+    def on_notice(self, handler: NoticeHandler) -> None:
+        """How this node delivers a notice announced by any node (the gateway registers it)."""
+        self._notice_handler = handler
+
+    async def announce_notice(self, order: NoticeOrder) -> None:
+        """Show a notice to the device's live sessions wherever they are connected. One process:
+        here and now; ``redis://`` also tells every other node. A device not connected anywhere
+        does not see it (it is not queued)."""
+        if self._notice_handler is not None:
+            self._notice_handler(order)
 
     def quotas(self) -> Quotas | None:
         """Quotas shared by every node of this backend; None: each process keeps its own."""

@@ -96,6 +96,7 @@ class RedisCore(Broker):
         self.node = node_id or secrets.token_hex(6)
         self._channel = f"{self.prefix}:node:{self.node}"
         self._bans_channel = f"{self.prefix}:bans"
+        self._notices_channel = f"{self.prefix}:notices"
         self._blocks_channel = f"{self.prefix}:blocks"
         # Blocked sets read before this time.monotonic() may have missed an announcement (the
         # subscription was down): they are read again at their next use.

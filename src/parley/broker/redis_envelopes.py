@@ -39,6 +39,14 @@ class BanMessage(msgspec.Struct, array_like=True, frozen=True):
     notice: str  # the ``banned`` event's JSON
 
 
+class NoticeMessage(msgspec.Struct, array_like=True, frozen=True):
+    """A notice on ``<prefix>:notices`` for one device's sessions on any node."""
+
+    origin: str  # node: it delivered the notice to its own sessions already
+    device: str  # device hash
+    notice: str  # the ``notice`` event's JSON
+
+
 class BlockMessage(msgspec.Struct, array_like=True, frozen=True):
     """A block on ``<prefix>:blocks`` between two devices (blocks hold both ways)."""
 

@@ -11,16 +11,17 @@ import time
 
 import msgspec
 
-from parley.broker.base import BanOrder
+from parley.broker.base import BanOrder, NoticeOrder
 from parley.broker.redis_core import REDIS_ERRORS, RedisCore, json_enc
-from parley.broker.redis_envelopes import BanMessage, BlockMessage, Envelope, Kind
+from parley.broker.redis_envelopes import BanMessage, BlockMessage, Envelope, Kind, NoticeMessage
 from parley.broker.redis_replies import as_str
-from parley.protocol import Banned, Matched, PartnerLeft, decode_server, encode
+from parley.protocol import Banned, Matched, Notice, PartnerLeft, decode_server, encode
 
 log = logging.getLogger("parley.broker.redis")  # one logger for the whole broker
 _dec = msgspec.json.Decoder(Envelope)
 _ban_dec = msgspec.json.Decoder(BanMessage)
 _block_dec = msgspec.json.Decoder(BlockMessage)
+_notice_dec = msgspec.json.Decoder(NoticeMessage)
 
 
 class RedisPubSub(RedisCore):
@@ -44,6 +45,24 @@ class RedisPubSub(RedisCore):
         if ban.origin == self.node or self._ban_handler is None or not isinstance(event, Banned):
             return
         self._ban_handler(BanOrder(ban.device or None, ban.ip_hash or None, event))
+
+    async def announce_notice(self, order: NoticeOrder) -> None:
+        """Deliver here at once, then tell every node. A notice sent while Redis is down is lost
+        on the other nodes (unlike a ban, nothing else would enforce it): the log says so."""
+        await super().announce_notice(order)
+        payload = json_enc.encode(NoticeMessage(self.node, order.device, encode(order.notice)))
+        try:
+            await self._redis.publish(self._notices_channel, payload)
+        except REDIS_ERRORS as exc:
+            log.warning("a notice reached this node only: redis is unreachable (%s)", exc)
+
+    def _on_notice_message(self, data: bytes) -> None:
+        message = _notice_dec.decode(data)
+        event = decode_server(message.notice)
+        handler = self._notice_handler
+        if message.origin == self.node or handler is None or not isinstance(event, Notice):
+            return
+        handler(NoticeOrder(message.device, event))
 
     async def flush(self) -> None:
         """Wait until every event published to this node before now has been delivered."""
@@ -89,7 +108,9 @@ class RedisPubSub(RedisCore):
         while True:
             pubsub = self._listener.pubsub()
             try:
-                await pubsub.subscribe(self._channel, self._bans_channel, self._blocks_channel)
+                await pubsub.subscribe(
+                    self._channel, self._bans_channel, self._blocks_channel, self._notices_channel
+                )
                 self._blocks_epoch = time.monotonic()
                 if started:  # events sent to us meanwhile are lost: reconcile before serving
                     self._registered = False
@@ -105,6 +126,8 @@ class RedisPubSub(RedisCore):
                             channel = as_str(msg["channel"])
                             if channel == self._bans_channel:
                                 self._on_ban_message(msg["data"])
+                            elif channel == self._notices_channel:
+                                self._on_notice_message(msg["data"])
                             elif channel == self._blocks_channel:
                                 block = _block_dec.decode(msg["data"])
                                 self._on_block(block.device, block.other)

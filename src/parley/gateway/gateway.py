@@ -14,7 +14,7 @@ import contextlib
 from starlette.types import Receive, Scope, Send
 
 from parley.broker import Broker
-from parley.broker.base import BanOrder
+from parley.broker.base import BanOrder, NoticeOrder
 from parley.config import Settings
 from parley.gateway.connection import Connection
 from parley.gateway.heartbeat import heartbeat
@@ -63,6 +63,7 @@ class Gateway:
         self._heartbeat: asyncio.Task[None] | None = None
         self._ban_poll: asyncio.Task[None] | None = None
         broker.on_ban(self.apply_ban)
+        broker.on_notice(self.apply_notice)
         self.video = VideoModeration(
             settings, broker, store, self.sanctions, metrics, enforce=self.enforce
         )
@@ -153,6 +154,13 @@ class Gateway:
             if ident.device == order.device or by_ip:
                 conn.deliver(order.notice)
                 conn.close_soon(CloseCode.BANNED)
+
+    def apply_notice(self, order: NoticeOrder) -> None:
+        """Every local session of the device sees the notice (a moderator's warning)."""
+        for conn in list(self.sessions.values()):
+            ident = conn.ident
+            if ident is not None and ident.device == order.device and not conn.closing:
+                conn.deliver(order.notice)
 
     async def forget(self, conn: Connection) -> None:
         """Remove a connection from every structure. Idempotent."""

@@ -14,7 +14,7 @@ from parley.broker import Broker
 from parley.config import Settings
 from parley.metrics import Metrics
 from parley.moderation.api import ApiError, build_api
-from parley.moderation.auth import Auth, StoreGetter
+from parley.moderation.auth import Auth
 from parley.moderation.console import (
     ASSETS,
     Forbidden,
@@ -23,9 +23,10 @@ from parley.moderation.console import (
     render,
 )
 from parley.moderation.no_store import NoStore
-from parley.moderation.service import Console, ConsoleError
+from parley.moderation.service import Console, ConsoleError, Enforce
 from parley.safety.devices import DeviceTokens
 from parley.safety.limits import quotas_for
+from parley.store import Store
 
 #: Where a banned person appeals (the ``appeal_url`` of a ``banned`` frame).
 APPEAL_PATH = "/appeal"
@@ -34,11 +35,17 @@ __all__ = ["APPEAL_PATH", "Console", "mount"]
 
 
 def mount(
-    app: FastAPI, settings: Settings, broker: Broker, metrics: Metrics, devices: DeviceTokens
+    app: FastAPI,
+    settings: Settings,
+    store: Store,
+    broker: Broker,
+    metrics: Metrics,
+    devices: DeviceTokens,
+    enforce: Enforce,
 ) -> Console:
     quotas = quotas_for(broker)  # login attempts and appeals per address, across nodes
-    auth = Auth(settings, StoreGetter(app.state), quotas)
-    console = Console(settings, app.state, broker, metrics)
+    auth = Auth(settings, store, quotas)
+    console = Console(settings, store, broker, metrics, enforce)
     for router in build_api(auth, console, devices, quotas):
         app.include_router(router)
     app.include_router(build_console(auth, console))
@@ -74,5 +81,4 @@ def mount(
     app.add_exception_handler(ConsoleError, console_error)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(Forbidden, forbidden)
-    app.state.console = console
     return console

@@ -104,11 +104,9 @@ def stamp(mod: Moderator) -> str:
 
 
 class Auth:
-    def __init__(
-        self, settings: Settings, store_of: StoreGetter, quotas: Quotas | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, store: Store, quotas: Quotas | None = None) -> None:
         self.settings = settings
-        self._store_of = store_of
+        self.store = store
         self._sessions: SessionStore = session_store(
             settings.broker_url, settings.mod_session_idle, settings.mod_session_max
         )
@@ -116,10 +114,6 @@ class Auth:
         self._throttle = LoginThrottle(
             free=settings.mod_login_max_failures, cap=settings.mod_login_lockout
         )
-
-    @property
-    def store(self) -> Store:
-        return self._store_of()
 
     # ---- login ---------------------------------------------------------------------------
 
@@ -213,17 +207,6 @@ class Auth:
         response.delete_cookie(
             COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure_cookie(request)
         )
-
-
-class StoreGetter:
-    """Reads the store from the app state (it exists only once the lifespan opened it)."""
-
-    def __init__(self, state: object) -> None:
-        self._state = state
-
-    def __call__(self) -> Store:
-        store: Store = self._state.store  # type: ignore[attr-defined]
-        return store
 
 
 #: Stands in for an address that is not one (no peer, or a trusted proxy that forwarded junk):

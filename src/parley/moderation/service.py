@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 
+from parley.broker.base import NoticeOrder
 from parley.metrics import Metrics
 from parley.plain_text import strip_invisible
 from parley.protocol import Notice
@@ -42,7 +44,6 @@ from parley.store.values import MAX_REASON_CHARS
 if TYPE_CHECKING:
     from parley.broker import Broker
     from parley.config import Settings
-    from parley.gateway import Gateway
 
 #: The temporary ban durations a moderator can pick.
 BAN_PRESETS: dict[str, timedelta] = {
@@ -139,29 +140,27 @@ def ban_category(item: Item) -> BanCategory:
         return BanCategory.OTHER
 
 
+#: How a ban reaches the live sessions it covers, on every node (the app passes the gateway's).
+Enforce = Callable[[Ban], Awaitable[None]]
+
+
 class Console:
-    """The moderation operations over the app's store, gateway, broker and metrics."""
+    """The moderation operations over the store, the broker and the metrics. It never sees the
+    gateway: bans reach live sessions through ``enforce``, warnings through the broker."""
 
     SAMPLE_EVERY = 60.0
     SAMPLES = 24 * 60  # 24 h of one-minute samples
 
-    def __init__(self, settings: Settings, state: Any, broker: Broker, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, broker: Broker, metrics: Metrics, enforce: Enforce
+    ) -> None:
         self.settings = settings
-        self._state = state
+        self.store = store
+        self._enforce = enforce
         self.broker = broker
         self.metrics = metrics
         self.samples: deque[Sample] = deque(maxlen=self.SAMPLES)
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def store(self) -> Store:
-        store: Store = self._state.store
-        return store
-
-    @property
-    def gateway(self) -> Gateway:
-        gateway: Gateway = self._state.gateway
-        return gateway
 
     # ---- lifecycle: the dashboard's one-minute samples --------------------------------------
 
@@ -315,11 +314,11 @@ class Console:
             ref, moderator, resolution=resolution, reason=reason, details=details or None
         )
         if ban is not None:
-            await self.gateway.enforce(ban)  # the ban holds even if the close lost a race
+            await self._enforce(ban)  # the ban holds even if the close lost a race
         if not closed:
             raise ConsoleError(409, "another moderator closed this item first")
         if action == "warn":
-            self._warn_live(item, reason)
+            await self._warn_live(item, reason)
         return ActionResult(ref, action, ban=ban)
 
     async def _ban_address(self, item: Item, ban: Ban, source: str | None) -> Ban | None:
@@ -340,12 +339,10 @@ class Console:
             now=ban.created_at,  # the same moment: lifting the device ban lifts this one too
         )
 
-    def _warn_live(self, item: Item, reason: str) -> None:
-        """Show a warning to the reported person if they are connected to this node now."""
+    async def _warn_live(self, item: Item, reason: str) -> None:
+        """Show a warning to the reported person wherever they are connected now (any node)."""
         notice = Notice(code="moderator_warning", text=reason)
-        for conn in list(self.gateway.sessions.values()):
-            if conn.ident is not None and conn.ident.device == item.reported:
-                conn.deliver(notice)
+        await self.broker.announce_notice(NoticeOrder(item.reported, notice))
 
     async def still(self, ref: str, moderator: str, *, admin: bool) -> bytes:
         """An item's still frame. Stills from the minor pool are for admins only; every view

@@ -119,21 +119,22 @@ _STATUS_SAMPLES: list[dict[str, Any] | None] = [
 
 
 def mount(
-    app: FastAPI, settings: Settings, broker: Broker, ready: Callable[[], Awaitable[bool]]
+    app: FastAPI,
+    settings: Settings,
+    broker: Broker,
+    ready: Callable[[], Awaitable[bool]],
+    vision_on: Callable[[], bool],
 ) -> Pages:
-    """Add /privacy, /terms, /rules, /about, /status and /pages.css to ``app``."""
+    """Add /privacy, /terms, /rules, /about, /status and /pages.css to ``app``. ``vision_on``
+    says whether video stills are being checked now (known once the gateway started)."""
     pages = Pages(settings)
-
-    def vision_on(request: Request) -> bool:
-        gateway = getattr(request.app.state, "gateway", None)
-        return bool(gateway is not None and gateway.video.enabled)
 
     def html(request: Request, page: str, extra: dict[str, Any] | None = None) -> HTMLResponse:
         lang = choose_language(
             request.query_params.get("lang"), request.headers.get("accept-language")
         )
         name = f"{page}.{lang}.html"
-        body = pages.render(name, pages.context(lang, name, vision=vision_on(request), extra=extra))
+        body = pages.render(name, pages.context(lang, name, vision=vision_on(), extra=extra))
         return HTMLResponse(
             body,
             headers={

@@ -114,6 +114,7 @@ class Database:
         self._ip_keys: list[tuple[int, bytes, bool]] = []
         self._ip_keys_loaded_at = float("-inf")
         self._ip_key_cache_ttl = ip_key_cache_ttl
+        self._folder: Path | None = None  # SQLite: made by check()
 
     @classmethod
     async def open(
@@ -127,7 +128,37 @@ class Database:
         ip_key_cache_ttl: float = 60.0,
         echo: bool = False,
     ) -> Self:
-        """Connect (and check the connection works).
+        """Connect (and check the connection works): :meth:`connect`, then :meth:`check`."""
+        db = cls.connect(
+            url,
+            pepper=pepper,
+            schema=schema,
+            busy_timeout=busy_timeout,
+            pool_size=pool_size,
+            ip_key_cache_ttl=ip_key_cache_ttl,
+            echo=echo,
+        )
+        try:
+            await db.check()
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        pepper: bytes = b"",
+        schema: str | None = None,
+        busy_timeout: float = 5.0,
+        pool_size: int = 5,
+        ip_key_cache_ttl: float = 60.0,
+        echo: bool = False,
+    ) -> Self:
+        """The database at ``url``, not yet connected (no I/O: the app is composed before its
+        lifespan runs, which calls :meth:`check`).
 
         ``pepper`` is mixed into IP hashing (pass the server secret). ``schema`` (PostgreSQL only)
         puts every table, and alembic's version table, in that schema via ``search_path``; it must
@@ -141,12 +172,12 @@ class Database:
             "pool_size": pool_size,
             "max_overflow": pool_size,
         }
+        folder = None
         if parsed.get_backend_name() == "sqlite":
             if schema:
                 raise ValueError("schema is for PostgreSQL only")
             assert parsed.database is not None
             folder = Path(parsed.database).parent
-            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": busy_timeout}
         else:
             kwargs["pool_pre_ping"] = True
@@ -158,12 +189,14 @@ class Database:
         if engine.dialect.name == "sqlite":
             _sqlite_hooks(engine, busy_timeout)
         db = cls(engine, pepper=pepper, schema=schema, ip_key_cache_ttl=ip_key_cache_ttl)
-        try:
-            await db._check()
-        except BaseException:
-            await engine.dispose()
-            raise
+        db._folder = folder
         return db
+
+    async def check(self) -> None:
+        """Make the SQLite file's folder, connect, and warn about unsafe durability settings."""
+        if self._folder is not None:
+            await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
+        await self._check()
 
     async def _check(self) -> None:
         async with self.engine.connect() as conn:
