@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import islice
 
 from parley.broker.base import Broker, Holders, Quotas, Windows
 
@@ -29,6 +30,10 @@ class TokenBucket:
         self._tokens = tokens
         return False
 
+    def full(self, now: float) -> bool:
+        """Refilled to ``burst`` by ``now``: as good as a new bucket, so it can be forgotten."""
+        return self._tokens + (now - self._stamp) * self.rate >= self.burst
+
 
 class Strikes:
     """Counts offences in a sliding window; ``hit`` says whether the limit is reached."""
@@ -48,6 +53,9 @@ class Strikes:
         return len(self._times) >= self.limit
 
 
+_EVICT_SCAN = 64  # buckets looked at per eviction: bounded work per new key
+
+
 class LocalQuotas:
     """Cross-session limits (per address, per device) kept in this process: right for one node
     (``memory://``). ``redis://`` shares them across nodes (``broker.redis_quotas.RedisQuotas``)."""
@@ -60,12 +68,23 @@ class LocalQuotas:
 
     async def take(self, key: str, rate: float, burst: float) -> bool:
         """One token from the bucket ``key`` (refilled at ``rate`` per second, ``burst`` max)."""
-        bucket = self._buckets.get(key)
+        now = time.monotonic()
+        bucket = self._buckets.pop(key, None)
         if bucket is None:
             if len(self._buckets) >= self._max_keys:  # bounded under a spray of keys
-                self._buckets.clear()
-            bucket = self._buckets[key] = TokenBucket(rate, burst)
-        return bucket.take()
+                self._evict(now)
+            bucket = TokenBucket(rate, burst, now=now)
+        self._buckets[key] = bucket  # dicts keep insertion order: most recently used last
+        return bucket.take(now=now)
+
+    def _evict(self, now: float) -> None:
+        """Forget buckets that have refilled (nothing is lost), oldest first; only when none of
+        the oldest has, the least recently used one. Never all at once: a spray of fresh keys
+        (device tokens cost nothing) must not reset the limits of the keys that are limited."""
+        oldest = islice(self._buckets.items(), _EVICT_SCAN)
+        refilled = [key for key, bucket in oldest if bucket.full(now)]
+        for key in refilled or [next(iter(self._buckets))]:
+            del self._buckets[key]
 
     async def hold(self, key: str, limit: int) -> bool:
         """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""
