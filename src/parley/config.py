@@ -88,9 +88,13 @@ class Settings(BaseSettings):
     report_burst: float = 3.0
     evidence_lines: int = Field(50, ge=1, le=500)  # ring buffer per live pair, both sides
     report_grace: float = Field(120.0, ge=0)  # a pair that just ended can still be reported
-    mass_report_threshold: int = Field(3, ge=1)  # reports from distinct devices...
+    mass_report_threshold: int = Field(3, ge=1)  # trusted reports from distinct addresses...
     mass_report_window: float = Field(600.0, gt=0)  # ...within this many seconds...
     mass_report_ban_seconds: float = Field(86400.0, gt=0)  # ...ban for this long
+    # A report weighs fully towards an automatic ban only from a device at least this old
+    # (seconds since first seen) about a conversation at least this long; 0 turns a ramp off.
+    report_trust_device_age: float = Field(3600.0, ge=0)
+    report_trust_talk_seconds: float = Field(60.0, ge=0)
     abuse_ban_after: int = Field(3, ge=1)  # abuse closes (4000/4001) within abuse_window...
     abuse_window: float = Field(600.0, gt=0)
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban

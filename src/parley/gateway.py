@@ -549,6 +549,8 @@ class Connection:
                 transcript=transcript,
                 comment=comment,
                 reported_ip=reported_ip,
+                reporter_ip=self.ips[0] if self.ips else None,
+                weight=await self.gateway.sanctions.weigh(ident.device, transcript),
             )
         except StoreError:
             log.exception("report not stored")

@@ -1,0 +1,151 @@
+"""Attacks on the trust in reports, bans and devices, played over a real server (issue 13).
+
+Every client comes through the test's own trusted proxy: the server trusts ``X-Forwarded-For``
+from 127.0.0.1 (``PARLEY_FORWARDED_ALLOW_IPS``), so one test plays many addresses
+(documentation ranges, RFC 5737) without touching another test's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+from typing import Any
+
+from harness.client import Client
+from harness.server import ServerHandle
+from parley.store import ItemKind
+from test_safety_support import database, dev, unique_interest
+
+PROXIED = {"PARLEY_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+FULL_TRUST = {"PARLEY_REPORT_TRUST_DEVICE_AGE": 0, "PARLEY_REPORT_TRUST_TALK_SECONDS": 0}
+_hosts = itertools.count(1)
+_WINDOW = timedelta(seconds=600)
+
+
+def address() -> str:
+    """A fresh address of TEST-NET-3 (203.0.113.0/24), then TEST-NET-2."""
+    n = next(_hosts)
+    return f"203.0.113.{n}" if n < 255 else f"198.51.100.{n - 254}"
+
+
+async def via(srv: ServerHandle, ip: str) -> Client:
+    """A WebSocket from ``ip``, as the trusted proxy says; no hello sent."""
+    return await Client.open(srv, additional_headers={"X-Forwarded-For": ip})
+
+
+async def at(srv: ServerHandle, ip: str, **hello: Any) -> Client:
+    """A person at ``ip`` who said hello (age 25 unless given) and was welcomed."""
+    c = await via(srv, ip)
+    await c.hello(**hello)
+    return c
+
+
+async def meet(srv: ServerHandle, victim: Client, ip: str, hello: dict[str, Any]) -> Client:
+    """A new person at ``ip`` matched with ``victim`` (waiting, alone in its pool)."""
+    c = await at(srv, ip, **hello)
+    got = await c.start()
+    assert got["type"] == "matched", got
+    assert (await victim.expect("matched", strict=True))["pair"] == got["pair"]
+    return c
+
+
+async def report_and_leave(reporter: Client, victim: Client, category: str) -> str:
+    """File a report on the current pair, close the socket; the victim waits again."""
+    await reporter.send("report", pair=reporter.pair, category=category, id=reporter.next_id())
+    ref = (await reporter.expect("reported", strict=True))["ref"]
+    await reporter.close()
+    await victim.expect("partner_left", strict=True)
+    assert (await victim.next())["type"] == "waiting"
+    return str(ref)
+
+
+async def assert_not_banned(srv: ServerHandle, victim: Client) -> None:
+    await victim.assert_silent(0.5)
+    assert not victim.closed
+    async with database(srv) as store:
+        assert await store.active_ban(dev(victim)) is None
+
+
+# ---- finding 3: one attacker cannot get a stranger banned ----------------------------------------
+
+
+async def test_three_fresh_devices_on_one_address_cannot_ban_a_stranger(
+    server_factory: Any,
+) -> None:
+    """The attack of finding 3, with every report at full trust (no ramps, and the victim says
+    hello each time): still one address, one voice."""
+    srv = server_factory(**PROXIED, **FULL_TRUST)
+    hello: dict[str, Any] = {"interests": [unique_interest("victim")], "fallback": False}
+    victim = await at(srv, address(), **hello)
+    assert (await victim.start())["type"] == "waiting"
+    attacker = address()
+
+    for _ in range(3):
+        sock = await meet(srv, victim, attacker, hello)
+        await victim.say("hello")
+        assert (await sock.expect("message", strict=True))["text"] == "hello"
+        await report_and_leave(sock, victim, "harassment")
+
+    await assert_not_banned(srv, victim)
+    async with database(srv) as store:
+        score, addresses = await store.mass_report_score(dev(victim), window=_WINDOW)
+        assert (score, addresses) == (1.0, 1)
+
+
+async def test_fresh_devices_that_never_talked_weigh_little_even_from_many_addresses(
+    server_factory: Any,
+) -> None:
+    """Three addresses, but devices minted seconds ago that matched and reported at once."""
+    srv = server_factory(**PROXIED)  # the default trust ramps
+    hello: dict[str, Any] = {"interests": [unique_interest("victim")], "fallback": False}
+    victim = await at(srv, address(), **hello)
+    assert (await victim.start())["type"] == "waiting"
+
+    for _ in range(3):
+        sock = await meet(srv, victim, address(), hello)
+        await report_and_leave(sock, victim, "harassment")
+
+    await assert_not_banned(srv, victim)
+    async with database(srv) as store:
+        score, addresses = await store.mass_report_score(dev(victim), window=_WINDOW)
+        assert addresses == 3 and score < 0.1
+
+
+async def test_honest_reports_from_distinct_addresses_that_talked_still_ban(
+    server_factory: Any,
+) -> None:
+    """Reporters whose devices have some history, on three addresses, each after a real (if
+    short, in this test's settings) conversation: the automatic ban still comes."""
+    srv = server_factory(
+        **PROXIED, PARLEY_REPORT_TRUST_DEVICE_AGE=1, PARLEY_REPORT_TRUST_TALK_SECONDS=1
+    )
+    hello: dict[str, Any] = {"interests": [unique_interest("creep")], "fallback": False}
+    x = await at(srv, address(), **hello)
+    assert (await x.start())["type"] == "waiting"
+    refs = []
+    for n in range(3):
+        r = await meet(srv, x, address(), hello)
+        await r.say("hi")
+        assert (await x.expect("message", strict=True))["text"] == "hi"
+        await asyncio.sleep(1.1)
+        await x.say("send me a picture or else")
+        assert (await r.expect("message", strict=True))["text"] == "send me a picture or else"
+        await r.send("report", pair=r.pair, category="harassment", id=r.next_id())
+        refs.append((await r.expect("reported", strict=True))["ref"])
+        if n < 2:
+            await r.close()
+            await x.expect("partner_left", strict=True)
+            assert (await x.next())["type"] == "waiting"
+
+    banned = await x.expect("banned", strict=True)
+    assert banned["category"] == "mass_report"
+    assert await x.wait_closed() == 4007
+    async with database(srv) as store:
+        ban = await store.active_ban(dev(x))
+        assert ban is not None and ban.source_report == refs[-1]
+        queue = await store.queue(limit=100)
+        (flag,) = [i for i in queue.items if i.kind is ItemKind.FLAG and i.device == dev(x)]
+        item = await store.get_item(flag.ref)
+        assert item is not None and item.details is not None
+        assert item.details["addresses"] == 3 and item.details["score"] >= 3
