@@ -149,3 +149,57 @@ async def test_honest_reports_from_distinct_addresses_that_talked_still_ban(
         item = await store.get_item(flag.ref)
         assert item is not None and item.details is not None
         assert item.details["addresses"] == 3 and item.details["score"] >= 3
+
+
+# ---- finding 4: report volume from one address ---------------------------------------------------
+
+
+async def pair_at(srv: ServerHandle, ip: str) -> tuple[Client, Client]:
+    """Two fresh devices at ``ip``, matched with each other (an interest no one else has)."""
+    hello: dict[str, Any] = {"interests": [unique_interest("flood")], "fallback": False}
+    a = await at(srv, ip, **hello)
+    b = await at(srv, ip, **hello)
+    assert (await a.start())["type"] == "waiting"
+    assert (await b.start())["type"] == "matched"
+    await a.expect("matched", strict=True)
+    return a, b
+
+
+async def file(c: Client, category: str) -> dict[str, Any]:
+    """File a report on ``c``'s pair; the answer (``reported`` or an ``error``)."""
+    ident = c.next_id()
+    await c.send("report", pair=c.pair, category=category, id=ident)
+    return await c.expect(("reported", "error"), strict=True)
+
+
+async def test_one_address_cannot_flood_the_queue_with_fresh_devices(server_factory: Any) -> None:
+    """Fresh devices on one address pair with each other and report "a minor in danger": past
+    the address's burst they are refused with ``rate_limited``, and past the queue cap the
+    address's reports no longer rank above an honest one from elsewhere."""
+    srv = server_factory(
+        **PROXIED, PARLEY_REPORT_ADDRESS_BURST=8, PARLEY_REPORT_ADDRESS_RATE=0.001
+    )
+    attacker = address()
+    fakes = []
+    for _ in range(4):
+        a, b = await pair_at(srv, attacker)
+        for c in (a, b):
+            got = await file(c, "minor_in_danger")
+            assert got["type"] == "reported", got
+            fakes.append(got["ref"])
+    a, _ = await pair_at(srv, attacker)
+    refused = await file(a, "minor_in_danger")
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+
+    honest, _ = await pair_at(srv, address())
+    real = await file(honest, "minor_in_danger")
+    assert real["type"] == "reported"
+
+    async with database(srv) as store:
+        queue = await store.queue(limit=100)
+        order = [item.ref for item in queue.items]
+        priority = {item.ref: item.priority for item in queue.items}
+    assert len(fakes) == 8 and set(fakes) <= set(order)
+    assert sorted((priority[r] for r in fakes), reverse=True) == [100] * 5 + [1] * 3
+    assert priority[real["ref"]] == 100
+    assert order.index(real["ref"]) == 5, "the flood outranks the honest report"

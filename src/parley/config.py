@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Reports, evidence and automatic sanctions
     report_rate: float = 0.2
     report_burst: float = 3.0
+    # Per address as well (any number of device tokens): what one network may file.
+    report_address_rate: float = Field(0.2, gt=0)
+    report_address_burst: float = Field(60.0, ge=1)
     evidence_lines: int = Field(50, ge=1, le=500)  # ring buffer per live pair, both sides
     report_grace: float = Field(120.0, ge=0)  # a pair that just ended can still be reported
     mass_report_threshold: int = Field(3, ge=1)  # trusted reports from distinct addresses...

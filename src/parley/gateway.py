@@ -523,9 +523,13 @@ class Connection:
     async def report(self, ident: Identity, m: Report) -> None:
         """Store the report with its evidence, then acknowledge with a reference (invariant 4)."""
         s = self.gateway.settings
-        if not self.buckets["report"].take() or not await self.gateway.quotas.take(
-            f"report:{ident.device}", s.report_rate, s.report_burst
-        ):  # per device too: a new tab or node does not reset the budget
+        if (
+            not self.buckets["report"].take()
+            or not await self.gateway.quotas.take(
+                f"report:{ident.device}", s.report_rate, s.report_burst
+            )  # per device too: a new tab or node does not reset the budget
+            or not await self.gateway.sanctions.may_report(self.ips)  # and per address
+        ):
             self.rate_limited(m.id)
             return
         evidence = await self.gateway.broker.evidence(ident.session, m.pair)

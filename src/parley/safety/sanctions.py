@@ -49,6 +49,14 @@ class Sanctions:
     async def active_ban(self, device: DeviceHash, ips: list[KeyedIpHash]) -> Ban | None:
         return await self.store.active_ban(device, ips)
 
+    async def may_report(self, ips: Sequence[KeyedIpHash]) -> bool:
+        """The per-address report budget (shared by every device there, on every node)."""
+        if not ips:
+            return True
+        s = self.settings
+        key = f"report-ip:{ips[0].digest}"
+        return await self._quotas.take(key, s.report_address_rate, s.report_address_burst)
+
     async def weigh(self, reporter: DeviceHash, transcript: Sequence[TranscriptLine]) -> float:
         """How far a report from ``reporter`` about this conversation counts (safety/trust.py)."""
         device = await self.store.get_device(reporter)

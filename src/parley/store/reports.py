@@ -23,10 +23,13 @@ from parley.store.hashing import check_device
 from parley.store.models import BanRow, FlagRow, IpKeyRow, ReportRow
 from parley.store.records import Ban, DeviceHistory, Item, QueueItem
 from parley.store.values import (
+    ADDRESS_QUEUE_CAP,
+    ADDRESS_QUEUE_WINDOW,
     CATEGORY_PRIORITY,
     FLAG_PRIORITY,
     MAX_COMMENT_CHARS,
     MAX_NAME_CHARS,
+    VOLUME_PRIORITY,
     Category,
     DeviceHash,
     FlagKind,
@@ -87,7 +90,24 @@ class Reports(Database):
             "frame": image,
             "frame_sha256": digest,
         }
-        return await self._insert_item(ReportRow, ItemKind.REPORT, values, moment(now))
+        now = moment(now)
+        if reporter_ip is not None and await self._open_reports_from(reporter_ip, now) >= (
+            ADDRESS_QUEUE_CAP
+        ):
+            values["priority"] = min(values["priority"], VOLUME_PRIORITY)
+        return await self._insert_item(ReportRow, ItemKind.REPORT, values, now)
+
+    async def _open_reports_from(self, address: KeyedIpHash, now: datetime) -> int:
+        """Reports not yet closed, filed from this address hash within ``ADDRESS_QUEUE_WINDOW``."""
+        async with self._read() as session:
+            value = await session.scalar(
+                select(func.count(ReportRow.id)).where(
+                    ReportRow.reporter_ip_hash == address.digest,
+                    ReportRow.created_at >= now - ADDRESS_QUEUE_WINDOW,
+                    ReportRow.status != ItemStatus.CLOSED.value,
+                )
+            )
+        return int(value or 0)
 
     async def attach_frame(
         self,
