@@ -62,6 +62,7 @@ TEST_SERVER_ENV: dict[str, str] = {
     # Every test client comes from 127.0.0.1: the per-address budgets (reports, new device
     # tokens) would be one budget for the whole suite. Their own tests set them low.
     "PARLEY_REPORT_ADDRESS_BURST": "100000",
+    "PARLEY_DEVICE_MINT_BURST": "100000",
 }
 
 

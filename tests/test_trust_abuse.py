@@ -176,9 +176,7 @@ async def test_one_address_cannot_flood_the_queue_with_fresh_devices(server_fact
     """Fresh devices on one address pair with each other and report "a minor in danger": past
     the address's burst they are refused with ``rate_limited``, and past the queue cap the
     address's reports no longer rank above an honest one from elsewhere."""
-    srv = server_factory(
-        **PROXIED, PARLEY_REPORT_ADDRESS_BURST=8, PARLEY_REPORT_ADDRESS_RATE=0.001
-    )
+    srv = server_factory(**PROXIED, PARLEY_REPORT_ADDRESS_BURST=8, PARLEY_REPORT_ADDRESS_RATE=0.001)
     attacker = address()
     fakes = []
     for _ in range(4):
@@ -203,3 +201,51 @@ async def test_one_address_cannot_flood_the_queue_with_fresh_devices(server_fact
     assert sorted((priority[r] for r in fakes), reverse=True) == [100] * 5 + [1] * 3
     assert priority[real["ref"]] == 100
     assert order.index(real["ref"]) == 5, "the flood outranks the honest report"
+
+
+# ---- finding 7: ban evasion with fresh device tokens ---------------------------------------------
+
+
+async def abuse_closed(srv: ServerHandle, ip: str) -> None:
+    """A fresh device at ``ip`` says hello, then sends garbage until closed for abuse."""
+    c = await at(srv, ip)
+    for _ in range(3):
+        await c.send_raw("nonsense")
+    assert await c.wait_closed() == 4000
+
+
+async def test_abuse_closes_count_per_address_and_the_ban_covers_older_devices(
+    server_factory: Any,
+) -> None:
+    srv = server_factory(
+        **PROXIED, PARLEY_MAX_PROTOCOL_STRIKES=3, PARLEY_ABUSE_BAN_AFTER=3, PARLEY_ABUSE_WINDOW=600
+    )
+    flooder = address()
+    earlier = await at(srv, flooder)  # a token minted there before any ban
+    await earlier.close()
+
+    for _ in range(3):  # each with a fresh device token
+        await abuse_closed(srv, flooder)
+
+    for device in (None, earlier.device):
+        c = await via(srv, flooder)
+        await c.send("hello", age=25, device=device)
+        banned = await c.expect("banned", strict=True)
+        assert banned["category"] == "flood"
+        assert await c.wait_closed() == 4007
+    assert (await at(srv, address())).welcome is not None  # another address is not touched
+
+
+async def test_minting_device_tokens_is_limited_per_address(server_factory: Any) -> None:
+    srv = server_factory(**PROXIED, PARLEY_DEVICE_MINT_BURST=3, PARLEY_DEVICE_MINT_RATE=0.001)
+    ip = address()
+    minted = [await at(srv, ip) for _ in range(3)]
+
+    c = await via(srv, ip)
+    await c.send("hello", age=25, id=1)
+    refused = await c.expect("error", strict=True)
+    assert (refused["code"], refused["ref"]) == ("rate_limited", 1)
+
+    back = await at(srv, ip, device=minted[0].device)  # a returning device is not minting
+    assert back.device == minted[0].device
+    assert (await at(srv, address())).device is not None  # nor is anyone elsewhere limited

@@ -98,7 +98,12 @@ class Settings(BaseSettings):
     # (seconds since first seen) about a conversation at least this long; 0 turns a ramp off.
     report_trust_device_age: float = Field(3600.0, ge=0)
     report_trust_talk_seconds: float = Field(60.0, ge=0)
-    abuse_ban_after: int = Field(3, ge=1)  # abuse closes (4000/4001) within abuse_window...
+    # New device tokens per address (a returning device keeps its own): fresh tokens are how
+    # one person looks like many.
+    device_mint_rate: float = Field(1.0, gt=0)
+    device_mint_burst: float = Field(120.0, ge=1)
+    # abuse closes (4000/4001) of one device, or on one address, within abuse_window...
+    abuse_ban_after: int = Field(3, ge=1)
     abuse_window: float = Field(600.0, gt=0)
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
     # Automatic bans also cover the address hash, but shorter: many people can share one address.

@@ -63,7 +63,7 @@ from parley.public_figures import public_online
 from parley.question import SIDES, check_question, resolve_about, side_of
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
-from parley.safety.devices import DeviceTokens
+from parley.safety.devices import DeviceTokens, mint
 from parley.safety.limits import Strikes, TokenBucket, quotas_for
 from parley.safety.policy import RefusalCode, Refused
 from parley.safety.sanctions import Sanctions
@@ -629,7 +629,13 @@ class Connection:
         if language not in s.language_set:
             language = "en"
         tokens = self.gateway.devices
-        token = m.device if m.device and tokens.verify(m.device) else tokens.issue()
+        known = m.device if m.device and tokens.verify(m.device) else None
+        token = known or await mint(
+            tokens, self.gateway.quotas, self.ip, s.device_mint_rate, s.device_mint_burst
+        )
+        if token is None:
+            self.rate_limited(m.id)
+            return
         device = device_hash(token)
         store = self.gateway.store
         try:
