@@ -63,6 +63,8 @@ TEST_SERVER_ENV: dict[str, str] = {
     # tokens) would be one budget for the whole suite. Their own tests set them low.
     "PARLEY_REPORT_ADDRESS_BURST": "100000",
     "PARLEY_DEVICE_MINT_BURST": "100000",
+    # Likewise an under-age refusal on 127.0.0.1 would refuse every later new device.
+    "PARLEY_AGE_REFUSAL_IP_SECONDS": "0",
 }
 
 

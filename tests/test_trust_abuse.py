@@ -249,3 +249,55 @@ async def test_minting_device_tokens_is_limited_per_address(server_factory: Any)
     back = await at(srv, ip, device=minted[0].device)  # a returning device is not minting
     assert back.device == minted[0].device
     assert (await at(srv, address())).device is not None  # nor is anyone elsewhere limited
+
+
+# ---- finding 6: ages are tied to the device and the address --------------------------------------
+
+
+async def hello_answer(srv: ServerHandle, ip: str, age: int, device: str | None = None) -> Any:
+    """The answer to a hello from ``ip``: ``welcome``, or the refusal ``error``."""
+    c = await via(srv, ip)
+    await c.send("hello", age=age, device=device, id=1)
+    return c, await c.expect(("welcome", "error"), strict=True)
+
+
+async def test_an_under_age_refusal_is_remembered_for_the_address_and_the_device(
+    server_factory: Any,
+) -> None:
+    srv = server_factory(**PROXIED, PARLEY_AGE_REFUSAL_IP_SECONDS=3600)  # the test env's is 0
+    home = address()
+    c, got = await hello_answer(srv, home, 12)
+    assert got["code"] == "age_refused"
+    assert await c.wait_closed() == 4003
+
+    _, again = await hello_answer(srv, home, 13)  # same address, no token: still refused
+    assert again.get("code") == "age_refused", again
+    _, elsewhere = await hello_answer(srv, address(), 13)  # nobody else is touched
+    assert elsewhere["type"] == "welcome"
+
+    # A device that was refused is refused on any address, whatever it declares next.
+    adult = await at(srv, address())
+    await adult.close()
+    _, refused = await hello_answer(srv, address(), 12, adult.device)
+    assert refused["code"] == "age_refused"
+    _, later = await hello_answer(srv, address(), 25, adult.device)
+    assert later.get("code") == "age_refused", later
+
+
+async def test_a_device_that_declared_an_adult_age_cannot_join_the_teen_pool(
+    server_factory: Any,
+) -> None:
+    srv = server_factory(**PROXIED)
+    adult = await at(srv, address(), age=25)
+    await adult.close()
+
+    c, got = await hello_answer(srv, address(), 15, adult.device)
+
+    assert (got["type"], got["code"]) == ("error", "age_mismatch")
+    assert "adult" in got["message"]
+    assert await c.wait_closed() == 4003
+    # The other way is a birthday: a teen device may later declare an adult age.
+    teen = await at(srv, address(), age=16)
+    await teen.close()
+    _, grown = await hello_answer(srv, address(), 18, teen.device)
+    assert grown["type"] == "welcome"

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Matching
     interest_fallback: float = Field(8.0, ge=0.0, le=3600.0)
     min_age: int = 13
+    # An under-age refusal is remembered this long for the device, and for new devices on its
+    # address this long (0: not by address): docs/safety.md, "Ages".
+    age_refusal_seconds: float = Field(30 * 86400.0, ge=0)
+    age_refusal_ip_seconds: float = Field(6 * 3600.0, ge=0)
     adult_age: int = 18
     languages: str = "en,id"  # accepted pool languages; anything else falls back to "en"
 

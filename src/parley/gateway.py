@@ -61,6 +61,7 @@ from parley.protocol import (
 )
 from parley.public_figures import public_online
 from parley.question import SIDES, check_question, resolve_about, side_of
+from parley.safety.age_memory import AgeMemory
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
 from parley.safety.devices import DeviceTokens, mint
@@ -613,8 +614,13 @@ class Connection:
             )
             await self.close(CloseCode.UNSUPPORTED_VERSION)
             return
+        tokens = self.gateway.devices
+        known = m.device if m.device and tokens.verify(m.device) else None
         admission = await self.gateway.assurance.admit(
             age=m.age, attestation=m.attestation, mode=m.mode
+        )
+        admission = await self.gateway.ages.recall(
+            admission, device_hash(known) if known else None, self.ip
         )
         if isinstance(admission, Refused):
             self.error(ErrorCode(admission.code.value), admission.message, m.id)
@@ -628,8 +634,6 @@ class Connection:
         language = m.language.strip().lower().split("-")[0][:8]
         if language not in s.language_set:
             language = "en"
-        tokens = self.gateway.devices
-        known = m.device if m.device and tokens.verify(m.device) else None
         token = known or await mint(
             tokens, self.gateway.quotas, self.ip, s.device_mint_rate, s.device_mint_burst
         )
@@ -649,6 +653,7 @@ class Connection:
                     await store.touch_device(
                         device,
                         age_band=str(band) if admission.attested else None,
+                        declared_band=str(band),
                         band_expires_at=(
                             datetime.fromtimestamp(expires, UTC) if expires is not None else None
                         ),
@@ -723,6 +728,7 @@ class Gateway:
         self.sessions: dict[str, Connection] = {}
         self.quotas = quotas_for(broker)  # per address and per device: shared by all nodes
         self.sanctions = Sanctions(settings, store, self.quotas)
+        self.ages = AgeMemory(settings, store)
         self.limits = Limits(
             max_frame_bytes=settings.max_frame_bytes,
             max_message_chars=settings.max_message_chars,
