@@ -152,8 +152,14 @@ class Bans(Database):
                 BanRow.starts_at <= now,
                 or_(BanRow.ends_at.is_(None), BanRow.ends_at > now),
             )
-            # Permanent first, then the latest end.
-            .order_by(BanRow.ends_at.is_(None).desc(), BanRow.ends_at.desc(), BanRow.id.desc())
+            # Permanent first, then the latest end; at the same end a device's own ban before
+            # its address's (the one its appeal is about).
+            .order_by(
+                BanRow.ends_at.is_(None).desc(),
+                BanRow.ends_at.desc(),
+                BanRow.device_hash.is_not(None).desc(),
+                BanRow.id.desc(),
+            )
             .limit(1)
         )
         async with self._read() as session:
