@@ -59,12 +59,6 @@ TEST_SERVER_ENV: dict[str, str] = {
     # Exact "online" on the public status and welcome, for the tests that count people; the
     # default rounding (10) is tested in tests/test_pages.py.
     "PARLEY_PUBLIC_ONLINE_STEP": "1",
-    # Every test client comes from 127.0.0.1: the per-address budgets (reports, new device
-    # tokens) would be one budget for the whole suite. Their own tests set them low.
-    "PARLEY_REPORT_ADDRESS_BURST": "100000",
-    "PARLEY_DEVICE_MINT_BURST": "100000",
-    # Likewise an under-age refusal on 127.0.0.1 would refuse every later new device.
-    "PARLEY_AGE_REFUSAL_IP_SECONDS": "0",
 }
 
 
