@@ -2,7 +2,7 @@
 
 - A block ends the chat, and the two devices are never matched again: after reconnecting with
   their device tokens, after kill -9 and a restart, and for every tab either device has open.
-- Mass reports: N reports from distinct devices within the window ban the reported device at
+- Mass reports: N reports from distinct addresses within the window ban the reported device at
   once (mid-chat, 4007) and on every later hello, and flag it for priority review.
 - Escalation: repeated abuse closes (4000/4001) from one device become a temporary ban.
 - A ban by IP hash refuses any device from that address, with the statement of reasons; the
@@ -57,6 +57,10 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
             "PARLEY_MASS_REPORT_THRESHOLD": 3,
             "PARLEY_MASS_REPORT_WINDOW": 600,
             "PARLEY_MASS_REPORT_BAN_SECONDS": MASS_REPORT_BAN,
+            # Every report weighs fully here (fresh devices, short chats): the trust ramps are
+            # tested in test_trust_abuse.py; the distinct addresses still count.
+            "PARLEY_REPORT_TRUST_DEVICE_AGE": 0,
+            "PARLEY_REPORT_TRUST_TALK_SECONDS": 0,
             "PARLEY_MAX_PROTOCOL_STRIKES": 3,
             "PARLEY_MAX_RATE_STRIKES": 2,
             "PARLEY_ABUSE_BAN_AFTER": ABUSE_BAN_AFTER,

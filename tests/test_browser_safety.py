@@ -355,7 +355,11 @@ async def test_block_ends_the_chat_and_the_two_never_meet_again(
 async def test_mass_report_ban_shows_reasons_and_does_not_reconnect(
     browser: Browser, server_factory: Any, artifacts_dir: Path
 ) -> None:
-    srv = server_factory(PARLEY_MASS_REPORT_THRESHOLD=1)
+    srv = server_factory(  # one report, at full weight (no trust ramps): the ban is the point
+        PARLEY_MASS_REPORT_THRESHOLD=1,
+        PARLEY_REPORT_TRUST_DEVICE_AGE=0,
+        PARLEY_REPORT_TRUST_TALK_SECONDS=0,
+    )
     a, b = await pair_up(browser, srv.url)
     await b.say("something nasty")
     await expect(a.lines("stranger").last).to_contain_text("something nasty")

@@ -17,7 +17,13 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from harness import components
 from harness.client import Client, ClosedError, connect, ws_url_of
-from harness.server import ServerStartError, env_value, free_port, start_server
+from harness.server import (
+    LOOPBACK_BUDGETS,
+    ServerStartError,
+    env_value,
+    free_port,
+    start_server,
+)
 from harness.services import start_redis, start_turn
 
 TESTS = Path(__file__).resolve().parent
@@ -191,6 +197,7 @@ def test_start_server_with_stand_in(
             "PARLEY_X": "1",
             "PARLEY_FLAG": "true",
             "PARLEY_DATA_DIR": str(tmp_path / "srv" / "data"),
+            **{k: env_value(v) for k, v in LOOPBACK_BUDGETS.items()},
         }
         assert h.data_dir.is_dir()
         assert "stand-in listening" in h.logs()

@@ -53,6 +53,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
             "PARLEY_HEARTBEAT_TIMEOUT": 3,
             "PARLEY_EVIDENCE_LINES": EVIDENCE_LINES,
             "PARLEY_REPORT_GRACE": GRACE,
+            "PARLEY_MINOR_POOL_OPEN": True,  # reports from the minor pool are tested here
         },
     )
     yield handle

@@ -83,7 +83,7 @@ async def report(
 
 async def test_ping_and_revision(store: Store) -> None:
     assert await store.ping()
-    assert await store.schema_revision() == "0001"
+    assert await store.schema_revision() == "0002"
 
 
 async def test_sqlite_runs_wal_full_sync_with_foreign_keys(tmp_path: Path) -> None:
@@ -875,6 +875,7 @@ async def test_there_is_no_table_for_unreported_chat() -> None:
         "audit_log",
         "moderators",
         "ip_keys",
+        "age_refusals",
     }
     transcript_columns = [
         (t.name, c.name)

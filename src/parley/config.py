@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Matching
     interest_fallback: float = Field(8.0, ge=0.0, le=3600.0)
     min_age: int = 13
+    # An under-age refusal is remembered this long for the device, and for new devices on its
+    # address this long (0: not by address): docs/safety.md, "Ages".
+    age_refusal_seconds: float = Field(30 * 86400.0, ge=0)
+    age_refusal_ip_seconds: float = Field(6 * 3600.0, ge=0)
     adult_age: int = 18
     languages: str = "en,id"  # accepted pool languages; anything else falls back to "en"
 
@@ -91,12 +95,24 @@ class Settings(BaseSettings):
     # Reports, evidence and automatic sanctions
     report_rate: float = 0.2
     report_burst: float = 3.0
+    # Per address as well (any number of device tokens): what one network may file.
+    report_address_rate: float = Field(0.2, gt=0)
+    report_address_burst: float = Field(60.0, ge=1)
     evidence_lines: int = Field(50, ge=1, le=500)  # ring buffer per live pair, both sides
     report_grace: float = Field(120.0, ge=0)  # a pair that just ended can still be reported
-    mass_report_threshold: int = Field(3, ge=1)  # reports from distinct devices...
+    mass_report_threshold: int = Field(3, ge=1)  # trusted reports from distinct addresses...
     mass_report_window: float = Field(600.0, gt=0)  # ...within this many seconds...
     mass_report_ban_seconds: float = Field(86400.0, gt=0)  # ...ban for this long
-    abuse_ban_after: int = Field(3, ge=1)  # abuse closes (4000/4001) within abuse_window...
+    # A report weighs fully towards an automatic ban only from a device at least this old
+    # (seconds since first seen) about a conversation at least this long; 0 turns a ramp off.
+    report_trust_device_age: float = Field(3600.0, ge=0)
+    report_trust_talk_seconds: float = Field(60.0, ge=0)
+    # New device tokens per address (a returning device keeps its own): fresh tokens are how
+    # one person looks like many.
+    device_mint_rate: float = Field(1.0, gt=0)
+    device_mint_burst: float = Field(120.0, ge=1)
+    # abuse closes (4000/4001) of one device, or on one address, within abuse_window...
+    abuse_ban_after: int = Field(3, ge=1)
     abuse_window: float = Field(600.0, gt=0)
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
     # Automatic bans also cover the address hash, but shorter: many people can share one address.

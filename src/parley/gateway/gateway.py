@@ -24,6 +24,7 @@ from parley.gateway.services import Services
 from parley.gateway.video import VideoModeration
 from parley.metrics import Metrics
 from parley.protocol import CloseCode, Limits
+from parley.safety.age_memory import AgeMemory
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
 from parley.safety.devices import DeviceTokens
@@ -76,6 +77,7 @@ class Gateway:
             assurance=assurance,
             quotas=self.quotas,
             sanctions=self.sanctions,
+            ages=AgeMemory(settings, store),
             video=self.video,
             limits=self.limits,
             enforce=self.enforce,

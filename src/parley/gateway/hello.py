@@ -13,6 +13,7 @@ from parley.gateway.services import Services
 from parley.ice import ice_config
 from parley.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, Hello, Notice, Welcome
 from parley.public_figures import public_online
+from parley.safety.devices import mint
 from parley.safety.policy import RefusalCode, Refused
 from parley.safety.text import normalise_interests
 from parley.store import DeviceHash, StoreError, device_hash
@@ -35,7 +36,10 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         )
         await peer.close(CloseCode.UNSUPPORTED_VERSION)
         return
+    tokens = svc.devices
+    known = m.device if m.device and tokens.verify(m.device) else None
     admission = await svc.assurance.admit(age=m.age, attestation=m.attestation, mode=m.mode)
+    admission = await svc.ages.recall(admission, device_hash(known) if known else None, peer.ip)
     if isinstance(admission, Refused):
         peer.error(ErrorCode(admission.code.value), admission.message, m.id)
         if admission.code in _FINAL_REFUSALS:
@@ -48,8 +52,12 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
     language = m.language.strip().lower().split("-")[0][:8]
     if language not in s.language_set:
         language = "en"
-    tokens = svc.devices
-    token = m.device if m.device and tokens.verify(m.device) else tokens.issue()
+    token = known or await mint(
+        tokens, svc.quotas, peer.ip, s.device_mint_rate, s.device_mint_burst
+    )
+    if token is None:
+        peer.rate_limited(m.id)
+        return
     device = device_hash(token)
     store = svc.store
     try:
@@ -63,6 +71,7 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
                 await store.touch_device(
                     device,
                     age_band=str(band) if admission.attested else None,
+                    declared_band=str(band),
                     band_expires_at=(
                         datetime.fromtimestamp(expires, UTC) if expires is not None else None
                     ),

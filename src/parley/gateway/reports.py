@@ -103,9 +103,13 @@ async def _store_block(svc: Services, device: DeviceHash, evidence: Evidence) ->
 async def report(peer: Peer, svc: Services, ident: Identity, m: Report) -> None:
     """Store the report with its evidence, then acknowledge with a reference (invariant 4)."""
     s = svc.settings
-    if not peer.buckets.report.take() or not await svc.quotas.take(
-        f"report:{ident.device}", s.report_rate, s.report_burst
-    ):  # per device too: a new tab or node does not reset the budget
+    if (
+        not peer.buckets.report.take()
+        or not await svc.quotas.take(
+            f"report:{ident.device}", s.report_rate, s.report_burst
+        )  # per device too: a new tab or node does not reset the budget
+        or not await svc.sanctions.may_report(peer.ips)  # and per address
+    ):
         peer.rate_limited(m.id)
         return
     evidence = await svc.broker.evidence(ident.session, m.pair)
@@ -129,6 +133,8 @@ async def report(peer: Peer, svc: Services, ident: Identity, m: Report) -> None:
             transcript=lines,
             comment=comment,
             reported_ip=reported_ip,
+            reporter_ip=peer.ips[0] if peer.ips else None,
+            weight=await svc.sanctions.weigh(ident.device, lines),
         )
     except StoreError:
         log.exception("report not stored")

@@ -12,6 +12,7 @@ from parley.gateway.video import VideoModeration
 from parley.metrics import Metrics
 from parley.protocol import Limits
 from parley.quotas.base import Quotas
+from parley.safety.age_memory import AgeMemory
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
 from parley.safety.sanctions import Sanctions
@@ -28,6 +29,7 @@ class Services:
     assurance: AgeAssurance
     quotas: Quotas
     sanctions: Sanctions
+    ages: AgeMemory
     video: VideoModeration
     limits: Limits
     enforce: Callable[[Ban], Awaitable[None]]  # announce a new ban to every node

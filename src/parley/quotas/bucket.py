@@ -25,3 +25,7 @@ class TokenBucket:
             return True
         self._tokens = tokens
         return False
+
+    def full(self, now: float) -> bool:
+        """Refilled to ``burst`` by ``now``: as good as a new bucket, so it can be forgotten."""
+        return self._tokens + (now - self._stamp) * self.rate >= self.burst

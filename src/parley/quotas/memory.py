@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import islice
 
 from parley.quotas.base import COUNT_MAX, Quotas
 from parley.quotas.bucket import TokenBucket
@@ -82,6 +83,9 @@ class Holders:
         return list(self._n.items())
 
 
+_EVICT_SCAN = 64  # buckets looked at per eviction: bounded work per new key
+
+
 class MemoryQuotas(Quotas):
     """Cross-session limits (per address, per device) kept in this process: right for one node
     (``memory://``). ``redis://`` shares them across nodes (``quotas.redis.RedisQuotas``)."""
@@ -94,12 +98,23 @@ class MemoryQuotas(Quotas):
 
     async def take(self, key: str, rate: float, burst: float) -> bool:
         """One token from the bucket ``key`` (refilled at ``rate`` per second, ``burst`` max)."""
-        bucket = self._buckets.get(key)
+        now = time.monotonic()
+        bucket = self._buckets.pop(key, None)
         if bucket is None:
             if len(self._buckets) >= self._max_keys:  # bounded under a spray of keys
-                self._buckets.clear()
-            bucket = self._buckets[key] = TokenBucket(rate, burst)
-        return bucket.take()
+                self._evict(now)
+            bucket = TokenBucket(rate, burst, now=now)
+        self._buckets[key] = bucket  # dicts keep insertion order: most recently used last
+        return bucket.take(now=now)
+
+    def _evict(self, now: float) -> None:
+        """Forget buckets that have refilled (nothing is lost), oldest first; only when none of
+        the oldest has, the least recently used one. Never all at once: a spray of fresh keys
+        (device tokens cost nothing) must not reset the limits of the keys that are limited."""
+        oldest = islice(self._buckets.items(), _EVICT_SCAN)
+        refilled = [key for key, bucket in oldest if bucket.full(now)]
+        for key in refilled or [next(iter(self._buckets))]:
+            del self._buckets[key]
 
     async def hold(self, key: str, limit: int) -> bool:
         """Count one more concurrent holder of ``key`` unless ``limit`` are held already."""

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from parley.quotas.base import Quotas
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -39,3 +41,13 @@ class DeviceTokens:
         """A keyed digest of a network address, for counters shared by nodes (quotas): the
         address itself is never kept. Cheap, unlike the store's rotating IP keys."""
         return self._mac("address:" + ip)
+
+
+async def mint(
+    tokens: DeviceTokens, quotas: Quotas, ip: str, rate: float, burst: float
+) -> str | None:
+    """A new device token, unless this address has minted its budget (``PARLEY_DEVICE_MINT_*``):
+    fresh tokens are how one person looks like many, so they are not free. None: refused."""
+    if not await quotas.take(f"mint:{tokens.address_tag(ip)}", rate, burst):
+        return None
+    return tokens.issue()

@@ -1,16 +1,27 @@
 """Automatic sanctions: bans on connect, mass reports, and escalation of persistent abuse.
 
-Machines make the cheap, clear-cut calls (many distinct reporters, repeated flooding) with short
-temporary bans and a statement of reasons; everything else waits for a human in the console.
+Machines make the cheap, clear-cut calls (many trusted reporters on distinct addresses, repeated
+flooding) with short temporary bans and a statement of reasons; everything else waits for a human
+in the console.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from parley.config import Settings
 from parley.quotas.base import Quotas
-from parley.store import Ban, BanCategory, DeviceHash, FlagKind, KeyedIpHash, Store
+from parley.safety.trust import report_weight
+from parley.store import (
+    Ban,
+    BanCategory,
+    DeviceHash,
+    FlagKind,
+    KeyedIpHash,
+    Store,
+    TranscriptLine,
+)
 
 MASS_REPORT_REASON = (
     "Several people reported you in a short time. You cannot chat until the ban ends; a moderator "
@@ -38,16 +49,36 @@ class Sanctions:
     async def active_ban(self, device: DeviceHash, ips: list[KeyedIpHash]) -> Ban | None:
         return await self.store.active_ban(device, ips)
 
+    async def may_report(self, ips: Sequence[KeyedIpHash]) -> bool:
+        """The per-address report budget (shared by every device there, on every node)."""
+        if not ips:
+            return True
+        s = self.settings
+        key = f"report-ip:{ips[0].digest}"
+        return await self._quotas.take(key, s.report_address_rate, s.report_address_burst)
+
+    async def weigh(self, reporter: DeviceHash, transcript: Sequence[TranscriptLine]) -> float:
+        """How far a report from ``reporter`` about this conversation counts (safety/trust.py)."""
+        device = await self.store.get_device(reporter)
+        return report_weight(
+            self.settings,
+            device_first_seen=device.created_at if device is not None else None,
+            now=datetime.now(UTC),
+            transcript=transcript,
+        )
+
     async def after_report(
         self, reported: DeviceHash, ip: KeyedIpHash | None, ref: str, pair: str, pool: str
     ) -> Ban | None:
-        """N reports from distinct devices within the window: temporary ban + priority review."""
+        """Trusted reports from N distinct addresses within the window: a temporary ban and
+        priority review. Each address counts once, at most 1 (its heaviest report's weight), so
+        one attacker on one address never bans anyone, however many device tokens they mint."""
         s = self.settings
-        count = await self.store.count_recent_reports_against(
-            reported, window=timedelta(seconds=s.mass_report_window)
-        )
-        if count < s.mass_report_threshold or await self.store.active_ban(reported):
+        window = timedelta(seconds=s.mass_report_window)
+        score, addresses = await self.store.mass_report_score(reported, window=window)
+        if score < s.mass_report_threshold or await self.store.active_ban(reported):
             return None
+        count = await self.store.count_recent_reports_against(reported, window=window)
         ban = await self._ban(
             reported,
             ip,
@@ -62,7 +93,13 @@ class Sanctions:
             device=reported,
             pair_id=pair,
             pool=pool,
-            details={"reports": count, "window_seconds": s.mass_report_window, "ban": ban.id},
+            details={
+                "reports": count,
+                "addresses": addresses,
+                "score": round(score, 2),
+                "window_seconds": s.mass_report_window,
+                "ban": ban.id,
+            },
         )
         return ban
 
@@ -85,7 +122,9 @@ class Sanctions:
         the window ends is banned at its next abuse close."""
         s = self.settings
         closes = await self._quotas.count(f"abuse:{device}", s.abuse_window)
-        if closes < s.abuse_ban_after or await self.store.active_ban(device):
+        if ip is not None:  # per address too: fresh device tokens do not start the count over
+            closes = max(closes, await self._quotas.count(f"abuse-ip:{ip.digest}", s.abuse_window))
+        if closes < s.abuse_ban_after or await self.store.active_ban(device, [ip] if ip else []):
             return None
         return await self._ban(
             device, ip, ABUSE_REASON, BanCategory.FLOOD, "system:flood", s.abuse_ban_seconds

@@ -12,12 +12,13 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from parley.store.audit import plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, NotFound
 from parley.store.hashing import check_device, is_hash
-from parley.store.models import BanRow, DeviceRow, IpKeyRow, ReportRow
+from parley.store.models import BanRow, IpKeyRow, ReportRow
 from parley.store.records import Ban
 from parley.store.values import (
     MAX_REASON_CHARS,
@@ -124,22 +125,21 @@ class Bans(Database):
         if digests:
             by_address: ColumnElement[bool] = BanRow.ip_hash.in_(digests)
             if device is not None:
-                # An automatic address ban keeps fresh device tokens out (evasion); devices that
-                # were known there before it (other people behind the same address, the
-                # reporters themselves) are not refused for someone else's conduct.
-                first_seen = (
-                    select(DeviceRow.created_at)
-                    .where(DeviceRow.device_hash == device)
-                    .scalar_subquery()
+                # An address ban covers every device seen there while it lasts, whenever its
+                # token was minted (tokens cost nothing). Only the people who reported the
+                # device banned with it are not refused for that person's conduct (siblings at
+                # home, a school's network: the reporters are the victims).
+                twin, report = aliased(BanRow), aliased(ReportRow)
+                reported_it = (
+                    select(report.id)
+                    .join(twin, twin.device_hash == report.reported_device)
+                    .where(
+                        twin.source_report_id == BanRow.source_report_id,
+                        report.reporter_device == device,
+                    )
+                    .exists()
                 )
-                by_address = and_(
-                    by_address,
-                    or_(
-                        ~BanRow.created_by.startswith("system:"),
-                        first_seen.is_(None),
-                        first_seen >= BanRow.starts_at,
-                    ),
-                )
+                by_address = and_(by_address, ~reported_it)
             keyed.append(by_address)
         if not keyed:
             return None
@@ -152,8 +152,14 @@ class Bans(Database):
                 BanRow.starts_at <= now,
                 or_(BanRow.ends_at.is_(None), BanRow.ends_at > now),
             )
-            # Permanent first, then the latest end.
-            .order_by(BanRow.ends_at.is_(None).desc(), BanRow.ends_at.desc(), BanRow.id.desc())
+            # Permanent first, then the latest end; at the same end a device's own ban before
+            # its address's (the one its appeal is about).
+            .order_by(
+                BanRow.ends_at.is_(None).desc(),
+                BanRow.ends_at.desc(),
+                BanRow.device_hash.is_not(None).desc(),
+                BanRow.id.desc(),
+            )
             .limit(1)
         )
         async with self._read() as session:

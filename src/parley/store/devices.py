@@ -1,17 +1,22 @@
-"""Device records: a hashed device token with the age band an attestation gave it."""
+"""Device records: a hashed device token with the age band an attestation gave it, the band it
+declared, and under-age refusals remembered for a device or an address hash."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true, update
 
+from parley.store.bans import ip_digests
 from parley.store.database import Database
 from parley.store.hashing import check_device
-from parley.store.models import DeviceRow
+from parley.store.models import AgeRefusalRow, DeviceRow
 from parley.store.records import Device
-from parley.store.values import DeviceHash, aware, moment
+from parley.store.values import DeviceHash, IpHash, KeyedIpHash, aware, moment
+
+ADULT = "adult"  # safety.age.Band.ADULT (the store does not import safety)
 
 
 class Devices(Database):
@@ -21,10 +26,12 @@ class Devices(Database):
         *,
         age_band: str | None = None,
         band_expires_at: datetime | None = None,
+        declared_band: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Record that a device was seen; with ``age_band``, also store the attested band and its
-        expiry (no identity: the attestation itself is not kept)."""
+        expiry (no identity: the attestation itself is not kept). ``declared_band`` is kept
+        for a new device (:meth:`declare_band` for a known one)."""
         check_device(device)
         now = moment(now)
         if band_expires_at is not None:
@@ -33,6 +40,7 @@ class Devices(Database):
             "device_hash": device,
             "age_band": age_band,
             "band_expires_at": band_expires_at,
+            "declared_band": declared_band,
             "created_at": now,
             "last_seen_at": now,
         }
@@ -48,3 +56,58 @@ class Devices(Database):
                 select(DeviceRow).where(DeviceRow.device_hash == check_device(device))
             )
         return Device.of(row) if row else None
+
+    async def declare_band(self, device: DeviceHash, band: str) -> None:
+        """Keep the first band a device declared; an adult declaration is kept over a minor one
+        (birthdays go one way). A device without a record is left alone."""
+        check_device(device)
+        keep = DeviceRow.declared_band.is_(None) if band != ADULT else true()
+        async with self._write() as session:
+            await session.execute(
+                update(DeviceRow)
+                .where(DeviceRow.device_hash == device, keep, DeviceRow.declared_band.is_not(band))
+                .values(declared_band=band)
+            )
+
+    async def remember_under_age(
+        self,
+        *,
+        device: DeviceHash | None,
+        device_until: datetime,
+        ip: KeyedIpHash | None,
+        ip_until: datetime,
+        now: datetime | None = None,
+    ) -> None:
+        """Remember an under-age refusal for the device (if any) and the address hash (if any)."""
+        now = moment(now)
+        async with self._write() as session:
+            if device is not None:
+                values: dict[str, Any] = {
+                    "device_hash": check_device(device),
+                    "created_at": now,
+                    "last_seen_at": now,
+                    "under_age_until": aware(device_until),
+                }
+                update_ = {"under_age_until": device_until, "last_seen_at": now}
+                await session.execute(self._upsert(DeviceRow, values, ["device_hash"], update_))
+            if ip is not None:
+                session.add(
+                    AgeRefusalRow(
+                        ip_hash=ip_digests([ip])[0], ip_key_id=ip.key_id, until=aware(ip_until)
+                    )
+                )
+
+    async def address_refused_under_age(
+        self, ip_hashes: Iterable[KeyedIpHash | IpHash], *, now: datetime | None = None
+    ) -> bool:
+        """An under-age refusal is remembered for this address now."""
+        digests = ip_digests(ip_hashes)
+        if not digests:
+            return False
+        async with self._read() as session:
+            found = await session.scalar(
+                select(AgeRefusalRow.id)
+                .where(AgeRefusalRow.ip_hash.in_(digests), AgeRefusalRow.until > moment(now))
+                .limit(1)
+            )
+        return found is not None

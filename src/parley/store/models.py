@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -101,6 +102,21 @@ class DeviceRow(Base):
     band_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # The band this device declared (adult once it has ever declared adult), and until when an
+    # under-age refusal holds for it (docs/safety.md, "Ages").
+    declared_band: Mapped[str | None] = mapped_column(String(16))
+    under_age_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AgeRefusalRow(Base):
+    """An under-age refusal remembered for an address hash until ``until`` (no address kept)."""
+
+    __tablename__ = "age_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ip_hash: Mapped[str] = mapped_column(String(HASH), index=True)
+    ip_key_id: Mapped[int] = mapped_column(ForeignKey("ip_keys.id", ondelete="CASCADE"))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class BlockRow(Base):
@@ -161,6 +177,7 @@ class ReportRow(ItemColumns, Base):
         CheckConstraint(_one_of("category", Category), name="category"),
         Index(None, "status", "priority", "created_at"),
         Index(None, "reported_device", "created_at"),
+        Index(None, "reporter_ip_hash", "created_at"),
     )
 
     category: Mapped[str] = mapped_column(String(20))
@@ -171,6 +188,13 @@ class ReportRow(ItemColumns, Base):
     reported_ip_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("ip_keys.id", ondelete="SET NULL")
     )
+    # The reporter's address hash (distinct addresses, not devices, make a mass report) and how
+    # much the report weighs towards an automatic ban (safety/sanctions.py).
+    reporter_ip_hash: Mapped[str | None] = mapped_column(String(HASH))
+    reporter_ip_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ip_keys.id", ondelete="SET NULL")
+    )
+    weight: Mapped[float | None] = mapped_column(Float)
 
 
 class FlagRow(ItemColumns, Base):

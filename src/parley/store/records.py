@@ -34,6 +34,8 @@ class Device:
     band_expires_at: datetime | None
     created_at: datetime
     last_seen_at: datetime
+    declared_band: str | None = None  # adult once it has ever declared adult
+    under_age_until: datetime | None = None  # an under-age refusal holds until then
 
     @classmethod
     def of(cls, row: DeviceRow) -> Device:
@@ -43,6 +45,8 @@ class Device:
             row.band_expires_at,
             row.created_at,
             row.last_seen_at,
+            row.declared_band,
+            row.under_age_until,
         )
 
 

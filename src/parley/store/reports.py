@@ -30,10 +30,13 @@ from parley.store.hashing import check_device
 from parley.store.models import BanRow, FlagRow, IpKeyRow, ReportRow
 from parley.store.records import Ban, DeviceHistory, Item, QueueItem
 from parley.store.values import (
+    ADDRESS_QUEUE_CAP,
+    ADDRESS_QUEUE_WINDOW,
     CATEGORY_PRIORITY,
     FLAG_PRIORITY,
     MAX_COMMENT_CHARS,
     MAX_NAME_CHARS,
+    VOLUME_PRIORITY,
     Category,
     DeviceHash,
     FlagKind,
@@ -61,13 +64,16 @@ class Reports(Database):
         comment: str = "",
         frame: bytes | None = None,
         reported_ip: KeyedIpHash | None = None,
+        reporter_ip: KeyedIpHash | None = None,
+        weight: float | None = None,
         now: datetime | None = None,
     ) -> str:
         """Store a report with its evidence; returns its public reference (e.g. ``R-7KQ2M9``).
 
         The report is committed durably before this returns, so the caller may then acknowledge
         it to the reporter. ``reported_ip`` (from :meth:`current_ip_hash`) lets a moderator ban
-        the address too.
+        the address too. ``reporter_ip`` and ``weight`` (0-1, how far the reporter is trusted:
+        safety/trust.py) are what :meth:`mass_report_score` counts.
         """
         try:
             cat = Category(category)
@@ -82,13 +88,33 @@ class Reports(Database):
             "reported_device": check_device(reported),
             "reported_ip_hash": reported_ip.digest if reported_ip else None,
             "reported_ip_key_id": reported_ip.key_id if reported_ip else None,
+            "reporter_ip_hash": reporter_ip.digest if reporter_ip else None,
+            "reporter_ip_key_id": reporter_ip.key_id if reporter_ip else None,
+            "weight": None if weight is None else min(1.0, max(0.0, float(weight))),
             "pair_id": bounded(pair_id, MAX_NAME_CHARS, "pair id"),
             "pool": bounded(pool, MAX_NAME_CHARS, "pool"),
             "transcript": check_transcript(transcript),
             "frame": image,
             "frame_sha256": digest,
         }
-        return await self._insert_item(ReportRow, ItemKind.REPORT, values, moment(now))
+        now = moment(now)
+        if reporter_ip is not None and await self._open_reports_from(reporter_ip, now) >= (
+            ADDRESS_QUEUE_CAP
+        ):
+            values["priority"] = min(values["priority"], VOLUME_PRIORITY)
+        return await self._insert_item(ReportRow, ItemKind.REPORT, values, now)
+
+    async def _open_reports_from(self, address: KeyedIpHash, now: datetime) -> int:
+        """Reports not yet closed, filed from this address hash within ``ADDRESS_QUEUE_WINDOW``."""
+        async with self._read() as session:
+            value = await session.scalar(
+                select(func.count(ReportRow.id)).where(
+                    ReportRow.reporter_ip_hash == address.digest,
+                    ReportRow.created_at >= now - ADDRESS_QUEUE_WINDOW,
+                    ReportRow.status != ItemStatus.CLOSED.value,
+                )
+            )
+        return int(value or 0)
 
     async def attach_frame(
         self,
@@ -203,9 +229,10 @@ class Reports(Database):
             return await session.scalar(select(model.id).where(model.ref == ref)) is not None
 
     async def _key_exists(self, values: dict[str, Any]) -> bool:
-        key_id = values.get("reported_ip_key_id", values.get("device_ip_key_id"))
+        """Every IP key the item's hashes were made under still exists."""
+        keys = [v for c, v in values.items() if c.endswith("ip_key_id") and v is not None]
         async with self._read() as session:
-            return await session.get(IpKeyRow, key_id) is not None
+            return all([await session.get(IpKeyRow, key_id) is not None for key_id in keys])
 
     async def count_recent_reports_against(
         self,
@@ -230,6 +257,30 @@ class Reports(Database):
                 )
             )
         return int(value or 0)
+
+    async def mass_report_score(
+        self, device: DeviceHash, *, window: timedelta, now: datetime | None = None
+    ) -> tuple[float, int]:
+        """Reports against ``device`` within ``window``, as (score, distinct reporter addresses).
+
+        Each reporter address counts once, with the weight of its heaviest report: many devices
+        on one address are one voice. A report stored without an address hash counts as its
+        device's own address; one without a weight weighs 1 (reports from before weights)."""
+        since = moment(now) - window
+        async with self._read() as session:
+            rows = await session.execute(
+                select(ReportRow.reporter_ip_hash, ReportRow.reporter_device, ReportRow.weight)
+                .where(
+                    ReportRow.reported_device == check_device(device),
+                    ReportRow.created_at >= since,
+                )
+                .limit(10_000)
+            )
+            best: dict[str, float] = {}
+            for address, reporter, weight in rows:
+                voice = address if address is not None else f"device:{reporter}"
+                best[voice] = max(best.get(voice, 0.0), 1.0 if weight is None else weight)
+        return sum(best.values()), len(best)
 
     async def get_item(self, ref: str) -> Item | None:
         """A report or flag with its evidence, by reference."""

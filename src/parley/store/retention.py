@@ -15,6 +15,7 @@ What is kept, and for how long:
   hashes kept with reports and flags are cleared. An IP ban therefore lasts at most about
   ``retention_days`` plus the time between purges.
 - Devices not seen for ``retention_days`` are deleted (their age band with them).
+- An under-age refusal remembered for an address hash is deleted once it ends, or with its key.
 - Blocks are kept: a block promises never to match the two again.
 - The audit log is append-only and is not purged; it holds identifiers and reasons, no chat.
 """
@@ -31,7 +32,7 @@ from parley.store.audit import write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput
 from parley.store.ipkeys import rotate_in
-from parley.store.models import BanRow, DeviceRow, FlagRow, IpKeyRow, ReportRow
+from parley.store.models import AgeRefusalRow, BanRow, DeviceRow, FlagRow, IpKeyRow, ReportRow
 from parley.store.records import PurgeReport
 from parley.store.values import MIN_LEGAL_HOLD_DAYS, moment
 
@@ -79,6 +80,7 @@ class Retention(Database):
             devices = _count(
                 await session.execute(delete(DeviceRow).where(DeviceRow.last_seen_at < cutoff))
             )
+            await session.execute(delete(AgeRefusalRow).where(AgeRefusalRow.until <= now))
             old_keys = list(
                 (
                     await session.scalars(
@@ -142,6 +144,12 @@ async def _forget_ip_keys(session: AsyncSession, key_ids: list[int]) -> int:
         .where(ReportRow.reported_ip_key_id.in_(key_ids))
         .values(reported_ip_hash=None, reported_ip_key_id=None)
     )
+    await session.execute(
+        update(ReportRow)
+        .where(ReportRow.reporter_ip_key_id.in_(key_ids))
+        .values(reporter_ip_hash=None, reporter_ip_key_id=None)
+    )
+    await session.execute(delete(AgeRefusalRow).where(AgeRefusalRow.ip_key_id.in_(key_ids)))
     await session.execute(
         update(FlagRow)
         .where(FlagRow.device_ip_key_id.in_(key_ids))

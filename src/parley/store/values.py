@@ -7,7 +7,7 @@ types, made only by :mod:`parley.store.hashing`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, NamedTuple, NewType, NotRequired, TypedDict
 
@@ -102,6 +102,13 @@ CATEGORY_PRIORITY: dict[Category, int] = {
     Category.SELF_HARM: 10,
     Category.OTHER: 10,
 }
+
+#: Queue priority cannot be bought with volume: past this many open reports from one reporter
+#: address within ``ADDRESS_QUEUE_WINDOW``, an address's further reports wait at
+#: ``VOLUME_PRIORITY``, below every category (a moderator still sees them all).
+ADDRESS_QUEUE_CAP = 5
+ADDRESS_QUEUE_WINDOW = timedelta(days=1)
+VOLUME_PRIORITY = 1
 
 #: Default queue priority of a flag (a caller may pass its own, e.g. the highest of the reports
 #: behind a mass-report flag). Grooming involves a minor, so it ranks with a minor in danger.
