@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from schemathesis.checks import positive_data_acceptance
 
 from conftest import ServerFactory
 from harness.client import Client
@@ -309,7 +310,10 @@ def test_openapi_schemathesis(server_factory: ServerFactory) -> None:
         def check(case: schemathesis.Case[Any]) -> None:  # as_strategy() yields bare Case
             response = case.call(headers={"X-CSRF-Token": csrf, "Cookie": f"parley_mod={cookie}"})
             try:
-                case.validate_response(response)
+                # Not "positive data acceptance": the schema cannot say that a reason or an
+                # appeal must still hold text once control and invisible characters are
+                # stripped (parley.plain_text), and such a body is rightly answered 422.
+                case.validate_response(response, excluded_checks=[positive_data_acceptance])
             except Exception as exc:  # collect, report all at the end
                 op = case.operation
                 failures.append(f"{op.method} {op.path}: {exc}"[:2000])

@@ -218,7 +218,11 @@ async def test_abuse_closes_count_per_address_and_the_ban_covers_older_devices(
     server_factory: Any,
 ) -> None:
     srv = server_factory(
-        **PROXIED, PARLEY_MAX_PROTOCOL_STRIKES=3, PARLEY_ABUSE_BAN_AFTER=3, PARLEY_ABUSE_WINDOW=600
+        **PROXIED,
+        PARLEY_MAX_PROTOCOL_STRIKES=3,
+        PARLEY_ABUSE_BAN_AFTER=3,
+        PARLEY_ABUSE_ADDRESS_BAN_AFTER=3,
+        PARLEY_ABUSE_WINDOW=600,
     )
     flooder = address()
     earlier = await at(srv, flooder)  # a token minted there before any ban

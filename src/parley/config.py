@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     device_mint_burst: float = Field(120.0, ge=1)
     # abuse closes (4000/4001) of one device, or on one address, within abuse_window...
     abuse_ban_after: int = Field(3, ge=1)
+    # The same count on one address (fresh device tokens do not start it over); several people
+    # behind one address add up, so an operator behind a shared NAT may raise it.
+    abuse_address_ban_after: int = Field(3, ge=1)
     abuse_window: float = Field(600.0, gt=0)
     abuse_ban_seconds: float = Field(600.0, gt=0)  # ...become a temporary ban
     # Automatic bans also cover the address hash, but shorter: many people can share one address.

@@ -172,6 +172,8 @@ LOOPBACK_BUDGETS: dict[str, object] = {
     "PARLEY_REPORT_ADDRESS_BURST": 100_000,
     "PARLEY_DEVICE_MINT_BURST": 100_000,
     "PARLEY_AGE_REFUSAL_IP_SECONDS": 0,
+    # Every test client is 127.0.0.1: tests that flood on purpose must not ban the others.
+    "PARLEY_ABUSE_ADDRESS_BAN_AFTER": 100_000,
 }
 
 

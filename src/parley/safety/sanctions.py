@@ -122,9 +122,12 @@ class Sanctions:
         the window ends is banned at its next abuse close."""
         s = self.settings
         closes = await self._quotas.count(f"abuse:{device}", s.abuse_window)
+        by_address = 0
         if ip is not None:  # per address too: fresh device tokens do not start the count over
-            closes = max(closes, await self._quotas.count(f"abuse-ip:{ip.digest}", s.abuse_window))
-        if closes < s.abuse_ban_after or await self.store.active_ban(device, [ip] if ip else []):
+            by_address = await self._quotas.count(f"abuse-ip:{ip.digest}", s.abuse_window)
+        if (
+            closes < s.abuse_ban_after and by_address < s.abuse_address_ban_after
+        ) or await self.store.active_ban(device, [ip] if ip else []):
             return None
         return await self._ban(
             device, ip, ABUSE_REASON, BanCategory.FLOOD, "system:flood", s.abuse_ban_seconds
