@@ -8,7 +8,7 @@ the session's CSRF token (returned by login and ``GET /api/mod/me``) in ``X-CSRF
 # No `from __future__ import annotations`: FastAPI must see the local Annotated aliases.
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -133,26 +133,25 @@ class Line(BaseModel):
     seat: str | None = None  # question mode: "asker", "stranger1" or "stranger2"
 
 
-class BanOut(BaseModel):
+class PublicBan(BaseModel):
+    """A ban as the banned person sees it: no moderator's name reaches the public."""
+
     id: int
     reason: str
     category: str
     created_at: datetime
-    created_by: str
     ends_at: datetime | None
     lifted_at: datetime | None
 
     @classmethod
-    def of(cls, b: Ban) -> "BanOut":
-        return cls(
-            id=b.id,
-            reason=b.reason,
-            category=b.category,
-            created_at=b.created_at,
-            created_by=b.created_by,
-            ends_at=b.ends_at,
-            lifted_at=b.lifted_at,
-        )
+    def of(cls, b: Ban) -> Self:
+        return cls.model_validate(b, from_attributes=True)  # only the fields declared here
+
+
+class BanOut(PublicBan):
+    """A ban as moderators see it: who made it, too."""
+
+    created_by: str
 
 
 class HistoryOut(BaseModel):
@@ -264,28 +263,6 @@ class DeviceIn(BaseModel):
 class AppealIn(BaseModel):
     device: str = Field(max_length=80)
     text: str = Field(min_length=1, max_length=MAX_APPEAL_CHARS)
-
-
-class PublicBan(BaseModel):
-    """A ban as the banned person sees it: no moderator's name reaches the public."""
-
-    id: int
-    reason: str
-    category: str
-    created_at: datetime
-    ends_at: datetime | None
-    lifted_at: datetime | None
-
-    @classmethod
-    def of(cls, b: Ban) -> "PublicBan":
-        return cls(
-            id=b.id,
-            reason=b.reason,
-            category=b.category,
-            created_at=b.created_at,
-            ends_at=b.ends_at,
-            lifted_at=b.lifted_at,
-        )
 
 
 class PublicAppeal(BaseModel):
