@@ -534,6 +534,48 @@ async def test_upheld_appeal_keeps_the_ban_and_is_shown_by_ip(store: Store) -> N
     assert await store.pending_decision_for(None) is None
 
 
+async def _ban_with_address(store: Store, name: str, ip: str, *, at: datetime) -> tuple[int, int]:
+    """A device ban and the address ban made with it (same moment, actor and reasons), as the
+    console and the automatic sanctions make them."""
+    ban = await store.add_ban(
+        device=dev(name), reason="Rude.", category="spam", actor="mia", now=at
+    )
+    address = await store.current_ip_hash(ip)
+    companion = await store.add_ban(
+        ip=address, reason="Rude.", category="spam", actor="mia", now=at
+    )
+    return ban.id, companion.id
+
+
+async def test_every_lifted_ban_is_audited_with_its_address_companion(store: Store) -> None:
+    # Lifting a device ban also lifts its address ban: both ends are on record, by whom and why.
+    ban, companion = await _ban_with_address(store, "lifted-here", "198.51.100.40", at=T0)
+    assert await store.lift_ban(ban, actor="ana", reason="Mistake.", now=T0)
+    entries = await store.audit_log(action="ban.lift")
+    assert sorted((e.item_id, e.actor, e.reason, e.details) for e in entries) == sorted(
+        [
+            (str(ban), "ana", "Mistake.", None),
+            (str(companion), "ana", "Mistake.", {"with": ban}),
+        ]
+    )
+    assert not await store.lift_ban(ban, actor="ana", reason="Again.")  # nothing more to lift
+    assert len(await store.audit_log(action="ban.lift")) == 2
+
+    # An appeal that lifts a ban records each ban it lifted, and which appeal did it.
+    ban, companion = await _ban_with_address(store, "appealed", "198.51.100.41", at=T0)
+    appeal = await store.add_appeal(ban, "It was not me.", now=T0)
+    await store.decide_appeal(appeal.id, "lifted", actor="bob", reason="Believable.", now=T0)
+    entries = await store.audit_log(action="ban.lift", actor="bob")
+    assert sorted((e.item_id, e.reason, e.details) for e in entries) == sorted(
+        [
+            (str(ban), "Believable.", {"appeal": appeal.id}),
+            (str(companion), "Believable.", {"appeal": appeal.id, "with": ban}),
+        ]
+    )
+    for lifted in (await store.get_ban(ban), await store.get_ban(companion)):
+        assert lifted is not None and lifted.lifted_by == "bob"
+
+
 async def test_one_appeal_per_ban_even_when_racing(store: Store) -> None:
     ban = await store.add_ban(device=dev("x"), reason="spam", category="spam", actor="a")
     outcomes = await asyncio.gather(

@@ -107,7 +107,14 @@ class Appeals(Database):
             if int(getattr(result, "rowcount", 0) or 0) != 1:
                 raise AlreadyDecided(f"appeal {appeal_id} was decided already")
             if verdict is Decision.LIFTED:
-                await lift_in(session, row.ban_id, actor=actor, now=now)
+                await lift_in(
+                    session,
+                    row.ban_id,
+                    actor=actor,
+                    reason=reason,
+                    now=now,
+                    details={"appeal": appeal_id},
+                )
             write_audit(
                 session,
                 at=now,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -200,40 +201,41 @@ class Bans(Database):
     async def lift_ban(
         self, ban_id: int, *, actor: str, reason: str, now: datetime | None = None
     ) -> bool:
-        """End a ban now. True if it was in place (not lifted before). Writes the audit log."""
+        """End a ban now (and its address companion, see :func:`lift_in`). True if it was in
+        place (not lifted before). Writes the audit log."""
         now = moment(now)
         reason = plain(reason, MAX_REASON_CHARS, "reason")
         async with self._write() as session:
-            lifted = await lift_in(session, ban_id, actor=actor, now=now)
-            if lifted:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=actor,
-                    action="ban.lift",
-                    item_type="ban",
-                    item_id=ban_id,
-                    reason=reason,
-                )
-            elif await session.get(BanRow, ban_id) is None:
+            lifted = await lift_in(session, ban_id, actor=actor, reason=reason, now=now)
+            if not lifted and await session.get(BanRow, ban_id) is None:
                 raise NotFound(f"no ban {ban_id}")
-        return lifted
+        return ban_id in lifted
 
 
-async def lift_in(session: AsyncSession, ban_id: int, *, actor: str, now: datetime) -> bool:
+async def lift_in(
+    session: AsyncSession,
+    ban_id: int,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> list[int]:
     """Lift inside the caller's transaction (also used by appeal decisions), together with the
     ban's address companion: the address-only ban made with a device ban (by a moderator or an
     automatic sanction) in the same moment, by the same actor, for the same reasons. A lifted
-    ban must not go on holding its person through their address."""
+    ban must not go on holding its person through their address.
+
+    Returns the ids it lifted (none: no such ban, or lifted before) and writes a ``ban.lift``
+    audit entry for each, the companion's too, with ``details`` (a companion's entry also says
+    ``with``: the ban it was lifted with)."""
     ban = await session.get(BanRow, ban_id)
-    result = await session.execute(
-        update(BanRow)
-        .where(BanRow.id == ban_id, BanRow.lifted_at.is_(None))
-        .values(lifted_at=now, lifted_by=actor)
-    )
-    if ban is not None and ban.device_hash is not None:
-        await session.execute(
-            update(BanRow)
+    if ban is None:
+        return []
+    ids = [ban_id]
+    if ban.device_hash is not None:
+        companions = await session.scalars(
+            select(BanRow.id)
             .where(
                 BanRow.device_hash.is_(None),
                 BanRow.ip_hash.is_not(None),
@@ -242,6 +244,31 @@ async def lift_in(session: AsyncSession, ban_id: int, *, actor: str, now: dateti
                 BanRow.reason == ban.reason,
                 BanRow.lifted_at.is_(None),
             )
+            .order_by(BanRow.id)
+        )
+        ids.extend(companions)
+    lifted = []
+    for one in ids:
+        # One row at a time, re-checked: a concurrent lift of the same ban wins it once.
+        result = await session.execute(
+            update(BanRow)
+            .where(BanRow.id == one, BanRow.lifted_at.is_(None))
             .values(lifted_at=now, lifted_by=actor)
         )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+        if int(getattr(result, "rowcount", 0) or 0) != 1:
+            continue
+        lifted.append(one)
+        said = dict(details or {})
+        if one != ban_id:
+            said["with"] = ban_id
+        write_audit(
+            session,
+            at=now,
+            actor=actor,
+            action="ban.lift",
+            item_type="ban",
+            item_id=one,
+            reason=reason,
+            details=said or None,
+        )
+    return lifted
