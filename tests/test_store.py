@@ -104,6 +104,18 @@ async def test_sqlite_runs_wal_full_sync_with_foreign_keys(tmp_path: Path) -> No
         await s.close()
 
 
+async def test_open_takes_the_options_of_connect_and_no_others(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    s = await Store.open(url, busy_timeout=2.5)
+    try:
+        async with s.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 2500
+    finally:
+        await s.close()
+    with pytest.raises(TypeError, match="busy_timout"):  # a misspelt option is not ignored
+        await Store.open(url, busy_timout=2.5)  # type: ignore[call-arg]
+
+
 def test_urls_pick_the_async_drivers() -> None:
     assert normalise_url("sqlite:///a.db").drivername == "sqlite+aiosqlite"
     assert normalise_url("postgres://u@h/db").drivername == "postgresql+asyncpg"

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 from alembic import command
 from alembic.config import Config
@@ -87,6 +87,25 @@ def known_revision(revision: str) -> bool:
         return False
 
 
+class ConnectOptions(TypedDict, total=False):
+    """How :meth:`Database.connect` and :meth:`Database.open` reach the database; each one may
+    be left out."""
+
+    #: Mixed into IP hashing: pass the server secret. Default: none.
+    pepper: bytes
+    #: PostgreSQL only: every table, and alembic's version table, in this schema (set as the
+    #: ``search_path``); it must exist. Default: the connection's own.
+    schema: str | None
+    #: Seconds a SQLite writer waits for the write lock. Default 5.
+    busy_timeout: float
+    #: Connections kept in the pool (as many again may open under load). Default 5.
+    pool_size: int
+    #: Seconds the IP keys are cached (:mod:`parley.store.ipkeys`). Default 60.
+    ip_key_cache_ttl: float
+    #: Log every statement, parameters hidden. Default off.
+    echo: bool
+
+
 class Database:
     """An open database. Use :meth:`open`, then :meth:`migrate` once at start-up."""
 
@@ -117,27 +136,9 @@ class Database:
         self._folder: Path | None = None  # SQLite: made by check()
 
     @classmethod
-    async def open(
-        cls,
-        url: str,
-        *,
-        pepper: bytes = b"",
-        schema: str | None = None,
-        busy_timeout: float = 5.0,
-        pool_size: int = 5,
-        ip_key_cache_ttl: float = 60.0,
-        echo: bool = False,
-    ) -> Self:
+    async def open(cls, url: str, **options: Unpack[ConnectOptions]) -> Self:
         """Connect (and check the connection works): :meth:`connect`, then :meth:`check`."""
-        db = cls.connect(
-            url,
-            pepper=pepper,
-            schema=schema,
-            busy_timeout=busy_timeout,
-            pool_size=pool_size,
-            ip_key_cache_ttl=ip_key_cache_ttl,
-            echo=echo,
-        )
+        db = cls.connect(url, **options)
         try:
             await db.check()
         except BaseException:
@@ -146,28 +147,18 @@ class Database:
         return db
 
     @classmethod
-    def connect(
-        cls,
-        url: str,
-        *,
-        pepper: bytes = b"",
-        schema: str | None = None,
-        busy_timeout: float = 5.0,
-        pool_size: int = 5,
-        ip_key_cache_ttl: float = 60.0,
-        echo: bool = False,
-    ) -> Self:
+    def connect(cls, url: str, **options: Unpack[ConnectOptions]) -> Self:
         """The database at ``url``, not yet connected (no I/O: the app is composed before its
-        lifespan runs, which calls :meth:`check`).
-
-        ``pepper`` is mixed into IP hashing (pass the server secret). ``schema`` (PostgreSQL only)
-        puts every table, and alembic's version table, in that schema via ``search_path``; it must
-        exist. ``busy_timeout`` is how long a SQLite writer waits for the write lock.
-        """
+        lifespan runs, which calls :meth:`check`). ``options``: :class:`ConnectOptions`."""
+        if unknown := options.keys() - ConnectOptions.__optional_keys__:
+            raise TypeError(f"unknown database options: {', '.join(sorted(unknown))}")
+        schema = options.get("schema")
+        busy_timeout = options.get("busy_timeout", 5.0)
+        pool_size = options.get("pool_size", 5)
         parsed = normalise_url(url)
         # hide_parameters: an error's text (and echo) never carries a comment or a transcript.
         kwargs: dict[str, Any] = {
-            "echo": echo,
+            "echo": options.get("echo", False),
             "hide_parameters": True,
             "pool_size": pool_size,
             "max_overflow": pool_size,
@@ -188,7 +179,12 @@ class Database:
         engine = create_async_engine(parsed, **kwargs)
         if engine.dialect.name == "sqlite":
             _sqlite_hooks(engine, busy_timeout)
-        db = cls(engine, pepper=pepper, schema=schema, ip_key_cache_ttl=ip_key_cache_ttl)
+        db = cls(
+            engine,
+            pepper=options.get("pepper", b""),
+            schema=schema,
+            ip_key_cache_ttl=options.get("ip_key_cache_ttl", 60.0),
+        )
         db._folder = folder
         return db
 
