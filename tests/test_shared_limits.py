@@ -193,9 +193,11 @@ async def test_local_count_is_bounded() -> None:
     assert await q.count("new", 60.0, now=5.0) == 1
     assert await q.count("newer", 60.0, now=5.0) == 1  # over the bound: "brief" is dropped
     assert await q.count("flood", 60.0, now=5.0) == COUNT_MAX  # (kept: still in its window)
-    # ...and if that is not enough, the counts start over rather than grow.
-    assert await q.count("third", 60.0, now=6.0) == 1
-    assert await q.count("flood", 60.0, now=6.0) == 1
+    # ...and if that is not enough, the least recently used key with the fewest events goes,
+    # not the count that is over a limit.
+    assert await q.count("third", 60.0, now=6.0) == 1  # "new" is dropped
+    assert await q.count("flood", 60.0, now=6.0) == COUNT_MAX
+    assert await q.count("new", 60.0, now=6.0) == 1  # forgotten: counted afresh
 
 
 # ---- Quotas.count: on Redis --------------------------------------------------------------------

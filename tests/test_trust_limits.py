@@ -1,8 +1,8 @@
 """The in-memory limiter under a spray of keys (issue 13, finding 14).
 
 Device tokens cost nothing, so every fresh one makes a fresh limiter key. The in-process quotas
-(``memory://``) are bounded in keys; reaching the bound must not forget the limits of the keys
-that are limited right now.
+(``memory://``) are bounded in keys and in counted events; reaching a bound must not forget the
+limits of the keys that are limited right now.
 """
 
 from __future__ import annotations
@@ -34,3 +34,25 @@ async def test_when_every_key_is_limited_the_least_recently_used_goes_first() ->
     assert not await quotas.take("c", 0.001, 1)
     assert not await quotas.take("d", 0.001, 1)
     assert await quotas.take("b", 0.001, 1)  # forgotten: a fresh bucket
+
+
+async def test_a_spray_of_fresh_keys_does_not_reset_a_count_over_its_limit() -> None:
+    quotas = MemoryQuotas(max_events=100)
+    for t in range(5):  # say the limit is 3: this device is over it
+        await quotas.count("abuse:attacker", 600.0, now=float(t))
+
+    # Ten times the bound in fresh keys, one event each, all within the window.
+    for i in range(1000):
+        await quotas.count(f"abuse:fresh{i}", 600.0, now=10.0)
+
+    assert await quotas.count("abuse:attacker", 600.0, now=11.0) == 6, "the spray reset the count"
+
+
+async def test_the_count_to_forget_is_the_least_recently_used_of_the_fewest() -> None:
+    quotas = MemoryQuotas(max_events=4)
+    for key in ("a", "b", "c"):
+        assert await quotas.count(key, 600.0, now=0.0) == 1
+    assert await quotas.count("a", 600.0, now=1.0) == 2
+    assert await quotas.count("d", 600.0, now=2.0) == 1  # over the bound: "b" goes, not "c"
+    assert await quotas.count("c", 600.0, now=3.0) == 2  # "c" was kept
+    assert await quotas.count("b", 600.0, now=4.0) == 1  # "b" was forgotten: counted afresh

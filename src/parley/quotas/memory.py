@@ -10,23 +10,29 @@ from itertools import islice
 from parley.quotas.base import COUNT_MAX, Quotas
 from parley.quotas.bucket import TokenBucket
 
+_EVICT_SCAN = 64  # keys looked at per eviction: bounded work per event or new key
+
 
 class Windows:
     """Sliding-window event counts of this process (for ``Quotas.count``), bounded in memory:
-    at most ``COUNT_MAX`` events per key and ``max_events`` in all (past that, expired events
-    are dropped first; if that is not enough, the counts start over rather than grow)."""
+    at most ``COUNT_MAX`` events per key and ``max_events`` in all. Past that, room is made among
+    the least recently used keys: their expired events first (nothing is lost); if none has any,
+    the one key of them with the fewest events. Never all at once: a spray of fresh keys (device
+    tokens cost nothing) must not reset the counts of the keys that are over a limit, and to push
+    out a key with many events takes keys with as many."""
 
     __slots__ = ("_events", "_max_events", "_total")
 
     def __init__(self, max_events: int = 100_000) -> None:
-        self._events: dict[str, tuple[float, deque[float]]] = {}  # key -> (window, times)
+        # key -> (window, times); dicts keep insertion order: most recently used last
+        self._events: dict[str, tuple[float, deque[float]]] = {}
         self._max_events = max_events
         self._total = 0
 
     def count(self, key: str, window: float, now: float) -> int:
         """Record an event of ``key`` at ``now`` (``time.monotonic``); the events within the
         window (one exactly ``window`` old still counts)."""
-        entry = self._events.get(key)
+        entry = self._events.pop(key, None)
         times = entry[1] if entry is not None else deque()
         self._events[key] = (window, times)
         before = len(times)
@@ -36,20 +42,36 @@ class Windows:
             times.popleft()
         times.append(now)
         self._total += len(times) - before
-        if self._total > self._max_events:
-            self._prune(now)
+        while self._total > self._max_events and self._evict(now, spare=key):
+            pass
         return len(times)
 
-    def _prune(self, now: float) -> None:
-        for key, (window, times) in list(self._events.items()):
+    def _evict(self, now: float, *, spare: str) -> bool:
+        """Make room among the ``_EVICT_SCAN`` least recently used keys (bounded work per
+        event), never forgetting ``spare`` (the key just counted). False: no room to make."""
+        oldest = list(islice(self._events.items(), _EVICT_SCAN))
+        expired = 0
+        for key, (window, times) in oldest:
+            before = len(times)
             while times and now - times[0] > window:
                 times.popleft()
+            expired += before - len(times)
             if not times:
                 del self._events[key]
-        self._total = sum(len(times) for _, times in self._events.values())
-        if self._total > self._max_events:
-            self._events.clear()
-            self._total = 0
+        self._total -= expired
+        if expired:
+            return True
+        # The fewest events, the least recently used of those (min keeps the first).
+        fewest = min(
+            ((len(times), key) for key, (_, times) in oldest if key != spare),
+            key=lambda found: found[0],
+            default=None,
+        )
+        if fewest is None:
+            return False
+        del self._events[fewest[1]]
+        self._total -= fewest[0]
+        return True
 
 
 class Holders:
@@ -81,9 +103,6 @@ class Holders:
 
     def items(self) -> list[tuple[str, int]]:
         return list(self._n.items())
-
-
-_EVICT_SCAN = 64  # buckets looked at per eviction: bounded work per new key
 
 
 class MemoryQuotas(Quotas):
