@@ -108,6 +108,12 @@ async def test_moderator_cannot_reach_admin_routes(srv: ServerHandle) -> None:
     r = await admin.post("/api/mod/moderators", json={"name": "newbie", "role": "moderator"})
     assert r.status_code == 201
     newbie = await logged_in(srv, "newbie", r.json()["password"])
+    # An account shows its last login; there is no lock to show (login backoff is per address).
+    (listed,) = [
+        m for m in (await admin.get("/api/mod/moderators")).json() if m["name"] == "newbie"
+    ]
+    assert set(listed) == {"name", "role", "created_at", "last_login_at"}
+    assert listed["last_login_at"] is not None
     assert (await admin.get("/api/mod/audit", params={"action": "moderator."})).status_code == 200
     # demoting/deleting takes effect at once
     assert (await admin.delete("/api/mod/moderators/newbie")).status_code == 204

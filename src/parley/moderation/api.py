@@ -238,7 +238,6 @@ class ModeratorOut(BaseModel):
     role: Role
     created_at: datetime
     last_login_at: datetime | None
-    locked_until: datetime | None
 
 
 class ModeratorIn(BaseModel):
@@ -532,7 +531,6 @@ def build_api(
                 role=m.role,
                 created_at=m.created_at,
                 last_login_at=m.last_login_at,
-                locked_until=m.locked_until,
             )
             for m in await console.store.list_moderators()
         ]
@@ -569,7 +567,6 @@ def build_api(
             role=m.role,
             created_at=m.created_at,
             last_login_at=m.last_login_at,
-            locked_until=m.locked_until,
         )
 
     @mod.post("/moderators/{name}/password", response_model=NewModerator, responses=_doc(404, 409))

@@ -1,17 +1,21 @@
-"""Moderator accounts: name, role, password hash (argon2id, made by the console), lockout state."""
+"""Moderator accounts: name, role, password hash (argon2id, made by the console), last login.
+
+There is no lockout state: login backoff is per address and per name, in memory
+(:mod:`parley.moderation.throttle`), so that nobody can lock a moderator out by typing a name.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.store.audit import write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, ModeratorExists
-from parley.store.models import ModeratorRow, UTCDateTime
+from parley.store.models import ModeratorRow
 from parley.store.records import Moderator
 from parley.store.values import MODERATOR_NAME_PATTERN, Role, moment
 
@@ -55,7 +59,6 @@ class Moderators(Database):
                     role=_role(role).value,
                     password_hash=password_hash,
                     created_at=now,
-                    failed_logins=0,
                 )
                 session.add(row)
                 await session.flush()
@@ -93,8 +96,7 @@ class Moderators(Database):
     async def set_moderator_password(
         self, name: str, password_hash: str, *, actor: str, now: datetime | None = None
     ) -> bool:
-        """Store a new password hash and clear the lockout."""
-        values = {"password_hash": password_hash, "failed_logins": 0, "locked_until": None}
+        values: dict[str, object] = {"password_hash": password_hash}
         return await self._change(name, values, actor, "moderator.password", now, None)
 
     async def delete_moderator(self, name: str, *, actor: str, now: datetime | None = None) -> bool:
@@ -113,43 +115,12 @@ class Moderators(Database):
                 )
         return done
 
-    async def record_login_failure(
-        self,
-        name: str,
-        *,
-        max_failures: int,
-        lock_for: timedelta,
-        now: datetime | None = None,
-    ) -> Moderator | None:
-        """Count a failed login; the ``max_failures``-th in a row locks the account for
-        ``lock_for`` (and restarts the count). Atomic under concurrent attempts. None if there is
-        no such moderator."""
-        now = moment(now)
-        reached = ModeratorRow.failed_logins + 1 >= max_failures
-        until = literal(now + lock_for, UTCDateTime())
-        async with self._write() as session:
-            await session.execute(
-                update(ModeratorRow)
-                .where(ModeratorRow.name == name)
-                .values(
-                    failed_logins=case((reached, 0), else_=ModeratorRow.failed_logins + 1),
-                    locked_until=case((reached, until), else_=ModeratorRow.locked_until),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            row = await session.scalar(
-                select(ModeratorRow)
-                .where(ModeratorRow.name == name)
-                .execution_options(populate_existing=True)
-            )
-            return Moderator.of(row) if row else None
-
     async def record_login_success(self, name: str, *, now: datetime | None = None) -> None:
         async with self._write() as session:
             await session.execute(
                 update(ModeratorRow)
                 .where(ModeratorRow.name == name)
-                .values(failed_logins=0, last_login_at=moment(now))
+                .values(last_login_at=moment(now))
             )
 
     async def _change(

@@ -310,12 +310,7 @@ class Moderator:
     role: Role
     password_hash: str
     created_at: datetime
-    failed_logins: int
-    locked_until: datetime | None
     last_login_at: datetime | None
-
-    def locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
     @classmethod
     def of(cls, row: ModeratorRow) -> Moderator:
@@ -325,8 +320,6 @@ class Moderator:
             Role(row.role),
             row.password_hash,
             row.created_at,
-            row.failed_logins,
-            row.locked_until,
             row.last_login_at,
         )
 
