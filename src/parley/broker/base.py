@@ -6,6 +6,7 @@ The broker is the single authority on who is waiting and who is paired. It is ch
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import itertools
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage
+from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage, Waiting
 from parley.quotas.base import Quotas
 
 #: Question mode: which of a room pool's two queues a ticket waits in.
@@ -137,6 +138,36 @@ def room_evidence(
         reporter_seat=me.seat,
         reported_seat=them.seat,
     )
+
+
+class Waiter(Protocol):
+    """A session as each backend keeps it, for :func:`wait_in_queue`."""
+
+    mailbox: Mailbox
+    timer: asyncio.TimerHandle | None
+
+
+def wait_in_queue(
+    s: Waiter,
+    ticket: Ticket,
+    fallback: float,
+    on_fallback: Callable[[str], None],
+    *,
+    tell: bool = True,
+) -> None:
+    """``s`` waits in a pair pool's queue: tell it so (unless ``tell`` is False: it was told
+    already) and, while it waits for someone sharing an interest, call ``on_fallback`` with its
+    session after ``fallback`` seconds (then anyone will do)."""
+    for_interest = bool(ticket.interests) and ticket.fallback
+    if tell:
+        s.mailbox.deliver(
+            Waiting(
+                stage="interests" if ticket.interests else "anyone",
+                fallback_in=fallback if for_interest else None,
+            )
+        )
+    if for_interest:
+        s.timer = asyncio.get_running_loop().call_later(fallback, on_fallback, ticket.session)
 
 
 class PairIds:

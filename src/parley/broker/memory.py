@@ -34,6 +34,7 @@ from parley.broker.base import (
     discusser,
     other_discusser,
     room_evidence,
+    wait_in_queue,
 )
 from parley.broker.matchmaker import Match, Matchmaker, RoomMatch, RoomQueue
 from parley.protocol import (
@@ -318,16 +319,7 @@ class MemoryBroker(Broker):
         if match is not None:
             self._pair(match)
             return
-        wait_for_interest = bool(ticket.interests) and ticket.fallback
-        s.mailbox.deliver(
-            Waiting(
-                stage="interests" if ticket.interests else "anyone",
-                fallback_in=self._fallback if wait_for_interest else None,
-            )
-        )
-        if wait_for_interest:
-            loop = asyncio.get_running_loop()
-            s.timer = loop.call_later(self._fallback, self._on_fallback, ticket.session)
+        wait_in_queue(s, ticket, self._fallback, self._on_fallback)
 
     def _on_fallback(self, session: str) -> None:
         s = self._sessions.get(session)

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from parley.broker import redis_lua as lua
+from parley.broker import redis_replies as replies
 from parley.broker.autopipeline import AutoPipeline
 from parley.broker.base import (
     Broker,
@@ -196,6 +197,35 @@ class RedisCore(Broker):
     def _forget_pair(self, s: LocalSession, pair: str) -> None:
         s.dead.append(pair)
         s.pair, s.partner, s.partner_node = None, "", ""
+
+    def _took(self, s: LocalSession, ticket: Ticket, head: Any) -> Outcome | None:
+        """Read the head of an enqueue script's reply: the outcome if the script changed nothing
+        (already waiting; ``start`` while paired), else None, and ``s`` holds ``ticket`` now."""
+        code = replies.code(head)
+        if code is Code.WAITING:
+            return Outcome.WAITING
+        if code is Code.BAD_STATE:
+            return Outcome.BAD_STATE
+        s.ticket = ticket
+        self._cancel_timer(s)
+        return None
+
+    def _left_first(self, s: LocalSession, pair: str) -> None:
+        """``next`` left ``pair`` (a pair or a room) before queueing again: done with it."""
+        if s.pair == pair:
+            self._forget_pair(s, pair)
+        s.dead.append(pair)
+
+    @staticmethod
+    def _queued(s: LocalSession, seen: int) -> bool:
+        """After a "queued" reply: whether ``s`` waits now. Not if it was matched by another
+        node (its ``matched`` was delivered: ``s.matches`` is past ``seen``, the count before the
+        script ran) while this reply was on its way."""
+        if s.matches != seen:
+            return False
+        s.pair = None
+        s.waiting = True
+        return True
 
     @staticmethod
     def _end_early(s: LocalSession, event: PartnerLeft) -> None:

@@ -11,7 +11,7 @@ import msgspec
 
 from parley.broker import redis_lua as lua
 from parley.broker import redis_replies as replies
-from parley.broker.base import Evidence, Line, Outcome, Ticket
+from parley.broker.base import Evidence, Line, Outcome, Ticket, wait_in_queue
 from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc, room_side
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
@@ -199,12 +199,8 @@ class RedisPairs(RedisCore):
             )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
-        if replies.code(raw) is Code.WAITING:
-            return Outcome.WAITING
-        if replies.code(raw) is Code.BAD_STATE:
-            return Outcome.BAD_STATE
-        s.ticket = ticket
-        self._cancel_timer(s)
+        if (unchanged := self._took(s, ticket, raw)) is not None:
+            return unchanged
         res: Match | Queued
         if replies.code(raw) is Code.MATCHED:
             res = replies.read(raw, Match)
@@ -213,30 +209,14 @@ class RedisPairs(RedisCore):
             s.place = res.place
         left = res.left()
         if left is not None:
-            if s.pair == left.pair:
-                self._forget_pair(s, left.pair)
-            s.dead.append(left.pair)
+            self._left_first(s, left.pair)
             await self._notify_left(left, "left")
         if isinstance(res, Match):
             await self._matched(ticket.pool, ticket.session, res, now)
             return Outcome.OK
-        if s.matches != seen:
-            # Queued, and already matched by another node, whose `matched` (and maybe that
-            # pair's end) was delivered while this reply was on its way: not waiting any more.
-            return Outcome.OK
-        s.pair = None
-        s.waiting = True
-        wait_for_interest = bool(ticket.interests) and ticket.fallback
-        if not recovering:  # re-queued after a Redis restart: the person was told already
-            s.mailbox.deliver(
-                Waiting(
-                    stage="interests" if ticket.interests else "anyone",
-                    fallback_in=self._fallback if wait_for_interest else None,
-                )
-            )
-        if wait_for_interest:
-            loop = asyncio.get_running_loop()
-            s.timer = loop.call_later(self._fallback, self._on_fallback, ticket.session)
+        if self._queued(s, seen):
+            # recovering: re-queued after a Redis restart, the person was told already
+            wait_in_queue(s, ticket, self._fallback, self._on_fallback, tell=not recovering)
         return Outcome.OK
 
     def _on_fallback(self, session: str) -> None:

@@ -109,29 +109,19 @@ class RedisRooms(RedisCore):
             )
         except REDIS_ERRORS:
             return Outcome.UNAVAILABLE
-        if replies.code(head) is Code.WAITING:
-            return Outcome.WAITING
-        if replies.code(head) is Code.BAD_STATE:
-            return Outcome.BAD_STATE
-        s.ticket = ticket
-        self._cancel_timer(s)
+        if (unchanged := self._took(s, ticket, head)) is not None:
+            return unchanged
         gone = replies.read(left, RoomLeft) if left else None
         if gone is not None and gone.code in (Code.ASKER_LEFT, Code.ROOM_ENDED):
-            # ``next`` left a room first
-            if s.pair == gone.room:
-                self._forget_pair(s, gone.room)
-            s.dead.append(gone.room)
+            self._left_first(s, gone.room)
             await self._notify_room(gone, "left")
         if replies.code(head) is Code.MATCHED:
             await self._room_formed(replies.read(head, RoomFormed), now)
             return Outcome.OK
         res = replies.read(head, RoomQueued)
         s.place = res.place
-        if s.matches != seen:
-            return Outcome.OK  # seated by another node while this reply was on its way
-        s.pair = None
-        s.waiting = True
-        if not recovering:  # re-queued after a Redis restart: the person was told already
+        # recovering: re-queued after a Redis restart, the person was told already
+        if self._queued(s, seen) and not recovering:
             waits = [float(w) for w in res.rest]
             expected = round(statistics.median(waits), 1) if waits else None
             s.mailbox.deliver(Waiting(stage="anyone", since=now, expected_wait=expected))
