@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-
 from harness.client import Client
 from harness.server import serve_in_process
 from parley.broker.base import Evidence
@@ -43,9 +41,7 @@ class _Missing(MemoryBroker):
 
 
 @asynccontextmanager
-async def server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[str, _Missing]]:
+async def server(tmp_path: Path) -> AsyncIterator[tuple[str, _Missing]]:
     import parley.app
 
     settings = Settings(data_dir=tmp_path, _env_file=None)
@@ -69,10 +65,8 @@ async def blocked_in_store(tmp_path: Path, a: Client, b: Client) -> bool:
         return dev(b) in await store.blocked_pairs_for(dev(a))
 
 
-async def test_a_block_is_stored_when_the_look_up_before_it_missed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with server(tmp_path, monkeypatch) as (url, broker):
+async def test_a_block_is_stored_when_the_look_up_before_it_missed(tmp_path: Path) -> None:
+    async with server(tmp_path) as (url, broker):
         a, b, pair = await chat(url)
         broker.misses = 1
         await a.send("block", pair=pair, id=1)
@@ -86,9 +80,9 @@ async def test_a_block_is_stored_when_the_look_up_before_it_missed(
 
 
 async def test_a_block_whose_person_cannot_be_read_back_is_busy_and_can_be_pressed_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    async with server(tmp_path, monkeypatch) as (url, broker):
+    async with server(tmp_path) as (url, broker):
         a, b, pair = await chat(url)
         broker.misses = 2  # before and after the broker's block
         await a.send("block", pair=pair, id=1)
@@ -101,10 +95,8 @@ async def test_a_block_whose_person_cannot_be_read_back_is_busy_and_can_be_press
         assert await blocked_in_store(tmp_path, a, b)
 
 
-async def test_in_a_room_the_missed_block_names_the_seat_the_blocker_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with server(tmp_path, monkeypatch) as (url, broker):
+async def test_in_a_room_the_missed_block_names_the_seat_the_blocker_named(tmp_path: Path) -> None:
+    async with server(tmp_path) as (url, broker):
         asker = await person(url, mode="question")
         await asker.send("start", question=QUESTION)
         s1 = await person(url, mode="discuss")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -604,9 +605,7 @@ class _NoRooms(MemoryBroker):
     supports_rooms: ClassVar[bool] = False
 
 
-async def test_a_broker_without_rooms_answers_mode_unavailable(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_broker_without_rooms_answers_mode_unavailable(tmp_path: Path) -> None:
     """The gateway's answer for such a broker: a real server (in this process, since its broker
     is a test's class) over real WebSockets; the broker is never asked."""
     import parley.app
