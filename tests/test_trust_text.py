@@ -6,11 +6,14 @@ WebSocket reaches the console clean.
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from pydantic import BaseModel, Field, ValidationError
 
 from conftest import ServerFactory
-from parley.plain_text import strip_invisible
-from parley.store import Store
+from parley.plain_text import SAYS_SOMETHING, strip_invisible
+from parley.store import InvalidInput, Store
 from test_moderation_support import add_moderator, logged_in, reported_chat
 from test_store_support import dev
 
@@ -26,6 +29,30 @@ CLEAN = "pay at moc.elpmaxe now x!"
 def test_strip_invisible_keeps_the_visible_text() -> None:
     assert strip_invisible(HOSTILE) == CLEAN
     assert strip_invisible("héllo 👋 مرحبا 你好\tline\nnext") == "héllo 👋 مرحبا 你好\tline\nnext"
+
+
+def test_the_schema_pattern_accepts_exactly_the_text_that_says_something() -> None:
+    """The APIs' schemas declare SAYS_SOMETHING on reasons and appeals; the server refuses what
+    is empty once invisible characters and white space are stripped. Both must agree on every
+    character, under Python's regexes (what schemathesis generates with) and pydantic's (what
+    validates the request)."""
+
+    class Said(BaseModel):
+        text: str = Field(pattern=SAYS_SOMETHING)
+
+    pattern = re.compile(SAYS_SOMETHING)
+    for code in [*range(0xD800), *range(0xE000, 0x10000), 0x1F44B, 0xE0041]:
+        for text in (chr(code), f" {chr(code)}{ZWSP}"):
+            says = bool(strip_invisible(text).strip())
+            assert bool(pattern.search(text)) == says, hex(code)
+    for text in (ZWSP, f" {BOM}\t{RLO} ", "\x85\u00a0", "x", f"{ZWSP}ok", "\U0001f44b"):
+        says = bool(strip_invisible(text).strip())
+        try:
+            Said(text=text)
+        except ValidationError:
+            assert not says, repr(text)
+        else:
+            assert says, repr(text)
 
 
 async def test_every_free_text_field_is_stored_plain(store: Store) -> None:
@@ -52,6 +79,13 @@ async def test_every_free_text_field_is_stored_plain(store: Store) -> None:
     assert decided.decision_reason == CLEAN
     for entry in await store.audit_log(limit=100):
         assert entry.reason is None or entry.reason == CLEAN, entry
+
+
+async def test_an_appeal_of_only_invisible_characters_is_refused(store: Store) -> None:
+    ban = await store.add_ban(device=dev("quiet"), reason="Spam.", category="spam", actor="mod")
+    with pytest.raises(InvalidInput, match="needs some text"):
+        await store.add_appeal(ban.id, f"{ZWSP} {BOM}{RLM}\n")
+    assert await store.appeal_for_ban(ban.id) is None
 
 
 async def test_a_comment_over_the_websocket_reaches_the_console_clean(

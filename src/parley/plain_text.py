@@ -14,11 +14,18 @@ import re
 
 # C0/C1 controls except tab and newline; Arabic letter mark; Mongolian vowel separator;
 # zero-width space, non-joiner, joiner; LRM, RLM; embeddings and overrides (LRE..RLO, PDF); word
-# joiner and invisible operators; isolates (LRI..PDI); zero-width no-break space (BOM).
-INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff]"
+# joiner and invisible operators; isolates (LRI..PDI); zero-width no-break space (BOM). Written
+# as regex escapes that ECMA-262 (JSON Schema), Python and Rust (pydantic) regexes all read.
+_INVISIBLE = (
+    r"\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff"
 )
+INVISIBLE = re.compile(f"[{_INVISIBLE}]")
+
+#: A JSON Schema ``pattern`` (a search, not a full match) for text that still says something
+#: once stripped of the characters above and of white space: it holds one character that is
+#: neither. The APIs declare it on every such field, so their schema says what they accept.
+SAYS_SOMETHING = rf"[^\s{_INVISIBLE}]"
 
 
 def strip_invisible(text: str) -> str:

@@ -29,6 +29,7 @@ from parley.moderation.service import (
     Console,
     ConsoleError,
 )
+from parley.plain_text import SAYS_SOMETHING
 from parley.quotas.base import Quotas
 from parley.safety.devices import DeviceTokens
 from parley.store import (
@@ -56,8 +57,22 @@ class ApiError(Exception):
         self.detail = detail
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """Either the request does not match the schema (``detail`` lists where, as FastAPI says
+    it), or it breaks a rule of the item's state that no schema states (``detail`` says which)."""
+
+    detail: str | list[FieldError]
+
+
 def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
+        400: "The body is not JSON text",
         401: "Not logged in, or the session expired",
         403: "Missing CSRF token, or the role does not allow this",
         404: "No such item",
@@ -65,7 +80,7 @@ def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input",
         429: "Too many attempts",
     }
-    return {c: {"model": Problem, "description": text[c]} for c in codes}
+    return {c: {"model": Invalid if c == 422 else Problem, "description": text[c]} for c in codes}
 
 
 class Limited(BaseModel):
@@ -178,10 +193,30 @@ class ItemOut(BaseModel):
     history: HistoryOut
 
 
-class ActionIn(BaseModel):
-    action: Literal["dismiss", "warn", "ban_temp", "ban_perm", "escalate"]
-    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
-    duration: Literal["1h", "24h", "7d", "30d"] | None = None
+#: Free text a reader is shown: more than invisible characters and white space (plain_text).
+Said = Annotated[str, Field(min_length=1, pattern=SAYS_SOMETHING)]
+Reason = Annotated[Said, Field(max_length=MAX_REASON_CHARS)]
+Duration = Literal["1h", "24h", "7d", "30d"]  # BAN_PRESETS
+
+
+class CloseIn(BaseModel):
+    """Dismiss, warn, ban for good, or escalate as a legal hold."""
+
+    action: Literal["dismiss", "warn", "ban_perm", "escalate"]
+    reason: Reason
+    duration: Duration | None = None  # ignored: only a temporary ban lasts a while
+
+
+class TempBanIn(BaseModel):
+    """Ban for one of the preset durations."""
+
+    action: Literal["ban_temp"]
+    reason: Reason
+    duration: Duration
+
+
+#: What a moderator does with an item (the schema says that a temporary ban needs a duration).
+ActionIn = Annotated[CloseIn | TempBanIn, Field(discriminator="action")]
 
 
 class ActionOut(BaseModel):
@@ -208,7 +243,7 @@ class AppealOut(BaseModel):
 
 class DecideIn(BaseModel):
     decision: Literal["upheld", "lifted"]
-    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+    reason: Reason
 
 
 class Dashboard(BaseModel):
@@ -261,7 +296,7 @@ class DeviceIn(BaseModel):
 
 class AppealIn(BaseModel):
     device: str = Field(max_length=80)
-    text: str = Field(min_length=1, max_length=MAX_APPEAL_CHARS)
+    text: Annotated[Said, Field(max_length=MAX_APPEAL_CHARS)]
 
 
 class PublicAppeal(BaseModel):
@@ -334,7 +369,7 @@ def build_api(
 
     mod = APIRouter(prefix="/api/mod", tags=["moderation"], responses=_doc(401, 403))
 
-    @mod.post("/login", response_model=Me, responses={**_doc(401, 422), 429: LIMITED_DOC})
+    @mod.post("/login", response_model=Me, responses={**_doc(400, 401, 422), 429: LIMITED_DOC})
     async def login(body: LoginIn, request: Request) -> Response:
         """Log in; sets the session cookie and returns the CSRF token for unsafe requests."""
         outcome = await auth.login(body.name.strip(), body.password, client_ip(request))
@@ -422,7 +457,7 @@ def build_api(
         released = await console.release(ref, p.name)
         return ClaimOut(ref=ref, claimed=not released)
 
-    @mod.post("/items/{ref}/action", response_model=ActionOut, responses=_doc(404, 409, 422))
+    @mod.post("/items/{ref}/action", response_model=ActionOut, responses=_doc(400, 404, 409, 422))
     async def action(ref: Ref, body: ActionIn, p: Mod) -> ActionOut:
         """Dismiss, warn, ban (temporary: ``duration`` one of the presets; or permanent) or
         escalate as a legal hold. ``reason`` is the statement of reasons shown to the user."""
@@ -465,7 +500,9 @@ def build_api(
         return [_appeal_out(a, b) for a, b in await console.appeals()]
 
     @mod.post(
-        "/appeals/{appeal_id}/decide", response_model=AppealOut, responses=_doc(404, 409, 422)
+        "/appeals/{appeal_id}/decide",
+        response_model=AppealOut,
+        responses=_doc(400, 404, 409, 422),
     )
     async def decide(
         appeal_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: DecideIn, p: Mod
@@ -535,7 +572,9 @@ def build_api(
             for m in await console.store.list_moderators()
         ]
 
-    @mod.post("/moderators", response_model=NewModerator, status_code=201, responses=_doc(409, 422))
+    @mod.post(
+        "/moderators", response_model=NewModerator, status_code=201, responses=_doc(400, 409, 422)
+    )
     async def add_moderator(body: ModeratorIn, p: Admin) -> NewModerator:
         """Create an account; the one-time password is in the answer, and only there."""
         password = new_password()
@@ -549,7 +588,9 @@ def build_api(
             raise ApiError(422, str(exc)) from exc
         return NewModerator(name=m.name, role=m.role, password=password)
 
-    @mod.post("/moderators/{name}/role", response_model=ModeratorOut, responses=_doc(404, 409))
+    @mod.post(
+        "/moderators/{name}/role", response_model=ModeratorOut, responses=_doc(400, 404, 409, 422)
+    )
     async def set_role(
         name: Annotated[str, Path(max_length=MAX_NAME_CHARS)], body: RoleIn, p: Admin
     ) -> ModeratorOut:
@@ -627,7 +668,7 @@ def build_api(
         ips = await store.ip_hash(client_ip(request))
         return await store.active_ban(device_hash(token), ips)
 
-    @public.post("/status", response_model=AppealStatus, responses=_doc(403, 429))
+    @public.post("/status", response_model=AppealStatus, responses=_doc(400, 403, 422, 429))
     async def appeal_status(body: DeviceIn, request: Request) -> AppealStatus:
         """The ban in force on this browser, its appeal, and an appeal decision not yet seen
         (which this call marks as seen)."""
@@ -650,7 +691,7 @@ def build_api(
         )
 
     @public.post(
-        "", response_model=PublicAppeal, status_code=201, responses=_doc(403, 409, 422, 429)
+        "", response_model=PublicAppeal, status_code=201, responses=_doc(400, 403, 409, 422, 429)
     )
     async def appeal(body: AppealIn, request: Request) -> PublicAppeal:
         """Appeal the ban in force on this browser (once per ban)."""

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from parley.store.audit import plain, write_audit
+from parley.plain_text import strip_invisible
+from parley.store.audit import bounded, plain, write_audit
 from parley.store.bans import ip_digests, lift_in
 from parley.store.database import Database
 from parley.store.errors import AlreadyDecided, AppealExists, InvalidInput, NotFound
@@ -30,10 +31,10 @@ class Appeals(Database):
     async def add_appeal(self, ban_id: int, text: str, *, now: datetime | None = None) -> Appeal:
         """File the appeal of a ban. Raises AppealExists for a second appeal of the same ban and
         NotFound for an unknown ban. The caller checks that the appellant is the banned one."""
-        text = text.strip()
+        text = strip_invisible(text).strip()
         if not text:
             raise InvalidInput("an appeal needs some text")
-        text = plain(text, MAX_APPEAL_CHARS, "appeal")
+        text = bounded(text, MAX_APPEAL_CHARS, "appeal")
         now = moment(now)
         try:
             async with self._write() as session:
