@@ -1,9 +1,9 @@
 """The broker's matching invariants as one hypothesis state machine, for any backend.
 
 :class:`BrokerMachine` holds every rule (connect, gather_for_a_room, start, next, stop,
-disconnect, block, relay, timers) and every invariant once; tests/test_invariants.py runs it on
-one ``memory://`` broker and tests/test_redis_broker.py on two Redis nodes. A subclass says only
-what differs between backends:
+disconnect, block, relay, timers) and every invariant once; tests/unit/test_invariants.py runs
+it on one ``memory://`` broker and tests/cluster/test_redis_broker.py on two Redis nodes. A
+subclass says only what differs between backends:
 
 - :meth:`BrokerMachine.make_brokers`: the brokers ("nodes"), started and closed here; session
   ``sN`` lives on node ``N % len(nodes)``, so on two nodes pairs and rooms span them;
