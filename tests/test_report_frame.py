@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parley.pool import Pool
 from parley.reports_http import MAX_UPLOAD_BYTES
 from parley.store import MAX_FRAME_BYTES, InvalidInput, Store
 from test_safety_support import REPORT_REF, database, isolated_pair
@@ -31,7 +32,7 @@ async def a_report(store: Store, *, reporter: str = "reporter", now: datetime = 
         reported=dev("reported"),
         category="nudity",
         pair_id="p1",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
         now=now,
     )
 
@@ -96,7 +97,7 @@ async def test_attach_frame_real_clock(store: Store) -> None:
         reported=dev("reported"),
         category="other",
         pair_id="p1",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
     )
     assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE)
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from parley.pool import Pool
 from parley.store import (
     MAX_COMMENT_CHARS,
     MAX_FRAME_BYTES,
@@ -48,8 +49,8 @@ from test_store_support import (
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-POOL = "adult:text:en"
-VIDEO = "adult:video:en"  # stills only from video chats (issue 13, finding 9)
+POOL = Pool.parse("adult:text:en")
+VIDEO = Pool.parse("adult:video:en")  # stills only from video chats (issue 13, finding 9)
 
 
 async def another_node(store: Store) -> Store:
@@ -172,7 +173,7 @@ async def test_report_keeps_its_evidence(store: Store) -> None:
         category="nudity",
         comment="<script>alert(1)</script> he showed",
         pair_id="pair-42",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
         transcript=lines("hello", "show me", "no"),
         frame=JPEG,
         reported_ip=ip,
@@ -254,7 +255,7 @@ async def test_flags_carry_kind_priority_and_details(store: Store) -> None:
         device=adult,
         other_device=minor,
         pair_id="p-9",
-        pool="minor:text:en",
+        pool=Pool.parse("minor:text:en"),
         transcript=lines("how old are you", "15", "dont tell your parents"),
         details={"score": 7.5, "signals": ["age_probe", "secrecy"]},
         now=T0,
@@ -904,7 +905,7 @@ async def test_legal_hold_export_bundle(store: Store) -> None:
         category="minor_in_danger",
         comment="he asked my age",
         pair_id="p-7",
-        pool="minor:video:en",
+        pool=Pool.parse("minor:video:en"),
         transcript=lines("how old r u", "14", "send pic"),
         frame=JPEG,
         reported_ip=ip,

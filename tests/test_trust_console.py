@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import update
 
 from conftest import ServerFactory
+from parley.pool import Pool
 from parley.store import device_hash
 from parley.store.models import ModeratorRow
 from test_moderation_support import add_moderator, logged_in, reported_chat
@@ -198,7 +199,7 @@ async def _held_report(srv: Any, pool: str, frame: bytes) -> str:
             reported=device_hash("reported-token-" + pool),
             category="minor_in_danger",
             pair_id="p-" + pool.replace(":", "-"),
-            pool=pool,
+            pool=Pool.parse(pool),
             frame=frame,
         )
         assert await store.set_legal_hold(ref, actor="test", reason="urgent")

@@ -14,6 +14,7 @@ from PIL import Image
 
 from conftest import ServerFactory
 from parley.jpeg import reencode
+from parley.pool import Pool
 from parley.store import InvalidInput, Store
 from test_moderation_support import add_moderator, logged_in
 from test_safety_support import database, isolated_pair
@@ -50,7 +51,7 @@ async def _report(store: Store, pool: str) -> str:
         reported=dev("reported"),
         category="nudity",
         pair_id="p1",
-        pool=pool,
+        pool=Pool.parse(pool),
         now=T0,
     )
 
@@ -95,11 +96,13 @@ async def test_no_still_outside_a_video_chat(store: Store, pool: str) -> None:
             reported=dev("d2"),
             category="nudity",
             pair_id="p2",
-            pool=pool,
+            pool=Pool.parse(pool),
             frame=JPEG,
         )
     with pytest.raises(InvalidInput, match="video"):
-        await store.add_flag(kind="vision", device=dev("d3"), pair_id="p3", pool=pool, frame=JPEG)
+        await store.add_flag(
+            kind="vision", device=dev("d3"), pair_id="p3", pool=Pool.parse(pool), frame=JPEG
+        )
 
 
 async def test_a_minor_video_report_keeps_its_still(store: Store) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ServerFactory
 from parley.plain_text import strip_invisible
+from parley.pool import Pool
 from parley.store import Store
 from test_moderation_support import add_moderator, logged_in, reported_chat
 from test_store_support import dev
@@ -34,7 +35,7 @@ async def test_every_free_text_field_is_stored_plain(store: Store) -> None:
         reported=dev("d"),
         category="harassment",
         pair_id="p1",
-        pool="adult:text:en",
+        pool=Pool.parse("adult:text:en"),
         comment=HOSTILE,
     )
     item = await store.get_item(ref)

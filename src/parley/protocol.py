@@ -51,7 +51,7 @@ class ErrorCode(enum.StrEnum):
     SERVER_BUSY = "server_busy"
     BAD_QUESTION = "bad_question"
     WATCH_ONLY = "watch_only"
-    MODE_UNAVAILABLE = "mode_unavailable"
+    MODE_UNAVAILABLE = "mode_unavailable"  # no longer sent: every broker forms rooms
     BAD_FRAME_IMAGE = "bad_frame_image"  # a video still that is not a JPEG, too big or too large
 
 

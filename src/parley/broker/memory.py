@@ -15,7 +15,6 @@ import statistics
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -36,6 +35,7 @@ from parley.broker.base import (
     room_evidence,
 )
 from parley.broker.matchmaker import Match, Matchmaker, RoomMatch, RoomQueue
+from parley.pool import Pool
 from parley.protocol import (
     Matched,
     Notice,
@@ -63,7 +63,7 @@ class _Pair:
     a: str
     b: str
     devices: tuple[str, str]
-    pool: str
+    pool: Pool
     lines: deque[Line]
     ended: float | None = None  # monotonic time the pair ended
 
@@ -77,7 +77,7 @@ class _Room:
     ``present`` maps the sessions still in it to their seats."""
 
     id: str
-    pool: str  # the discussers' pool
+    pool: Pool  # the discussers' pool
     question: Line
     members: tuple[Member, ...]
     present: dict[str, Seat]
@@ -93,15 +93,15 @@ class _Waits:
     """Recent waits per pool, for ``waiting.expected_wait``: the median of the last few."""
 
     keep: int = 50
-    by_pool: dict[str, deque[float]] = field(default_factory=dict)
+    by_pool: dict[Pool, deque[float]] = field(default_factory=dict)
 
-    def add(self, pool: str, wait: float) -> None:
+    def add(self, pool: Pool, wait: float) -> None:
         waits = self.by_pool.get(pool)
         if waits is None:
             waits = self.by_pool[pool] = deque(maxlen=self.keep)
         waits.append(wait)
 
-    def expected(self, pool: str) -> float | None:
+    def expected(self, pool: Pool) -> float | None:
         waits = self.by_pool.get(pool)
         return round(statistics.median(waits), 1) if waits else None
 
@@ -136,8 +136,6 @@ class _Recent:
 
 
 class MemoryBroker(Broker):
-    supports_rooms: ClassVar[bool] = True
-
     def __init__(
         self,
         *,
@@ -486,12 +484,12 @@ class MemoryBroker(Broker):
 
     # For invariant tests: a consistent view of queue and pairs.
     def snapshot(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-        queued = {e.ticket.session: e.ticket.pool for e in self._queue}
+        queued = {e.ticket.session: str(e.ticket.pool) for e in self._queue}
         return queued, {pid: (p.a, p.b) for pid, p in self._pairs.items()}
 
     def room_snapshot(self) -> tuple[dict[str, str], dict[str, dict[Seat, str]]]:
         """Question mode's queues (session → pool) and live rooms (room → seat → session)."""
-        queued = {e.ticket.session: e.ticket.pool for e in self._room_queue}
+        queued = {e.ticket.session: str(e.ticket.pool) for e in self._room_queue}
         rooms = {
             rid: {seat: session for session, seat in room.present.items()}
             for rid, room in self._rooms.items()

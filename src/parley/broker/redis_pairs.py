@@ -12,9 +12,10 @@ import msgspec
 from parley.broker import redis_lua as lua
 from parley.broker import redis_replies as replies
 from parley.broker.base import Evidence, Line, Outcome, Ticket
-from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc, room_side
+from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
+from parley.pool import Pool
 from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, Waiting, encode
 
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
@@ -79,7 +80,7 @@ class RedisPairs(RedisCore):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return Outcome.NOT_PAIRED
-        if room_side(s.pool) is not None:
+        if s.pool.side is not None:
             return await self._block_in_room(s, session, pair, None)
         try:
             found = await self._lookup(s.pool, session, pair)
@@ -103,7 +104,7 @@ class RedisPairs(RedisCore):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return None
-        if room_side(s.pool) is not None:
+        if s.pool.side is not None:
             return await self._room_evidence(s, session, pair)
         try:
             found = await self._lookup(s.pool, session, pair)
@@ -145,10 +146,10 @@ class RedisPairs(RedisCore):
         """Everything queued and paired in Redis (all nodes): ({session: pool}, {pair: (a, b)})."""
         queued: dict[str, str] = {}
         pairs: dict[str, tuple[str, str]] = {}
-        for pool in [as_str(p) for p in await self._redis.smembers(self._pools_key)]:
+        for pool in [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]:
             base = self._base(pool)
             for sid in await self._redis.zrange(f"{base}:queue", 0, -1):
-                queued[as_str(sid)] = pool
+                queued[as_str(sid)] = str(pool)
             for pid in await self._redis.smembers(f"{base}:pairs"):
                 a, b = await self._redis.hmget(f"{base}:p:{as_str(pid)}", "a", "b")
                 pairs[as_str(pid)] = (as_str(a), as_str(b))
@@ -161,8 +162,8 @@ class RedisPairs(RedisCore):
         if s.pool is not None:
             await self._notify_left(await self._leave(s.pool, ticket.session), "left")
         await asyncio.gather(
-            self._pipe.execute("HSET", self._sessions_key, ticket.session, ticket.pool),
-            self._pipe.execute("SADD", self._pools_key, ticket.pool),
+            self._pipe.execute("HSET", self._sessions_key, ticket.session, str(ticket.pool)),
+            self._pipe.execute("SADD", self._pools_key, str(ticket.pool)),
         )
         s.pool = ticket.pool
 
@@ -266,7 +267,7 @@ class RedisPairs(RedisCore):
         elif replies.code(raw) is Code.WAITING and self._local.get(session) is s and s.waiting:
             s.mailbox.deliver(Waiting(stage="anyone"))
 
-    async def _matched(self, pool: str, session: str, match: Match, now: float) -> None:
+    async def _matched(self, pool: Pool, session: str, match: Match, now: float) -> None:
         pid, partner, pnode = match.pair, match.partner, match.partner_node
         common = match.common.split(lua.SEP) if match.common else []
         self._deliver_matched(
@@ -285,8 +286,8 @@ class RedisPairs(RedisCore):
             (max(0.0, now - float(match.since)), max(0.0, now - float(match.partner_since))),
         )
 
-    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
-        if room_side(pool) is not None:
+    async def _leave(self, pool: Pool, session: str, *, forget: bool = False) -> Left | RoomLeft:
+        if pool.side is not None:
             return await self._leave_room(pool, session, forget=forget)
         res = replies.read(
             await self._script(
@@ -319,7 +320,7 @@ class RedisPairs(RedisCore):
                 )
 
     async def _lookup(
-        self, pool: str, session: str, pair: str
+        self, pool: Pool, session: str, pair: str
     ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
         res = replies.read(await self._script("lookup", [self._base(pool)], [session, pair]), Found)
         if res.code is Code.STALE:

@@ -168,7 +168,7 @@ class VideoModeration:
             await broker.end_pair(ident.session)
             self.metrics.vision.action_seconds.observe(time.monotonic() - received)
         pool = evidence.pool if evidence is not None else ident.pool
-        minor = pool.startswith("minor:")
+        minor = pool.minor
         ip = peer.ips[0] if peer.ips else None
         ref = None
         classifier = self.vision.pool

@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from parley.broker.base import NoticeOrder
 from parley.metrics import Metrics
 from parley.plain_text import strip_invisible
+from parley.pool import Pool
 from parley.protocol import Notice
 from parley.store import (
     AlreadyDecided,
@@ -122,7 +123,7 @@ def _reason(reason: str) -> str:
 
 def still_restricted(item: Item) -> bool:
     """A still from the minor pool may show a child: only admins may open it."""
-    return item.pool.startswith("minor:")
+    return Pool.parse(item.pool).minor
 
 
 def still_allowed(item: Item, *, admin: bool) -> bool:

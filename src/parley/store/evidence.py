@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from parley.jpeg import NotAJpeg, reencode
+from parley.pool import Pool
 from parley.store.errors import InvalidInput
 from parley.store.values import (
     MAX_FRAME_BYTES,
@@ -62,14 +63,13 @@ def check_transcript(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
     return out
 
 
-def pool_takes_stills(pool: str) -> bool:
-    """Only video pools ("<band>:video:<language>") have a camera: a text or question chat has
-    no still to keep, whatever a client sends."""
-    parts = pool.split(":")
-    return len(parts) >= 2 and parts[1] == "video"
+def pool_takes_stills(pool: Pool) -> bool:
+    """Only video pools have a camera: a text or question chat has no still to keep, whatever a
+    client sends."""
+    return pool.mode == "video"
 
 
-def check_frame(frame: bytes | None, pool: str) -> tuple[bytes | None, str | None]:
+def check_frame(frame: bytes | None, pool: Pool) -> tuple[bytes | None, str | None]:
     """The frame as it will be stored (decoded and re-encoded: :func:`parley.jpeg.reencode`) and
     its SHA-256, or InvalidInput for anything but a bounded JPEG from a video pool. Decoding
     takes milliseconds: async callers run this in a thread."""

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from parley.pool import Pool
 from parley.store.audit import bounded, plain
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
@@ -59,7 +60,7 @@ class Reports(Database):
         reported: DeviceHash,
         category: Category | str,
         pair_id: str,
-        pool: str,
+        pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         comment: str = "",
         frame: bytes | None = None,
@@ -92,7 +93,7 @@ class Reports(Database):
             "reporter_ip_key_id": reporter_ip.key_id if reporter_ip else None,
             "weight": None if weight is None else min(1.0, max(0.0, float(weight))),
             "pair_id": bounded(pair_id, MAX_NAME_CHARS, "pair id"),
-            "pool": bounded(pool, MAX_NAME_CHARS, "pool"),
+            "pool": str(pool),
             "transcript": check_transcript(transcript),
             "frame": image,
             "frame_sha256": digest,
@@ -141,8 +142,11 @@ class Reports(Database):
             ReportRow.created_at >= since,
         )
         async with self._read() as session:
-            pool = await session.scalar(select(ReportRow.pool).where(*open_to_a_still))
-        if pool is None or not pool_takes_stills(pool):
+            stored = await session.scalar(select(ReportRow.pool).where(*open_to_a_still))
+        if stored is None:
+            return False
+        pool = Pool.parse(stored)
+        if not pool_takes_stills(pool):
             return False
         image, digest = await asyncio.to_thread(check_frame, frame, pool)
         async with self._write() as session:
@@ -161,7 +165,7 @@ class Reports(Database):
         kind: FlagKind | str,
         device: DeviceHash,
         pair_id: str,
-        pool: str,
+        pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         other_device: DeviceHash | None = None,
         frame: bytes | None = None,
@@ -185,7 +189,7 @@ class Reports(Database):
             "device_ip_hash": device_ip.digest if device_ip else None,
             "device_ip_key_id": device_ip.key_id if device_ip else None,
             "pair_id": bounded(pair_id, MAX_NAME_CHARS, "pair id"),
-            "pool": bounded(pool, MAX_NAME_CHARS, "pool"),
+            "pool": str(pool),
             "transcript": check_transcript(transcript),
             "frame": image,
             "frame_sha256": digest,
