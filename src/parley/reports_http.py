@@ -13,18 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
+from parley.problem import Problem
 from parley.safety.devices import DeviceTokens
 from parley.store import InvalidInput, Store, device_hash
 
 MAX_UPLOAD_BYTES = 64 * 1024
 DEVICE_HEADER = "X-Parley-Device"
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 def _problem(status: int, detail: str) -> JSONResponse:

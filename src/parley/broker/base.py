@@ -45,7 +45,7 @@ class Ticket:
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
+class ChatLine:
     """One chat line of a pair's evidence ring buffer."""
 
     at: float  # unix time
@@ -73,7 +73,7 @@ class Evidence:
     reported: str
     reporter_device: str
     reported_device: str
-    lines: tuple[Line, ...]
+    lines: tuple[ChatLine, ...]
     live: bool  # False: the pair already ended (reported within the grace period)
     # Question mode: everyone who sat in the room, and the reporter's seat. ``reported`` is
     # the other discusser (for the asker: stranger1) until ``about`` names someone else.
@@ -105,7 +105,7 @@ def room_evidence(
     pool: Pool,
     session: str,
     members: tuple[Member, ...],
-    lines: tuple[Line, ...],
+    lines: tuple[ChatLine, ...],
     *,
     live: bool,
 ) -> Evidence | None:

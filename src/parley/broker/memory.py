@@ -22,8 +22,8 @@ from parley.broker.base import (
     ASKER_LEFT,
     Broker,
     BrokerStats,
+    ChatLine,
     Evidence,
-    Line,
     Mailbox,
     MatchObserver,
     Member,
@@ -64,7 +64,7 @@ class _Pair:
     b: str
     devices: tuple[str, str]
     pool: Pool
-    lines: deque[Line]
+    lines: deque[ChatLine]
     ended: float | None = None  # monotonic time the pair ended
 
     def other(self, session: str) -> str:
@@ -78,10 +78,10 @@ class _Room:
 
     id: str
     pool: Pool  # the discussers' pool
-    question: Line
+    question: ChatLine
     members: tuple[Member, ...]
     present: dict[str, Seat]
-    lines: deque[Line]
+    lines: deque[ChatLine]
     ended: float | None = None
 
     def member(self, session: str) -> Member | None:
@@ -226,7 +226,7 @@ class MemoryBroker(Broker):
         if p is None:  # not a pair: a question room (kept off the two-person hot path)
             return self._relay_in_room(session, self._rooms[pair], event)
         if isinstance(event, PartnerMessage):
-            p.lines.append(Line(time.time(), session, event.text))
+            p.lines.append(ChatLine(time.time(), session, event.text))
         self._sessions[p.other(session)].mailbox.deliver(event)
         return Outcome.OK
 
@@ -420,7 +420,7 @@ class MemoryBroker(Broker):
         self._rooms[pid] = _Room(
             pid,
             room.stranger1.ticket.pool,
-            Line(time.time(), asker.session, question, "asker"),
+            ChatLine(time.time(), asker.session, question, "asker"),
             tuple(Member(seat, t.session, t.device) for seat, t in seated),
             {t.session: seat for seat, t in seated},
             deque(maxlen=self._evidence_lines),
@@ -444,7 +444,7 @@ class MemoryBroker(Broker):
         if seat == "asker":
             return Outcome.WATCH_ONLY
         if isinstance(event, PartnerMessage):
-            room.lines.append(Line(time.time(), session, event.text, seat))
+            room.lines.append(ChatLine(time.time(), session, event.text, seat))
             event = msgspec.structs.replace(event, from_=seat)
         elif isinstance(event, PartnerTyping):
             event = msgspec.structs.replace(event, from_=seat)

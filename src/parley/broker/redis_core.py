@@ -22,8 +22,8 @@ from parley.broker import redis_lua as lua
 from parley.broker.autopipeline import AutoPipeline
 from parley.broker.base import (
     Broker,
+    ChatLine,
     Evidence,
-    Line,
     Mailbox,
     MatchObserver,
     Outcome,
@@ -265,7 +265,7 @@ class RedisCore(Broker):
     @abstractmethod
     async def _lookup(
         self, pool: Pool, session: str, pair: str
-    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[ChatLine, ...]]:
         """In ``redis_pairs``."""
 
     @abstractmethod

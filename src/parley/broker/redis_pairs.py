@@ -11,7 +11,7 @@ import msgspec
 
 from parley.broker import redis_lua as lua
 from parley.broker import redis_replies as replies
-from parley.broker.base import Evidence, Line, Outcome, Ticket
+from parley.broker.base import ChatLine, Evidence, Outcome, Ticket
 from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
@@ -321,11 +321,11 @@ class RedisPairs(RedisCore):
 
     async def _lookup(
         self, pool: Pool, session: str, pair: str
-    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[ChatLine, ...]]:
         res = replies.read(await self._script("lookup", [self._base(pool)], [session, pair]), Found)
         if res.code is Code.STALE:
             return Outcome.STALE
         if res.code is Code.NOT_PAIRED:
             return Outcome.NOT_PAIRED
-        lines = tuple(Line(*_line_dec.decode(raw)) for raw in res.rest)
+        lines = tuple(ChatLine(*_line_dec.decode(raw)) for raw in res.rest)
         return res.code, res.a, res.b, res.da, res.db, lines

@@ -18,8 +18,8 @@ import msgspec
 from parley.broker import redis_replies as replies
 from parley.broker.base import (
     ASKER_LEFT,
+    ChatLine,
     Evidence,
-    Line,
     Member,
     Outcome,
     Ticket,
@@ -66,9 +66,9 @@ class _RoomView:
 
     live: bool
     pool: Pool
-    question: Line
+    question: ChatLine
     members: tuple[Member, ...]
-    lines: tuple[Line, ...]
+    lines: tuple[ChatLine, ...]
 
     def member(self, session: str) -> Member | None:
         return next((m for m in self.members if m.session == session), None)
@@ -254,11 +254,11 @@ class RedisRooms(RedisCore):
         lines = []
         for raw in res.rest:
             at, sender, text, seat = _room_line_dec.decode(raw)
-            lines.append(Line(at, sender, text, cast(Seat, seat)))
+            lines.append(ChatLine(at, sender, text, cast(Seat, seat)))
         return _RoomView(
             res.code is Code.LIVE,
             Pool.parse(res.pool),
-            Line(float(res.asked_at), members[0].session, res.question, "asker"),
+            ChatLine(float(res.asked_at), members[0].session, res.question, "asker"),
             members,
             tuple(lines),
         )

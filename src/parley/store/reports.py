@@ -38,12 +38,12 @@ from parley.store.values import (
     MAX_COMMENT_CHARS,
     MAX_NAME_CHARS,
     VOLUME_PRIORITY,
-    Category,
     DeviceHash,
     FlagKind,
     ItemKind,
     ItemStatus,
     KeyedIpHash,
+    ReportCategory,
     TranscriptLine,
     moment,
 )
@@ -58,7 +58,7 @@ class Reports(Database):
         *,
         reporter: DeviceHash,
         reported: DeviceHash,
-        category: Category | str,
+        category: ReportCategory | str,
         pair_id: str,
         pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
@@ -77,7 +77,7 @@ class Reports(Database):
         safety/trust.py) are what :meth:`mass_report_score` counts.
         """
         try:
-            cat = Category(category)
+            cat = ReportCategory(category)
         except ValueError as exc:
             raise InvalidInput(f"unknown report category {category!r}") from exc
         image, digest = await asyncio.to_thread(check_frame, frame, pool)

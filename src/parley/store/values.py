@@ -24,7 +24,7 @@ class KeyedIpHash(NamedTuple):
     digest: IpHash
 
 
-class Category(StrEnum):
+class ReportCategory(StrEnum):
     """What a reporter says happened."""
 
     NUDITY = "nudity"
@@ -94,13 +94,13 @@ class Role(StrEnum):
 
 
 #: Queue priority of a report: a minor in danger first, then nudity, then everything else.
-CATEGORY_PRIORITY: dict[Category, int] = {
-    Category.MINOR_IN_DANGER: 100,
-    Category.NUDITY: 50,
-    Category.HARASSMENT: 10,
-    Category.SPAM: 10,
-    Category.SELF_HARM: 10,
-    Category.OTHER: 10,
+CATEGORY_PRIORITY: dict[ReportCategory, int] = {
+    ReportCategory.MINOR_IN_DANGER: 100,
+    ReportCategory.NUDITY: 50,
+    ReportCategory.HARASSMENT: 10,
+    ReportCategory.SPAM: 10,
+    ReportCategory.SELF_HARM: 10,
+    ReportCategory.OTHER: 10,
 }
 
 #: Queue priority cannot be bought with volume: past this many open reports from one reporter
