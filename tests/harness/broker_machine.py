@@ -158,9 +158,9 @@ class BrokerMachine(RuleBasedStateMachine):
             self.loop.run_until_complete(node.close())
         self.loop.close()
 
-    def blocked_before(self, pid: str, a: str, b: str) -> bool:
-        """Did devices a and b block each other before pair/room ``pid`` was formed?"""
-        known = self.formed.setdefault(pid, len(self.blocked))
+    def blocked_before(self, pair_id: str, a: str, b: str) -> bool:
+        """Did devices a and b block each other before pair/room ``pair_id`` was formed?"""
+        known = self.formed.setdefault(pair_id, len(self.blocked))
         return self.blocked.get(frozenset((a, b)), known) < known
 
     def fits(self, a: Ticket, b: Ticket) -> bool:
@@ -313,11 +313,11 @@ class BrokerMachine(RuleBasedStateMachine):
 
     @invariant()
     def pairs_are_same_pool_and_allowed(self) -> None:
-        for pid, (a, b) in self.state().pairs.items():
+        for pair_id, (a, b) in self.state().pairs.items():
             ta, tb = self.tickets[a], self.tickets[b]
             assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
             assert ta.device != tb.device, "matched with own device"
-            assert not self.blocked_before(pid, ta.device, tb.device), "matched a block"
+            assert not self.blocked_before(pair_id, ta.device, tb.device), "matched a block"
 
     @invariant()
     def rooms_are_one_band_and_allowed(self) -> None:

@@ -414,11 +414,11 @@ class MemoryBroker(Broker):
             ("stranger1", room.stranger1.ticket),
             ("stranger2", room.stranger2.ticket),
         )
-        pid = self._new_pair_id()
+        pair_id = self._new_pair_id()
         asker = room.asker.ticket
         question = asker.question or ""
-        self._rooms[pid] = _Room(
-            pid,
+        self._rooms[pair_id] = _Room(
+            pair_id,
             room.stranger1.ticket.pool,
             ChatLine(time.time(), asker.session, question, "asker"),
             tuple(Member(seat, t.session, t.device) for seat, t in seated),
@@ -427,11 +427,11 @@ class MemoryBroker(Broker):
         )
         for seat, t in seated:
             s = self._sessions[t.session]
-            s.pair, s.seat = pid, seat
+            s.pair, s.seat = pair_id, seat
             self._recent.drop(t.session)  # a new chat: the last one is no longer reportable
         for seat, t in seated:
             self._sessions[t.session].mailbox.deliver(
-                Matched(pair=pid, common=[], role="answerer", seat=seat, question=question)
+                Matched(pair=pair_id, common=[], role="answerer", seat=seat, question=question)
             )
         waits = (now - room.stranger1.since, now - room.stranger2.since)
         self._waits.add(asker.pool, now - room.asker.since)
@@ -485,7 +485,7 @@ class MemoryBroker(Broker):
     # For invariant tests: a consistent view of queue and pairs.
     def snapshot(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         queued = {e.ticket.session: str(e.ticket.pool) for e in self._queue}
-        return queued, {pid: (p.a, p.b) for pid, p in self._pairs.items()}
+        return queued, {pair_id: (p.a, p.b) for pair_id, p in self._pairs.items()}
 
     def room_snapshot(self) -> tuple[dict[str, str], dict[str, dict[Seat, str]]]:
         """Question mode's queues (session → pool) and live rooms (room → seat → session)."""

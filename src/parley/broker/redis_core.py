@@ -230,7 +230,7 @@ class RedisCore(Broker):
 
     @abstractmethod
     def _deliver_matched(
-        self, session: str, pid: str, partner: str, pnode: str, event: Matched
+        self, session: str, pair_id: str, partner: str, pnode: str, event: Matched
     ) -> None:
         """In ``redis_pubsub``."""
 
@@ -281,7 +281,7 @@ class RedisCore(Broker):
         """In ``redis_blocks``."""
 
     @abstractmethod
-    def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
+    def _partner_left_local(self, session: str, pair_id: str, reason: str) -> None:
         """In ``redis_pubsub``."""
 
     @abstractmethod

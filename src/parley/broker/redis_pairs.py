@@ -150,9 +150,9 @@ class RedisPairs(RedisCore):
             base = self._base(pool)
             for sid in await self._redis.zrange(f"{base}:queue", 0, -1):
                 queued[as_str(sid)] = str(pool)
-            for pid in await self._redis.smembers(f"{base}:pairs"):
-                a, b = await self._redis.hmget(f"{base}:p:{as_str(pid)}", "a", "b")
-                pairs[as_str(pid)] = (as_str(a), as_str(b))
+            for pair_id in await self._redis.smembers(f"{base}:pairs"):
+                a, b = await self._redis.hmget(f"{base}:p:{as_str(pair_id)}", "a", "b")
+                pairs[as_str(pair_id)] = (as_str(a), as_str(b))
         return queued, pairs
 
     async def _enter_pool(self, s: LocalSession, ticket: Ticket) -> None:
@@ -180,7 +180,7 @@ class RedisPairs(RedisCore):
             return await self._enqueue_room(s, ticket, mode, recovering=recovering)
         try:
             now = time.time()
-            pid = self._new_pair_id()
+            pair_id = self._new_pair_id()
             seen = s.matches
             raw = await self._script(
                 "enqueue",
@@ -193,7 +193,7 @@ class RedisPairs(RedisCore):
                     lua.SEP.join(ticket.interests),
                     await self._blocked(s),
                     mode,
-                    pid,
+                    pair_id,
                     self._grace_ms,
                     s.place if recovering else "",
                 ],
@@ -268,18 +268,19 @@ class RedisPairs(RedisCore):
             s.mailbox.deliver(Waiting(stage="anyone"))
 
     async def _matched(self, pool: Pool, session: str, match: Match, now: float) -> None:
-        pid, partner, pnode = match.pair, match.partner, match.partner_node
+        pair_id, partner, pnode = match.pair, match.partner, match.partner_node
         common = match.common.split(lua.SEP) if match.common else []
         self._deliver_matched(
-            session, pid, partner, pnode, Matched(pair=pid, common=common, role="offerer")
+            session, pair_id, partner, pnode, Matched(pair=pair_id, common=common, role="offerer")
         )
-        event = Matched(pair=pid, common=common, role="answerer")
+        event = Matched(pair=pair_id, common=common, role="answerer")
         if pnode == self.node:
-            self._deliver_matched(partner, pid, session, self.node, event)
+            self._deliver_matched(partner, pair_id, session, self.node, event)
         else:
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._publish(
-                    pnode, Envelope(Kind.MATCHED, partner, pid, session, self.node, encode(event))
+                    pnode,
+                    Envelope(Kind.MATCHED, partner, pair_id, session, self.node, encode(event)),
                 )
         self._observer.matched(
             pool,
@@ -307,16 +308,16 @@ class RedisPairs(RedisCore):
             return
         if res.code is not Code.PAIRED or not res.partner:
             return
-        pid, other, onode = res.pair, res.partner, res.node
+        pair_id, other, onode = res.pair, res.partner, res.node
         if onode == self.node or other in self._local:
-            self._partner_left_local(other, pid, reason)
+            self._partner_left_local(other, pair_id, reason)
         elif onode:
             event = PartnerLeft(
-                pair=pid, reason="disconnected" if reason == "disconnected" else "left"
+                pair=pair_id, reason="disconnected" if reason == "disconnected" else "left"
             )
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._publish(
-                    onode, Envelope(Kind.PARTNER_LEFT, other, pid, event=encode(event))
+                    onode, Envelope(Kind.PARTNER_LEFT, other, pair_id, event=encode(event))
                 )
 
     async def _lookup(
