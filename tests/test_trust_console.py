@@ -200,7 +200,7 @@ async def _held_report(srv: Any, pool: str, frame: bytes) -> str:
             category="minor_in_danger",
             pair_id="p-" + pool.replace(":", "-"),
             pool=Pool.parse(pool),
-            frame=frame,
+            still=frame,
         )
         assert await store.set_legal_hold(ref, actor="test", reason="urgent")
     return ref

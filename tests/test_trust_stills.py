@@ -62,7 +62,7 @@ async def _report(store: Store, pool: str) -> str:
 async def test_a_polyglot_is_stored_re_encoded(store: Store, polyglot: bytes) -> None:
     assert _decodes(polyglot)  # a browser would show it as an image, and find the page in it
     ref = await _report(store, "adult:video:en")
-    assert await store.attach_frame(ref, dev("reporter"), polyglot, within=GRACE, now=T0)
+    assert await store.attach_still(ref, dev("reporter"), polyglot, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is not None
     assert b"<html" not in item.frame and b"script" not in item.frame
@@ -79,7 +79,7 @@ async def test_a_polyglot_is_stored_re_encoded(store: Store, polyglot: bytes) ->
 async def test_only_a_whole_jpeg_is_taken(store: Store, broken: bytes) -> None:
     ref = await _report(store, "adult:video:en")
     with pytest.raises(InvalidInput, match="JPEG"):
-        await store.attach_frame(ref, dev("reporter"), broken, within=GRACE, now=T0)
+        await store.attach_still(ref, dev("reporter"), broken, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
 
@@ -87,7 +87,7 @@ async def test_only_a_whole_jpeg_is_taken(store: Store, broken: bytes) -> None:
 @pytest.mark.parametrize("pool", ["adult:text:en", "minor:text:en", "adult:question:en"])
 async def test_no_still_outside_a_video_chat(store: Store, pool: str) -> None:
     ref = await _report(store, pool)
-    assert not await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
+    assert not await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
     with pytest.raises(InvalidInput, match="video"):
@@ -97,18 +97,18 @@ async def test_no_still_outside_a_video_chat(store: Store, pool: str) -> None:
             category="nudity",
             pair_id="p2",
             pool=Pool.parse(pool),
-            frame=JPEG,
+            still=JPEG,
         )
     with pytest.raises(InvalidInput, match="video"):
         await store.add_flag(
-            kind="vision", device=dev("d3"), pair_id="p3", pool=Pool.parse(pool), frame=JPEG
+            kind="vision", device=dev("d3"), pair_id="p3", pool=Pool.parse(pool), still=JPEG
         )
 
 
 async def test_a_minor_video_report_keeps_its_still(store: Store) -> None:
     # docs/moderation.md, "Stills": minor-pool report stills are kept, for admins only.
     ref = await _report(store, "minor:video:en")
-    assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
+    assert await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
 
 
 async def test_over_http_a_text_chat_takes_no_still_and_a_polyglot_is_served_clean(

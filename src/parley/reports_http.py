@@ -100,7 +100,7 @@ def build_reports_router(store: Store, devices: DeviceTokens, report_grace: floa
         if media != "image/jpeg":
             return _problem(415, "a still must be a JPEG image (Content-Type: image/jpeg)")
         try:
-            attached = await store.attach_frame(
+            attached = await store.attach_still(
                 ref, device_hash(x_parley_device), frame, within=within
             )
         except InvalidInput:  # the store decodes the whole file (parley.jpeg.reencode)

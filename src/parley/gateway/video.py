@@ -179,7 +179,7 @@ class VideoModeration:
                 other_device=DeviceHash(evidence.reported_device) if evidence else None,
                 pair_id=pair,
                 pool=pool,
-                frame=jpeg,
+                still=jpeg,
                 priority=MINOR_VISION_PRIORITY if minor else None,
                 details={
                     "classifier": classifier.name if classifier else "",

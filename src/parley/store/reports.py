@@ -21,7 +21,7 @@ from parley.store.audit import bounded, plain
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
 from parley.store.evidence import (
-    check_frame,
+    check_still,
     check_transcript,
     kind_of_ref,
     new_ref,
@@ -63,7 +63,7 @@ class Reports(Database):
         pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         comment: str = "",
-        frame: bytes | None = None,
+        still: bytes | None = None,
         reported_ip: KeyedIpHash | None = None,
         reporter_ip: KeyedIpHash | None = None,
         weight: float | None = None,
@@ -80,7 +80,7 @@ class Reports(Database):
             cat = ReportCategory(category)
         except ValueError as exc:
             raise InvalidInput(f"unknown report category {category!r}") from exc
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         values: dict[str, Any] = {
             "category": cat.value,
             "priority": CATEGORY_PRIORITY[cat],
@@ -117,19 +117,19 @@ class Reports(Database):
             )
         return int(value or 0)
 
-    async def attach_frame(
+    async def attach_still(
         self,
         ref: str,
         reporter: DeviceHash,
-        frame: bytes,
+        still: bytes,
         *,
         within: timedelta,
         now: datetime | None = None,
     ) -> bool:
-        """Attach a still frame to report ``ref`` after the fact (the page uploads it over HTTP
+        """Attach a still to report ``ref`` after the fact (the page uploads it over HTTP
         once the report is acknowledged). Only the report's own reporter may, only once, and only
         within ``within`` of its creation, and only to a report from a video chat; returns False
-        otherwise. The still is stored re-encoded (``check_frame``), by one conditional UPDATE
+        otherwise. The still is stored re-encoded (``check_still``), by one conditional UPDATE
         committed before this returns. InvalidInput for anything but a bounded JPEG."""
         check_device(reporter)
         if kind_of_ref(ref) is not ItemKind.REPORT:
@@ -148,7 +148,7 @@ class Reports(Database):
         pool = Pool.parse(stored)
         if not pool_takes_stills(pool):
             return False
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         async with self._write() as session:
             result = await session.execute(
                 update(ReportRow)
@@ -168,7 +168,7 @@ class Reports(Database):
         pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         other_device: DeviceHash | None = None,
-        frame: bytes | None = None,
+        still: bytes | None = None,
         priority: int | None = None,
         details: dict[str, Any] | None = None,
         device_ip: KeyedIpHash | None = None,
@@ -180,7 +180,7 @@ class Reports(Database):
             flag_kind = FlagKind(kind)
         except ValueError as exc:
             raise InvalidInput(f"unknown flag kind {kind!r}") from exc
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         values: dict[str, Any] = {
             "kind": flag_kind.value,
             "priority": FLAG_PRIORITY[flag_kind] if priority is None else int(priority),

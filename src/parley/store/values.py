@@ -143,7 +143,7 @@ MAX_REASON_CHARS = 1000
 MAX_APPEAL_CHARS = 2000
 MAX_TRANSCRIPT_LINES = 200
 MAX_LINE_CHARS = 2000
-MAX_FRAME_BYTES = 512 * 1024
+MAX_STILL_BYTES = 512 * 1024
 MAX_NAME_CHARS = 64  # moderator names, actors, pair ids, pools
 #: The one rule for a moderator's name (store, API, console form, CLI): it goes into URLs and
 #: the audit log as it is. Not starting with "." or "-": no "..", no option look-alikes.
