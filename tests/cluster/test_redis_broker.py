@@ -25,6 +25,7 @@ from harness.services import RedisHandle
 from parley.broker import create_broker
 from parley.broker.base import Broker, Outcome, Ticket
 from parley.broker.redis import RedisBroker
+from parley.pool import Pool
 from parley.protocol import (
     Matched,
     Notice,
@@ -34,7 +35,7 @@ from parley.protocol import (
     Waiting,
 )
 
-POOL = "adult:text:en"
+POOL = Pool.parse("adult:text:en")
 
 M = TypeVar("M", bound=ServerMessage)
 
@@ -53,14 +54,14 @@ class Box:
 class Waits:
     def __init__(self) -> None:
         self.waits: list[tuple[float, float]] = []
-        self.rooms: list[tuple[str, float, float, float]] = []
+        self.rooms: list[tuple[Pool, float, float, float]] = []
 
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None:
         assert all(w >= 0 for w in waits)
         self.waits.append(waits)
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
         assert asker_wait >= 0 and all(w >= 0 for w in discusser_waits)
         self.rooms.append((pool, asker_wait, *discusser_waits))
@@ -155,7 +156,7 @@ async def test_match_across_nodes_and_relay(nodes: Nodes) -> None:
     await settle(n1, n2)
     left = b.of(PartnerLeft)
     assert len(left) == 1 and left[0].reason == "left"
-    assert (await n1.stats()).waiting == {POOL: 1}
+    assert (await n1.stats()).waiting == {str(POOL): 1}
     # The ended pair stays reportable by b until b's next match.
     ev = await n2.evidence("b", pid)
     assert ev is not None and not ev.live
@@ -174,7 +175,7 @@ async def test_fairness_longest_waiting_first(nodes: Nodes) -> None:
     await n1.start_match(Ticket("d", "dd", POOL))
     await settle(n1, n2)
     assert boxes["d"].of(Matched)[0].pair == boxes["a"].of(Matched)[0].pair
-    assert (await n1.stats()).waiting == {POOL: 2}
+    assert (await n1.stats()).waiting == {str(POOL): 2}
 
 
 async def test_pools_never_mix_and_same_device(nodes: Nodes) -> None:
@@ -183,9 +184,9 @@ async def test_pools_never_mix_and_same_device(nodes: Nodes) -> None:
     await n1.attach("a", "d1", a)
     await n2.attach("b", "d2", b)
     await n2.attach("c", "d1", c)
-    await n1.start_match(Ticket("a", "d1", "adult:text:en"))
-    await n2.start_match(Ticket("b", "d2", "minor:text:en"))
-    await n2.start_match(Ticket("c", "d1", "adult:text:en"))  # same device as a
+    await n1.start_match(Ticket("a", "d1", Pool.parse("adult:text:en")))
+    await n2.start_match(Ticket("b", "d2", Pool.parse("minor:text:en")))
+    await n2.start_match(Ticket("c", "d1", Pool.parse("adult:text:en")))  # same device as a
     await settle(n1, n2)
     assert not a.of(Matched) and not b.of(Matched) and not c.of(Matched)
 
@@ -233,7 +234,7 @@ async def test_block_and_stale_pair(nodes: Nodes) -> None:
     await n1.start_match(Ticket("a", "da", POOL))
     await n2.start_match(Ticket("b", "db", POOL))
     await settle(n1, n2)
-    assert len(a.of(Matched)) == 1 and (await n1.stats()).waiting == {POOL: 2}
+    assert len(a.of(Matched)) == 1 and (await n1.stats()).waiting == {str(POOL): 2}
     # Durable blocks given at attach hold too.
     c = Box()
     await n2.attach("c", "dc", c, frozenset({"da", "db"}))
@@ -273,14 +274,14 @@ async def test_a_block_reaches_the_other_tabs_of_both_devices_on_every_node_at_o
     assert len(y.of(Matched)) == 2 and not x2.of(Matched)
 
 
-QPOOL, DPOOL = "adult:question:en", "adult:discuss:en"
+QPOOL, DPOOL = Pool.parse("adult:question:en"), Pool.parse("adult:discuss:en")
 
 
-def _ask(session: str, device: str, pool: str = QPOOL) -> Ticket:
+def _ask(session: str, device: str, pool: Pool = QPOOL) -> Ticket:
     return Ticket(session, device, pool, side="asker", question="Cats or dogs?")
 
 
-def _discuss(session: str, device: str, pool: str = DPOOL) -> Ticket:
+def _discuss(session: str, device: str, pool: Pool = DPOOL) -> Ticket:
     return Ticket(session, device, pool, side="discusser")
 
 
@@ -308,7 +309,6 @@ async def _room_of_three(nodes: Nodes) -> tuple[list[RedisBroker], dict[str, Box
 async def test_a_room_over_three_nodes_fans_out_by_seat(nodes: Nodes) -> None:
     (n1, n2, n3), boxes, rid = await _room_of_three(nodes)
     odd = 'yo ✓ "é" / \\ 🙂'  # survives the Lua side's JSON of the evidence line
-    assert n1.supports_rooms
     assert await n1.relay("q", rid, PartnerMessage(pair=rid, text="x")) is Outcome.WATCH_ONLY
     assert await n2.relay("d1", rid, PartnerMessage(pair=rid, text="hi")) is Outcome.OK
     assert await n3.relay("d2", rid, PartnerMessage(pair=rid, text=odd)) is Outcome.OK
@@ -382,12 +382,12 @@ async def test_a_discusser_leaving_ends_the_room_and_blocks_hold(nodes: Nodes) -
     assert isinstance(m, Matched) and len(boxes["q"].of(Matched)) == 2
     assert d4.of(Matched)[-1].pair == m.pair
     queued, rooms = await n1.room_snapshot()
-    assert queued == {"d2": DPOOL} and rooms[m.pair] == {
+    assert queued == {"d2": str(DPOOL)} and rooms[m.pair] == {
         "asker": "q",
         "stranger1": "d3",
         "stranger2": "d4",
     }
-    assert (await n1.stats()).waiting == {DPOOL: 1}
+    assert (await n1.stats()).waiting == {str(DPOOL): 1}
 
 
 async def test_rooms_keep_to_their_band_and_wait_with_an_expected_wait(nodes: Nodes) -> None:
@@ -398,7 +398,7 @@ async def test_rooms_keep_to_their_band_and_wait_with_an_expected_wait(nodes: No
     await n2.attach("a1", "da1", boxes["a1"])
     await n1.attach("a2", "da2", boxes["a2"])
     await n1.start_match(_ask("q", "dq"))
-    await n2.start_match(_discuss("m1", "dm1", "minor:discuss:en"))
+    await n2.start_match(_discuss("m1", "dm1", Pool.parse("minor:discuss:en")))
     await n2.start_match(_discuss("a1", "da1"))
     await settle(n1, n2)
     assert not any(b.of(Matched) for b in boxes.values())

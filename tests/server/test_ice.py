@@ -50,6 +50,7 @@ from parley.config import Settings
 from parley.gateway import Connection, Identity
 from parley.gateway.heartbeat import refresh_ice
 from parley.ice import ice_config, turn_credentials
+from parley.pool import Pool
 from parley.store import DeviceHash
 
 pytestmark = pytest.mark.timeout(60)
@@ -261,7 +262,7 @@ async def test_refresh_ice_with_a_fake_clock() -> None:
 
     t0 = 1_700_000_000
     assert await refresh_at(t0 + 50) == []  # before hello: nothing to refresh
-    conn.ident = Identity("s_clock", DeviceHash("d_x"), "video", "adult:video:en", (), True)
+    conn.ident = Identity("s_clock", DeviceHash("d_x"), Pool.parse("adult:video:en"), (), True)
     conn.ice_expires = ice_config(s, "s_clock", now=t0).expires_at
     assert conn.ice_expires == t0 + 60
 

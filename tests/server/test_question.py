@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,11 +29,8 @@ from harness.protocol import (
     until_quiet,
 )
 from harness.safety import database, dev
-from harness.server import ServerHandle, serve_in_process
+from harness.server import ServerHandle
 from harness.services import start_redis
-from parley.broker.memory import MemoryBroker
-from parley.config import Settings
-from parley.metrics import Metrics
 from parley.store import ItemKind
 
 QUESTION = "Is a hot dog a sandwich, and why?"
@@ -593,37 +590,3 @@ async def test_any_question_field_gets_waiting_or_a_stable_error(
             assert isinstance(question, str) and 10 <= len(question.strip()) <= 200
     finally:
         await a.close()
-
-
-# ---- a broker without rooms ---------------------------------------------------------------------
-
-
-class _NoRooms(MemoryBroker):
-    """A broker that cannot form rooms (no shipped one: memory:// and redis:// both can)."""
-
-    supports_rooms: ClassVar[bool] = False
-
-
-async def test_a_broker_without_rooms_answers_mode_unavailable(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The gateway's answer for such a broker: a real server (in this process, since its broker
-    is a test's class) over real WebSockets; the broker is never asked."""
-    import parley.app
-
-    settings = Settings(data_dir=tmp_path, _env_file=None)
-    broker = _NoRooms(interest_fallback=settings.interest_fallback, observer=Metrics())
-    app = parley.app.create_app(settings, broker=broker)
-    async with serve_in_process(app) as url:
-        for mode, fields in (("question", {"question": QUESTION}), ("discuss", {})):
-            c = await person(url, mode=mode)
-            await c.send("start", id=6, **fields)
-            error = await c.expect("error", strict=True)
-            assert (error["code"], error["ref"]) == ("mode_unavailable", 6)
-            await c.send("next", id=7)
-            error = await c.expect("error", strict=True)
-            assert (error["code"], error["ref"]) == ("mode_unavailable", 7)
-            await c.close()
-        chat = await person(url)  # chat itself still works there
-        assert (await chat.start())["type"] == "waiting"
-        await chat.close()

@@ -1,4 +1,4 @@
-"""Store.attach_frame: the still frame a reporter's page uploads after its report was stored.
+"""Store.attach_still: the still frame a reporter's page uploads after its report was stored.
 
 The store's operation runs on SQLite and on PostgreSQL (``store`` is parametrized, as in
 test_store.py). ``POST /api/reports/{ref}/frame`` is tested over a real server at the end; the page
@@ -18,8 +18,9 @@ import pytest
 from harness.safety import REPORT_REF, database, isolated_pair
 from harness.safety import dev as client_device
 from harness.stores import JPEG, dev
+from parley.pool import Pool
 from parley.reports_http import MAX_UPLOAD_BYTES
-from parley.store import MAX_FRAME_BYTES, InvalidInput, Store
+from parley.store import MAX_STILL_BYTES, InvalidInput, Store
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=120)
@@ -31,7 +32,7 @@ async def a_report(store: Store, *, reporter: str = "reporter", now: datetime = 
         reported=dev("reported"),
         category="nudity",
         pair_id="p1",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
         now=now,
     )
 
@@ -40,22 +41,22 @@ async def test_attach_frame_once_by_the_reporter_within_the_window(store: Store)
     ref = await a_report(store)
     at = T0 + timedelta(seconds=30)
     # Someone else, an unknown or malformed ref, a flag ref: refused, nothing written.
-    assert not await store.attach_frame(ref, dev("other"), JPEG, within=GRACE, now=at)
-    assert not await store.attach_frame(ref, dev("reported"), JPEG, within=GRACE, now=at)
-    assert not await store.attach_frame("R-AAAAAA", dev("reporter"), JPEG, within=GRACE, now=at)
-    assert not await store.attach_frame("nonsense", dev("reporter"), JPEG, within=GRACE, now=at)
-    assert not await store.attach_frame("F-AAAAAA", dev("reporter"), JPEG, within=GRACE, now=at)
+    assert not await store.attach_still(ref, dev("other"), JPEG, within=GRACE, now=at)
+    assert not await store.attach_still(ref, dev("reported"), JPEG, within=GRACE, now=at)
+    assert not await store.attach_still("R-AAAAAA", dev("reporter"), JPEG, within=GRACE, now=at)
+    assert not await store.attach_still("nonsense", dev("reporter"), JPEG, within=GRACE, now=at)
+    assert not await store.attach_still("F-AAAAAA", dev("reporter"), JPEG, within=GRACE, now=at)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None and item.frame_sha256 is None
 
-    assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=at)
+    assert await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=at)
     item = await store.get_item(ref)
     assert item is not None
     assert item.frame == JPEG and item.frame_sha256 == hashlib.sha256(JPEG).hexdigest()
 
     # Once only: a second still does not replace the first.
     other = JPEG + b"x"
-    assert not await store.attach_frame(ref, dev("reporter"), other, within=GRACE, now=at)
+    assert not await store.attach_still(ref, dev("reporter"), other, within=GRACE, now=at)
     item = await store.get_item(ref)
     assert item is not None and item.frame == JPEG
 
@@ -63,29 +64,29 @@ async def test_attach_frame_once_by_the_reporter_within_the_window(store: Store)
 async def test_attach_frame_too_late(store: Store) -> None:
     ref = await a_report(store)
     late = T0 + GRACE + timedelta(seconds=1)
-    assert not await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=late)
+    assert not await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=late)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
     # At the edge of the window it is still taken.
-    assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=T0 + GRACE)
+    assert await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=T0 + GRACE)
 
 
 async def test_attach_frame_only_to_its_own_report(store: Store) -> None:
     mine = await a_report(store)
     theirs = await a_report(store, reporter="someone")
-    assert await store.attach_frame(mine, dev("reporter"), JPEG, within=GRACE, now=T0)
+    assert await store.attach_still(mine, dev("reporter"), JPEG, within=GRACE, now=T0)
     item = await store.get_item(theirs)
     assert item is not None and item.frame is None
 
 
 @pytest.mark.parametrize(
     ("frame", "why"),
-    [(b"GIF89a....", "JPEG"), (JPEG + b"\0" * MAX_FRAME_BYTES, "bytes")],
+    [(b"GIF89a....", "JPEG"), (JPEG + b"\0" * MAX_STILL_BYTES, "bytes")],
 )
 async def test_attach_frame_checks_the_image(store: Store, frame: bytes, why: str) -> None:
     ref = await a_report(store)
     with pytest.raises(InvalidInput, match=why):
-        await store.attach_frame(ref, dev("reporter"), frame, within=GRACE, now=T0)
+        await store.attach_still(ref, dev("reporter"), frame, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
 
@@ -96,9 +97,9 @@ async def test_attach_frame_real_clock(store: Store) -> None:
         reported=dev("reported"),
         category="other",
         pair_id="p1",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
     )
-    assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE)
+    assert await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE)
 
 
 # ---- POST /api/reports/{ref}/frame over a real server -------------------------------------------

@@ -24,8 +24,9 @@ from harness.protocol import unique_interest
 from harness.server import ServerHandle
 from parley.broker.base import Outcome, Ticket
 from parley.broker.memory import MemoryBroker
-from parley.protocol import Matched, ServerMessage
-from parley.safety.age import Attestation, Band
+from parley.pool import Band, Pool
+from parley.protocol import Matched, Mode, ServerMessage
+from parley.safety.age import Attestation
 from parley.safety.policy import DECLARED_WARNING, Admitted, AgePolicy, RefusalCode, admit
 
 
@@ -195,11 +196,11 @@ class Inbox:
 
 
 class Quiet:
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None:
         return None
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
         return None
 
@@ -242,7 +243,7 @@ async def test_a_hundred_thousand_random_matches_never_cross_bands() -> None:
         person = rng.choice(people)
         ticket = person.ticket
         if ticket is None:
-            mode = "video" if rng.random() < 0.15 else "text"
+            mode: Mode = "video" if rng.random() < 0.15 else "text"
             attestation = None
             if rng.random() < 0.2:
                 claimed = Band.ADULT if rng.random() < 0.5 else Band.MINOR
@@ -266,7 +267,7 @@ async def test_a_hundred_thousand_random_matches_never_cross_bands() -> None:
             ticket = Ticket(
                 session,
                 person.device,
-                f"{decision.band}:{mode}:{person.language}",
+                Pool(decision.band, mode, person.language),
                 chosen,
                 fallback=not chosen or rng.random() < 0.5,
             )

@@ -24,6 +24,7 @@ from sqlalchemy import update
 from conftest import ServerFactory
 from harness.moderation import add_moderator, logged_in, reported_chat
 from harness.safety import database
+from parley.pool import Pool
 from parley.store import device_hash
 from parley.store.models import ModeratorRow
 
@@ -198,8 +199,8 @@ async def _held_report(srv: Any, pool: str, frame: bytes) -> str:
             reported=device_hash("reported-token-" + pool),
             category="minor_in_danger",
             pair_id="p-" + pool.replace(":", "-"),
-            pool=pool,
-            frame=frame,
+            pool=Pool.parse(pool),
+            still=frame,
         )
         assert await store.set_legal_hold(ref, actor="test", reason="urgent")
     return ref

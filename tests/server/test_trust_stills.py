@@ -17,6 +17,7 @@ from harness.moderation import add_moderator, logged_in
 from harness.safety import database, isolated_pair
 from harness.stores import JPEG, dev
 from parley.jpeg import reencode
+from parley.pool import Pool
 from parley.store import InvalidInput, Store
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -50,7 +51,7 @@ async def _report(store: Store, pool: str) -> str:
         reported=dev("reported"),
         category="nudity",
         pair_id="p1",
-        pool=pool,
+        pool=Pool.parse(pool),
         now=T0,
     )
 
@@ -61,7 +62,7 @@ async def _report(store: Store, pool: str) -> str:
 async def test_a_polyglot_is_stored_re_encoded(store: Store, polyglot: bytes) -> None:
     assert _decodes(polyglot)  # a browser would show it as an image, and find the page in it
     ref = await _report(store, "adult:video:en")
-    assert await store.attach_frame(ref, dev("reporter"), polyglot, within=GRACE, now=T0)
+    assert await store.attach_still(ref, dev("reporter"), polyglot, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is not None
     assert b"<html" not in item.frame and b"script" not in item.frame
@@ -78,7 +79,7 @@ async def test_a_polyglot_is_stored_re_encoded(store: Store, polyglot: bytes) ->
 async def test_only_a_whole_jpeg_is_taken(store: Store, broken: bytes) -> None:
     ref = await _report(store, "adult:video:en")
     with pytest.raises(InvalidInput, match="JPEG"):
-        await store.attach_frame(ref, dev("reporter"), broken, within=GRACE, now=T0)
+        await store.attach_still(ref, dev("reporter"), broken, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
 
@@ -86,7 +87,7 @@ async def test_only_a_whole_jpeg_is_taken(store: Store, broken: bytes) -> None:
 @pytest.mark.parametrize("pool", ["adult:text:en", "minor:text:en", "adult:question:en"])
 async def test_no_still_outside_a_video_chat(store: Store, pool: str) -> None:
     ref = await _report(store, pool)
-    assert not await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
+    assert not await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
     item = await store.get_item(ref)
     assert item is not None and item.frame is None
     with pytest.raises(InvalidInput, match="video"):
@@ -95,17 +96,19 @@ async def test_no_still_outside_a_video_chat(store: Store, pool: str) -> None:
             reported=dev("d2"),
             category="nudity",
             pair_id="p2",
-            pool=pool,
-            frame=JPEG,
+            pool=Pool.parse(pool),
+            still=JPEG,
         )
     with pytest.raises(InvalidInput, match="video"):
-        await store.add_flag(kind="vision", device=dev("d3"), pair_id="p3", pool=pool, frame=JPEG)
+        await store.add_flag(
+            kind="vision", device=dev("d3"), pair_id="p3", pool=Pool.parse(pool), still=JPEG
+        )
 
 
 async def test_a_minor_video_report_keeps_its_still(store: Store) -> None:
     # docs/moderation.md, "Stills": minor-pool report stills are kept, for admins only.
     ref = await _report(store, "minor:video:en")
-    assert await store.attach_frame(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
+    assert await store.attach_still(ref, dev("reporter"), JPEG, within=GRACE, now=T0)
 
 
 async def test_over_http_a_text_chat_takes_no_still_and_a_polyglot_is_served_clean(

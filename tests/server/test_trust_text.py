@@ -12,6 +12,7 @@ from conftest import ServerFactory
 from harness.moderation import add_moderator, logged_in, reported_chat
 from harness.stores import dev
 from parley.plain_text import strip_invisible
+from parley.pool import Pool
 from parley.store import Store
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -34,7 +35,7 @@ async def test_every_free_text_field_is_stored_plain(store: Store) -> None:
         reported=dev("d"),
         category="harassment",
         pair_id="p1",
-        pool="adult:text:en",
+        pool=Pool.parse("adult:text:en"),
         comment=HOSTILE,
     )
     item = await store.get_item(ref)

@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parley.pool import Band
 from parley.protocol import ProtocolError
 from parley.safety.age import (
     MAX_TOKEN_BYTES,
@@ -36,7 +37,6 @@ from parley.safety.age import (
     AttestationReason,
     AttestationVerifier,
     AttestedUnderAge,
-    Band,
     MemoryReplayCache,
     VerificationKey,
     band_for_age,

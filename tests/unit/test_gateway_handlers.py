@@ -149,7 +149,7 @@ async def test_hello_admits_registers_and_welcomes(gateway: Gateway) -> None:
     person = await admitted(svc)
     assert person.state is State.ADMITTED and person.ident is not None
     assert svc.sessions[person.ident.session] is person
-    assert person.ident.pool == "adult:text:en"
+    assert str(person.ident.pool) == "adult:text:en"
     welcome = person.last(Welcome)
     assert welcome.session == person.ident.session and welcome.version == PROTOCOL_VERSION
     assert person.ips and person.closed is None

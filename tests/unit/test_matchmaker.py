@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parley.broker.base import Ticket
 from parley.broker.matchmaker import SKIP_LIMIT, Matchmaker
+from parley.pool import Pool
 
 
 def always(a: Ticket, b: Ticket) -> bool:
@@ -11,7 +12,7 @@ def always(a: Ticket, b: Ticket) -> bool:
 
 
 def t(session: str, *interests: str, pool: str = "adult:text:en", device: str = "") -> Ticket:
-    return Ticket(session, device or f"d-{session}", pool, interests)
+    return Ticket(session, device or f"d-{session}", Pool.parse(pool), interests)
 
 
 def test_newcomer_is_matched_with_the_waiting_person_at_once() -> None:

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parley.config import Settings
+from parley.pool import Band
 from parley.safety.age import (
     Attestation,
     AttestationError,
     AttestationVerifier,
-    Band,
     MemoryReplayCache,
     VerificationKey,
 )

@@ -10,17 +10,18 @@ import redis.asyncio as aioredis
 
 from parley.broker.base import MatchObserver
 from parley.broker.redis import RedisBroker
+from parley.pool import Pool
 from parley.quotas import Quotas, create_quotas
 from parley.quotas.memory import MemoryQuotas
 from parley.quotas.redis import RedisQuotas
 
 
 class _NoWaits(MatchObserver):
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None:
         return None
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
         return None
 

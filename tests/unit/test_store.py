@@ -26,9 +26,10 @@ from harness.stores import (
     sqlite_files,
     target,
 )
+from parley.pool import Pool
 from parley.store import (
     MAX_COMMENT_CHARS,
-    MAX_FRAME_BYTES,
+    MAX_STILL_BYTES,
     MAX_TRANSCRIPT_LINES,
     AlreadyDecided,
     AppealExists,
@@ -48,8 +49,8 @@ from parley.store.legal import canonical
 from parley.store.models import Base
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-POOL = "adult:text:en"
-VIDEO = "adult:video:en"  # stills only from video chats (issue 13, finding 9)
+POOL = Pool.parse("adult:text:en")
+VIDEO = Pool.parse("adult:video:en")  # stills only from video chats (issue 13, finding 9)
 
 
 async def another_node(store: Store) -> Store:
@@ -172,9 +173,9 @@ async def test_report_keeps_its_evidence(store: Store) -> None:
         category="nudity",
         comment="<script>alert(1)</script> he showed",
         pair_id="pair-42",
-        pool="adult:video:en",
+        pool=Pool.parse("adult:video:en"),
         transcript=lines("hello", "show me", "no"),
-        frame=JPEG,
+        still=JPEG,
         reported_ip=ip,
         now=T0,
     )
@@ -211,8 +212,8 @@ async def test_report_priority_follows_category(store: Store) -> None:
         ({"transcript": [{"t": 1.0, "from": "moderator", "text": "x"}]}, "from"),
         ({"transcript": [{"t": float("nan"), "from": "reporter", "text": "x"}]}, "epoch"),
         ({"transcript": lines(*["x"] * (MAX_TRANSCRIPT_LINES + 1))}, "at most"),
-        ({"frame": b"GIF89a...."}, "JPEG"),
-        ({"frame": JPEG + b"\0" * MAX_FRAME_BYTES}, "bytes"),
+        ({"still": b"GIF89a...."}, "JPEG"),
+        ({"still": JPEG + b"\0" * MAX_STILL_BYTES}, "bytes"),
         ({"pair_id": "p" * 65}, "pair id"),
     ],
 )
@@ -254,7 +255,7 @@ async def test_flags_carry_kind_priority_and_details(store: Store) -> None:
         device=adult,
         other_device=minor,
         pair_id="p-9",
-        pool="minor:text:en",
+        pool=Pool.parse("minor:text:en"),
         transcript=lines("how old are you", "15", "dont tell your parents"),
         details={"score": 7.5, "signals": ["age_probe", "secrecy"]},
         now=T0,
@@ -270,7 +271,7 @@ async def test_flags_carry_kind_priority_and_details(store: Store) -> None:
     )
     assert item.details == {"score": 7.5, "signals": ["age_probe", "secrecy"]}
     vision = await store.add_flag(
-        kind="vision", device=adult, pair_id="p", pool=VIDEO, frame=JPEG, priority=77
+        kind="vision", device=adult, pair_id="p", pool=VIDEO, still=JPEG, priority=77
     )
     got = await store.get_item(vision)
     assert got is not None and got.priority == 77 and got.frame == JPEG
@@ -790,7 +791,7 @@ async def test_purge_applies_the_retention_rules(store: Store) -> None:
     old_report = await report(store, d, now=old)
     new_report = await report(store, d, now=now - timedelta(days=29))
     old_flag = await store.add_flag(
-        kind="vision", device=d, pair_id="p", pool=VIDEO, frame=JPEG, now=old
+        kind="vision", device=d, pair_id="p", pool=VIDEO, still=JPEG, now=old
     )
     # legal hold placed 364 days ago on a 380-day-old report: kept (>= 1 year from the hold)
     held = await report(store, d, category="minor_in_danger", now=now - timedelta(days=380))
@@ -904,9 +905,9 @@ async def test_legal_hold_export_bundle(store: Store) -> None:
         category="minor_in_danger",
         comment="he asked my age",
         pair_id="p-7",
-        pool="minor:video:en",
+        pool=Pool.parse("minor:video:en"),
         transcript=lines("how old r u", "14", "send pic"),
-        frame=JPEG,
+        still=JPEG,
         reported_ip=ip,
         now=T0,
     )

@@ -26,6 +26,7 @@ from parley.store.models import ReportRow
 
 WRITER = r"""
 import asyncio, sys, time
+from parley.pool import Pool
 from parley.store import Store, device_hash
 
 async def main(url: str, schema: str) -> None:
@@ -35,7 +36,7 @@ async def main(url: str, schema: str) -> None:
     while True:
         ref = await store.add_report(
             reporter=device_hash(f"reporter-{i}"), reported=device_hash("bad"),
-            category="harassment", pair_id=f"p{i}", pool="adult:text:en",
+            category="harassment", pair_id=f"p{i}", pool=Pool.parse("adult:text:en"),
             transcript=[{"t": time.time(), "from": "reported", "text": f"line {i}"}],
         )
         sys.stdout.write(ref + "\n")
