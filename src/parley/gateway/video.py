@@ -168,7 +168,7 @@ class VideoModeration:
             await broker.end_pair(ident.session)
             self.metrics.vision.action_seconds.observe(time.monotonic() - received)
         pool = evidence.pool if evidence is not None else ident.pool
-        minor = pool.startswith("minor:")
+        minor = pool.minor
         ip = peer.ips[0] if peer.ips else None
         ref = None
         classifier = self.vision.pool
@@ -179,7 +179,7 @@ class VideoModeration:
                 other_device=DeviceHash(evidence.reported_device) if evidence else None,
                 pair_id=pair,
                 pool=pool,
-                frame=jpeg,
+                still=jpeg,
                 priority=MINOR_VISION_PRIORITY if minor else None,
                 details={
                     "classifier": classifier.name if classifier else "",

@@ -30,6 +30,7 @@ from parley.moderation.service import (
     ConsoleError,
 )
 from parley.plain_text import SAYS_SOMETHING
+from parley.problem import Problem
 from parley.quotas.base import Quotas
 from parley.safety.devices import DeviceTokens
 from parley.store import (
@@ -44,10 +45,6 @@ from parley.store import (
     device_hash,
 )
 from parley.store.values import MAX_NAME_CHARS, MODERATOR_NAME_PATTERN
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 class ApiError(Exception):
