@@ -30,9 +30,8 @@ and "jalan" as "jal"; with the rules' own roots, an unlisted word stays as it wa
 what it cost before). Other languages' words are left alone for the same reason, and their
 rules never read this form. Every prefixed and suffixed form of every root is made once, when
 the module loads (about 9,000 words), so reading a word is a few look-ups, never a search.
-(Libraries were considered: PySastrawi and Snowball's Indonesian stemmer know formal affixes
-only, not chat's "-in", "nge-", "ny-" or "gk", and stem every word, so they would also have
-to be checked against the rules' roots.)
+(PySastrawi and Snowball's Indonesian stemmer were tried: they leave chat's "-in", "nge-",
+"ny-" and "gk" forms as they are, and drop "-mu" and "-ku" alike; docs/safety.md.)
 
 Spans found in the form are mapped back to whole words of the line (:meth:`IndonesianForm.span`),
 so that masking hides the sender's own word, affixes and all.
