@@ -8,10 +8,12 @@ import random
 
 import pytest
 
+from harness import text_quality
 from parley.safety.text import (
     ConversationRisk,
     Signal,
     affixes,
+    fold,
     line_signals,
     mask_contacts,
     screen_line,
@@ -136,3 +138,21 @@ def test_a_script_cannot_grow_the_word_memory_without_bound() -> None:
     # Reading still works after the memory was cleared.
     assert screen_line("kirimin fotomu dong", mask=True).text == "kirimin fotomu dong"
     assert analyse("umurmu") == "umur mu"
+
+
+def test_anchors_only_skip_work_on_affixed_variants(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every Indonesian corpus line with each of its words affixed in turn: the rules' anchor
+    # words must name the forms the Indonesian form writes ("savein", "dmin", "dikasih"), or a
+    # rule would be skipped that matches.
+    lines = []
+    for which in (*text_quality.SETS, "heldout2", "heldout3"):
+        rows, convs = text_quality.load_set("id", which)
+        for text in [r.text for r in rows] + [t for c in convs for _, t in c.lines]:
+            words = text.split()
+            for i, word in enumerate(words):
+                for variant in (word + "in", "di" + word, word + "nya", "nge" + word, word + "2"):
+                    lines.append(" ".join([*words[:i], variant, *words[i + 1 :]]))
+    fast = [(mask_contacts(t), line_signals(t)) for t in lines]
+    monkeypatch.setattr(fold, "_PREFILTER", False)
+    slow = [(mask_contacts(t), line_signals(t)) for t in lines]
+    assert [t for t, a, b in zip(lines, fast, slow, strict=True) if a != b] == []

@@ -480,12 +480,30 @@ _I18N_CONTACT_WORDS: Final = _words(
     "nomor nomer nmr no nohp hp kontak akun id username usn user numero num cel celular telefono "
     "tel contacto usuario correo cuenta number numbr nmbr mobile phone contact"
 )
-# Indonesian verbs of reaching someone, as the Indonesian form writes them (affixes.py): the
-# root, and the root with "in" ("dm-in aku", "hubungi aku" read "dmin aku", "hubungin aku").
-_ID_REACH_NAMES = "add ad follow dm chat japri pc hubung kontak telpon msg inbox cari sapa"
-_ID_REACH = _ID_REACH_NAMES.split()
-_ID_REACH_RE = rf"(?:{'|'.join(_ID_REACH)})(?:in)?"
-_ID_REACH_WORDS = " ".join(_ID_REACH + [w + "in" for w in _ID_REACH])
+
+
+def _id_verbs(names: str, endings: tuple[str, ...]) -> tuple[str, str]:
+    """A pattern for Indonesian verbs as the Indonesian form writes them (affixes.py): the root,
+    or the root with one of ``endings`` ("dm-in aku", "hubungi aku" read "dmin aku", "hubungin
+    aku"); and its anchor words, every one of those forms."""
+    verbs = names.split()
+    pattern = rf"(?:{'|'.join(verbs)})(?:{'|'.join(endings)})?"
+    return pattern, " ".join(v + e for v in verbs for e in ("", *endings))
+
+
+# Reaching someone ("dm", "hubungin"); moving the chat elsewhere ("pindah", "lanjutin",
+# "ngobrolin"); adding or following an account ("follow", "savein"); asking for or swapping
+# contacts ("minta", "bagiin", "tukeran").
+_ID_REACH_RE, _ID_REACH_WORDS = _id_verbs(
+    "add ad follow dm chat japri pc hubung kontak telpon msg inbox cari sapa", ("in",)
+)
+_ID_MOVE_RE, _ID_MOVE_WORDS = _id_verbs(
+    "pindah lanjut ngobrol chat cet telpon vc call main ketemu", ("in", "an")
+)
+_ID_ADD_RE, _ID_ADD_WORDS = _id_verbs(
+    "add ad follow cek liat mampir kunjungi save simpan dm", ("in",)
+)
+_ID_ASK_RE, _ID_ASK_WORDS = _id_verbs("minta bagi share kirim tukar", ("in", "an"))
 _I18N_MOVES: Final = (
     # id: "dm aku di tiktok", "add aku di ig", "chat gue lewat wa", "hubungi aku di wa"
     _rule(
@@ -506,32 +524,29 @@ _I18N_MOVES: Final = (
     ),
     # id: "add line aku", "follow ig aku", "cek tiktok gue", "save nomorku"
     _rule(
-        rf"\b(?:add|ad|follow|cek|liat|mampir|kunjungi|save|simpan|dm)(?:in)?\s+(?:balik\s+)?"
-        rf"(?:ke\s+)?"
-        rf"(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_MY}\b",
+        rf"\b{_ID_ADD_RE}\s+(?:balik\s+)?(?:ke\s+)?(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*"
+        rf"{_ID_MY}\b",
         _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
-        also="add ad follow cek liat mampir kunjungi save simpan dm addin followin cekin saveen "
-        "simpanin dmin",
+        also=_ID_ADD_WORDS,
         lang="id",
     ),
     # id: "pindah ke wa yuk", "lanjut di telegram aja", "ngobrolnya lewat line"
     _rule(
-        rf"\b(?:pindah|lanjut|ngobrol|chat|cet|telpon|vc|call|main|ketemu)(?:in|an)?\s+"
+        rf"\b{_ID_MOVE_RE}\s+"
         rf"(?:(?:chat|obrolan|ngobrol)\s+)?(?:nya\s+)?(?:aja\s+|yuk\s+|yok\s+|ayo\s+)?"
         # "line" too: in Indonesian chat, moving "ke line" means the app; not a class's group
         rf"(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_SOCIAL}|line(?!\s+(?:dance|webtoon|art|up)\b))\b"
         rf"(?!\s+(?:grup|group))",
         _SOCIAL_WORDS | {"line"},
-        also="pindah pindahin lanjut lanjutin ngobrol chat chatan chatin cet telpon telponan vc "
-        "vcan call callan main ketemu ketemuan",
+        also=_ID_MOVE_WORDS,
         lang="id",
     ),
     # id: "minta nomor wa kamu dong", "bagi ig dong", "boleh minta line mu?", "tukeran wa yuk"
     _rule(
-        rf"\b(?:minta|bagi|share|kirim|tukar)(?:in|an)?\s+(?:dong\s+)?(?:(?:nomor|no)\s+)?"
+        rf"\b{_ID_ASK_RE}\s+(?:dong\s+)?(?:(?:nomor|no)\s+)?"
         rf"(?:{_PLATFORM_SOCIAL}|{_ID_CONTACT}|line)\b(?!\s+(?:foto|video|lagu|link\s+lagu))",
         _SOCIAL_WORDS | _I18N_CONTACT_WORDS | {"line"},
-        also="minta mintain bagi bagiin share sharein kirim kirimin tukar tukaran tukarin",
+        also=_ID_ASK_WORDS,
         lang="id",
     ),
     # id: "ig kamu apa?", "nomor kamu berapa", "wa mu dong", "igmu apa"
