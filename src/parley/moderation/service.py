@@ -300,6 +300,8 @@ class Console:
                 actor=moderator,
                 ends_at=ends_at,
                 source_ref=source,
+                flag_ref=ref if item.kind is ItemKind.FLAG else None,
+                pool=item.pool,
             )
             details["ban"] = ban.id
             address_ban = await self._ban_address(item, ban, source)
