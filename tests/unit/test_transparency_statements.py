@@ -305,3 +305,19 @@ def test_territorial_scope_setting() -> None:
         Settings(sor_territorial_scope="Atlantis")
     with pytest.raises(ValueError, match="PARLEY_SOR_RULES_URL"):
         Settings(sor_rules_url="javascript:alert(1)")
+
+
+async def test_pages_never_split_a_moment(store: Store) -> None:
+    """A device ban and its address ban share a moment; read a page at a time, however small,
+    the address ban is still folded into its device ban, and nothing is read twice or lost."""
+
+    def key(d: Decision) -> tuple[str, int, bool]:
+        if isinstance(d, AppealOutcome):
+            return ("appeal", d.appeal_id, False)
+        return ("ban", d.ban_id, d.address_too)
+
+    await made_decisions(store)
+    whole = [key(d) async for d in decisions(store, since=START)]
+    assert sum(address for _, _, address in whole) == 3  # the report ban and both vision bans
+    for page in (1, 2, 3):
+        assert [key(d) async for d in decisions(store, since=START, page=page)] == whole
