@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parley.origin import parse_allowed
 from parley.pool import check_language
+from parley.transparency.territory import territorial_scope
 
 
 class Settings(BaseSettings):
@@ -201,6 +202,14 @@ class Settings(BaseSettings):
     appeal_rate: float = Field(1.0, gt=0)  # /api/appeal requests per second per address...
     appeal_burst: float = Field(20.0, ge=1)  # ...with this burst (shared by every node)
 
+    # Transparency (docs/moderation.md, "Transparency"): statements of reasons for the EU's DSA
+    # Transparency Database, the transparency report, response times.
+    sor_territorial_scope: str = "EEA"  # where a ban applies: EEA, EU, or EEA country codes
+    sor_rules_url: str = ""  # the published community rules (https://...), named as the ground
+    # A minor_in_danger report still waiting this long raises an alert (metric, error log line).
+    minor_in_danger_alert_seconds: float = Field(900.0, gt=0)
+    response_time_window: float = Field(86400.0, gt=0)  # p50/p95 time to decision over this
+
     @model_validator(mode="after")
     def _turn_is_complete(self) -> Settings:
         # A half-configured TURN fails every video call quietly; refuse to start instead.
@@ -241,6 +250,16 @@ class Settings(BaseSettings):
                 check_language(language)
             except ValueError as exc:
                 raise ValueError(f"PARLEY_LANGUAGES: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _transparency_parses(self) -> Settings:
+        territorial_scope(self.sor_territorial_scope)  # a typo stops start-up
+        url = self.sor_rules_url.strip()
+        if url and (not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url):
+            raise ValueError(
+                f"PARLEY_SOR_RULES_URL: {url!r} is not an http(s) URL of at most 500 characters"
+            )
         return self
 
     @model_validator(mode="after")

@@ -200,7 +200,7 @@ class VideoModeration:
             log.exception("vision flag not stored")
         self.metrics.flags.labels("vision").inc()
         try:
-            ban = await self.sanctions.after_vision(ident.device, ip, ref or "pending")
+            ban = await self.sanctions.after_vision(ident.device, ip, ref, pool)
         except StoreError:
             log.exception("vision ban not stored")
             return

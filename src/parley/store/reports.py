@@ -17,7 +17,7 @@ from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.pool import Pool
-from parley.store.audit import bounded, plain
+from parley.store.audit import bounded, plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
 from parley.store.evidence import (
@@ -205,12 +205,25 @@ class Reports(Database):
         now: datetime,
     ) -> str:
         ip_columns = [c for c in values if c.endswith("ip_hash") or c.endswith("ip_key_id")]
+        # What came in, kept in the audit log (which the retention purge never deletes): the
+        # transparency report counts notices and detections long after the items are gone.
+        label = "category" if kind is ItemKind.REPORT else "kind"
+        received = {label: values[label], "priority": values["priority"], "pool": values["pool"]}
         for _ in range(_REF_ATTEMPTS):
             ref = new_ref(kind)
             try:
                 async with self._write() as session:
                     session.add(
                         model(ref=ref, created_at=now, status=ItemStatus.OPEN.value, **values)
+                    )
+                    write_audit(
+                        session,
+                        at=now,
+                        actor="user" if kind is ItemKind.REPORT else "system",
+                        action=f"{kind.value}.add",
+                        item_type=kind.value,
+                        item_id=ref,
+                        details=received,
                     )
             except IntegrityError:
                 # A reference clash (30^6 of them: rare): try another.
