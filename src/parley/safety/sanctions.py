@@ -32,6 +32,11 @@ VISION_REASON = (
     "is not allowed here. You cannot chat until the ban ends; a moderator will review the still, "
     "and you can appeal."
 )
+HASH_MATCH_REASON = (
+    "An automatic check found that your video showed an image that is not allowed here "
+    "(reference {ref}). You cannot chat until the ban ends; a moderator will review it, and you "
+    "can appeal."
+)
 ABUSE_REASON = (
     "Your connection repeatedly sent too much, too fast, or broken data. You cannot chat until the "
     "ban ends."
@@ -112,6 +117,20 @@ class Sanctions:
             BanCategory.NUDITY,
             "system:vision",
             self.settings.vision_ban_seconds,
+        )
+
+    async def after_hash_match(
+        self, device: DeviceHash, ip: KeyedIpHash | None, ref: str, category: str
+    ) -> Ban:
+        """A still matched a known-image list: a ban in the list's category (what it holds),
+        whose reasons name the queued item ``ref``."""
+        return await self._ban(
+            device,
+            ip,
+            HASH_MATCH_REASON.format(ref=ref),
+            BanCategory(category),
+            "system:hash-match",
+            self.settings.hash_ban_seconds,
         )
 
     async def after_abuse_close(self, device: DeviceHash, ip: KeyedIpHash | None) -> Ban | None:
