@@ -56,7 +56,7 @@ def test_the_hex_form_is_the_one_threatexchange_and_hma_print() -> None:
     image = jpeg(KNOWN[0])
     with Image.open(io.BytesIO(image)) as decoded:
         bits, quality = pdqhash.compute(np.asarray(decoded.convert("RGB")))
-    as_they_print = "%064x" % int("".join(str(int(b)) for b in bits), 2)
+    as_they_print = format(int("".join(str(int(b)) for b in bits), 2), "064x")
     ours = pdq_of(image)
     assert ours.hex == as_they_print
     assert ours.quality == quality
@@ -179,7 +179,10 @@ def test_headerless_indicator_dump_keeps_the_indicator_id() -> None:
     )
     read = parse_hash_text(text)
     assert read.shape == "csv/tsv without a header"
-    assert read.entries == [(bytes.fromhex(A), "2880742865368386"), (bytes.fromhex(B), "3085240538237227")]
+    assert read.entries == [
+        (bytes.fromhex(A), "2880742865368386"),
+        (bytes.fromhex(B), "3085240538237227"),
+    ]
 
 
 def test_tsv_with_a_header_and_an_id_column() -> None:
