@@ -120,7 +120,7 @@ def create_app(
     # /mod, /api/mod, /appeal: the console reaches live sessions through the gateway's
     # enforcement and the broker, never the gateway itself.
     console = mount_moderation(app, settings, store, broker, metrics, devices, gateway.enforce)
-    app.include_router(build_reports_router(store, devices, settings.report_grace))
+    app.include_router(build_reports_router(store, devices, settings.report_grace, gateway.known))
 
     async def ready() -> bool:
         return await broker.ready() and await store.ping()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from parley import logs
 from parley.config import Settings
+from parley.store.values import HASH_LIST_CATEGORIES
 
 if TYPE_CHECKING:
     import uvicorn
@@ -256,6 +257,73 @@ def _moderator(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _hashes(args: argparse.Namespace) -> int:
+    """``parley hashes import FILE --list NAME`` loads PDQ hashes of known abuse images into a
+    list (made if new); ``list``; ``remove NAME``. Every node applies a change within
+    ``PARLEY_HASH_LIST_POLL`` seconds, without a restart (docs/moderation.md, "Known images")."""
+    import asyncio
+    from pathlib import Path
+
+    from parley.hash_files import HashFileError, read_hash_file
+    from parley.storage import open_store
+    from parley.store import StoreError
+
+    settings = _settings_for_store(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.action == "import":
+        if not args.list or not args.name:
+            print("parley hashes import: give a FILE and --list NAME", file=sys.stderr)
+            return 2
+        try:
+            read = read_hash_file(Path(args.name))
+        except HashFileError as exc:
+            print(f"parley hashes import: {exc}", file=sys.stderr)
+            return 1
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(read.skipped.items()))
+        if read.bad_lines:
+            skipped += f" (lines {', '.join(map(str, read.bad_lines))}...)"
+        if not read.entries:
+            print(
+                f"parley hashes import: no PDQ hash in the file; skipped {skipped}",
+                file=sys.stderr,
+            )
+            return 1
+    elif args.action == "remove" and not args.name:
+        print("parley hashes remove: give the list's NAME", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            if args.action == "list":
+                for h in await store.hash_lists():
+                    print(f"{h.name}\t{h.category}\t{h.entries}\t{h.updated_at.isoformat()}")
+                return 0
+            if args.action == "remove":
+                if await store.remove_hash_list(args.name, actor="cli"):
+                    print(f"removed hash list {args.name}")
+                    return 0
+                print(f"parley hashes remove: no hash list named {args.name!r}", file=sys.stderr)
+                return 1
+            done = await store.import_hashes(
+                args.list, read.entries, actor="cli", category=args.category,
+                replace=args.replace,
+            )  # fmt: skip
+            print(
+                f"list {done.list.name} ({done.list.category}): {done.list.entries} hashes, "
+                f"{done.added} new, {done.already} there already; read as {read.shape}"
+                + (f"; skipped {skipped}" if skipped else "")
+            )
+            return 0
+        except StoreError as exc:
+            print(f"parley hashes: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 def _moment(text: str) -> datetime:
     """A command-line date (``2025-07-01``) or time (``2025-07-01T12:00:00+02:00``; UTC when
     no offset is given), as an aware datetime."""
@@ -420,6 +488,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
         p.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
         p.set_defaults(func=_transparency)
+    hashes = sub.add_parser(
+        "hashes",
+        help="manage the lists of PDQ hashes of known abuse images that stills are matched "
+        "against (import FILE --list NAME, list, remove NAME)",
+    )
+    hashes.add_argument("action", choices=["import", "list", "remove"])
+    hashes.add_argument("name", nargs="?", default="", help="import: the FILE; remove: the list")
+    hashes.add_argument("--list", dest="list", default="", help="import: the list's name")
+    hashes.add_argument(
+        "--category",
+        choices=list(HASH_LIST_CATEGORIES),
+        default=None,
+        help="what the list holds, the category of the ban a match brings (new lists: "
+        f"{HASH_LIST_CATEGORIES[0]})",
+    )
+    hashes.add_argument(
+        "--replace", action="store_true", help="import: the list holds only this file's hashes"
+    )
+    hashes.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
+    hashes.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
+    hashes.set_defaults(func=_hashes)
     return parser
 
 

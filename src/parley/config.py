@@ -163,6 +163,14 @@ class Settings(BaseSettings):
     vision_frame_rate: float = Field(2.0, gt=0)  # token bucket for `frame` messages
     vision_frame_burst: float = Field(4.0, ge=1)
 
+    # Known abuse images (docs/moderation.md, "Known images"): every still the server receives (a
+    # vision sample, a report's still) is hashed with PDQ and matched against the operator's
+    # lists (`parley hashes import`). Distance and quality: the recommendations of PDQ's authors.
+    hash_match_distance: int = Field(31, ge=0, le=63)  # bits of 256 that may differ
+    hash_min_quality: int = Field(50, ge=0, le=100)  # PDQ quality below this never matches
+    hash_list_poll: float = Field(5.0, gt=0, le=3600)  # seconds between looks for list changes
+    hash_ban_seconds: float = Field(30 * 86400.0, gt=0)  # ban after a match (then a human looks)
+
     # Retention (parley purge)
     retention_days: float = Field(30.0, gt=0)
     legal_hold_days: int = Field(365, ge=365)

@@ -84,7 +84,7 @@ async def report(
 
 async def test_ping_and_revision(store: Store) -> None:
     assert await store.ping()
-    assert await store.schema_revision() == "0002"
+    assert await store.schema_revision() == "0003"
 
 
 async def test_sqlite_runs_wal_full_sync_with_foreign_keys(tmp_path: Path) -> None:
@@ -878,6 +878,8 @@ async def test_there_is_no_table_for_unreported_chat() -> None:
         "moderators",
         "ip_keys",
         "age_refusals",
+        "hash_lists",  # PDQ hashes of known images (32 bytes and a list's reference each)
+        "hash_entries",
     }
     transcript_columns = [
         (t.name, c.name)

@@ -63,7 +63,7 @@ async def test_report_as_json_csv_and_files(data_dir: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     name = "transparency-report-2030-03-01-2030-03-31"
     assert json.loads((out / f"{name}.json").read_text()) == expected
-    assert list(csv.reader((out / f"{name}.csv").open())) == rows
+    assert list(csv.reader(io.StringIO((out / f"{name}.csv").read_text()))) == rows
     assert done.stdout.split() == [str(out / f"{name}.json"), str(out / f"{name}.csv")]
 
 

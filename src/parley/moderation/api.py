@@ -29,6 +29,7 @@ from parley.moderation.service import (
     BAN_PRESETS,
     Console,
     ConsoleError,
+    still_restricted,
 )
 from parley.problem import Problem
 from parley.quotas.base import Quotas
@@ -175,6 +176,10 @@ class ItemOut(BaseModel):
     reported: str
     transcript: list[Line]
     frame_sha256: str | None
+    # Only admins may open the still (minor pool, or it matched a list of known abuse images).
+    still_restricted: bool = False
+    # What raised a flag: a classifier's detections, a known-image list and the distance, ...
+    details: dict[str, Any] | None = None
     history: HistoryOut
 
 
@@ -456,6 +461,8 @@ def build_api(
                 for x in it.transcript
             ],
             frame_sha256=it.frame_sha256,
+            still_restricted=still_restricted(it),
+            details=it.details,
             history=HistoryOut(
                 reports=[QueueItemOut.of(x) for x in h.reports],
                 flags=[QueueItemOut.of(x) for x in h.flags],

@@ -133,8 +133,9 @@ def _reason(reason: str) -> str:
 
 
 def still_restricted(item: Item) -> bool:
-    """A still from the minor pool may show a child: only admins may open it."""
-    return Pool.parse(item.pool).minor
+    """A still from the minor pool may show a child, and one that matched a list of known abuse
+    images (``restricted``, in any pool) very likely does: only admins may open either."""
+    return item.restricted or Pool.parse(item.pool).minor
 
 
 def still_allowed(item: Item, *, admin: bool) -> bool:
@@ -144,6 +145,12 @@ def still_allowed(item: Item, *, admin: bool) -> bool:
 
 
 def ban_category(item: Item) -> BanCategory:
+    if item.kind is ItemKind.FLAG and item.category == "hash_match" and item.details:
+        # What the matched list holds (parley hashes import --category).
+        try:
+            return BanCategory(str(item.details.get("list_category")))
+        except ValueError:
+            return BanCategory.OTHER
     if item.kind is ItemKind.FLAG:
         return _FLAG_BAN_CATEGORY.get(item.category, BanCategory.OTHER)
     try:
@@ -396,7 +403,9 @@ class Console:
             await self.store.audit(
                 actor=moderator, action="item.still_refused", item_type=kind, item_id=ref
             )
-            raise ConsoleError(403, "stills from the minor pool are restricted to admins")
+            raise ConsoleError(
+                403, "stills from the minor pool or of known abuse images are for admins only"
+            )
         await self.store.audit(
             actor=moderator,
             action="item.still_viewed",

@@ -33,6 +33,11 @@ VISION_REASON = (
     "is not allowed here. You cannot chat until the ban ends; a moderator will review the still, "
     "and you can appeal."
 )
+HASH_MATCH_REASON = (
+    "An automatic check found that your video showed an image that is not allowed here "
+    "(reference {ref}). You cannot chat until the ban ends; a moderator will review it, and you "
+    "can appeal."
+)
 ABUSE_REASON = (
     "Your connection repeatedly sent too much, too fast, or broken data. You cannot chat until the "
     "ban ends."
@@ -117,6 +122,23 @@ class Sanctions:
             BanCategory.NUDITY,
             "system:vision",
             self.settings.vision_ban_seconds,
+            flag=ref,
+            pool=pool,
+        )
+
+    async def after_hash_match(
+        self, device: DeviceHash, ip: KeyedIpHash | None, ref: str | None, category: str, pool: Pool
+    ) -> Ban:
+        """A still matched a known-image list: a ban in the list's category (what it holds),
+        whose reasons name the queued flag ``ref`` (None when it could not be stored), and
+        which records that flag, so that its statement of reasons says it was a hash match."""
+        return await self._ban(
+            device,
+            ip,
+            HASH_MATCH_REASON.format(ref=ref or "pending"),
+            BanCategory(category),
+            "system:hash-match",
+            self.settings.hash_ban_seconds,
             flag=ref,
             pool=pool,
         )

@@ -172,10 +172,12 @@ class Reports(Database):
         priority: int | None = None,
         details: dict[str, Any] | None = None,
         device_ip: KeyedIpHash | None = None,
+        restricted: bool = False,
         now: datetime | None = None,
     ) -> str:
         """Store an automatic flag (``F-...``) for review. In its transcript, "reported" lines
-        are the flagged device's, "reporter" lines the other party's."""
+        are the flagged device's, "reporter" lines the other party's. ``restricted``: only admins
+        may open its still, whatever the pool."""
         try:
             flag_kind = FlagKind(kind)
         except ValueError as exc:
@@ -194,8 +196,26 @@ class Reports(Database):
             "frame": image,
             "frame_sha256": digest,
             "details": details,
+            "restricted": restricted,
         }
         return await self._insert_item(FlagRow, ItemKind.FLAG, values, moment(now))
+
+    async def restrict_still(self, ref: str) -> bool:
+        """From now on only admins may open the still of report or flag ``ref`` (it matched a
+        list of known abuse images); True if it was not restricted already."""
+        kind = kind_of_ref(ref)
+        if kind is None:
+            return False
+        model = ReportRow if kind is ItemKind.REPORT else FlagRow
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(model.ref == ref, model.restricted.is_(False))
+                .values(restricted=True)
+                .execution_options(synchronize_session=False)
+            )
+            changed = getattr(result, "rowcount", 0)
+        return bool(changed == 1)
 
     async def _insert_item(
         self,
