@@ -75,12 +75,12 @@ from bench.servers import (
     HOST,
     ROOT,
     Server,
-    free_port,
     parley_server,
     raise_nofile,
     stop_all,
 )
 from bench.wsclient import QueueClient, text_frame
+from harness.server import free_port
 
 RESULTS_DIR = ROOT / "bench" / "results"
 STOP_FRAME = text_frame(b'{"type":"stop"}')

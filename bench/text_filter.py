@@ -177,7 +177,7 @@ def throughput(
 
 
 def hostile_worst_ms() -> tuple[str, float]:
-    """The slowest 1,000-character hostile line (see tests/test_text_filter.py)."""
+    """The slowest 1,000-character hostile line (see tests/unit/test_text_filter.py)."""
     units = ["1", "1 ", "0812-", "(.", "a@", "a at ", "x dot ", "x.com ", "sc: ", "@ab_1.", "s3nd "]
     worst = ("", 0.0)
     for unit in units:

@@ -44,22 +44,20 @@ from pathlib import Path
 from typing import Any
 
 from bench.video_connect import (
-    CHROMIUM,
     FIND_SELECTED_PAIR_JS,
     IN_NETNS_ENV,
     RESULTS_DIR,
-    Proc,
+    Stoppable,
     chromium,
     chromium_version,
     git_commit,
     log,
-    loopback_only,
     reexec_in_netns,
     start_coturn,
     start_parley,
     start_video_pair,
-    turnserver_binary,
 )
+from harness.components import CHROMIUM, loopback_only_netns, turnserver_binary
 
 #: Per packet on the wire beyond what getStats counts: TURN ChannelData (4) + UDP (8) + IPv4 (20).
 WIRE_OVERHEAD_BYTES = 4 + 8 + 20
@@ -119,9 +117,9 @@ def coturn_rates(log_text: str) -> dict[str, dict[str, float]]:
 
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     secret = secrets.token_hex(32)
-    procs: list[Proc] = []
+    procs: list[Stoppable] = []
     try:
-        coturn, turn_url = start_coturn(workdir, secret, verbose=True)
+        coturn, turn_url = start_coturn(workdir, secret)
         procs.append(coturn)
         env = {"PARLEY_TURN_URLS": turn_url, "PARLEY_TURN_SECRET": secret}
         server, url = start_parley(workdir, env)
@@ -241,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(raw)
     if args.seconds <= 0 or args.warmup < 0:
         ap.error("--seconds must be positive and --warmup not negative")
-    if not loopback_only():
+    if not loopback_only_netns():
         if os.environ.get(IN_NETNS_ENV) == "1":
             log("turn_bandwidth: still not in a loopback-only namespace after unshare")
             return 2

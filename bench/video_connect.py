@@ -34,38 +34,22 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import summarize
+from bench.common import summarize  # importing bench puts tests/ on sys.path (harness)
+from harness.components import CHROMIUM, CHROMIUM_ARGS, loopback_only_netns, turnserver_binary
+from harness.server import ServerHandle, start_server
+from harness.services import TurnHandle, start_turn
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
-CHROMIUM = "/usr/bin/chromium"
-# docs/design.md, "Testing on our machines" (the same list as tests/harness/components.py).
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
 NETNS_SCRIPT = 'ip link set lo up && exec "$@"'
 IN_NETNS_ENV = "PARLEY_BENCH_IN_NETNS"
 # Many chats from one address in a short time: lift the per-session start/next bucket.
@@ -103,15 +87,6 @@ def log(msg: str) -> None:
 # ---- the namespace ------------------------------------------------------------------------------
 
 
-def loopback_only() -> bool:
-    """Does this process's network namespace hold only ``lo``? (/proc, not /sys: see harness)."""
-    try:
-        text = Path("/proc/self/net/dev").read_text()
-    except OSError:
-        return False
-    return {ln.split(":", 1)[0].strip() for ln in text.splitlines()[2:] if ":" in ln} == {"lo"}
-
-
 def reexec_in_netns(argv: list[str], module: str = "bench.video_connect") -> int:
     """Run ``python -m module argv`` again inside a fresh loopback-only network namespace."""
     name = module.rpartition(".")[2]
@@ -126,105 +101,24 @@ def reexec_in_netns(argv: list[str], module: str = "bench.video_connect") -> int
 
 
 # ---- processes under test -----------------------------------------------------------------------
+# The test harness's own launchers (tests/harness): the same server environment and coturn
+# recipe as the tests, so a benchmark measures what the tests check.
+
+Stoppable = ServerHandle | TurnHandle
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def start_parley(workdir: Path, extra_env: dict[str, str]) -> tuple[ServerHandle, str]:
+    handle = start_server(workdir, {**SERVER_ENV, **extra_env})
+    return handle, handle.url
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-
-    def tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-
-def spawn(name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> Proc:
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=env, cwd=workdir, start_new_session=True,
-        )  # fmt: skip
-    return Proc(name, proc, log_path)
-
-
-def wait_until(check: Any, what: str, proc: Proc, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise RuntimeError(f"{what}: exited with {proc.proc.returncode}\n{proc.tail()}")
-        with contextlib.suppress(OSError):
-            if check():
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what}: not up within {timeout:.0f} s\n{proc.tail()}")
-
-
-def start_parley(workdir: Path, extra_env: dict[str, str]) -> tuple[Proc, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env.update(SERVER_ENV)
-    env.update(extra_env)
-    env["PARLEY_DATA_DIR"] = str(workdir / "data")
-    argv = [sys.executable, "-m", "parley", "serve", "--host", HOST, "--port", str(port)]
-    proc = spawn("parley", argv, workdir, env)
-    url = f"http://{HOST}:{port}"
-
-    def healthy() -> bool:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
-            return bool(r.status == 200)
-
-    wait_until(healthy, "parley serve", proc)
-    return proc, url
-
-
-def turnserver_binary() -> str | None:
-    found = shutil.which("turnserver")
-    if found:
-        return found
-    return "/usr/bin/turnserver" if os.access("/usr/bin/turnserver", os.X_OK) else None
-
-
-def start_coturn(workdir: Path, secret: str, *, verbose: bool = False) -> tuple[Proc, str]:
-    """coturn on loopback; ``verbose`` (-v) adds per-allocation usage lines to turn.log."""
-    binary = turnserver_binary() or "turnserver"
-    port = free_port()
-    argv = [
-        binary, "-n", f"--listening-ip={HOST}", f"--relay-ip={HOST}", f"--listening-port={port}",
-        "--min-port=49160", "--max-port=49200", "--use-auth-secret",
-        f"--static-auth-secret={secret}", "--realm=parley.bench", "--no-tls", "--no-dtls",
-        "--no-cli", "--allow-loopback-peers", f"--userdb={workdir / 'turndb'}",
-        f"--pidfile={workdir / 'turn.pid'}", f"--log-file={workdir / 'turn.log'}", "--simple-log",
-        *(["-v"] if verbose else []),
-    ]  # fmt: skip
-    proc = spawn("coturn", argv, workdir)
-
-    def listening() -> bool:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-
-    wait_until(listening, "turnserver", proc)
-    return proc, f"turn:{HOST}:{port}?transport=udp"
+def start_coturn(workdir: Path, secret: str) -> tuple[TurnHandle, str]:
+    """coturn on loopback (-v: per-allocation usage lines in ``workdir/turn.log``)."""
+    binary = turnserver_binary()
+    if binary is None:
+        raise RuntimeError("no turnserver binary (apt-get install coturn)")
+    handle = start_turn(binary, workdir, secret=secret, realm="parley.bench")
+    return handle, handle.url
 
 
 # ---- one pair -----------------------------------------------------------------------------------
@@ -311,7 +205,7 @@ async def chromium(path: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
         try:
             yield browser
         finally:
@@ -407,7 +301,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "params": {"pairs": args.pairs, "parallel": args.parallel, "setups": args.setups},
         "setups": {},
     }
-    procs: list[Proc] = []
+    procs: list[Stoppable] = []
     try:
         async with chromium(args.chromium) as browser:
             for setup in args.setups:
@@ -458,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pairs < 1 or args.parallel < 1:
         ap.error("--pairs and --parallel must be at least 1")
 
-    if not loopback_only():
+    if not loopback_only_netns():
         if os.environ.get(IN_NETNS_ENV) == "1":
             log("video_connect: still not in a loopback-only namespace after unshare; giving up")
             return 2

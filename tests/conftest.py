@@ -13,8 +13,15 @@ Fixtures:
     loopback_netns    wraps an argv to run in a fresh loopback-only network namespace
     artifacts_dir     tests/artifacts/ (gitignored; CI keeps server logs of failed tests there)
 
-Tests marked ``netns`` (WebRTC between browsers) run only inside a loopback-only network namespace
-(scripts/test gives them a second pytest run under ``unshare -n``); elsewhere they skip.
+Tests live in one directory per tier, and the directory is what selects them (scripts/test):
+    unit/      no Parley server: pure code, or the store / quotas / pipeline on a real component
+    server/    one real server (``parley serve`` in a subprocess, or an app served in-process)
+               with clients over real HTTP and WebSockets
+    browser/   headless Chromium on the page (marked ``browser`` here)
+    cluster/   several nodes on one Redis, nginx in front
+    webrtc/    WebRTC between browsers, only inside a loopback-only network namespace (marked
+               ``browser`` and ``netns`` here; scripts/test runs them under ``unshare -n``,
+               elsewhere they skip)
 
 A fixture whose component is missing skips the test, or fails it under ``CI=true``. Under
 ``CI=true`` any other skip fails too, unless the test is marked ``@pytest.mark.ci_may_skip``.
@@ -44,9 +51,12 @@ from parley.store import Store
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-pytest_plugins = ["pytester"]  # tests/test_harness.py runs pytest on small test files
+pytest_plugins = ["pytester"]  # tests/unit/test_harness.py runs pytest on small test files
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+TESTS = Path(__file__).resolve().parent
+ARTIFACTS = TESTS / "artifacts"
+#: The marks a tier's directory gives every test in it.
+TIER_MARKS: dict[str, tuple[str, ...]] = {"browser": ("browser",), "webrtc": ("browser", "netns")}
 
 #: Environment of the session ``server`` and the default for ``server_factory`` servers.
 TEST_SERVER_ENV: dict[str, str] = {
@@ -57,10 +67,11 @@ TEST_SERVER_ENV: dict[str, str] = {
     # tests about it turn it on (tests/test_vision*.py), the rest start fast.
     "PARLEY_VISION": "off",
     # Exact "online" on the public status and welcome, for the tests that count people; the
-    # default rounding (10) is tested in tests/test_pages.py.
+    # default rounding (10) is tested in tests/server/test_pages.py.
     "PARLEY_PUBLIC_ONLINE_STEP": "1",
     # Most tests match teens with teens, as a site that opened its minor pool does; the default
-    # (closed under `declared`) is tested in tests/test_policy.py and tests/test_safety.py.
+    # (closed under `declared`) is tested in tests/unit/test_policy.py and
+    # tests/server/test_safety.py.
     "PARLEY_MINOR_POOL_OPEN": "true",
 }
 
@@ -68,10 +79,17 @@ TEST_SERVER_ENV: dict[str, str] = {
 # ---- hooks ---------------------------------------------------------------------------------
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "ci_may_skip: this test may skip even under CI=true (give a reason)"
-    )
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> Generator[None, pytest.Module | None, pytest.Module | None]:
+    """Mark a module by its tier's directory, so that no file has to repeat it."""
+    module = yield
+    if module is not None and module_path.is_relative_to(TESTS):
+        tier = module_path.relative_to(TESTS).parts[0]
+        for mark in TIER_MARKS.get(tier, ()):
+            module.add_marker(getattr(pytest.mark, mark))
+    return module
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

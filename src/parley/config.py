@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parley.origin import parse_allowed
+from parley.pool import check_language
 
 
 class Settings(BaseSettings):
@@ -231,6 +232,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _origins_parse(self) -> Settings:
         parse_allowed(self.allowed_origins)  # a typo stops start-up
+        return self
+
+    @model_validator(mode="after")
+    def _languages_name_pools(self) -> Settings:
+        for language in self.language_set:  # each names a pool: a bad one stops start-up
+            try:
+                check_language(language)
+            except ValueError as exc:
+                raise ValueError(f"PARLEY_LANGUAGES: {exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from parley.broker.base import BrokerStats
+from parley.pool import Pool
 
 MATCH_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -170,15 +171,15 @@ class Metrics:
         self.registry.register(_Live(lambda: (self.ready, self.latest)))
         self.registry.register(_TextUnread())
 
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
-        self.matches.labels(pool).inc()
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None:
+        self.matches.labels(str(pool)).inc()
         for w in waits:
             self.time_to_match.observe(w)
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
-        self.question_rooms.labels(pool).inc()
+        self.question_rooms.labels(str(pool)).inc()
         self.question_wait.labels("asker").observe(asker_wait)
         for w in discusser_waits:
             self.question_wait.labels("discusser").observe(w)

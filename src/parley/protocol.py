@@ -16,7 +16,7 @@ from msgspec import UNSET, UnsetType
 PROTOCOL_VERSION = 1
 
 Mode = Literal["text", "video", "question", "discuss"]
-Role = Literal["offerer", "answerer"]
+SdpRole = Literal["offerer", "answerer"]  # who sends the WebRTC (SDP) offer
 # Question mode (Omegle's spy mode): the asker's seat and the two discussers' seats in a room.
 Seat = Literal["asker", "stranger1", "stranger2"]
 Discusser = Literal["stranger1", "stranger2"]
@@ -55,7 +55,7 @@ class ErrorCode(enum.StrEnum):
     SERVER_BUSY = "server_busy"
     BAD_QUESTION = "bad_question"
     WATCH_ONLY = "watch_only"
-    MODE_UNAVAILABLE = "mode_unavailable"
+    MODE_UNAVAILABLE = "mode_unavailable"  # no longer sent: every broker forms rooms
     BAD_FRAME_IMAGE = "bad_frame_image"  # a video still that is not a JPEG, too big or too large
 
 
@@ -248,7 +248,7 @@ class Waiting(_Server, tag="waiting", frozen=True):
 class Matched(_Server, tag="matched", frozen=True):
     pair: str  # in question mode: the room id, the same for all three
     common: list[str]
-    role: Role  # in question mode always "answerer", and meaningless
+    role: SdpRole  # in question mode always "answerer", and meaningless
     seat: Seat | UnsetType = UNSET
     question: str | UnsetType = UNSET
 

@@ -13,9 +13,7 @@ figures"): an adult who learns that a teenager just arrived knows when to lie ab
 
 from __future__ import annotations
 
-from parley.safety.age import Band
-
-_PUBLIC_PREFIX = f"{Band.ADULT}:"
+from parley.pool import Band, Pool
 
 
 def public_online(online: int, step: int) -> int:
@@ -25,4 +23,4 @@ def public_online(online: int, step: int) -> int:
 
 def public_waiting(waiting: dict[str, int]) -> dict[str, int]:
     """The adult pools of ``waiting``; every other pool is left out."""
-    return {pool: n for pool, n in waiting.items() if pool.startswith(_PUBLIC_PREFIX)}
+    return {pool: n for pool, n in waiting.items() if Pool.parse(pool).band is Band.ADULT}

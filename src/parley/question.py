@@ -8,7 +8,7 @@ checks what a client sends about them, before anything reaches the broker.
 
 from __future__ import annotations
 
-from parley.broker.base import Evidence, Side
+from parley.broker.base import Evidence
 from parley.protocol import (
     QUESTION_MAX_CHARS,
     QUESTION_MIN_CHARS,
@@ -18,18 +18,11 @@ from parley.protocol import (
 )
 from parley.safety.text import clean_message, line_signals, screen_line
 
-#: hello modes of question mode, and the queue each one waits in.
-SIDES: dict[str, Side] = {"question": "asker", "discuss": "discusser"}
-
 _LENGTH = f"Ask a question of {QUESTION_MIN_CHARS} to {QUESTION_MAX_CHARS} characters."
 _REFUSED = (
     "This question can't be asked in teen chats: it asks about age, where someone lives, "
     "pictures, secrets, gifts or meeting up. Please ask something else."
 )
-
-
-def side_of(mode: str) -> Side | None:
-    return SIDES.get(mode)
 
 
 def check_question(raw: str | None, *, minor: bool, mask: bool) -> tuple[str, tuple[str, ...]]:

@@ -13,18 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
+from parley.problem import Problem
 from parley.safety.devices import DeviceTokens
 from parley.store import InvalidInput, Store, device_hash
 
 MAX_UPLOAD_BYTES = 64 * 1024
 DEVICE_HEADER = "X-Parley-Device"
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 def _problem(status: int, detail: str) -> JSONResponse:
@@ -104,7 +100,7 @@ def build_reports_router(store: Store, devices: DeviceTokens, report_grace: floa
         if media != "image/jpeg":
             return _problem(415, "a still must be a JPEG image (Content-Type: image/jpeg)")
         try:
-            attached = await store.attach_frame(
+            attached = await store.attach_still(
                 ref, device_hash(x_parley_device), frame, within=within
             )
         except InvalidInput:  # the store decodes the whole file (parley.jpeg.reencode)

@@ -1,9 +1,9 @@
 """The broker's matching invariants as one hypothesis state machine, for any backend.
 
 :class:`BrokerMachine` holds every rule (connect, gather_for_a_room, start, next, stop,
-disconnect, block, relay, timers) and every invariant once; tests/test_invariants.py runs it on
-one ``memory://`` broker and tests/test_redis_broker.py on two Redis nodes. A subclass says only
-what differs between backends:
+disconnect, block, relay, timers) and every invariant once; tests/unit/test_invariants.py runs
+it on one ``memory://`` broker and tests/cluster/test_redis_broker.py on two Redis nodes. A
+subclass says only what differs between backends:
 
 - :meth:`BrokerMachine.make_brokers`: the brokers ("nodes"), started and closed here; session
   ``sN`` lives on node ``N % len(nodes)``, so on two nodes pairs and rooms span them;
@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from msgspec import UnsetType
 
-from parley.broker.base import Broker, Outcome, Side, Ticket, room_key
+from parley.broker.base import Broker, Outcome, Ticket
+from parley.pool import Pool
 from parley.protocol import (
     Matched,
     Notice,
@@ -86,11 +87,11 @@ class Person:
 class CheckedWaits:
     """Match observer: every reported wait is non-negative."""
 
-    def matched(self, pool: str, waits: tuple[float, float]) -> None:
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None:
         assert all(w >= 0 for w in waits)
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
         assert asker_wait >= 0 and all(w >= 0 for w in discusser_waits)
 
@@ -157,9 +158,9 @@ class BrokerMachine(RuleBasedStateMachine):
             self.loop.run_until_complete(node.close())
         self.loop.close()
 
-    def blocked_before(self, pid: str, a: str, b: str) -> bool:
-        """Did devices a and b block each other before pair/room ``pid`` was formed?"""
-        known = self.formed.setdefault(pid, len(self.blocked))
+    def blocked_before(self, pair_id: str, a: str, b: str) -> bool:
+        """Did devices a and b block each other before pair/room ``pair_id`` was formed?"""
+        known = self.formed.setdefault(pair_id, len(self.blocked))
         return self.blocked.get(frozenset((a, b)), known) < known
 
     def fits(self, a: Ticket, b: Ticket) -> bool:
@@ -184,13 +185,13 @@ class BrokerMachine(RuleBasedStateMachine):
         person = Person()
         self.people[session] = person
         me = f"d{device}"
-        mode = pool.split(":")[1]
-        if mode in ("question", "discuss"):  # as the gateway builds it: no interests there
-            side: Side = "asker" if mode == "question" else "discusser"
+        parsed = Pool.parse(pool)
+        side = parsed.side
+        if side is not None:  # as the gateway builds it: no interests there
             question = f"question of {session}?" if side == "asker" else None
-            self.tickets[session] = Ticket(session, me, pool, side=side, question=question)
+            self.tickets[session] = Ticket(session, me, parsed, side=side, question=question)
         else:
-            self.tickets[session] = Ticket(session, me, pool, tuple(interests), fallback)
+            self.tickets[session] = Ticket(session, me, parsed, tuple(interests), fallback)
         # As the gateway does: durable blocks are loaded from the store at attach.
         blocked = frozenset(d for pair in self.blocked if me in pair for d in pair if d != me)
         self.run(self.node(session).attach(session, me, person, blocked))
@@ -312,18 +313,18 @@ class BrokerMachine(RuleBasedStateMachine):
 
     @invariant()
     def pairs_are_same_pool_and_allowed(self) -> None:
-        for pid, (a, b) in self.state().pairs.items():
+        for pair_id, (a, b) in self.state().pairs.items():
             ta, tb = self.tickets[a], self.tickets[b]
             assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
             assert ta.device != tb.device, "matched with own device"
-            assert not self.blocked_before(pid, ta.device, tb.device), "matched a block"
+            assert not self.blocked_before(pair_id, ta.device, tb.device), "matched a block"
 
     @invariant()
     def rooms_are_one_band_and_allowed(self) -> None:
         for rid, room in self.state().rooms.items():
             assert 2 <= len(room) <= 3 and "stranger1" in room and "stranger2" in room, room
             tickets = {seat: self.tickets[s] for seat, s in room.items()}
-            keys = {room_key(t.pool) for t in tickets.values()}
+            keys = {t.pool.room for t in tickets.values()}
             assert len(keys) == 1, f"room {rid} spans bands or languages: {keys}"
             for seat, t in tickets.items():
                 assert t.side == ("asker" if seat == "asker" else "discusser"), (seat, t)
@@ -356,9 +357,7 @@ class BrokerMachine(RuleBasedStateMachine):
     def no_room_is_left_unformed(self) -> None:
         tickets = [self.tickets[s] for s in self.state().room_queued]
         for a in (t for t in tickets if t.side == "asker"):
-            near = [
-                t for t in tickets if t.side == "discusser" and room_key(t.pool) == room_key(a.pool)
-            ]
+            near = [t for t in tickets if t.side == "discusser" and t.pool.room == a.pool.room]
             ok = [d for d in near if self.fits(a, d)]
             for i, d1 in enumerate(ok):
                 for d2 in ok[i + 1 :]:

@@ -167,7 +167,7 @@ def _bind_race(log: str) -> bool:
 
 #: Every test client comes from 127.0.0.1, so per-address budgets (reports, new device tokens)
 #: and the per-address under-age memory would be one for a whole module's tests. Lifted here
-#: unless a test passes its own (tests/test_trust_abuse.py does, through a trusted proxy).
+#: unless a test passes its own (tests/server/test_trust_abuse.py does, through a trusted proxy).
 LOOPBACK_BUDGETS: dict[str, object] = {
     "PARLEY_REPORT_ADDRESS_BURST": 100_000,
     "PARLEY_DEVICE_MINT_BURST": 100_000,

@@ -4,21 +4,29 @@ On PostgreSQL a store lives in a schema of its own, ``parley_test_<pid>_<random>
 test session and dropped after it; nothing else in the database is touched. Migrating takes ~0.1 s,
 so the ``store`` fixture (conftest.py) does not migrate per test: it copies a migrated SQLite file
 (:class:`SqliteTemplate`) or empties the session's migrated schema (:class:`SharedSchema`).
+
+Also the store tests' shared values: a JPEG, device hashes, transcript lines, and ``target``,
+a fresh database of a test's own (for migrations, several nodes and crashes).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
+from PIL import Image
 from sqlalchemy import NullPool
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from parley.store import Store
+from parley.store import DeviceHash, Store, TranscriptLine, device_hash
 from parley.store.models import Base
 
 #: Every store test runs on both.
@@ -106,3 +114,65 @@ async def migrated_sqlite_template(folder: Path) -> SqliteTemplate:
     finally:
         await store.close()  # checkpoints the WAL into the main file
     return SqliteTemplate(path)
+
+# The store tests' shared values and fresh databases (was harness/stores.py).
+
+
+def _solid_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 80, 40)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+#: A tiny real JPEG. The store decodes and re-encodes every still (issue 13, finding 9); a solid
+#: image written by Pillow at the store's quality comes back byte for byte, so tests can compare.
+JPEG = _solid_jpeg()
+
+
+def dev(name: str) -> DeviceHash:
+    """The stored form of a made-up device token."""
+    return device_hash(f"d_{name}.{hashlib.sha256(name.encode()).hexdigest()[:8]}")
+
+
+def lines(*texts: str, start: float = 1_700_000_000.0) -> list[TranscriptLine]:
+    out: list[TranscriptLine] = []
+    for i, text in enumerate(texts):
+        out.append({"t": start + i, "from": "reported" if i % 2 else "reporter", "text": text})
+    return out
+
+
+class Target:
+    """Where a store lives: a URL, plus the schema on PostgreSQL."""
+
+    def __init__(self, backend: str, url: str, schema: str | None) -> None:
+        self.backend = backend
+        self.url = url
+        self.schema = schema
+
+    async def open(self, **kwargs: Any) -> Store:
+        return await Store.open(self.url, schema=self.schema, **kwargs)
+
+
+def postgres_url_or_skip(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue("postgres_url")  # skips (fails under CI) when absent
+    return url
+
+
+@asynccontextmanager
+async def target(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Target]:
+    """An empty database for one test (not migrated)."""
+    if backend == "sqlite":
+        yield Target(backend, f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}", None)
+        return
+    url = postgres_url_or_skip(request)
+    async with pg_schema(url) as schema:
+        yield Target(backend, url, schema)
+
+
+def sqlite_files(path: Path) -> Iterator[Path]:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            yield p

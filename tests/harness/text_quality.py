@@ -1,6 +1,6 @@
 """Per-language quality of the text filter on the labelled corpora in ``tests/data/``.
 
-Shared by ``tests/test_text_languages.py`` (which asserts the held-out floors) and
+Shared by ``tests/unit/test_text_languages.py`` (which asserts the held-out floors) and
 ``bench/text_filter.py`` (which prints the figures). Each language has a TUNING set, used while
 writing the rules, and a HELD-OUT set, written after the rules were frozen and never tuned on:
 

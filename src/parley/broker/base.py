@@ -13,13 +13,11 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Protocol
 
+from parley.pool import Pool, Side
 from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage
 from parley.quotas.base import Quotas
-
-#: Question mode: which of a room pool's two queues a ticket waits in.
-Side = Literal["asker", "discusser"]
 
 #: Told to both discussers when the asker leaves their room (``notice`` ``asker_left``).
 ASKER_LEFT = "The person who asked the question has left. Nobody is watching now; carry on."
@@ -33,27 +31,21 @@ class Mailbox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """A request to be matched. ``pool`` is "band:mode:language"; pools never mix."""
+    """A request to be matched. Pools never mix."""
 
     session: str
     device: str
-    pool: str
+    pool: Pool
     interests: tuple[str, ...] = ()
     fallback: bool = True
     # Question mode: the side whose queue this waits in, and the asker's (screened) question.
-    # Both sides' pools ("band:question:lang", "band:discuss:lang") form rooms together.
+    # Both sides' pools (modes question and discuss) of one ``Pool.room`` form rooms together.
     side: Side | None = None
     question: str | None = None
 
 
-def room_key(pool: str) -> str:
-    """The band and language a question-mode pool belongs to: rooms never span two of these."""
-    band, _mode, language = pool.split(":")
-    return f"{band}:{language}"
-
-
 @dataclass(frozen=True, slots=True)
-class Line:
+class ChatLine:
     """One chat line of a pair's evidence ring buffer."""
 
     at: float  # unix time
@@ -76,12 +68,12 @@ class Evidence:
     """What a report attaches: who was in the pair and its last lines, both sides."""
 
     pair: str
-    pool: str
+    pool: Pool
     reporter: str  # session ids
     reported: str
     reporter_device: str
     reported_device: str
-    lines: tuple[Line, ...]
+    lines: tuple[ChatLine, ...]
     live: bool  # False: the pair already ended (reported within the grace period)
     # Question mode: everyone who sat in the room, and the reporter's seat. ``reported`` is
     # the other discusser (for the asker: stranger1) until ``about`` names someone else.
@@ -110,10 +102,10 @@ def other_discusser(seat: str) -> Discusser:
 
 def room_evidence(
     pair: str,
-    pool: str,
+    pool: Pool,
     session: str,
     members: tuple[Member, ...],
-    lines: tuple[Line, ...],
+    lines: tuple[ChatLine, ...],
     *,
     live: bool,
 ) -> Evidence | None:
@@ -163,7 +155,6 @@ class Outcome(enum.Enum):
     BAD_STATE = "bad_state"
     UNAVAILABLE = "unavailable"  # backend down; retry later
     WATCH_ONLY = "watch_only"  # the asker of a question room tried to send
-    MODE_UNAVAILABLE = "mode_unavailable"  # this backend cannot form question rooms
 
 
 @dataclass(slots=True)
@@ -197,10 +188,10 @@ NoticeHandler = Callable[[NoticeOrder], None]
 
 
 class MatchObserver(Protocol):
-    def matched(self, pool: str, waits: tuple[float, float]) -> None: ...
+    def matched(self, pool: Pool, waits: tuple[float, float]) -> None: ...
 
     def room_formed(
-        self, pool: str, asker_wait: float, discusser_waits: tuple[float, float]
+        self, pool: Pool, asker_wait: float, discusser_waits: tuple[float, float]
     ) -> None:
         """A question room formed from the asker pool ``pool``; each side's time in the queue."""
 
@@ -213,11 +204,9 @@ class Broker(ABC):
     fans out to the two others with the sender's seat as ``from``; the asker may not relay
     (WATCH_ONLY). A discusser leaving ends the room (the others get ``partner_left`` with
     ``who``); the asker leaving leaves the discussers a two-person chat (``notice``
-    ``asker_left``). A backend that cannot do this keeps ``supports_rooms`` False: the gateway
-    then answers question modes ``mode_unavailable`` without calling it.
+    ``asker_left``).
     """
 
-    supports_rooms: ClassVar[bool] = False
     _ban_handler: BanHandler | None = None
     _notice_handler: NoticeHandler | None = None
 
@@ -283,10 +272,10 @@ class Broker(ABC):
         """End ``pair`` if current and never match these two devices again. Works on a pair
         that just ended too (within the evidence grace period)."""
 
+    @abstractmethod
     async def block_seat(self, session: str, pair: str, seat: Seat) -> Outcome:
         """``block`` in a question room, naming whom: the blocker leaves the room (if still in
         it) and the two devices are never matched again."""
-        return Outcome.MODE_UNAVAILABLE
 
     @abstractmethod
     async def evidence(self, session: str, pair: str) -> Evidence | None:

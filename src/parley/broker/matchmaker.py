@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from sortedcontainers import SortedDict
 
-from parley.broker.base import Ticket, room_key
+from parley.broker.base import Ticket
+from parley.pool import Pool
 
 SKIP_LIMIT = 32
 
@@ -40,7 +41,7 @@ class Entry:
 
 
 @dataclass(slots=True)
-class _Pool:
+class _PoolIndex:
     by_interest: dict[str, dict[str, Entry]] = field(default_factory=dict)
     open: SortedDict = field(default_factory=SortedDict)  # seq -> Entry
     size: int = 0
@@ -56,7 +57,7 @@ class Match:
 class Matchmaker:
     def __init__(self, compatible: Compatible) -> None:
         self._compatible = compatible
-        self._pools: dict[str, _Pool] = {}
+        self._pools: dict[Pool, _PoolIndex] = {}
         self._entries: dict[str, Entry] = {}
         self._seq = itertools.count()
 
@@ -70,7 +71,7 @@ class Matchmaker:
         return self._entries.get(session)
 
     def waiting(self) -> dict[str, int]:
-        return {key: pool.size for key, pool in self._pools.items() if pool.size}
+        return {str(key): pool.size for key, pool in self._pools.items() if pool.size}
 
     def add(self, ticket: Ticket, now: float) -> Match | None:
         """Match ``ticket`` with the longest-waiting compatible person, or queue it."""
@@ -79,7 +80,7 @@ class Matchmaker:
         entry = Entry(ticket, next(self._seq), now, open=not ticket.interests)
         pool = self._pools.get(ticket.pool)
         if pool is None:
-            pool = self._pools[ticket.pool] = _Pool()
+            pool = self._pools[ticket.pool] = _PoolIndex()
         partner = self._find(pool, entry)
         if partner is not None:
             self._unlink(partner)
@@ -110,7 +111,7 @@ class Matchmaker:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _find(self, pool: _Pool, entry: Entry) -> Entry | None:
+    def _find(self, pool: _PoolIndex, entry: Entry) -> Entry | None:
         best: Entry | None = None
         for interest in entry.ticket.interests:
             bucket = pool.by_interest.get(interest)
@@ -126,7 +127,7 @@ class Matchmaker:
                 return candidate
         return None
 
-    def _link(self, pool: _Pool, entry: Entry) -> None:
+    def _link(self, pool: _PoolIndex, entry: Entry) -> None:
         self._entries[entry.ticket.session] = entry
         pool.size += 1
         for interest in entry.ticket.interests:
@@ -191,14 +192,14 @@ class RoomQueue:
 
     A room forms as soon as one asker and two discussers are waiting who are pairwise
     compatible (different devices, no block between any two). The three always share a
-    ``room_key``, that is one band: the band invariant holds for triples.
+    ``Pool.room``, that is one band: the band invariant holds for triples.
     """
 
     def __init__(self, compatible: Compatible) -> None:
         self._compatible = compatible
         self._rooms: dict[str, _Sides] = {}
         self._entries: dict[str, Entry] = {}
-        self._sizes: dict[str, int] = {}  # per pool, for the waiting gauge
+        self._sizes: dict[Pool, int] = {}  # per pool, for the waiting gauge
         self._seq = itertools.count()
 
     def __contains__(self, session: object) -> bool:
@@ -211,7 +212,7 @@ class RoomQueue:
         return iter(list(self._entries.values()))
 
     def waiting(self) -> dict[str, int]:
-        return {pool: n for pool, n in self._sizes.items() if n}
+        return {str(pool): n for pool, n in self._sizes.items() if n}
 
     def add(self, ticket: Ticket, now: float) -> RoomMatch | None:
         """Queue ``ticket`` on its side; return the room it completes, if any."""
@@ -220,9 +221,9 @@ class RoomQueue:
         if ticket.side is None:
             raise ValueError("a question-mode ticket needs a side")
         entry = Entry(ticket, next(self._seq), now, open=True)
-        sides = self._rooms.get(room_key(ticket.pool))
+        sides = self._rooms.get(ticket.pool.room)
         if sides is None:
-            sides = self._rooms[room_key(ticket.pool)] = _Sides()
+            sides = self._rooms[ticket.pool.room] = _Sides()
         queue = sides.askers if ticket.side == "asker" else sides.discussers
         queue[ticket.session] = entry
         self._entries[ticket.session] = entry
@@ -238,10 +239,10 @@ class RoomQueue:
         if entry is None:
             return None
         ticket = entry.ticket
-        sides = self._rooms[room_key(ticket.pool)]
+        sides = self._rooms[ticket.pool.room]
         (sides.askers if ticket.side == "asker" else sides.discussers).pop(session, None)
         if not sides.askers and not sides.discussers:
-            del self._rooms[room_key(ticket.pool)]
+            del self._rooms[ticket.pool.room]
         self._sizes[ticket.pool] -= 1
         if not self._sizes[ticket.pool]:
             del self._sizes[ticket.pool]

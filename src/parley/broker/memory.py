@@ -15,7 +15,6 @@ import statistics
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -23,8 +22,8 @@ from parley.broker.base import (
     ASKER_LEFT,
     Broker,
     BrokerStats,
+    ChatLine,
     Evidence,
-    Line,
     Mailbox,
     MatchObserver,
     Member,
@@ -36,6 +35,7 @@ from parley.broker.base import (
     room_evidence,
 )
 from parley.broker.matchmaker import Match, Matchmaker, RoomMatch, RoomQueue
+from parley.pool import Pool
 from parley.protocol import (
     Matched,
     Notice,
@@ -63,8 +63,8 @@ class _Pair:
     a: str
     b: str
     devices: tuple[str, str]
-    pool: str
-    lines: deque[Line]
+    pool: Pool
+    lines: deque[ChatLine]
     ended: float | None = None  # monotonic time the pair ended
 
     def other(self, session: str) -> str:
@@ -77,11 +77,11 @@ class _Room:
     ``present`` maps the sessions still in it to their seats."""
 
     id: str
-    pool: str  # the discussers' pool
-    question: Line
+    pool: Pool  # the discussers' pool
+    question: ChatLine
     members: tuple[Member, ...]
     present: dict[str, Seat]
-    lines: deque[Line]
+    lines: deque[ChatLine]
     ended: float | None = None
 
     def member(self, session: str) -> Member | None:
@@ -93,15 +93,15 @@ class _Waits:
     """Recent waits per pool, for ``waiting.expected_wait``: the median of the last few."""
 
     keep: int = 50
-    by_pool: dict[str, deque[float]] = field(default_factory=dict)
+    by_pool: dict[Pool, deque[float]] = field(default_factory=dict)
 
-    def add(self, pool: str, wait: float) -> None:
+    def add(self, pool: Pool, wait: float) -> None:
         waits = self.by_pool.get(pool)
         if waits is None:
             waits = self.by_pool[pool] = deque(maxlen=self.keep)
         waits.append(wait)
 
-    def expected(self, pool: str) -> float | None:
+    def expected(self, pool: Pool) -> float | None:
         waits = self.by_pool.get(pool)
         return round(statistics.median(waits), 1) if waits else None
 
@@ -136,8 +136,6 @@ class _Recent:
 
 
 class MemoryBroker(Broker):
-    supports_rooms: ClassVar[bool] = True
-
     def __init__(
         self,
         *,
@@ -228,7 +226,7 @@ class MemoryBroker(Broker):
         if p is None:  # not a pair: a question room (kept off the two-person hot path)
             return self._relay_in_room(session, self._rooms[pair], event)
         if isinstance(event, PartnerMessage):
-            p.lines.append(Line(time.time(), session, event.text))
+            p.lines.append(ChatLine(time.time(), session, event.text))
         self._sessions[p.other(session)].mailbox.deliver(event)
         return Outcome.OK
 
@@ -416,24 +414,24 @@ class MemoryBroker(Broker):
             ("stranger1", room.stranger1.ticket),
             ("stranger2", room.stranger2.ticket),
         )
-        pid = self._new_pair_id()
+        pair_id = self._new_pair_id()
         asker = room.asker.ticket
         question = asker.question or ""
-        self._rooms[pid] = _Room(
-            pid,
+        self._rooms[pair_id] = _Room(
+            pair_id,
             room.stranger1.ticket.pool,
-            Line(time.time(), asker.session, question, "asker"),
+            ChatLine(time.time(), asker.session, question, "asker"),
             tuple(Member(seat, t.session, t.device) for seat, t in seated),
             {t.session: seat for seat, t in seated},
             deque(maxlen=self._evidence_lines),
         )
         for seat, t in seated:
             s = self._sessions[t.session]
-            s.pair, s.seat = pid, seat
+            s.pair, s.seat = pair_id, seat
             self._recent.drop(t.session)  # a new chat: the last one is no longer reportable
         for seat, t in seated:
             self._sessions[t.session].mailbox.deliver(
-                Matched(pair=pid, common=[], role="answerer", seat=seat, question=question)
+                Matched(pair=pair_id, common=[], role="answerer", seat=seat, question=question)
             )
         waits = (now - room.stranger1.since, now - room.stranger2.since)
         self._waits.add(asker.pool, now - room.asker.since)
@@ -446,7 +444,7 @@ class MemoryBroker(Broker):
         if seat == "asker":
             return Outcome.WATCH_ONLY
         if isinstance(event, PartnerMessage):
-            room.lines.append(Line(time.time(), session, event.text, seat))
+            room.lines.append(ChatLine(time.time(), session, event.text, seat))
             event = msgspec.structs.replace(event, from_=seat)
         elif isinstance(event, PartnerTyping):
             event = msgspec.structs.replace(event, from_=seat)
@@ -486,12 +484,12 @@ class MemoryBroker(Broker):
 
     # For invariant tests: a consistent view of queue and pairs.
     def snapshot(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-        queued = {e.ticket.session: e.ticket.pool for e in self._queue}
-        return queued, {pid: (p.a, p.b) for pid, p in self._pairs.items()}
+        queued = {e.ticket.session: str(e.ticket.pool) for e in self._queue}
+        return queued, {pair_id: (p.a, p.b) for pair_id, p in self._pairs.items()}
 
     def room_snapshot(self) -> tuple[dict[str, str], dict[str, dict[Seat, str]]]:
         """Question mode's queues (session → pool) and live rooms (room → seat → session)."""
-        queued = {e.ticket.session: e.ticket.pool for e in self._room_queue}
+        queued = {e.ticket.session: str(e.ticket.pool) for e in self._room_queue}
         rooms = {
             rid: {seat: session for session, seat in room.present.items()}
             for rid, room in self._rooms.items()

@@ -26,8 +26,6 @@ See docs/scaling.md for the key layout and the figures.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from parley.broker.redis_blocks import RedisBlocks
 from parley.broker.redis_pairs import RedisPairs
 from parley.broker.redis_presence import RedisPresence
@@ -39,5 +37,3 @@ __all__ = ["RedisBroker"]
 
 class RedisBroker(RedisPresence, RedisPairs, RedisRooms, RedisBlocks, RedisPubSub):
     """The ``redis://`` broker: its parts, one concept each, composed over ``RedisCore``."""
-
-    supports_rooms: ClassVar[bool] = True

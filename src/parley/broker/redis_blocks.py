@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 from parley.broker import redis_lua as lua
-from parley.broker.redis_core import LocalSession, RedisCore, json_enc, room_side
+from parley.broker.redis_core import LocalSession, RedisCore, json_enc
 from parley.broker.redis_envelopes import BlockMessage
 from parley.broker.redis_replies import as_str
+from parley.pool import Pool
 
 BLOCK_TTL_S = 30 * 24 * 3600
 RECENT_BLOCKS_S = 10.0  # block announcements replayed to sessions that attach this soon after
@@ -80,8 +81,8 @@ class RedisBlocks(RedisCore):
         """A new block between devices ``a`` and ``b`` reaches the records of their sessions
         waiting for a room, under every band and language's tag (BLOCK_ROOM), whichever pool
         the block was made in."""
-        pools = [as_str(p) for p in await self._redis.smembers(self._pools_key)]
-        bases = {self._room_base(p) for p in pools if room_side(p) is not None}
+        pools = [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]
+        bases = {self._room_base(p) for p in pools if p.side is not None}
         if not bases:
             return
         await asyncio.gather(*(self._script("block_room", [x], [a, b]) for x in bases))

@@ -22,17 +22,17 @@ from parley.broker import redis_lua as lua
 from parley.broker.autopipeline import AutoPipeline
 from parley.broker.base import (
     Broker,
+    ChatLine,
     Evidence,
-    Line,
     Mailbox,
     MatchObserver,
     Outcome,
     PairIds,
     Ticket,
-    room_key,
 )
 from parley.broker.redis_envelopes import Envelope
 from parley.broker.redis_replies import Code, Left, RoomLeft
+from parley.pool import Pool
 from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
 from parley.quotas import Quotas, create_quotas
 
@@ -40,15 +40,13 @@ _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free on
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 json_enc = msgspec.json.Encoder()
-# hello modes whose pools form question rooms, and the side each waits on (parley.question.SIDES)
-ROOM_SIDES = {"question": "asker", "discuss": "discusser"}
 
 
 @dataclass(slots=True)
 class LocalSession:
     device: str
     mailbox: Mailbox
-    pool: str | None = None
+    pool: Pool | None = None
     ticket: Ticket | None = None
     pair: str | None = None
     partner: str = ""
@@ -63,12 +61,6 @@ class LocalSession:
     # Pairs (or rooms) that ended before their `matched` reached this node: events from two
     # nodes, or a reply and an event, may cross. Told right after that `matched`, in order.
     ended_early: dict[str, PartnerLeft] = field(default_factory=dict)
-
-
-def room_side(pool: str) -> str | None:
-    """``asker``/``discusser`` if ``pool`` is a question-mode pool (its sessions live in rooms)."""
-    parts = pool.split(":")
-    return ROOM_SIDES.get(parts[1]) if len(parts) == 3 else None
 
 
 class RedisCore(Broker):
@@ -159,7 +151,7 @@ class RedisCore(Broker):
         self._resync = False  # the subscription was lost: events for us may have been missed
         self._wake = asyncio.Event()  # run the heartbeat now
         self._barriers: dict[str, asyncio.Future[None]] = {}
-        self._pending_forget: dict[str, str] = {}  # session -> pool, detached while Redis was down
+        self._pending_forget: dict[str, Pool] = {}  # session -> pool, detached while Redis was down
         self._pending_bans: list[bytes] = []  # announced while Redis was down: sent on return
 
     def _live(self) -> bool:
@@ -172,18 +164,18 @@ class RedisCore(Broker):
         sha, source = self._scripts[name]
         return await self._pipe.script(sha, source, keys, args)
 
-    def _base(self, pool: str) -> str:
+    def _base(self, pool: Pool) -> str:
         return f"{self.prefix}:{{{pool}}}"
 
-    def _room_base(self, pool: str) -> str:
-        return f"{self.prefix}:{{rm:{room_key(pool)}}}"
+    def _room_base(self, pool: Pool) -> str:
+        return f"{self.prefix}:{{rm:{pool.room}}}"
 
-    def _base_of(self, pool: str) -> str:
+    def _base_of(self, pool: Pool) -> str:
         """Where the session records of ``pool`` are: its own base, or its room base."""
-        return self._room_base(pool) if room_side(pool) is not None else self._base(pool)
+        return self._room_base(pool) if pool.side is not None else self._base(pool)
 
-    def _queue_key(self, pool: str) -> str:
-        side = room_side(pool)
+    def _queue_key(self, pool: Pool) -> str:
+        side = pool.side
         return (
             f"{self._room_base(pool)}:{side}" if side is not None else f"{self._base(pool)}:queue"
         )
@@ -238,7 +230,7 @@ class RedisCore(Broker):
 
     @abstractmethod
     def _deliver_matched(
-        self, session: str, pid: str, partner: str, pnode: str, event: Matched
+        self, session: str, pair_id: str, partner: str, pnode: str, event: Matched
     ) -> None:
         """In ``redis_pubsub``."""
 
@@ -259,11 +251,11 @@ class RedisCore(Broker):
         """In ``redis_blocks``."""
 
     @abstractmethod
-    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
+    async def _leave(self, pool: Pool, session: str, *, forget: bool = False) -> Left | RoomLeft:
         """In ``redis_pairs``."""
 
     @abstractmethod
-    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> RoomLeft:
+    async def _leave_room(self, pool: Pool, session: str, *, forget: bool = False) -> RoomLeft:
         """In ``redis_rooms``."""
 
     @abstractmethod
@@ -272,8 +264,8 @@ class RedisCore(Broker):
 
     @abstractmethod
     async def _lookup(
-        self, pool: str, session: str, pair: str
-    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+        self, pool: Pool, session: str, pair: str
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[ChatLine, ...]]:
         """In ``redis_pairs``."""
 
     @abstractmethod
@@ -289,7 +281,7 @@ class RedisCore(Broker):
         """In ``redis_blocks``."""
 
     @abstractmethod
-    def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
+    def _partner_left_local(self, session: str, pair_id: str, reason: str) -> None:
         """In ``redis_pubsub``."""
 
     @abstractmethod

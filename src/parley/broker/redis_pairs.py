@@ -11,10 +11,11 @@ import msgspec
 
 from parley.broker import redis_lua as lua
 from parley.broker import redis_replies as replies
-from parley.broker.base import Evidence, Line, Outcome, Ticket
-from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc, room_side
+from parley.broker.base import ChatLine, Evidence, Outcome, Ticket
+from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
+from parley.pool import Pool
 from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, Waiting, encode
 
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
@@ -79,7 +80,7 @@ class RedisPairs(RedisCore):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return Outcome.NOT_PAIRED
-        if room_side(s.pool) is not None:
+        if s.pool.side is not None:
             return await self._block_in_room(s, session, pair, None)
         try:
             found = await self._lookup(s.pool, session, pair)
@@ -103,7 +104,7 @@ class RedisPairs(RedisCore):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return None
-        if room_side(s.pool) is not None:
+        if s.pool.side is not None:
             return await self._room_evidence(s, session, pair)
         try:
             found = await self._lookup(s.pool, session, pair)
@@ -145,13 +146,13 @@ class RedisPairs(RedisCore):
         """Everything queued and paired in Redis (all nodes): ({session: pool}, {pair: (a, b)})."""
         queued: dict[str, str] = {}
         pairs: dict[str, tuple[str, str]] = {}
-        for pool in [as_str(p) for p in await self._redis.smembers(self._pools_key)]:
+        for pool in [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]:
             base = self._base(pool)
             for sid in await self._redis.zrange(f"{base}:queue", 0, -1):
-                queued[as_str(sid)] = pool
-            for pid in await self._redis.smembers(f"{base}:pairs"):
-                a, b = await self._redis.hmget(f"{base}:p:{as_str(pid)}", "a", "b")
-                pairs[as_str(pid)] = (as_str(a), as_str(b))
+                queued[as_str(sid)] = str(pool)
+            for pair_id in await self._redis.smembers(f"{base}:pairs"):
+                a, b = await self._redis.hmget(f"{base}:p:{as_str(pair_id)}", "a", "b")
+                pairs[as_str(pair_id)] = (as_str(a), as_str(b))
         return queued, pairs
 
     async def _enter_pool(self, s: LocalSession, ticket: Ticket) -> None:
@@ -161,8 +162,8 @@ class RedisPairs(RedisCore):
         if s.pool is not None:
             await self._notify_left(await self._leave(s.pool, ticket.session), "left")
         await asyncio.gather(
-            self._pipe.execute("HSET", self._sessions_key, ticket.session, ticket.pool),
-            self._pipe.execute("SADD", self._pools_key, ticket.pool),
+            self._pipe.execute("HSET", self._sessions_key, ticket.session, str(ticket.pool)),
+            self._pipe.execute("SADD", self._pools_key, str(ticket.pool)),
         )
         s.pool = ticket.pool
 
@@ -179,7 +180,7 @@ class RedisPairs(RedisCore):
             return await self._enqueue_room(s, ticket, mode, recovering=recovering)
         try:
             now = time.time()
-            pid = self._new_pair_id()
+            pair_id = self._new_pair_id()
             seen = s.matches
             raw = await self._script(
                 "enqueue",
@@ -192,7 +193,7 @@ class RedisPairs(RedisCore):
                     lua.SEP.join(ticket.interests),
                     await self._blocked(s),
                     mode,
-                    pid,
+                    pair_id,
                     self._grace_ms,
                     s.place if recovering else "",
                 ],
@@ -266,27 +267,28 @@ class RedisPairs(RedisCore):
         elif replies.code(raw) is Code.WAITING and self._local.get(session) is s and s.waiting:
             s.mailbox.deliver(Waiting(stage="anyone"))
 
-    async def _matched(self, pool: str, session: str, match: Match, now: float) -> None:
-        pid, partner, pnode = match.pair, match.partner, match.partner_node
+    async def _matched(self, pool: Pool, session: str, match: Match, now: float) -> None:
+        pair_id, partner, pnode = match.pair, match.partner, match.partner_node
         common = match.common.split(lua.SEP) if match.common else []
         self._deliver_matched(
-            session, pid, partner, pnode, Matched(pair=pid, common=common, role="offerer")
+            session, pair_id, partner, pnode, Matched(pair=pair_id, common=common, role="offerer")
         )
-        event = Matched(pair=pid, common=common, role="answerer")
+        event = Matched(pair=pair_id, common=common, role="answerer")
         if pnode == self.node:
-            self._deliver_matched(partner, pid, session, self.node, event)
+            self._deliver_matched(partner, pair_id, session, self.node, event)
         else:
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._publish(
-                    pnode, Envelope(Kind.MATCHED, partner, pid, session, self.node, encode(event))
+                    pnode,
+                    Envelope(Kind.MATCHED, partner, pair_id, session, self.node, encode(event)),
                 )
         self._observer.matched(
             pool,
             (max(0.0, now - float(match.since)), max(0.0, now - float(match.partner_since))),
         )
 
-    async def _leave(self, pool: str, session: str, *, forget: bool = False) -> Left | RoomLeft:
-        if room_side(pool) is not None:
+    async def _leave(self, pool: Pool, session: str, *, forget: bool = False) -> Left | RoomLeft:
+        if pool.side is not None:
             return await self._leave_room(pool, session, forget=forget)
         res = replies.read(
             await self._script(
@@ -306,25 +308,25 @@ class RedisPairs(RedisCore):
             return
         if res.code is not Code.PAIRED or not res.partner:
             return
-        pid, other, onode = res.pair, res.partner, res.node
+        pair_id, other, onode = res.pair, res.partner, res.node
         if onode == self.node or other in self._local:
-            self._partner_left_local(other, pid, reason)
+            self._partner_left_local(other, pair_id, reason)
         elif onode:
             event = PartnerLeft(
-                pair=pid, reason="disconnected" if reason == "disconnected" else "left"
+                pair=pair_id, reason="disconnected" if reason == "disconnected" else "left"
             )
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._publish(
-                    onode, Envelope(Kind.PARTNER_LEFT, other, pid, event=encode(event))
+                    onode, Envelope(Kind.PARTNER_LEFT, other, pair_id, event=encode(event))
                 )
 
     async def _lookup(
-        self, pool: str, session: str, pair: str
-    ) -> Outcome | tuple[Code, str, str, str, str, tuple[Line, ...]]:
+        self, pool: Pool, session: str, pair: str
+    ) -> Outcome | tuple[Code, str, str, str, str, tuple[ChatLine, ...]]:
         res = replies.read(await self._script("lookup", [self._base(pool)], [session, pair]), Found)
         if res.code is Code.STALE:
             return Outcome.STALE
         if res.code is Code.NOT_PAIRED:
             return Outcome.NOT_PAIRED
-        lines = tuple(Line(*_line_dec.decode(raw)) for raw in res.rest)
+        lines = tuple(ChatLine(*_line_dec.decode(raw)) for raw in res.rest)
         return res.code, res.a, res.b, res.da, res.db, lines

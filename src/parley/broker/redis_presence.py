@@ -14,6 +14,7 @@ from parley.broker import redis_lua as lua
 from parley.broker.base import BrokerStats, Mailbox
 from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore
 from parley.broker.redis_replies import as_str
+from parley.pool import Pool
 from parley.protocol import PartnerLeft
 from parley.quotas.redis import HELD_REFRESH
 
@@ -75,7 +76,7 @@ class RedisPresence(RedisCore):
                 for n in nodes:
                     pipe.hlen(f"{self.prefix}:{{n:{n}}}:sessions")
                 for p in pools:
-                    pipe.zcard(self._queue_key(p))
+                    pipe.zcard(self._queue_key(Pool.parse(p)))
                 counts = await pipe.execute()
         except REDIS_ERRORS:
             return BrokerStats(online=len(self._local), waiting={})
@@ -212,17 +213,19 @@ class RedisPresence(RedisCore):
         (they were told ``waiting`` already), in the place in line they had."""
         restored: set[str] = set()
         local = list(self._local.items())
+        pooled: list[tuple[str, LocalSession]] = []  # the sessions read back, in order
         records: list[Any] = []
         for i in range(0, len(local), 500):  # one round trip per 500 sessions
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session, s in local[i : i + 500]:
-                    pipe.hset(self._sessions_key, session, s.pool or "")
-                    pipe.hmget(f"{self._base_of(s.pool or '')}:s:{session}", "st", "pair")
+                    pipe.hset(self._sessions_key, session, "" if s.pool is None else str(s.pool))
                     if s.pool is not None:
-                        pipe.sadd(self._pools_key, s.pool)
+                        pooled.append((session, s))
+                        pipe.hmget(f"{self._base_of(s.pool)}:s:{session}", "st", "pair")
+                        pipe.sadd(self._pools_key, str(s.pool))
                 found = await pipe.execute()
             records += [r for r in found if isinstance(r, list)]
-        for (session, s), record in zip(local, records, strict=True):
+        for (session, s), record in zip(pooled, records, strict=True):
             if s.pool is None or self._local.get(session) is not s:
                 continue
             st, rpair = (as_str(v) if v is not None else "" for v in record)
@@ -264,7 +267,7 @@ class RedisPresence(RedisCore):
             log.warning("node %s is gone; cleaning up %d sessions", node, len(members))
             for sid, pool in members.items():
                 if pool:
-                    res = await self._leave(as_str(pool), as_str(sid), forget=True)
+                    res = await self._leave(Pool.parse(as_str(pool)), as_str(sid), forget=True)
                     await self._notify_left(res, "disconnected")
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(sessions_key)

@@ -148,29 +148,31 @@ class RedisPubSub(RedisCore):
                 backoff = min(backoff * 2, 1.0)
 
     def _deliver_matched(
-        self, session: str, pid: str, partner: str, pnode: str, event: Matched
+        self, session: str, pair_id: str, partner: str, pnode: str, event: Matched
     ) -> None:
         s = self._local.get(session)
-        if s is None or pid in s.dead:
+        if s is None or pair_id in s.dead:
             return
         self._cancel_timer(s)
-        s.pair, s.partner, s.partner_node, s.waiting = pid, partner, pnode, False
+        s.pair, s.partner, s.partner_node, s.waiting = pair_id, partner, pnode, False
         s.matches += 1
         s.mailbox.deliver(event)
-        ended = s.ended_early.pop(pid, None)
+        ended = s.ended_early.pop(pair_id, None)
         if ended is not None:  # the partner (or a discusser) left before this reached us
-            self._forget_pair(s, pid)
+            self._forget_pair(s, pair_id)
             s.mailbox.deliver(ended)
 
-    def _partner_left_local(self, session: str, pid: str, reason: str) -> None:
+    def _partner_left_local(self, session: str, pair_id: str, reason: str) -> None:
         s = self._local.get(session)
-        event = PartnerLeft(pair=pid, reason="disconnected" if reason == "disconnected" else "left")
+        event = PartnerLeft(
+            pair=pair_id, reason="disconnected" if reason == "disconnected" else "left"
+        )
         if s is None:
             return
-        if s.pair != pid:
+        if s.pair != pair_id:
             self._end_early(s, event)
             return
-        self._forget_pair(s, pid)
+        self._forget_pair(s, pair_id)
         s.mailbox.deliver(event)
 
     def _room_ended_local(self, session: str, rid: str, event: PartnerLeft) -> None:

@@ -18,8 +18,8 @@ import msgspec
 from parley.broker import redis_replies as replies
 from parley.broker.base import (
     ASKER_LEFT,
+    ChatLine,
     Evidence,
-    Line,
     Member,
     Outcome,
     Ticket,
@@ -29,11 +29,9 @@ from parley.broker.base import (
 )
 from parley.broker.redis_core import (
     REDIS_ERRORS,
-    ROOM_SIDES,
     LocalSession,
     RedisCore,
     json_enc,
-    room_side,
 )
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import (
@@ -45,6 +43,7 @@ from parley.broker.redis_replies import (
     RoomRelayed,
     as_str,
 )
+from parley.pool import SIDES, Pool
 from parley.protocol import (
     Matched,
     Notice,
@@ -66,10 +65,10 @@ class _RoomView:
     """A room as LOOKUP_ROOM found it, for evidence and blocks."""
 
     live: bool
-    pool: str
-    question: Line
+    pool: Pool
+    question: ChatLine
     members: tuple[Member, ...]
-    lines: tuple[Line, ...]
+    lines: tuple[ChatLine, ...]
 
     def member(self, session: str) -> Member | None:
         return next((m for m in self.members if m.session == session), None)
@@ -97,7 +96,7 @@ class RedisRooms(RedisCore):
                     self.node,
                     repr(now),
                     ticket.side,
-                    ticket.pool,
+                    str(ticket.pool),
                     ticket.question or "",
                     await self._blocked(s),
                     mode,
@@ -158,9 +157,9 @@ class RedisRooms(RedisCore):
                     for node, envelope in remote:
                         pipe.publish(f"{self.prefix}:node:{node}", json_enc.encode(envelope))
                     await pipe.execute()
-        self._observer.room_formed(asker_pool, waits[0], (waits[1], waits[2]))
+        self._observer.room_formed(Pool.parse(asker_pool), waits[0], (waits[1], waits[2]))
 
-    async def _leave_room(self, pool: str, session: str, *, forget: bool = False) -> RoomLeft:
+    async def _leave_room(self, pool: Pool, session: str, *, forget: bool = False) -> RoomLeft:
         res = replies.read(
             await self._script(
                 "leave_room",
@@ -241,7 +240,7 @@ class RedisRooms(RedisCore):
                 return Outcome.UNAVAILABLE
         return Outcome.OK
 
-    async def _lookup_room(self, pool: str, session: str, pair: str) -> Outcome | _RoomView:
+    async def _lookup_room(self, pool: Pool, session: str, pair: str) -> Outcome | _RoomView:
         res = replies.read(
             await self._script("lookup_room", [self._room_base(pool)], [session, pair]), RoomFound
         )
@@ -255,11 +254,11 @@ class RedisRooms(RedisCore):
         lines = []
         for raw in res.rest:
             at, sender, text, seat = _room_line_dec.decode(raw)
-            lines.append(Line(at, sender, text, cast(Seat, seat)))
+            lines.append(ChatLine(at, sender, text, cast(Seat, seat)))
         return _RoomView(
             res.code is Code.LIVE,
-            res.pool,
-            Line(float(res.asked_at), members[0].session, res.question, "asker"),
+            Pool.parse(res.pool),
+            ChatLine(float(res.asked_at), members[0].session, res.question, "asker"),
             members,
             tuple(lines),
         )
@@ -279,7 +278,7 @@ class RedisRooms(RedisCore):
         s = self._local.get(session)
         if s is None or s.pool is None:
             return Outcome.NOT_PAIRED
-        if room_side(s.pool) is not None:
+        if s.pool.side is not None:
             return await self._block_in_room(s, session, pair, seat)
         try:  # a two-person pair has no seats
             found = await self._lookup(s.pool, session, pair)
@@ -318,9 +317,9 @@ class RedisRooms(RedisCore):
         seat → session), as ``MemoryBroker.room_snapshot``."""
         queued: dict[str, str] = {}
         rooms: dict[str, dict[Seat, str]] = {}
-        pools = [as_str(p) for p in await self._redis.smembers(self._pools_key)]
-        for base in sorted({self._room_base(p) for p in pools if room_side(p) is not None}):
-            for side in ROOM_SIDES.values():
+        pools = [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]
+        for base in sorted({self._room_base(p) for p in pools if p.side is not None}):
+            for side in SIDES.values():
                 for sid in await self._redis.zrange(f"{base}:{side}", 0, -1):
                     queued[as_str(sid)] = as_str(
                         await self._redis.hget(f"{base}:s:{as_str(sid)}", "pool")

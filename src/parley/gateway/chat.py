@@ -5,7 +5,7 @@ from __future__ import annotations
 from parley.broker import Outcome, Ticket
 from parley.gateway.identity import Identity
 from parley.gateway.notices import CONTACT_MASKED
-from parley.gateway.outcomes import STATE_ERRORS, answer
+from parley.gateway.outcomes import answer
 from parley.gateway.peer import Peer
 from parley.gateway.reports import raise_alarm
 from parley.gateway.services import Services
@@ -24,7 +24,7 @@ from parley.protocol import (
     Stopped,
     Typing,
 )
-from parley.question import SIDES, check_question
+from parley.question import check_question
 from parley.safety.text import (
     ConversationRisk,
     RiskAlert,
@@ -102,12 +102,10 @@ async def stop(peer: Peer, svc: Services, ident: Identity, m: Stop) -> None:
 def match_ticket(peer: Peer, svc: Services, ident: Identity, m: Start | Next) -> Ticket:
     """The ticket for ``start``/``next``; in question mode with the asker's question,
     screened like a chat line."""
-    if ident.mode not in SIDES:
+    if ident.pool.side is None:
         if m.question is not None:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, "question is only for question mode")
         return ident.ticket()
-    if not svc.broker.supports_rooms:
-        raise ProtocolError(*STATE_ERRORS[Outcome.MODE_UNAVAILABLE])
     if ident.mode != "question":
         if m.question is not None:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, "only the asker sends a question")
@@ -122,7 +120,7 @@ def match_ticket(peer: Peer, svc: Services, ident: Identity, m: Start | Next) ->
 def text_policy(svc: Services, ident: Identity) -> tuple[bool, bool]:
     """(in the minor pool, contact details masked) for this person's text."""
     s = svc.settings
-    minor = ident.pool.startswith("minor:")
+    minor = ident.pool.minor
     mask = s.text_mask_contacts == "everyone" or (s.text_mask_contacts == "minors" and minor)
     return minor, mask
 

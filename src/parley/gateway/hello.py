@@ -11,6 +11,7 @@ from parley.gateway.notices import APPEAL_LIFTED, APPEAL_UPHELD, BUSY, banned_no
 from parley.gateway.peer import Peer
 from parley.gateway.services import Services
 from parley.ice import ice_config
+from parley.pool import Pool
 from parley.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, Hello, Notice, Welcome
 from parley.public_figures import public_online
 from parley.safety.devices import mint
@@ -86,9 +87,7 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         await peer.close(CloseCode.BANNED)
         return
     session = "s_" + secrets.token_urlsafe(12)
-    ident = Identity(
-        session, device, m.mode, f"{band}:{m.mode}:{language}", tuple(interests), m.fallback
-    )
+    ident = Identity(session, device, Pool(band, m.mode, language), tuple(interests), m.fallback)
     ice = ice_config(s, session)
     peer.ice_expires = ice.expires_at
     if not peer.admit(ident):
@@ -111,7 +110,7 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
             first_look=svc.video.first_look(band),
         )
     )
-    log.debug("hello", extra={"session": session, "pool": ident.pool})
+    log.debug("hello", extra={"session": session, "pool": str(ident.pool)})
     await appeal_outcome(peer, svc, device)
 
 

@@ -12,10 +12,6 @@ STATE_ERRORS = {
     Outcome.BAD_STATE: (ErrorCode.BAD_STATE, "you are already in a chat"),
     Outcome.UNAVAILABLE: (ErrorCode.SERVER_BUSY, "service busy, retrying"),
     Outcome.WATCH_ONLY: (ErrorCode.WATCH_ONLY, "you asked the question: you watch, you don't type"),
-    Outcome.MODE_UNAVAILABLE: (
-        ErrorCode.MODE_UNAVAILABLE,
-        "question mode is not available on this server yet",
-    ),
 }
 
 

@@ -1,5 +1,5 @@
 """What a handler needs of a connection: a narrow protocol, so that handlers can be tested
-without a socket (tests/test_gateway_handlers.py drives them through a small real Peer)."""
+without a socket (tests/unit/test_gateway_handlers.py drives them through a small real Peer)."""
 
 from __future__ import annotations
 

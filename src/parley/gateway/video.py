@@ -22,8 +22,8 @@ from parley.config import Settings
 from parley.gateway.identity import Identity
 from parley.gateway.peer import Peer
 from parley.metrics import Metrics
+from parley.pool import Band
 from parley.protocol import ErrorCode, FirstLook, Moderation, ServerMessage, VideoFrame
-from parley.safety.age import Band
 from parley.safety.classifier import Detection
 from parley.safety.sanctions import Sanctions
 from parley.safety.video import MINOR_HOLD_REASON, Sampling, Vision, check_still, first_look
@@ -184,7 +184,7 @@ class VideoModeration:
             await broker.end_pair(ident.session)
             self.metrics.vision.action_seconds.observe(time.monotonic() - received)
         pool = evidence.pool if evidence is not None else ident.pool
-        minor = pool.startswith("minor:")
+        minor = pool.minor
         ip = peer.ips[0] if peer.ips else None
         ref = None
         classifier = self.vision.pool
@@ -195,7 +195,7 @@ class VideoModeration:
                 other_device=DeviceHash(evidence.reported_device) if evidence else None,
                 pair_id=pair,
                 pool=pool,
-                frame=jpeg,
+                still=jpeg,
                 priority=MINOR_VISION_PRIORITY if minor else None,
                 details={
                     "classifier": classifier.name if classifier else "",

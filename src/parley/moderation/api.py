@@ -29,6 +29,7 @@ from parley.moderation.service import (
     Console,
     ConsoleError,
 )
+from parley.problem import Problem
 from parley.quotas.base import Quotas
 from parley.safety.devices import DeviceTokens
 from parley.store import (
@@ -43,10 +44,6 @@ from parley.store import (
     device_hash,
 )
 from parley.store.values import MAX_NAME_CHARS, MODERATOR_NAME_PATTERN
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 class ApiError(Exception):

@@ -35,7 +35,7 @@ from parley.moderation.service import (
     BAN_PRESETS,
     Console,
     ConsoleError,
-    Sample,
+    Reading,
     still_allowed,
 )
 from parley.store import InvalidInput, ModeratorExists, Role
@@ -114,7 +114,7 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def _sparkline(samples: list[Sample], attr: str, width: int = 480, height: int = 60) -> str:
+def _sparkline(samples: list[Reading], attr: str, width: int = 480, height: int = 60) -> str:
     """SVG polyline points for one series (plain attributes: no inline style under the CSP)."""
     if len(samples) < 2:
         return ""
@@ -128,15 +128,15 @@ def _sparkline(samples: list[Sample], attr: str, width: int = 480, height: int =
     )
 
 
-def _rates(samples: list[Sample], attr: str) -> list[Sample]:
-    """Turn a counter series into a per-interval series (same Sample shape, attr replaced)."""
-    out: list[Sample] = []
+def _rates(samples: list[Reading], attr: str) -> list[Reading]:
+    """Turn a counter series into a per-interval series (same Reading shape, attr replaced)."""
+    out: list[Reading] = []
     for a, b in itertools.pairwise(samples):
         minutes = max((b.at - a.at) / 60.0, 1e-6)
         delta = max(0.0, float(getattr(b, attr)) - float(getattr(a, attr))) / minutes
-        values = {k: getattr(b, k) for k in Sample.__slots__}
+        values = {k: getattr(b, k) for k in Reading.__slots__}
         values[attr] = delta
-        out.append(Sample(**values))
+        out.append(Reading(**values))
     return out
 
 

@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from parley.broker.base import NoticeOrder
 from parley.metrics import Metrics
 from parley.plain_text import strip_invisible
+from parley.pool import Pool
 from parley.protocol import Notice
 from parley.store import (
     AlreadyDecided,
@@ -84,7 +85,9 @@ class ItemView:
 
 
 @dataclass(frozen=True, slots=True)
-class Sample:
+class Reading:
+    """The figures at one moment: a point of the dashboard's history."""
+
     at: float  # unix time
     online: int
     waiting: int
@@ -104,7 +107,7 @@ class Figures:
     queue_open: int
     queue_claimed: int
     queue_oldest_seconds: float
-    history: list[Sample] = field(default_factory=list)
+    history: list[Reading] = field(default_factory=list)
 
 
 def _total(counter: Counter) -> float:
@@ -122,7 +125,7 @@ def _reason(reason: str) -> str:
 
 def still_restricted(item: Item) -> bool:
     """A still from the minor pool may show a child: only admins may open it."""
-    return item.pool.startswith("minor:")
+    return Pool.parse(item.pool).minor
 
 
 def still_allowed(item: Item, *, admin: bool) -> bool:
@@ -159,7 +162,7 @@ class Console:
         self._enforce = enforce
         self.broker = broker
         self.metrics = metrics
-        self.samples: deque[Sample] = deque(maxlen=self.SAMPLES)
+        self.samples: deque[Reading] = deque(maxlen=self.SAMPLES)
         self._task: asyncio.Task[None] | None = None
 
     # ---- lifecycle: the dashboard's one-minute samples --------------------------------------
@@ -180,10 +183,10 @@ class Console:
             with contextlib.suppress(Exception):  # a busy database skips one sample
                 await self._sample()
 
-    async def _sample(self) -> Sample:
+    async def _sample(self) -> Reading:
         stats = await self.broker.stats()
         queue = await self.store.queue(limit=1)
-        sample = Sample(
+        sample = Reading(
             at=time.time(),
             online=stats.online,
             waiting=sum(stats.waiting.values()),
@@ -199,7 +202,7 @@ class Console:
         stats = await self.broker.stats()
         queue = await self.store.queue(limit=1)
         now = time.time()
-        current = Sample(
+        current = Reading(
             now,
             stats.online,
             sum(stats.waiting.values()),

@@ -28,8 +28,10 @@ def create_quotas(url: str, *, node: str, redis: aioredis.Redis | None = None) -
         from parley.quotas.redis import RedisQuotas
 
         prefix = parse_qs(parts.query).get("prefix", ["parley"])[0]
-        client = redis or Redis.from_url(parts._replace(query="").geturl())
-        return RedisQuotas(client, prefix, node)
+        if redis is not None:
+            return RedisQuotas(redis, prefix, node)
+        own = Redis.from_url(parts._replace(query="").geturl())
+        return RedisQuotas(own, prefix, node, owns_client=True)
     raise ValueError(
         f"unsupported quotas URL scheme {parts.scheme!r} (expected memory:// or redis://)"
     )

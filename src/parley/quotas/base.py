@@ -36,3 +36,7 @@ class Quotas(ABC):
         """Keep this node's share of what it holds from lapsing (shared backends; the owner of
         the connection calls it every ``HELD_REFRESH`` seconds)."""
         return None
+
+    async def aclose(self) -> None:
+        """Close what these quotas opened themselves (a shared client stays its owner's)."""
+        return None

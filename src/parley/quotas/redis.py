@@ -109,8 +109,11 @@ class RedisQuotas(Quotas):
     While Redis is down they fail open to what this node alone can see (its own holders and
     events; no bucket), since per-session limits still bound every connection."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str, node: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str, node: str, *, owns_client: bool = False
+    ) -> None:
         self._redis = redis
+        self._owns_client = owns_client  # made for these quotas alone: closed by aclose()
         self._prefix = prefix
         self._node = node
         self._take = redis.register_script(TAKE)
@@ -120,6 +123,10 @@ class RedisQuotas(Quotas):
         self._held = Holders()  # this node's holders per key
         self._windows = Windows()  # this node's own events per key: the count while Redis is down
         self._events = 0  # makes each event's zset member unique
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._redis.aclose()
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{{q:{key}}}"

@@ -33,14 +33,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from parley.pool import Band
 from parley.protocol import ErrorCode, ProtocolError
 
 MAX_AGE = 120
-
-
-class Band(StrEnum):
-    MINOR = "minor"
-    ADULT = "adult"
 
 
 class AgeRefused(Exception):

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from parley.config import Settings
-from parley.safety.age import Band
+from parley.pool import Band
 from parley.safety.policy import Admission, Admitted, RefusalCode, Refused
 from parley.store import DeviceHash, Store, StoreError
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from parley.safety.age import MAX_AGE, Attestation, Band
+from parley.pool import Band
+from parley.safety.age import MAX_AGE, Attestation
 
 Assurance = Literal["declared", "attested"]
 KNOWN_MODES = frozenset({"text", "video"})

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from parley.config import Settings
+from parley.pool import Pool
 from parley.quotas.base import Quotas
 from parley.safety.trust import report_weight
 from parley.store import (
@@ -68,7 +69,7 @@ class Sanctions:
         )
 
     async def after_report(
-        self, reported: DeviceHash, ip: KeyedIpHash | None, ref: str, pair: str, pool: str
+        self, reported: DeviceHash, ip: KeyedIpHash | None, ref: str, pair: str, pool: Pool
     ) -> Ban | None:
         """Trusted reports from N distinct addresses within the window: a temporary ban and
         priority review. Each address counts once, at most 1 (its heaviest report's weight), so

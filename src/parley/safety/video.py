@@ -19,6 +19,7 @@ import time
 from parley.config import Settings
 from parley.jpeg import jpeg_size
 from parley.metrics import Metrics
+from parley.pool import Band
 from parley.protocol import (
     FirstLook,
     Matched,
@@ -28,7 +29,6 @@ from parley.protocol import (
     Stopped,
     Waiting,
 )
-from parley.safety.age import Band
 from parley.safety.classifier import BUILTIN, ClassifierError, choose
 from parley.safety.vision import Thresholds, VisionPool, sample_interval
 

@@ -9,14 +9,13 @@ from typing import Any
 
 from sqlalchemy import select, true, update
 
+from parley.pool import Band
 from parley.store.bans import ip_digests
 from parley.store.database import Database
 from parley.store.hashing import check_device
 from parley.store.models import AgeRefusalRow, DeviceRow
 from parley.store.records import Device
 from parley.store.values import DeviceHash, IpHash, KeyedIpHash, aware, moment
-
-ADULT = "adult"  # safety.age.Band.ADULT (the store does not import safety)
 
 
 class Devices(Database):
@@ -61,7 +60,7 @@ class Devices(Database):
         """Keep the first band a device declared; an adult declaration is kept over a minor one
         (birthdays go one way). A device without a record is left alone."""
         check_device(device)
-        keep = DeviceRow.declared_band.is_(None) if band != ADULT else true()
+        keep = DeviceRow.declared_band.is_(None) if band != Band.ADULT else true()
         async with self._write() as session:
             await session.execute(
                 update(DeviceRow)

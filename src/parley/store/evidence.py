@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from parley.jpeg import NotAJpeg, reencode
+from parley.pool import Pool
 from parley.store.errors import InvalidInput
 from parley.store.values import (
-    MAX_FRAME_BYTES,
     MAX_LINE_CHARS,
+    MAX_STILL_BYTES,
     MAX_TRANSCRIPT_LINES,
     REF_ALPHABET,
     REF_LENGTH,
@@ -62,23 +63,22 @@ def check_transcript(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
     return out
 
 
-def pool_takes_stills(pool: str) -> bool:
-    """Only video pools ("<band>:video:<language>") have a camera: a text or question chat has
-    no still to keep, whatever a client sends."""
-    parts = pool.split(":")
-    return len(parts) >= 2 and parts[1] == "video"
+def pool_takes_stills(pool: Pool) -> bool:
+    """Only video pools have a camera: a text or question chat has no still to keep, whatever a
+    client sends."""
+    return pool.mode == "video"
 
 
-def check_frame(frame: bytes | None, pool: str) -> tuple[bytes | None, str | None]:
-    """The frame as it will be stored (decoded and re-encoded: :func:`parley.jpeg.reencode`) and
+def check_still(still: bytes | None, pool: Pool) -> tuple[bytes | None, str | None]:
+    """The still as it will be stored (decoded and re-encoded: :func:`parley.jpeg.reencode`) and
     its SHA-256, or InvalidInput for anything but a bounded JPEG from a video pool. Decoding
     takes milliseconds: async callers run this in a thread."""
-    if frame is None:
+    if still is None:
         return None, None
-    if len(frame) > MAX_FRAME_BYTES:
-        raise InvalidInput(f"a still frame is at most {MAX_FRAME_BYTES} bytes")
+    if len(still) > MAX_STILL_BYTES:
+        raise InvalidInput(f"a still frame is at most {MAX_STILL_BYTES} bytes")
     try:
-        image = reencode(frame)
+        image = reencode(still)
     except NotAJpeg as exc:
         raise InvalidInput("a still frame must be a JPEG") from exc
     if not pool_takes_stills(pool):

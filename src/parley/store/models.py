@@ -38,10 +38,10 @@ from parley.store.values import (
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     BanCategory,
-    Category,
     Decision,
     FlagKind,
     ItemStatus,
+    ReportCategory,
     Resolution,
     Role,
 )
@@ -174,7 +174,7 @@ class ReportRow(ItemColumns, Base):
     __tablename__ = "reports"
     __table_args__ = (
         *_item_checks(),
-        CheckConstraint(_one_of("category", Category), name="category"),
+        CheckConstraint(_one_of("category", ReportCategory), name="category"),
         Index(None, "status", "priority", "created_at"),
         Index(None, "reported_device", "created_at"),
         Index(None, "reporter_ip_hash", "created_at"),

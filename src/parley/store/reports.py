@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from parley.pool import Pool
 from parley.store.audit import bounded, plain
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
 from parley.store.evidence import (
-    check_frame,
+    check_still,
     check_transcript,
     kind_of_ref,
     new_ref,
@@ -37,12 +38,12 @@ from parley.store.values import (
     MAX_COMMENT_CHARS,
     MAX_NAME_CHARS,
     VOLUME_PRIORITY,
-    Category,
     DeviceHash,
     FlagKind,
     ItemKind,
     ItemStatus,
     KeyedIpHash,
+    ReportCategory,
     TranscriptLine,
     moment,
 )
@@ -57,12 +58,12 @@ class Reports(Database):
         *,
         reporter: DeviceHash,
         reported: DeviceHash,
-        category: Category | str,
+        category: ReportCategory | str,
         pair_id: str,
-        pool: str,
+        pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         comment: str = "",
-        frame: bytes | None = None,
+        still: bytes | None = None,
         reported_ip: KeyedIpHash | None = None,
         reporter_ip: KeyedIpHash | None = None,
         weight: float | None = None,
@@ -76,10 +77,10 @@ class Reports(Database):
         safety/trust.py) are what :meth:`mass_report_score` counts.
         """
         try:
-            cat = Category(category)
+            cat = ReportCategory(category)
         except ValueError as exc:
             raise InvalidInput(f"unknown report category {category!r}") from exc
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         values: dict[str, Any] = {
             "category": cat.value,
             "priority": CATEGORY_PRIORITY[cat],
@@ -92,7 +93,7 @@ class Reports(Database):
             "reporter_ip_key_id": reporter_ip.key_id if reporter_ip else None,
             "weight": None if weight is None else min(1.0, max(0.0, float(weight))),
             "pair_id": bounded(pair_id, MAX_NAME_CHARS, "pair id"),
-            "pool": bounded(pool, MAX_NAME_CHARS, "pool"),
+            "pool": str(pool),
             "transcript": check_transcript(transcript),
             "frame": image,
             "frame_sha256": digest,
@@ -116,19 +117,19 @@ class Reports(Database):
             )
         return int(value or 0)
 
-    async def attach_frame(
+    async def attach_still(
         self,
         ref: str,
         reporter: DeviceHash,
-        frame: bytes,
+        still: bytes,
         *,
         within: timedelta,
         now: datetime | None = None,
     ) -> bool:
-        """Attach a still frame to report ``ref`` after the fact (the page uploads it over HTTP
+        """Attach a still to report ``ref`` after the fact (the page uploads it over HTTP
         once the report is acknowledged). Only the report's own reporter may, only once, and only
         within ``within`` of its creation, and only to a report from a video chat; returns False
-        otherwise. The still is stored re-encoded (``check_frame``), by one conditional UPDATE
+        otherwise. The still is stored re-encoded (``check_still``), by one conditional UPDATE
         committed before this returns. InvalidInput for anything but a bounded JPEG."""
         check_device(reporter)
         if kind_of_ref(ref) is not ItemKind.REPORT:
@@ -141,10 +142,13 @@ class Reports(Database):
             ReportRow.created_at >= since,
         )
         async with self._read() as session:
-            pool = await session.scalar(select(ReportRow.pool).where(*open_to_a_still))
-        if pool is None or not pool_takes_stills(pool):
+            stored = await session.scalar(select(ReportRow.pool).where(*open_to_a_still))
+        if stored is None:
             return False
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        pool = Pool.parse(stored)
+        if not pool_takes_stills(pool):
+            return False
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         async with self._write() as session:
             result = await session.execute(
                 update(ReportRow)
@@ -161,10 +165,10 @@ class Reports(Database):
         kind: FlagKind | str,
         device: DeviceHash,
         pair_id: str,
-        pool: str,
+        pool: Pool,
         transcript: Sequence[TranscriptLine] = (),
         other_device: DeviceHash | None = None,
-        frame: bytes | None = None,
+        still: bytes | None = None,
         priority: int | None = None,
         details: dict[str, Any] | None = None,
         device_ip: KeyedIpHash | None = None,
@@ -176,7 +180,7 @@ class Reports(Database):
             flag_kind = FlagKind(kind)
         except ValueError as exc:
             raise InvalidInput(f"unknown flag kind {kind!r}") from exc
-        image, digest = await asyncio.to_thread(check_frame, frame, pool)
+        image, digest = await asyncio.to_thread(check_still, still, pool)
         values: dict[str, Any] = {
             "kind": flag_kind.value,
             "priority": FLAG_PRIORITY[flag_kind] if priority is None else int(priority),
@@ -185,7 +189,7 @@ class Reports(Database):
             "device_ip_hash": device_ip.digest if device_ip else None,
             "device_ip_key_id": device_ip.key_id if device_ip else None,
             "pair_id": bounded(pair_id, MAX_NAME_CHARS, "pair id"),
-            "pool": bounded(pool, MAX_NAME_CHARS, "pool"),
+            "pool": str(pool),
             "transcript": check_transcript(transcript),
             "frame": image,
             "frame_sha256": digest,

@@ -24,7 +24,7 @@ class KeyedIpHash(NamedTuple):
     digest: IpHash
 
 
-class Category(StrEnum):
+class ReportCategory(StrEnum):
     """What a reporter says happened."""
 
     NUDITY = "nudity"
@@ -94,13 +94,13 @@ class Role(StrEnum):
 
 
 #: Queue priority of a report: a minor in danger first, then nudity, then everything else.
-CATEGORY_PRIORITY: dict[Category, int] = {
-    Category.MINOR_IN_DANGER: 100,
-    Category.NUDITY: 50,
-    Category.HARASSMENT: 10,
-    Category.SPAM: 10,
-    Category.SELF_HARM: 10,
-    Category.OTHER: 10,
+CATEGORY_PRIORITY: dict[ReportCategory, int] = {
+    ReportCategory.MINOR_IN_DANGER: 100,
+    ReportCategory.NUDITY: 50,
+    ReportCategory.HARASSMENT: 10,
+    ReportCategory.SPAM: 10,
+    ReportCategory.SELF_HARM: 10,
+    ReportCategory.OTHER: 10,
 }
 
 #: Queue priority cannot be bought with volume: past this many open reports from one reporter
@@ -143,7 +143,7 @@ MAX_REASON_CHARS = 1000
 MAX_APPEAL_CHARS = 2000
 MAX_TRANSCRIPT_LINES = 200
 MAX_LINE_CHARS = 2000
-MAX_FRAME_BYTES = 512 * 1024
+MAX_STILL_BYTES = 512 * 1024
 MAX_NAME_CHARS = 64  # moderator names, actors, pair ids, pools
 #: The one rule for a moderator's name (store, API, console form, CLI): it goes into URLs and
 #: the audit log as it is. Not starting with "." or "-": no "..", no option look-alikes.

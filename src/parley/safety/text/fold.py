@@ -102,7 +102,7 @@ def _unleet(folded: str) -> str:
 # Every rule names words (or substrings) that any match must contain. A line is split into a
 # set of words once, and a rule's regex runs only when one of its words is there: most lines
 # then run two or three regexes instead of forty. The anchors only skip work, they never change
-# a result; tests/test_text_filter.py checks that on the corpora and on generated text, with
+# a result; tests/unit/test_text_filter.py checks that on the corpora and on generated text, with
 # this switch off.
 _PREFILTER = True
 # The languages whose rules run; ``None`` is all of them, as in production. Only the language
