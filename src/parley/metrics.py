@@ -113,6 +113,13 @@ class VisionMetrics:
             buckets=VISION_BUCKETS,
             registry=registry,
         )
+        self.first_clear_seconds = Histogram(
+            "parley_vision_first_clear_seconds",
+            "Time from a video match to the first clean still of one side, when its partner's "
+            "page may unblur it",
+            buckets=VISION_BUCKETS,
+            registry=registry,
+        )
 
 
 class HashMetrics:

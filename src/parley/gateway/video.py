@@ -1,5 +1,5 @@
-"""Video moderation at the connection: `sample` cadence out, `frame` stills in, action on a
-positive or on a still that matches a known-image list.
+"""Video moderation at the connection: `sample` cadence out, `frame` stills in, the partner told
+of a first clean still, action on a positive or on a still that matches a known-image list.
 
 The policy (when to sample, what a still must be, the classifier) is :mod:`parley.safety.video`.
 On a positive, in this order: the receiving partner gets ``moderation`` (its page blurs the video
@@ -8,6 +8,8 @@ flag (minor pool: top priority, legal hold, admins only), and the sender gets a 
 with a statement of reasons and close 4007. A still whose PDQ hash (computed in the classifier's
 worker) matches a known-image list is acted on first, the same way, as a ``hash_match`` flag
 (:mod:`parley.safety.known_images`): top priority, legal hold and admins only in every pool.
+On the first clean still of a pair (nothing even suspect), the partner gets ``moderation``
+``clear``: its page held this person's video blurred until then (``welcome.first_look``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from parley.config import Settings
 from parley.gateway.identity import Identity
 from parley.gateway.peer import Peer
 from parley.metrics import Metrics
-from parley.protocol import ErrorCode, Moderation, ServerMessage, VideoFrame
+from parley.pool import Band
+from parley.protocol import ErrorCode, FirstLook, Moderation, ServerMessage, VideoFrame
 from parley.safety.classifier import Detection
 from parley.safety.known_images import HashMatch, KnownImages
 from parley.safety.pdq import Pdq
 from parley.safety.sanctions import Sanctions
-from parley.safety.video import MINOR_HOLD_REASON, Sampling, Vision, check_still
+from parley.safety.video import MINOR_HOLD_REASON, Sampling, Vision, check_still, first_look
 from parley.safety.vision import Classified, Unreadable
 from parley.store import MINOR_VISION_PRIORITY, Ban, DeviceHash, FlagKind, Store, StoreError
 
@@ -71,6 +74,10 @@ class VideoModeration:
         await self.vision.close()
 
     # ---- cadence -----------------------------------------------------------------------------
+
+    def first_look(self, band: Band) -> FirstLook:
+        """``welcome.first_look`` for a person of ``band`` on this server, as it is now."""
+        return first_look(band, moderated=self.enabled)
 
     def sampling_for(self, mode: str) -> Sampling | None:
         """State for a new connection: only video connections are sampled, only when on."""
@@ -151,14 +158,23 @@ class VideoModeration:
                 await self.act_on_match(peer, ident, pair, jpeg, match, result.pdq, received)
                 return
         verdict = self.vision.thresholds.judge(result.detections)
-        if verdict.suspect:
-            self.flag(state)
-            if state.pair == pair:
-                self._resample(peer, state, time.monotonic())
+        if not verdict.suspect:
+            if state.first_clear(pair):
+                await self._clear(ident, state, pair)
+            return
+        self.flag(state)
+        if state.pair == pair:
+            self._resample(peer, state, time.monotonic())
         if not verdict.positive:
             return
         self.metrics.vision.positive.inc()
         await self.act(peer, ident, pair, jpeg, verdict.positive, received, result.pdq)
+
+    async def _clear(self, ident: Identity, state: Sampling, pair: str) -> None:
+        """Tell the partner that this person's camera looked clean: its page may unblur."""
+        clear = Moderation(pair=pair, action="clear", reason=None)
+        if await self.broker.relay(ident.session, pair, clear) is Outcome.OK:
+            self.metrics.vision.first_clear_seconds.observe(time.monotonic() - state.since)
 
     # ---- the action on a positive ------------------------------------------------------------
 
