@@ -44,6 +44,10 @@ class Health(BaseModel):
 class Status(BaseModel):
     online: int
     waiting: dict[str, int]
+    # Who may use the service (settings, not figures): the landing page says it.
+    min_age: int
+    adult_age: int
+    minor_pool_open: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +124,7 @@ def create_app(
     # /mod, /api/mod, /appeal: the console reaches live sessions through the gateway's
     # enforcement and the broker, never the gateway itself.
     console = mount_moderation(app, settings, store, broker, metrics, devices, gateway.enforce)
-    app.include_router(build_reports_router(store, devices, settings.report_grace))
+    app.include_router(build_reports_router(store, devices, settings.report_grace, gateway.known))
 
     async def ready() -> bool:
         return await broker.ready() and await store.ping()
@@ -152,10 +156,18 @@ def create_app(
     @app.get("/api/status", response_model=Status, tags=["public"])
     async def status() -> Status:
         """People online (rounded) and waiting in adult pools: no minor figure is public
-        (parley.public_figures). Exact figures per pool are on /metrics, for operators."""
+        (parley.public_figures). Exact figures per pool are on /metrics, for operators. Also
+        who may use the service: the ages, and whether teens are served here at all."""
         stats = await broker.stats()
         online = public_online(stats.online, settings.public_online_step)
-        return Status(online=online, waiting=public_waiting(stats.waiting))
+        policy = assurance.policy
+        return Status(
+            online=online,
+            waiting=public_waiting(stats.waiting),
+            min_age=policy.min_age,
+            adult_age=policy.adult_age,
+            minor_pool_open=policy.serves_minors,
+        )
 
     # /privacy /terms /rules /about /status
     mount_pages(app, settings, broker, ready, lambda: gateway.video.enabled)

@@ -5,20 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from parley import logs
 from parley.config import Settings
+from parley.store.values import HASH_LIST_CATEGORIES
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from parley.store import Store
 
 log = logging.getLogger("parley")
 #: What uvicorn exits with when the app or the socket fails at start-up.
@@ -251,6 +257,165 @@ def _moderator(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _hashes(args: argparse.Namespace) -> int:
+    """``parley hashes import FILE --list NAME`` loads PDQ hashes of known abuse images into a
+    list (made if new); ``list``; ``remove NAME``. Every node applies a change within
+    ``PARLEY_HASH_LIST_POLL`` seconds, without a restart (docs/moderation.md, "Known images")."""
+    import asyncio
+    from pathlib import Path
+
+    from parley.hash_files import HashFileError, read_hash_file
+    from parley.storage import open_store
+    from parley.store import StoreError
+
+    settings = _settings_for_store(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.action == "import":
+        if not args.list or not args.name:
+            print("parley hashes import: give a FILE and --list NAME", file=sys.stderr)
+            return 2
+        try:
+            read = read_hash_file(Path(args.name))
+        except HashFileError as exc:
+            print(f"parley hashes import: {exc}", file=sys.stderr)
+            return 1
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(read.skipped.items()))
+        if read.bad_lines:
+            skipped += f" (lines {', '.join(map(str, read.bad_lines))}...)"
+        if not read.entries:
+            print(
+                f"parley hashes import: no PDQ hash in the file; skipped {skipped}",
+                file=sys.stderr,
+            )
+            return 1
+    elif args.action == "remove" and not args.name:
+        print("parley hashes remove: give the list's NAME", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            if args.action == "list":
+                for h in await store.hash_lists():
+                    print(f"{h.name}\t{h.category}\t{h.entries}\t{h.updated_at.isoformat()}")
+                return 0
+            if args.action == "remove":
+                if await store.remove_hash_list(args.name, actor="cli"):
+                    print(f"removed hash list {args.name}")
+                    return 0
+                print(f"parley hashes remove: no hash list named {args.name!r}", file=sys.stderr)
+                return 1
+            done = await store.import_hashes(
+                args.list, read.entries, actor="cli", category=args.category,
+                replace=args.replace,
+            )  # fmt: skip
+            print(
+                f"list {done.list.name} ({done.list.category}): {done.list.entries} hashes, "
+                f"{done.added} new, {done.already} there already; read as {read.shape}"
+                + (f"; skipped {skipped}" if skipped else "")
+            )
+            return 0
+        except StoreError as exc:
+            print(f"parley hashes: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _moment(text: str) -> datetime:
+    """A command-line date (``2025-07-01``) or time (``2025-07-01T12:00:00+02:00``; UTC when
+    no offset is given), as an aware datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _transparency(args: argparse.Namespace) -> int:
+    """``parley transparency sor`` writes statements of reasons in batches for the EU's DSA
+    Transparency Database; ``parley transparency report`` the transparency report's figures."""
+    from parley.storage import open_store
+
+    settings = _settings_for_store(args)
+    if args.what == "sor" and not 1 <= args.batch_size <= 100:
+        print("parley transparency sor: --batch-size is 1 to 100", file=sys.stderr)
+        return 2
+    if args.what == "report" and args.end < args.start:
+        print("parley transparency report: --to is before --from", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            if args.what == "sor":
+                return await _statements(store, settings, args, out)
+            return await _report(store, args, out)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+async def _statements(
+    store: Store, settings: Settings, args: argparse.Namespace, out: Path | None
+) -> int:
+    """Each batch is a request body for POST /api/v1/statements: one JSON line on stdout, or a
+    file ``sor-00001.json`` (and so on) in ``--out``."""
+    from parley.transparency.statements import StatementOptions, batches, statements
+    from parley.transparency.territory import territorial_scope
+
+    options = StatementOptions(
+        territorial_scope(settings.sor_territorial_scope), settings.sor_rules_url.strip()
+    )
+    found = statements(store, options, since=args.since, until=args.until)
+    count = written = 0
+    async for body in batches(found, args.batch_size):
+        written += 1
+        count += len(body["statements"])
+        text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+        if out is None:
+            print(text)
+        else:
+            (out / f"sor-{written:05d}.json").write_text(text + "\n", encoding="utf-8")
+    print(f"{count} statement(s) in {written} batch(es)", file=sys.stderr)
+    return 0
+
+
+async def _report(store: Store, args: argparse.Namespace, out: Path | None) -> int:
+    """The figures for ``--from`` to ``--to`` (both days included, UTC): JSON or CSV on stdout,
+    or both files in ``--out``."""
+    from parley.transparency.report import csv_text, transparency_report
+
+    start = datetime.combine(args.start, time.min, UTC)
+    end = datetime.combine(args.end + timedelta(days=1), time.min, UTC)
+    figures = await transparency_report(store, start, end)
+    as_json = json.dumps(figures, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(as_json if args.format == "json" else csv_text(figures))
+        return 0
+    name = f"transparency-report-{args.start.isoformat()}-{args.end.isoformat()}"
+    (out / f"{name}.json").write_text(as_json, encoding="utf-8")
+    (out / f"{name}.csv").write_text(csv_text(figures), encoding="utf-8")
+    print(out / f"{name}.json")
+    print(out / f"{name}.csv")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     """Print one line per finding about this configuration; exit 1 when any is an error."""
     from parley import check
@@ -296,6 +461,54 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
     mod.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
     mod.set_defaults(func=_moderator)
+    tr = sub.add_parser(
+        "transparency",
+        help="statements of reasons for the EU's DSA Transparency Database, and the "
+        "transparency report (docs/moderation.md, Transparency)",
+    )
+    what = tr.add_subparsers(dest="what", required=True)
+    sor = what.add_parser(
+        "sor",
+        help="every ban and appeal decision since --since as statements of reasons, in batches "
+        "(request bodies of POST /api/v1/statements): one JSON line each, or files in --out",
+    )
+    sor.add_argument("--since", type=_moment, required=True, help="date or ISO time (UTC)")
+    sor.add_argument("--until", type=_moment, help="date or ISO time (UTC), not included")
+    sor.add_argument("--batch-size", type=int, default=100, help="statements per batch (1-100)")
+    sor.add_argument("--out", help="directory for sor-00001.json, ... (default: stdout)")
+    report = what.add_parser(
+        "report",
+        help="the harmonised transparency report's figures for a period, as JSON and CSV",
+    )
+    report.add_argument("--from", dest="start", type=_day, required=True, help="first day")
+    report.add_argument("--to", dest="end", type=_day, required=True, help="last day (included)")
+    report.add_argument("--format", choices=["json", "csv"], default="json", help="on stdout")
+    report.add_argument("--out", help="directory: writes both the .json and the .csv there")
+    for p in (sor, report):
+        p.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
+        p.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
+        p.set_defaults(func=_transparency)
+    hashes = sub.add_parser(
+        "hashes",
+        help="manage the lists of PDQ hashes of known abuse images that stills are matched "
+        "against (import FILE --list NAME, list, remove NAME)",
+    )
+    hashes.add_argument("action", choices=["import", "list", "remove"])
+    hashes.add_argument("name", nargs="?", default="", help="import: the FILE; remove: the list")
+    hashes.add_argument("--list", dest="list", default="", help="import: the list's name")
+    hashes.add_argument(
+        "--category",
+        choices=list(HASH_LIST_CATEGORIES),
+        default=None,
+        help="what the list holds, the category of the ban a match brings (new lists: "
+        f"{HASH_LIST_CATEGORIES[0]})",
+    )
+    hashes.add_argument(
+        "--replace", action="store_true", help="import: the list holds only this file's hashes"
+    )
+    hashes.add_argument("--database-url", dest="database_url", help=_SERVE_FLAGS["database_url"])
+    hashes.add_argument("--data-dir", dest="data_dir", help=_SERVE_FLAGS["data_dir"])
+    hashes.set_defaults(func=_hashes)
     return parser
 
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parley.origin import parse_allowed
 from parley.pool import check_language
+from parley.transparency.territory import territorial_scope
 
 
 class Settings(BaseSettings):
@@ -162,6 +163,14 @@ class Settings(BaseSettings):
     vision_frame_rate: float = Field(2.0, gt=0)  # token bucket for `frame` messages
     vision_frame_burst: float = Field(4.0, ge=1)
 
+    # Known abuse images (docs/moderation.md, "Known images"): every still the server receives (a
+    # vision sample, a report's still) is hashed with PDQ and matched against the operator's
+    # lists (`parley hashes import`). Distance and quality: the recommendations of PDQ's authors.
+    hash_match_distance: int = Field(31, ge=0, le=63)  # bits of 256 that may differ
+    hash_min_quality: int = Field(50, ge=0, le=100)  # PDQ quality below this never matches
+    hash_list_poll: float = Field(5.0, gt=0, le=3600)  # seconds between looks for list changes
+    hash_ban_seconds: float = Field(30 * 86400.0, gt=0)  # ban after a match (then a human looks)
+
     # Retention (parley purge)
     retention_days: float = Field(30.0, gt=0)
     legal_hold_days: int = Field(365, ge=365)
@@ -200,6 +209,14 @@ class Settings(BaseSettings):
     mod_claim_timeout: float = Field(900.0, gt=0)  # a claim older than this can be taken over
     appeal_rate: float = Field(1.0, gt=0)  # /api/appeal requests per second per address...
     appeal_burst: float = Field(20.0, ge=1)  # ...with this burst (shared by every node)
+
+    # Transparency (docs/moderation.md, "Transparency"): statements of reasons for the EU's DSA
+    # Transparency Database, the transparency report, response times.
+    sor_territorial_scope: str = "EEA"  # where a ban applies: EEA, EU, or EEA country codes
+    sor_rules_url: str = ""  # the published community rules (https://...), named as the ground
+    # A minor_in_danger report still waiting this long raises an alert (metric, error log line).
+    minor_in_danger_alert_seconds: float = Field(900.0, gt=0)
+    response_time_window: float = Field(86400.0, gt=0)  # p50/p95 time to decision over this
 
     @model_validator(mode="after")
     def _turn_is_complete(self) -> Settings:
@@ -241,6 +258,16 @@ class Settings(BaseSettings):
                 check_language(language)
             except ValueError as exc:
                 raise ValueError(f"PARLEY_LANGUAGES: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _transparency_parses(self) -> Settings:
+        territorial_scope(self.sor_territorial_scope)  # a typo stops start-up
+        url = self.sor_rules_url.strip()
+        if url and (not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url):
+            raise ValueError(
+                f"PARLEY_SOR_RULES_URL: {url!r} is not an http(s) URL of at most 500 characters"
+            )
         return self
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -112,6 +113,38 @@ class VisionMetrics:
             buckets=VISION_BUCKETS,
             registry=registry,
         )
+        self.first_clear_seconds = Histogram(
+            "parley_vision_first_clear_seconds",
+            "Time from a video match to the first clean still of one side, when its partner's "
+            "page may unblur it",
+            buckets=VISION_BUCKETS,
+            registry=registry,
+        )
+
+
+class HashMetrics:
+    """Known-image matching: stills hashed, matches per list, list sizes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.checked = Counter(
+            "parley_hash_stills_checked",
+            "Stills hashed and matched against the known-image lists, by source",
+            ["source"],
+            registry=registry,
+        )
+        self.low_quality = Counter(
+            "parley_hash_stills_low_quality",
+            "Stills too plain to match on (PDQ quality under PARLEY_HASH_MIN_QUALITY)",
+            registry=registry,
+        )
+        self.matches = Counter(
+            "parley_hash_matches", "Stills that matched a known-image list, by list", ["list"],
+            registry=registry,
+        )  # fmt: skip
+        self.entries = Gauge(
+            "parley_hash_list_entries", "Hashes in each known-image list this node matches",
+            ["list"], registry=registry,
+        )  # fmt: skip
 
 
 class Metrics:
@@ -161,6 +194,7 @@ class Metrics:
             registry=self.registry,
         )
         self.vision = VisionMetrics(self.registry)
+        self.hashes = HashMetrics(self.registry)
         self.registry.register(_Live(lambda: (self.ready, self.latest)))
         self.registry.register(_TextUnread())
 

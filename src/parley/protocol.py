@@ -20,6 +20,10 @@ SdpRole = Literal["offerer", "answerer"]  # who sends the WebRTC (SDP) offer
 # Question mode (Omegle's spy mode): the asker's seat and the two discussers' seats in a room.
 Seat = Literal["asker", "stranger1", "stranger2"]
 Discusser = Literal["stranger1", "stranger2"]
+# How a video page treats a new stranger's picture (docs/protocol.md, "A guarded first look"):
+# shown at once ("none": video is not moderated), or blurred until the server has judged a first
+# still of theirs clean, with ("blur") or without ("hold": the minor pool) an earlier reveal.
+FirstLook = Literal["none", "blur", "hold"]
 QUESTION_MIN_CHARS = 10
 QUESTION_MAX_CHARS = 200
 
@@ -227,6 +231,7 @@ class Welcome(_Server, tag="welcome", frozen=True):
     limits: Limits
     ice: IceConfig
     vision: bool = False  # video is automatically moderated (stills are sampled)
+    first_look: FirstLook = "none"
 
 
 # Question-mode fields default to UNSET, which msgspec leaves out of the frame: two-person chat
@@ -325,11 +330,13 @@ class Sample(_Server, tag="sample", frozen=True):
 
 
 class Moderation(_Server, tag="moderation", frozen=True):
-    """The partner's video was found to show nudity: hide it now (the pair ends next)."""
+    """About the partner's video. ``blur``: it was found to show nudity, hide it now (the pair
+    ends next). ``clear``: a first still of theirs in this pair was judged clean, so a page that
+    holds their picture blurred (``welcome.first_look``) may show it."""
 
     pair: str
-    action: Literal["blur"]
-    reason: Literal["nudity"]
+    action: Literal["blur", "clear"]
+    reason: Literal["nudity"] | None
 
 
 ServerMessage = (

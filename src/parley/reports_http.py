@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from parley.problem import Problem
 from parley.safety.devices import DeviceTokens
+from parley.safety.known_images import KnownImages
 from parley.store import InvalidInput, Store, device_hash
 
 MAX_UPLOAD_BYTES = 64 * 1024
@@ -65,8 +66,11 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
-def build_reports_router(store: Store, devices: DeviceTokens, report_grace: float) -> APIRouter:
-    """The router; ``report_grace`` (seconds) is how long after a report its still is taken."""
+def build_reports_router(
+    store: Store, devices: DeviceTokens, report_grace: float, known: KnownImages
+) -> APIRouter:
+    """The router; ``report_grace`` (seconds) is how long after a report its still is taken.
+    Each still is matched against the known-image lists (``known``) once it is stored."""
     router = APIRouter(prefix="/api/reports", tags=["public"])
     within = timedelta(seconds=report_grace)
 
@@ -107,6 +111,9 @@ def build_reports_router(store: Store, devices: DeviceTokens, report_grace: floa
             return _problem(415, "a still must be a JPEG image")
         if not attached:
             return _problem(404, "no such report of yours, too late, or it has a still already")
+        # A known abuse image: the reported person is banned at once (the reporter is told
+        # nothing more than for any still).
+        await known.check_report(ref)
         return Response(status_code=204)
 
     return router

@@ -54,6 +54,10 @@ THANKS = re.compile(r"^Thanks\. Your report reference is R-[A-Z0-9]{6}\.$")
 XSS = XSS_IMG + XSS_SCRIPT
 # Time to be sure that something does not happen: matching and reconnecting take milliseconds.
 QUIET_MS = 1_200
+# The landing page's age notice, by whether the minor pool is open (/api/status).
+ADULTS_ONLY = "This service is for adults only: you must be 18 or older."
+ADULTS_ONLY_ID = "Layanan ini khusus untuk orang dewasa: usia minimal 18 tahun."
+TEENS_TOO = "You must be 13 or older; people under 18 are only matched with people under 18."
 
 
 async def report(p: Person, category: str, comment: str = "") -> str:
@@ -514,6 +518,8 @@ async def test_refusals_adults_only_and_age_checks(
     # A teen on an adults-only service (the default): told so, the form is locked, no reconnect,
     # and a reload (with another age in mind) does not unlock it.
     teen = await open_person(browser, srv.url, "teen")
+    # The landing page says so before anyone types an age (from /api/status, not "13 or older").
+    await expect(teen.tid("age-notice")).to_have_text(ADULTS_ONLY)
     await teen.start(age=15)
     alert = teen.page.get_by_role("alert")
     await expect(alert).to_have_text(
@@ -527,6 +533,8 @@ async def test_refusals_adults_only_and_age_checks(
     await teen.ready()
     await expect(alert).to_contain_text("for adults only")
     await expect(teen.tid("start")).to_be_disabled()
+    await teen.tid("lang").select_option("id")  # in each language the page has
+    await expect(teen.tid("age-notice")).to_have_text(ADULTS_ONLY_ID)
 
     # Video needing an age check: told on the form, which stays usable; text works.
     adult = await open_person(browser, srv.url, "adult")
@@ -549,6 +557,7 @@ async def test_refusals_adults_only_and_age_checks(
         PARLEY_ATTESTATION_AUDIENCE="https://parley.test",
     )
     visitor = await open_person(browser, attested.url, "visitor")
+    await expect(visitor.tid("age-notice")).to_have_text(TEENS_TOO)  # open under `attested`
     await visitor.start()
     alert = visitor.page.get_by_role("alert")
     await expect(alert).to_contain_text("needs a verified age check before you can chat")

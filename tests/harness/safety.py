@@ -93,3 +93,20 @@ def log_events(handle: ServerHandle, event: str) -> list[dict[str, Any]]:
         if record.get("event") == event:
             out.append(record)
     return out
+
+
+async def expect_banned(c: Client, category: str, within: float = 5.0) -> dict[str, Any]:
+    """The next frame is ``banned`` (with a statement of reasons), then the socket closes 4007."""
+    frame = await c.expect("banned", within, strict=True)
+    assert frame["category"] == category
+    assert isinstance(frame["reason"], str) and len(frame["reason"]) > 20
+    assert isinstance(frame["ban"], int)
+    assert await c.wait_closed() == 4007
+    return frame
+
+
+async def hello_refused(target: Any, category: str, *, ip: str, **hello: Any) -> dict[str, Any]:
+    """A fresh connection from ``ip`` whose hello is answered ``banned`` and closed 4007."""
+    c = await from_ip(target, ip)
+    await c.send("hello", age=25, **hello)
+    return await expect_banned(c, category)

@@ -32,7 +32,9 @@ from harness.safety import (
     chat,
     database,
     dev,
+    expect_banned,
     from_ip,
+    hello_refused,
     isolated_pair,
     log_events,
     person,
@@ -69,23 +71,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     )
     yield handle
     handle.stop()
-
-
-async def expect_banned(c: Client, category: str, within: float = 5.0) -> dict[str, Any]:
-    """The next frame is ``banned`` (with a statement of reasons), then the socket closes 4007."""
-    frame = await c.expect("banned", within, strict=True)
-    assert frame["category"] == category
-    assert isinstance(frame["reason"], str) and len(frame["reason"]) > 20
-    assert isinstance(frame["ban"], int)
-    assert await c.wait_closed() == 4007
-    return frame
-
-
-async def hello_refused(target: Any, category: str, *, ip: str, **hello: Any) -> dict[str, Any]:
-    """A fresh connection from ``ip`` whose hello is answered ``banned`` and closed 4007."""
-    c = await from_ip(target, ip)
-    await c.send("hello", age=25, **hello)
-    return await expect_banned(c, category)
 
 
 async def assert_never_matched(

@@ -10,10 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from test_bans import hello_refused
-
 from harness import components
-from harness.safety import database, dev, person
+from harness.safety import database, dev, hello_refused, person
 from harness.server import ServerHandle
 
 if TYPE_CHECKING:

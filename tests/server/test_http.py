@@ -19,6 +19,8 @@ from harness.protocol import isolated, own_server, person, sample, scrape, until
 from harness.server import ServerHandle
 
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# Who may use a server with the default settings, as /api/status says: adults only.
+WHO_MAY_USE = {"min_age": 13, "adult_age": 18, "minor_pool_open": False}
 
 
 @pytest_asyncio.fixture
@@ -95,6 +97,7 @@ async def test_welcome_and_status_count_the_people_online(quiet_server: ServerHa
         assert (await http.get("/api/status")).json() == {
             "online": 2,
             "waiting": {"adult:text:en": 1},
+            **WHO_MAY_USE,
         }
         await b.close()
         await a.stop()
@@ -103,7 +106,7 @@ async def test_welcome_and_status_count_the_people_online(quiet_server: ServerHa
         while (status := (await http.get("/api/status")).json())["online"] != 1:
             assert time.monotonic() < deadline, status
             await asyncio.sleep(0.02)
-        assert status == {"online": 1, "waiting": {}}
+        assert status == {"online": 1, "waiting": {}, **WHO_MAY_USE}
 
 
 async def test_metrics_count_people_matches_relays_and_errors(quiet_server: ServerHandle) -> None:

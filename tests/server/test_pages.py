@@ -247,7 +247,13 @@ async def test_no_public_figure_reveals_a_minor_waiting(
 
     status, online_html = after
     assert after == before  # 12 adults, or 12 adults and a waiting minor: the same to the public
-    assert status == {"online": 10, "waiting": {}}
+    assert status == {
+        "online": 10,
+        "waiting": {},
+        "min_age": 14,  # RUNNING
+        "adult_age": 18,
+        "minor_pool_open": True,  # settings, the same whoever is here
+    }
     assert not any(pool.startswith("minor") for pool in status["waiting"])
     assert 'data-online="10"' in online_html and "At least 10 people online." in online_html
     assert welcome["online"] == 10
@@ -275,6 +281,26 @@ async def test_api_status_lists_adult_pools_only(
     assert status["waiting"] == {"adult:text:en": 1}
     await adult.close()
     await minor.close()
+
+
+async def test_api_status_says_who_may_use_the_service(
+    http: httpx.AsyncClient, server_factory: Any
+) -> None:
+    """The landing page's age notice comes from here: whether teens are served at all (closed
+    by default under declared ages) and the ages, never a copy in the page."""
+    opened = (await http.get("/api/status")).json()
+    assert (opened["minor_pool_open"], opened["min_age"], opened["adult_age"]) == (True, 14, 18)
+    closed = server_factory(PARLEY_MINOR_POOL_OPEN=None, PARLEY_ADULT_AGE=21)  # the default
+    async with httpx.AsyncClient(base_url=closed.url, timeout=10) as other:
+        status = (await other.get("/api/status")).json()
+        page = (await other.get("/")).text
+        schema = (await other.get("/api/openapi.json")).json()
+    assert (status["minor_pool_open"], status["min_age"], status["adult_age"]) == (False, 13, 21)
+    # The page itself claims no age: the notice is filled in from /api/status.
+    assert "13 or older" not in page and "minimal 13" not in page
+    assert '<span data-testid="age-notice" hidden></span>' in page
+    fields = schema["components"]["schemas"]["Status"]["properties"]
+    assert {"min_age", "adult_age", "minor_pool_open"} <= fields.keys()
 
 
 async def test_status_says_down_when_the_broker_is_down(

@@ -24,7 +24,7 @@ from harness.moderation import add_moderator, logged_in
 from harness.protocol import metric, until, wait_metric
 from harness.server import ServerHandle, start_server
 from harness.stills import b64, distinct_stills, fake_camera, flat, jpeg, shapes
-from harness.vision_plugins import TESTS_DIR
+from harness.vision_plugins import server_path
 from parley.jpeg import reencode
 
 
@@ -40,7 +40,7 @@ def vision_env(plugin: str, **extra: object) -> dict[str, object]:
         "PARLEY_VISION": "on",
         "PARLEY_VISION_CLASSIFIER": f"harness.vision_plugins:{plugin}",
         "PARLEY_VISION_WORKERS": 1,
-        "PYTHONPATH": str(TESTS_DIR),
+        "PYTHONPATH": server_path(),
         **extra,
     }
 
@@ -78,6 +78,8 @@ async def test_vision_off_is_said_in_welcome_and_frames_are_refused(server: Serv
     a, b, pair_id = await pair(server, **VIDEO)
     assert a.welcome is not None and b.welcome is not None
     assert a.welcome["vision"] is False and b.welcome["vision"] is False
+    # nothing to wait for: the stranger's video shows at once
+    assert a.welcome["first_look"] == b.welcome["first_look"] == "none"
     await a.send("frame", pair=pair_id, jpeg=b64(STILL), id=1)
     err = await a.expect("error", strict=True)
     assert (err["code"], err["ref"]) == ("bad_state", 1)
@@ -91,6 +93,7 @@ async def test_classifier_that_cannot_load_leaves_the_service_up_with_vision_off
     async with connect(handle, age=25, **VIDEO) as c:
         assert c.welcome is not None
         assert c.welcome["vision"] is False
+        assert c.welcome["first_look"] == "none"
     assert "vision moderation is OFF" in handle.logs()
     assert "model file missing (test)" in handle.logs()
 
@@ -206,6 +209,76 @@ async def test_large_frame_limit_is_only_for_stills(never_server: ServerHandle) 
     assert len(big) < 40_000
     await a.send("frame", pair=pair_id, jpeg=b64(big), id=10)
     await a.assert_silent(0.3)
+
+
+# ---- a guarded first look -----------------------------------------------------------------
+
+
+def moderation_frames(c: Client) -> list[Frame]:
+    return [f for f in c.history if f["type"] == "moderation"]
+
+
+async def judged(handle: ServerHandle, a: Client, b: Client, stills: int) -> None:
+    """Wait until ``stills`` more stills were classified, then until a line from ``a`` reached
+    ``b``: whatever the verdicts sent ``b`` came before it (one socket, in order)."""
+    before = metric(handle, "parley_vision_frames_classified_total")
+    for _ in range(stills):
+        await a.send("frame", pair=a.pair, jpeg=b64(STILL))
+    await wait_metric(handle, "parley_vision_frames_classified_total", before + stills)
+    await a.say("after the verdicts")
+    await b.expect("message", text="after the verdicts")
+
+
+async def test_first_clean_still_clears_the_partners_view_once(
+    never_server: ServerHandle,
+) -> None:
+    """An adult's page holds the stranger's video blurred (``first_look`` ``blur``) until the
+    server says that a still of the stranger's camera was judged clean: once per pair, to the
+    partner only."""
+    handle = never_server
+    a, b, pair_id = await pair(handle, **VIDEO)
+    assert a.welcome is not None and b.welcome is not None
+    assert a.welcome["first_look"] == b.welcome["first_look"] == "blur"
+    await a.expect("sample")
+    await a.send("frame", pair=pair_id, jpeg=b64(STILL), id=1)
+    clear = await b.expect("moderation", timeout=10)
+    assert clear == {"type": "moderation", "pair": pair_id, "action": "clear", "reason": None}
+    await judged(handle, a, b, stills=2)  # more clean stills of the same pair
+    assert moderation_frames(b) == [clear]
+    assert moderation_frames(a) == []  # a's own stills say nothing to a
+    assert metric(handle, "parley_vision_first_clear_seconds_count") >= 1
+    # b's camera is cleared for a on its own first clean still; a new pair starts over.
+    await b.send("frame", pair=pair_id, jpeg=b64(STILL))
+    assert (await a.expect("moderation", timeout=10))["action"] == "clear"
+    await b.send("stop")
+    c, d, second = await pair(handle, **VIDEO)
+    await c.expect("sample")
+    await c.send("frame", pair=second, jpeg=b64(STILL))
+    assert await d.expect("moderation", timeout=10, pair=second, action="clear")
+
+
+async def test_a_suspect_still_does_not_clear(server_factory: Any) -> None:
+    """A still above half a threshold (not acted on) is no clean verdict: the view stays held."""
+    handle = server_factory(**vision_env("suspect"))
+    a, b, _pair = await pair(handle, **VIDEO)
+    await a.expect("sample")
+    await judged(handle, a, b, stills=2)
+    assert moderation_frames(b) == []
+    assert metric(handle, "parley_vision_frames_positive_total") == 0
+
+
+async def test_the_minor_pool_holds_the_first_look(server_factory: Any) -> None:
+    """Minors get ``first_look`` ``hold`` (no earlier reveal on their page), adults ``blur``;
+    the clean verdict comes the same way to both."""
+    handle = server_factory(**vision_env("never", PARLEY_MINOR_MODES="text,video"))
+    a, b, pair_id = await pair(handle, age=15, **VIDEO)
+    assert a.welcome is not None and b.welcome is not None
+    assert a.welcome["first_look"] == b.welcome["first_look"] == "hold"
+    await a.expect("sample")
+    await a.send("frame", pair=pair_id, jpeg=b64(STILL))
+    assert await b.expect("moderation", timeout=10, pair=pair_id, action="clear")
+    async with connect(handle, age=30, **VIDEO) as adult:
+        assert adult.welcome is not None and adult.welcome["first_look"] == "blur"
 
 
 # ---- the action path ----------------------------------------------------------------------

@@ -117,9 +117,12 @@ async def test_a_real_server_with_nudenet_passes_an_ordinary_camera(server_facto
     assert await wait_metric(handle, "parley_vision_frames_classified_total", 3) == 3
     assert metric(handle, "parley_vision_frames_positive_total") == 0
     assert metric(handle, "parley_vision_classify_seconds_count") == 3
-    await b.assert_silent(0.3)  # no moderation event, the pair goes on
     await a.say("still chatting")
-    assert (await b.expect("message"))["text"] == "still chatting"
+    assert (await b.expect("message"))["text"] == "still chatting"  # the pair goes on
+    # and the only moderation event is the clean verdict on a's first still (a guarded first
+    # look): b's page may show a's video
+    moderation = [f for f in b.history if f["type"] == "moderation"]
+    assert [(f["action"], f["pair"]) for f in moderation] == [("clear", pair_id)]
     # a JPEG header over garbage passes the cheap check, then fails to decode in the worker
     broken = base64.b64encode(b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x10" + b"\x00" * 64)
     await a.send("frame", pair=pair_id, jpeg=broken.decode(), id=9)

@@ -250,6 +250,9 @@ async def test_a_real_server_with_opennsfw_decides_by_the_nsfw_threshold(
     await a.send("frame", pair=pair_id, jpeg=b64(low), id=1)
     assert await wait_metric(handle, "parley_vision_frames_classified_total", 1) == 1
     assert metric(handle, "parley_vision_frames_positive_total") == 0
+    # the photograph is a clean first still: b's page may show a's video (a guarded first look)
+    clear = await b.expect("moderation", timeout=5, strict=True)
+    assert (clear["action"], clear["pair"]) == ("clear", pair_id)
     await b.assert_silent(0.3)
     await a.send("frame", pair=pair_id, jpeg=b64(high), id=2)
     blur = await b.expect(("moderation", "partner_left"), timeout=15)

@@ -225,6 +225,7 @@ def test_every_combination_is_safe(
     else:
         assert pool_open and mode == "text"
         assert att != "adult"
+        assert policy.serves_minors  # what the landing page says (/api/status) is what happens
     if assurance == A or (mode == "video" and video_att):
         assert result.attested
 
@@ -240,10 +241,11 @@ def test_custom_modes_and_ages() -> None:
     sixteen = AgePolicy(minor_pool_open=True, min_age=16)
     assert outcome(admit(sixteen, declared_age=15, attestation=None, mode="text")) == "age_refused"
     assert outcome(admit(sixteen, declared_age=16, attestation=None, mode="text")) == MINOR
-    adults_only = AgePolicy(min_age=18)
+    adults_only = AgePolicy(min_age=18, minor_pool_open=True)
     assert outcome(admit(adults_only, declared_age=17, attestation=None, mode="text")) == (
         "age_refused"
     )
+    assert not adults_only.serves_minors  # an open minor pool that nobody can be in
     attested_adults_only = AgePolicy(assurance="attested", min_age=18)
     for att, expected in (("minor", "age_refused"), ("adult", ADULT)):
         got = admit(attested_adults_only, declared_age=None, attestation=ATT[att], mode="text")

@@ -84,7 +84,7 @@ async def report(
 
 async def test_ping_and_revision(store: Store) -> None:
     assert await store.ping()
-    assert await store.schema_revision() == "0002"
+    assert await store.schema_revision() == "0003"
 
 
 async def test_sqlite_runs_wal_full_sync_with_foreign_keys(tmp_path: Path) -> None:
@@ -389,6 +389,7 @@ async def test_claim_release_close_rules(store: Store) -> None:
         "item.claim",
         "item.claim",
         "item.claim",
+        "report.add",  # what came in, kept for the transparency report
     ]
     banned = (await store.audit_log(action="item.banned"))[0]
     assert (banned.actor, banned.reason) == ("alice", "harassment, 7 days")
@@ -917,6 +918,8 @@ async def test_there_is_no_table_for_unreported_chat() -> None:
         "moderators",
         "ip_keys",
         "age_refusals",
+        "hash_lists",  # PDQ hashes of known images (32 bytes and a list's reference each)
+        "hash_entries",
     }
     transcript_columns = [
         (t.name, c.name)
@@ -991,7 +994,8 @@ async def test_legal_hold_export_bundle(store: Store) -> None:
     rest = {k: v for k, v in bundle.items() if k != "bundle_sha256"}
     assert bundle["bundle_sha256"] == hashlib.sha256(canonical(rest)).hexdigest()
     assert [b["id"] for b in bundle["bans"]] == [ban.id]
-    assert [a["action"] for a in bundle["actions"]] == ["item.claim", "item.legal_hold"]
+    actions = [a["action"] for a in bundle["actions"]]
+    assert actions == ["report.add", "item.claim", "item.legal_hold"]
     # audited as what it holds: the still's bytes are in it (issue 13, finding 1)
     exports = await store.audit_log(action="item.legal_export_still")
     assert exports[0].details == {

@@ -48,9 +48,9 @@ async def test_migrate_from_empty_then_down_and_up(
         try:
             assert await store.schema_revision() is None
             assert await _table_names(store) == set()
-            assert await store.migrate() == head_revision() == "0002"
+            assert await store.migrate() == head_revision() == "0003"
             assert await _table_names(store) == TABLES
-            assert await store.migrate() == "0002"  # idempotent
+            assert await store.migrate() == "0003"  # idempotent
             await store.downgrade("base")
             assert await store.schema_revision() is None
             assert await _table_names(store) == set()
@@ -88,7 +88,7 @@ async def test_nodes_starting_together_migrate_once(
         nodes = [await where.open() for _ in range(3)]
         try:
             revisions = await asyncio.gather(*(n.migrate() for n in nodes))
-            assert revisions == ["0002"] * 3
+            assert revisions == ["0003"] * 3
             assert await _table_names(nodes[0]) == TABLES
         finally:
             for n in nodes:
@@ -97,8 +97,8 @@ async def test_nodes_starting_together_migrate_once(
 
 def test_one_head_and_the_files_ship_in_the_package() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0002"]
-    assert [r.revision for r in script.walk_revisions()] == ["0002", "0001"]
+    assert script.get_heads() == ["0003"]
+    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
     for name in ("env.py", "script.py.mako", "__init__.py", "versions/__init__.py"):
         assert (MIGRATIONS_DIR / name).is_file(), name
     assert alembic_config().config_file_name is None  # no alembic.ini at run time
@@ -112,6 +112,6 @@ async def test_alembic_command_line_path_with_an_async_url(tmp_path: Path) -> No
     await asyncio.to_thread(command.upgrade, cfg, "head")
     store = await Store.open(url)
     try:
-        assert await store.schema_revision() == "0002"
+        assert await store.schema_revision() == "0003"
     finally:
         await store.close()

@@ -573,6 +573,13 @@ HOSTILE_UNITS = {
     "moves": "add me on snap ",
     "my platform": "my snap ",
     "leetspeak": "s3nd ",
+    # Indonesian affixes (affixes.py): long affixed words, hyphen chains, reduplication,
+    # a suffix written apart
+    "affixed words": "menghapuskannyalah ",
+    "hyphens": "di-",
+    "hyphenated words": "nge-dm-in-",
+    "reduplication": "foto2mu ",
+    "suffix apart": "vc an ",
     "letters": "a",
     "spaces": " ",
     "apostrophes": "'",
@@ -606,6 +613,24 @@ def test_hostile_input_is_handled_in_linear_time(unit: str) -> None:
     # makes 16x the input cost about 16x; backtracking would be quadratic, about 256x.
     assert small < 0.05, f"{small * 1e3:.1f} ms for 1,000 characters"
     assert large < max(48 * small, 0.02), f"{small * 1e3:.2f} ms -> {large * 1e3:.2f} ms"
+
+
+def test_new_affixed_words_in_every_line_stay_fast() -> None:
+    # Words the filter has not seen before, each read through every prefix, suffix, clitic and
+    # particle (the word memory does not help).
+    rng = random.Random(11)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    worst = 0.0
+    for _ in range(40):
+        words = (
+            rng.choice(("meng", "di", "nge", "ter", "ber", "ny"))
+            + "".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
+            + rng.choice(("kannyalah", "innyadong", "ikupun", "annyakah", "2mu"))
+            for _ in range(80)
+        )
+        text = " ".join(words)[:1_000]
+        worst = max(worst, best_of(1, functools.partial(screen_line, text, mask=True)))
+    assert worst < 0.05
 
 
 def test_random_hostile_mixtures_stay_fast() -> None:

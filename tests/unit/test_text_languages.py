@@ -202,10 +202,22 @@ def test_indonesian_second_held_out_round_floors() -> None:
     # Round 2's first pass (written after round 1 was used): masking recall 0.90, 0 of 20
     # ordinary lines changed, 4 of 6 grooming conversations prompted (below the 0.85 target:
     # Indonesian suffixes and prefixes, "rahasiain", "dibeliin", "fotoin", outrun the rules),
-    # no ordinary conversation prompted. These floors catch regressions; they are not the target.
+    # no ordinary conversation prompted. Its misses were then known (docs/safety.md), so since
+    # affix-aware matching it is no longer held out. These floors catch regressions.
     f = text_quality.score(*text_quality.load_set("id", "heldout2"))
     assert f.mask_recall >= 0.90 - 1e-9 and f.ordinary_changed <= 0.02
     assert f.prompt_recall >= 4 / 6 - 1e-9 and f.benign_prompted == 0
+
+
+def test_indonesian_third_held_out_round_floors() -> None:
+    # Round 3's first pass, written after affix-aware matching was frozen: masking recall 0.85
+    # (3 of 20 contact lines missed), 0 of 20 ordinary lines changed, signals P 1.000 R 0.750,
+    # 5 of 6 grooming conversations prompted (0.83, below the 0.85 target), no ordinary one.
+    # Floors against regressions, not the target.
+    f = text_quality.score(*text_quality.load_set("id", "heldout3"))
+    assert f.mask_recall >= 0.85 - 1e-9 and f.ordinary_changed == 0.0
+    assert f.signal_precision == 1.0 and f.signal_recall >= 0.75 - 1e-9
+    assert f.prompt_recall >= 5 / 6 - 1e-9 and f.benign_prompted == 0
 
 
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)

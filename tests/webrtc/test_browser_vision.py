@@ -31,7 +31,7 @@ from harness.browser import (
     video_pair,
 )
 from harness.protocol import sample, scrape
-from harness.vision_plugins import TESTS_DIR
+from harness.vision_plugins import server_path
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,7 +39,7 @@ VISION_ON: dict[str, object] = {
     "PARLEY_VISION": "on",
     # tests/harness/vision_plugins.py: every still is "exposed genitalia" at 0.99.
     "PARLEY_VISION_CLASSIFIER": "harness.vision_plugins:fixed_positive",
-    "PYTHONPATH": str(TESTS_DIR),
+    "PYTHONPATH": server_path(),
     "PARLEY_VISION_WORKERS": 1,  # one classifier process is plenty, on a shared machine
     # Everyone here is 127.0.0.1: a ban of the flagged person's address would ban the others too.
     "PARLEY_AUTO_IP_BAN_SECONDS": 0,
@@ -150,13 +150,15 @@ async def test_own_camera_still_is_classified_and_blurs_the_other_page(
     assert [f for f in viewer.got("sample") if f["pair"] == pair], viewer.got("sample")
     assert viewer.sent_of("frame") == []
 
-    # A new pair starts unblurred.
+    # A new pair starts without the flag's cover and sound: only the first-look blur of any new
+    # stranger (tests/test_browser_first_look.py), as nothing of theirs was judged yet.
     await start_without_camera(third)
     await viewer.stop.click()  # "New"
     await viewer.expect_matched()
     await third.expect_matched()
     await expect(viewer.tid("remote-blurred")).to_be_hidden()
-    assert await viewer.tid("remote-video").evaluate(FILTER_JS) == "none"
+    assert await viewer.box.get_attribute("data-moderated") is None
+    await expect(viewer.box).to_have_attribute("data-first-look", "pending")
     assert not await viewer.tid("remote-video").evaluate("v => v.muted")
     assert third.sent_of("frame") == [] and viewer.sent_of("frame") == []
     await close_all(sender, viewer, third)
@@ -169,10 +171,16 @@ async def test_without_vision_the_page_says_so_and_sends_no_stills(
     a, b = await video_pair(browser, srv.url)
     for p in (a, b):
         assert p.got("welcome")[-1]["vision"] is False
+        assert p.got("welcome")[-1]["first_look"] == "none"
         await expect(p.tid("vision-off")).to_be_visible()
         await expect(p.tid("vision-off")).to_contain_text(VISION_OFF)
         await expect(p.tid("vision-on")).to_be_hidden()
     await asyncio.gather(a.expect_live(), b.expect_live())
+    for p in (a, b):  # no verdict to wait for: no first-look blur either
+        await expect(p.box).to_have_attribute("data-first-look", "open")
+        assert await p.tid("remote-video").evaluate(FILTER_JS) == "none"
+        await expect(p.tid("remote-checking")).to_be_hidden()
+        assert await p.debug("revealTimes()") == []
     await a.page.screenshot(path=str(artifacts_dir / "vision-off.png"))
     # Nothing is sampled: a fixed pause here shows that something does NOT happen (longer than
     # the fast sampling interval of a new pair, 1 s).

@@ -28,6 +28,7 @@ from parley.safety.age_memory import AgeMemory
 from parley.safety.assurance import AgeAssurance
 from parley.safety.ban_poll import BanPoll
 from parley.safety.devices import DeviceTokens
+from parley.safety.known_images import KnownImages
 from parley.safety.limits import quotas_for
 from parley.safety.sanctions import Sanctions
 from parley.store import Ban, Store
@@ -65,8 +66,10 @@ class Gateway:
         self._ban_poll: asyncio.Task[None] | None = None
         broker.on_ban(self.apply_ban)
         broker.on_notice(self.apply_notice)
+        # Known-image lists: every node reads them from the store (safety/known_images.py).
+        self.known = KnownImages(settings, store, self.sanctions, metrics, self.enforce)
         self.video = VideoModeration(
-            settings, broker, store, self.sanctions, metrics, enforce=self.enforce
+            settings, broker, store, self.sanctions, metrics, self.enforce, self.known
         )
         self.services = Services(
             settings=settings,
@@ -87,6 +90,7 @@ class Gateway:
 
     async def start(self) -> None:
         await self.video.start()  # loads the classifier in its workers (or warns: vision off)
+        await self.known.start()
         if self.video.enabled:
             s = self.settings
             self.services.frame_limit = max(s.max_frame_bytes, s.vision_frame_chars)
@@ -111,6 +115,7 @@ class Gateway:
             return_exceptions=True,
         )
         await self.video.close()
+        await self.known.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The raw ASGI WebSocket endpoint: no framework layer on the hot path."""

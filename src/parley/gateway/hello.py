@@ -107,6 +107,7 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
             limits=svc.limits,
             ice=ice,
             vision=svc.video.enabled,
+            first_look=svc.video.first_look(band),
         )
     )
     log.debug("hello", extra={"session": session, "pool": str(ident.pool)})

@@ -1,11 +1,15 @@
-"""Video moderation at the connection: `sample` cadence out, `frame` stills in, action on a
-positive.
+"""Video moderation at the connection: `sample` cadence out, `frame` stills in, the partner told
+of a first clean still, action on a positive or on a still that matches a known-image list.
 
 The policy (when to sample, what a still must be, the classifier) is :mod:`parley.safety.video`.
 On a positive, in this order: the receiving partner gets ``moderation`` (its page blurs the video
 at once), the pair ends (partner ``left``), the still is queued for a moderator as a ``vision``
 flag (minor pool: top priority, legal hold, admins only), and the sender gets a temporary ban
-with a statement of reasons and close 4007.
+with a statement of reasons and close 4007. A still whose PDQ hash (computed in the classifier's
+worker) matches a known-image list is acted on first, the same way, as a ``hash_match`` flag
+(:mod:`parley.safety.known_images`): top priority, legal hold and admins only in every pool.
+On the first clean still of a pair (nothing even suspect), the partner gets ``moderation``
+``clear``: its page held this person's video blurred until then (``welcome.first_look``).
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ import time
 from collections.abc import Awaitable, Callable
 
 from parley.broker import Broker, Outcome
+from parley.broker.base import Evidence
 from parley.config import Settings
 from parley.gateway.identity import Identity
 from parley.gateway.peer import Peer
 from parley.metrics import Metrics
-from parley.protocol import ErrorCode, Moderation, ServerMessage, VideoFrame
+from parley.pool import Band
+from parley.protocol import ErrorCode, FirstLook, Moderation, ServerMessage, VideoFrame
 from parley.safety.classifier import Detection
+from parley.safety.known_images import HashMatch, KnownImages
+from parley.safety.pdq import Pdq
 from parley.safety.sanctions import Sanctions
-from parley.safety.video import MINOR_HOLD_REASON, Sampling, Vision, check_still
+from parley.safety.video import MINOR_HOLD_REASON, Sampling, Vision, check_still, first_look
 from parley.safety.vision import Classified, Unreadable
 from parley.store import MINOR_VISION_PRIORITY, Ban, DeviceHash, FlagKind, Store, StoreError
 
@@ -41,6 +49,7 @@ class VideoModeration:
         sanctions: Sanctions,
         metrics: Metrics,
         enforce: Callable[[Ban], Awaitable[None]],
+        known: KnownImages,
     ) -> None:
         self.settings = settings
         self.broker = broker
@@ -48,6 +57,7 @@ class VideoModeration:
         self.sanctions = sanctions
         self.metrics = metrics
         self.enforce = enforce
+        self.known = known
         self.vision = Vision(settings, metrics)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -64,6 +74,10 @@ class VideoModeration:
         await self.vision.close()
 
     # ---- cadence -----------------------------------------------------------------------------
+
+    def first_look(self, band: Band) -> FirstLook:
+        """``welcome.first_look`` for a person of ``band`` on this server, as it is now."""
+        return first_look(band, moderated=self.enabled)
 
     def sampling_for(self, mode: str) -> Sampling | None:
         """State for a new connection: only video connections are sampled, only when on."""
@@ -137,17 +151,70 @@ class VideoModeration:
             return
         self.metrics.vision.classified.inc()
         self.metrics.vision.classify_seconds.observe(result.seconds)
+        if result.pdq is not None and self.known.active:
+            self.metrics.hashes.checked.labels("vision").inc()
+            match = self.known.match(result.pdq)
+            if match is not None:  # a known abuse image: acted on before anything else
+                await self.act_on_match(peer, ident, pair, jpeg, match, result.pdq, received)
+                return
         verdict = self.vision.thresholds.judge(result.detections)
-        if verdict.suspect:
-            self.flag(state)
-            if state.pair == pair:
-                self._resample(peer, state, time.monotonic())
+        if not verdict.suspect:
+            if state.first_clear(pair):
+                await self._clear(ident, state, pair)
+            return
+        self.flag(state)
+        if state.pair == pair:
+            self._resample(peer, state, time.monotonic())
         if not verdict.positive:
             return
         self.metrics.vision.positive.inc()
-        await self.act(peer, ident, pair, jpeg, verdict.positive, received)
+        await self.act(peer, ident, pair, jpeg, verdict.positive, received, result.pdq)
+
+    async def _clear(self, ident: Identity, state: Sampling, pair: str) -> None:
+        """Tell the partner that this person's camera looked clean: its page may unblur."""
+        clear = Moderation(pair=pair, action="clear", reason=None)
+        if await self.broker.relay(ident.session, pair, clear) is Outcome.OK:
+            self.metrics.vision.first_clear_seconds.observe(time.monotonic() - state.since)
 
     # ---- the action on a positive ------------------------------------------------------------
+
+    async def _cut(self, ident: Identity, pair: str, received: float) -> Evidence | None:
+        """Blur the partner's view and end the pair the still came from, at once; returns who
+        the partner was and the pool, read before the pair ends (from the sender's side,
+        "reported" is the partner)."""
+        broker = self.broker
+        evidence = await broker.evidence(ident.session, pair)
+        blur = Moderation(pair=pair, action="blur", reason="nudity")
+        if await broker.relay(ident.session, pair, blur) is Outcome.OK:
+            # Only the pair the still came from: the sender may have moved on meanwhile.
+            await broker.end_pair(ident.session)
+            self.metrics.vision.action_seconds.observe(time.monotonic() - received)
+        return evidence
+
+    async def act_on_match(
+        self,
+        peer: Peer,
+        ident: Identity,
+        pair: str,
+        jpeg: bytes,
+        match: HashMatch,
+        still: Pdq,
+        received: float,
+    ) -> None:
+        """The still matched a known-image list: end the pair, then flag, hold and ban
+        (:meth:`KnownImages.record`)."""
+        evidence = await self._cut(ident, pair, received)
+        await self.known.record(
+            match,
+            still,
+            device=ident.device,
+            other_device=DeviceHash(evidence.reported_device) if evidence else None,
+            ip=peer.ips[0] if peer.ips else None,
+            pair_id=pair,
+            pool=evidence.pool if evidence is not None else ident.pool,
+            image=jpeg,
+            source="vision",
+        )
 
     async def act(
         self,
@@ -157,16 +224,9 @@ class VideoModeration:
         jpeg: bytes,
         positive: tuple[Detection, ...],
         received: float,
+        still: Pdq | None = None,
     ) -> None:
-        broker = self.broker
-        # Who the partner is and which pool, read before the pair ends. From the sender's side,
-        # "reported" is the partner.
-        evidence = await broker.evidence(ident.session, pair)
-        blur = Moderation(pair=pair, action="blur", reason="nudity")
-        if await broker.relay(ident.session, pair, blur) is Outcome.OK:
-            # Only the pair the still came from: the sender may have moved on meanwhile.
-            await broker.end_pair(ident.session)
-            self.metrics.vision.action_seconds.observe(time.monotonic() - received)
+        evidence = await self._cut(ident, pair, received)
         pool = evidence.pool if evidence is not None else ident.pool
         minor = pool.minor
         ip = peer.ips[0] if peer.ips else None
@@ -189,6 +249,7 @@ class VideoModeration:
                     ],
                     "thresholds": self.vision.thresholds.by_label,
                     "restricted": minor,
+                    **({"pdq": still.hex, "pdq_quality": still.quality} if still else {}),
                 },
                 device_ip=ip,
             )
@@ -200,7 +261,7 @@ class VideoModeration:
             log.exception("vision flag not stored")
         self.metrics.flags.labels("vision").inc()
         try:
-            ban = await self.sanctions.after_vision(ident.device, ip, ref or "pending")
+            ban = await self.sanctions.after_vision(ident.device, ip, ref, pool)
         except StoreError:
             log.exception("vision ban not stored")
             return

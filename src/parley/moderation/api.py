@@ -7,7 +7,8 @@ the session's CSRF token (returned by login and ``GET /api/mod/me``) in ``X-CSRF
 
 # No `from __future__ import annotations`: FastAPI must see the local Annotated aliases.
 
-from datetime import datetime
+import dataclasses
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -28,6 +29,7 @@ from parley.moderation.service import (
     BAN_PRESETS,
     Console,
     ConsoleError,
+    still_restricted,
 )
 from parley.plain_text import SAYS_SOMETHING
 from parley.problem import Problem
@@ -45,6 +47,7 @@ from parley.store import (
     device_hash,
 )
 from parley.store.values import MAX_NAME_CHARS, MODERATOR_NAME_PATTERN
+from parley.transparency.report import csv_text
 
 
 class ApiError(Exception):
@@ -187,6 +190,10 @@ class ItemOut(BaseModel):
     reported: str
     transcript: list[Line]
     frame_sha256: str | None
+    # Only admins may open the still (minor pool, or it matched a list of known abuse images).
+    still_restricted: bool = False
+    # What raised a flag: a classifier's detections, a known-image list and the distance, ...
+    details: dict[str, Any] | None = None
     history: HistoryOut
 
 
@@ -252,6 +259,37 @@ class Dashboard(BaseModel):
     queue_open: int
     queue_claimed: int
     queue_oldest_seconds: float
+
+
+class ClassTimesOut(BaseModel):
+    name: str  # critical (1000+), urgent (100+), high (50+), normal (10+), low
+    waiting: int
+    oldest_seconds: float
+    decided: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class OverdueOut(BaseModel):
+    ref: str
+    waiting_seconds: float
+
+
+class ResponseTimesOut(BaseModel):
+    at: datetime
+    window_seconds: float
+    alert_after_seconds: float
+    classes: list[ClassTimesOut]
+    overdue: list[OverdueOut]
+
+
+REPORT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The figures as JSON, or as CSV rows (section, figure, breakdown, value)",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+    **_doc(422),
+}
 
 
 class AuditOut(BaseModel):
@@ -434,6 +472,8 @@ def build_api(
                 for x in it.transcript
             ],
             frame_sha256=it.frame_sha256,
+            still_restricted=still_restricted(it),
+            details=it.details,
             history=HistoryOut(
                 reports=[QueueItemOut.of(x) for x in h.reports],
                 flags=[QueueItemOut.of(x) for x in h.flags],
@@ -521,6 +561,39 @@ def build_api(
             queue_open=f.queue_open,
             queue_claimed=f.queue_claimed,
             queue_oldest_seconds=f.queue_oldest_seconds,
+        )
+
+    @mod.get("/response-times", response_model=ResponseTimesOut)
+    async def response_times(p: Mod) -> ResponseTimesOut:
+        """How long reports and flags wait, per priority class: waiting now, the oldest, and
+        the median and 95th percentile time to a decision over PARLEY_RESPONSE_TIME_WINDOW;
+        minor_in_danger reports waiting longer than PARLEY_MINOR_IN_DANGER_ALERT_SECONDS."""
+        t = await console.response_times.measure()
+        return ResponseTimesOut(
+            at=t.at,
+            window_seconds=t.window_seconds,
+            alert_after_seconds=t.alert_after_seconds,
+            classes=[ClassTimesOut(**dataclasses.asdict(c)) for c in t.classes],
+            overdue=[OverdueOut(ref=o.ref, waiting_seconds=o.waiting_seconds) for o in t.overdue],
+        )
+
+    @mod.get("/transparency/report", response_model=dict[str, dict[str, Any]], responses=REPORT_DOC)
+    async def transparency(
+        p: Admin,
+        first: Annotated[date, Query(alias="from")],
+        last: Annotated[date, Query(alias="to")],
+        format: Literal["json", "csv"] = "json",
+    ) -> Any:
+        """The transparency report's figures (EU harmonised template) from ``from`` to ``to``,
+        both days included, at most 366 days (admins only)."""
+        figures = await console.transparency_report(first, last)
+        if format == "json":
+            return figures
+        name = f"transparency-report-{first.isoformat()}-{last.isoformat()}.csv"
+        return Response(
+            csv_text(figures),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     @mod.get("/audit", response_model=list[AuditOut])

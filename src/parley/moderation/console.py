@@ -11,12 +11,12 @@ import hmac
 import itertools
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect
@@ -33,6 +33,7 @@ from parley.moderation.auth import (
 )
 from parley.moderation.service import (
     BAN_PRESETS,
+    MAX_REPORT_DAYS,
     Console,
     ConsoleError,
     Reading,
@@ -40,12 +41,24 @@ from parley.moderation.service import (
 )
 from parley.store import InvalidInput, ModeratorExists, Role
 from parley.store.values import MODERATOR_NAME_PATTERN
+from parley.transparency.report import rows
 
 HERE = Path(__file__).parent
 #: The store's name rule as an HTML ``pattern`` (anchored by the browser; "-" escaped for the
 #: ``v`` flag).
 NAME_PATTERN_HTML = MODERATOR_NAME_PATTERN.strip("^$").replace(".-]", r".\-]")
 MAX_FORM_BYTES = 16 * 1024
+#: The transparency report's sections, as the console titles them.
+SECTIONS = (
+    ("notices", "Notices (Article 16 DSA): reports"),
+    ("own_initiative", "Own-initiative detection: automatic flags"),
+    ("decisions", "Decisions"),
+    ("complaints", "Complaints (Article 20 DSA): appeals"),
+    ("suspensions", "Suspensions: bans"),
+    ("hash_matches", "Matches against lists of known abuse images"),
+    ("not_applicable", "Not applicable to Parley"),
+    ("report", "About this report"),
+)
 #: The console's CSS and scripts, under /mod/static/<hash>/ (see parley.assets).
 ASSETS = Assets(HERE / "static", "/mod/static")
 
@@ -335,7 +348,38 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             ("Matches per minute", _sparkline(_rates(hist, "matches"), "matches")),
             ("Open queue", _sparkline(hist, "queue_open")),
         ]
-        return page("dashboard.html", p, f=f, charts=charts)
+        rt = await console.response_times.measure()
+        return page("dashboard.html", p, f=f, charts=charts, rt=rt)
+
+    @router.get("/mod/transparency")
+    async def transparency_page(
+        request: Request,
+        first: Annotated[str, Query(alias="from", max_length=32)] = "",
+        last: Annotated[str, Query(alias="to", max_length=32)] = "",
+    ) -> Response:
+        p = await who(request, admin=True)
+        today = datetime.now(UTC).date()
+        ctx: dict[str, Any] = {
+            "first": first or (today - timedelta(days=29)).isoformat(),
+            "last": last or today.isoformat(),
+            "max_days": MAX_REPORT_DAYS,
+            "error": "",
+            "sections": [],
+        }
+        try:
+            period = (date.fromisoformat(ctx["first"]), date.fromisoformat(ctx["last"]))
+        except ValueError:
+            return page("transparency.html", p, 422, **{**ctx, "error": "Give two dates."})
+        try:
+            figures = await console.transparency_report(*period)
+        except ConsoleError as exc:
+            return page("transparency.html", p, exc.status, **{**ctx, "error": exc.message})
+        grouped: dict[str, list[tuple[str, str, str]]] = {}
+        for section, figure, breakdown, value in rows(figures):
+            grouped.setdefault(section, []).append((figure, breakdown, value))
+        ctx["sections"] = [(key, title, grouped.get(key, [])) for key, title in SECTIONS]
+        ctx["query"] = urlencode({"from": period[0].isoformat(), "to": period[1].isoformat()})
+        return page("transparency.html", p, **ctx)
 
     # ---- admin -----------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
@@ -41,10 +43,14 @@ from parley.store import (
     Store,
 )
 from parley.store.values import MAX_REASON_CHARS
+from parley.transparency.report import transparency_report
+from parley.transparency.response_times import ResponseMetrics, ResponseWatch
 
 if TYPE_CHECKING:
     from parley.broker import Broker
     from parley.config import Settings
+
+log = logging.getLogger("parley.moderation")
 
 #: The temporary ban durations a moderator can pick.
 BAN_PRESETS: dict[str, timedelta] = {
@@ -54,6 +60,9 @@ BAN_PRESETS: dict[str, timedelta] = {
     "30d": timedelta(days=30),
 }
 ACTIONS = ("dismiss", "warn", "ban_temp", "ban_perm", "escalate")
+#: The longest period the console's transparency page reads at once, and the earliest day.
+MAX_REPORT_DAYS = 366
+EARLIEST_DAY = date(2000, 1, 1)
 
 _FLAG_BAN_CATEGORY = {
     "grooming": BanCategory.MINOR_IN_DANGER,
@@ -124,8 +133,9 @@ def _reason(reason: str) -> str:
 
 
 def still_restricted(item: Item) -> bool:
-    """A still from the minor pool may show a child: only admins may open it."""
-    return Pool.parse(item.pool).minor
+    """A still from the minor pool may show a child, and one that matched a list of known abuse
+    images (``restricted``, in any pool) very likely does: only admins may open either."""
+    return item.restricted or Pool.parse(item.pool).minor
 
 
 def still_allowed(item: Item, *, admin: bool) -> bool:
@@ -135,6 +145,12 @@ def still_allowed(item: Item, *, admin: bool) -> bool:
 
 
 def ban_category(item: Item) -> BanCategory:
+    if item.kind is ItemKind.FLAG and item.category == "hash_match" and item.details:
+        # What the matched list holds (parley hashes import --category).
+        try:
+            return BanCategory(str(item.details.get("list_category")))
+        except ValueError:
+            return BanCategory.OTHER
     if item.kind is ItemKind.FLAG:
         return _FLAG_BAN_CATEGORY.get(item.category, BanCategory.OTHER)
     try:
@@ -164,6 +180,12 @@ class Console:
         self.metrics = metrics
         self.samples: deque[Reading] = deque(maxlen=self.SAMPLES)
         self._task: asyncio.Task[None] | None = None
+        self.response_times = ResponseWatch(
+            store,
+            ResponseMetrics(metrics.registry),
+            alert_after=settings.minor_in_danger_alert_seconds,
+            window=settings.response_time_window,
+        )
 
     # ---- lifecycle: the dashboard's one-minute samples --------------------------------------
 
@@ -184,6 +206,11 @@ class Console:
                 await self._sample()
 
     async def _sample(self) -> Reading:
+        # Response times and the overdue minor_in_danger alert ride on the same minute.
+        try:
+            await self.response_times.check()
+        except Exception:
+            log.warning("response times not measured this minute", exc_info=True)
         stats = await self.broker.stats()
         queue = await self.store.queue(limit=1)
         sample = Reading(
@@ -233,6 +260,22 @@ class Console:
             queue_oldest_seconds=round(queue.oldest_age(datetime.now(UTC)), 1),
             history=[*self.samples, current],
         )
+
+    # ---- transparency ---------------------------------------------------------------------
+
+    async def transparency_report(self, first: date, last: date) -> dict[str, Any]:
+        """The transparency report's figures from ``first`` to ``last`` (both days included,
+        UTC). The console reads at most :data:`MAX_REPORT_DAYS` days at a time (each figure is
+        counted from the audit log); ``parley transparency report`` reads any period."""
+        if last < first:
+            raise ConsoleError(422, "the period ends before it starts")
+        if (last - first).days + 1 > MAX_REPORT_DAYS:
+            raise ConsoleError(422, f"a period is at most {MAX_REPORT_DAYS} days here")
+        if first < EARLIEST_DAY or last >= date.max:
+            raise ConsoleError(422, f"a period starts on {EARLIEST_DAY.isoformat()} or later")
+        start = datetime.combine(first, dt_time.min, UTC)
+        end = datetime.combine(last + timedelta(days=1), dt_time.min, UTC)
+        return await transparency_report(self.store, start, end)
 
     # ---- queue and items ------------------------------------------------------------------
 
@@ -303,6 +346,8 @@ class Console:
                 actor=moderator,
                 ends_at=ends_at,
                 source_ref=source,
+                flag_ref=ref if item.kind is ItemKind.FLAG else None,
+                pool=Pool.parse(item.pool) if item.pool else None,
             )
             details["ban"] = ban.id
             address_ban = await self._ban_address(item, ban, source)
@@ -358,7 +403,9 @@ class Console:
             await self.store.audit(
                 actor=moderator, action="item.still_refused", item_type=kind, item_id=ref
             )
-            raise ConsoleError(403, "stills from the minor pool are restricted to admins")
+            raise ConsoleError(
+                403, "stills from the minor pool or of known abuse images are for admins only"
+            )
         await self.store.audit(
             actor=moderator,
             action="item.still_viewed",

@@ -73,6 +73,11 @@ class AgePolicy:
     def modes_for(self, band: Band) -> frozenset[str]:
         return self.adult_modes if band is Band.ADULT else self.minor_modes
 
+    @property
+    def serves_minors(self) -> bool:
+        """Whether anyone under ``adult_age`` is admitted at all (what the landing page says)."""
+        return self.minor_pool_open and self.min_age < self.adult_age
+
 
 def parse_modes(text: str) -> frozenset[str]:
     """``"text,video"`` → frozenset, for the ``PARLEY_*_MODES`` settings."""

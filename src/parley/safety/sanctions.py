@@ -33,6 +33,11 @@ VISION_REASON = (
     "is not allowed here. You cannot chat until the ban ends; a moderator will review the still, "
     "and you can appeal."
 )
+HASH_MATCH_REASON = (
+    "An automatic check found that your video showed an image that is not allowed here "
+    "(reference {ref}). You cannot chat until the ban ends; a moderator will review it, and you "
+    "can appeal."
+)
 ABUSE_REASON = (
     "Your connection repeatedly sent too much, too fast, or broken data. You cannot chat until the "
     "ban ends."
@@ -88,6 +93,7 @@ class Sanctions:
             "system:mass-report",
             s.mass_report_ban_seconds,
             ref,
+            pool=pool,
         )
         await self.store.add_flag(
             kind=FlagKind.MASS_REPORT,
@@ -104,15 +110,37 @@ class Sanctions:
         )
         return ban
 
-    async def after_vision(self, device: DeviceHash, ip: KeyedIpHash | None, ref: str) -> Ban:
-        """A positive still: a temporary ban whose reasons name the queued item ``ref``."""
+    async def after_vision(
+        self, device: DeviceHash, ip: KeyedIpHash | None, ref: str | None, pool: Pool
+    ) -> Ban:
+        """A positive still: a temporary ban whose reasons name the queued flag ``ref`` (None:
+        the flag could not be stored)."""
         return await self._ban(
             device,
             ip,
-            VISION_REASON.format(ref=ref),
+            VISION_REASON.format(ref=ref or "pending"),
             BanCategory.NUDITY,
             "system:vision",
             self.settings.vision_ban_seconds,
+            flag=ref,
+            pool=pool,
+        )
+
+    async def after_hash_match(
+        self, device: DeviceHash, ip: KeyedIpHash | None, ref: str | None, category: str, pool: Pool
+    ) -> Ban:
+        """A still matched a known-image list: a ban in the list's category (what it holds),
+        whose reasons name the queued flag ``ref`` (None when it could not be stored), and
+        which records that flag, so that its statement of reasons says it was a hash match."""
+        return await self._ban(
+            device,
+            ip,
+            HASH_MATCH_REASON.format(ref=ref or "pending"),
+            BanCategory(category),
+            "system:hash-match",
+            self.settings.hash_ban_seconds,
+            flag=ref,
+            pool=pool,
         )
 
     async def after_abuse_close(self, device: DeviceHash, ip: KeyedIpHash | None) -> Ban | None:
@@ -143,8 +171,12 @@ class Sanctions:
         actor: str,
         seconds: float,
         ref: str | None = None,
+        *,
+        flag: str | None = None,
+        pool: Pool | None = None,
     ) -> Ban:
-        """A device ban, plus a shorter ban of the address hash (shared addresses are common)."""
+        """A device ban, plus a shorter ban of the address hash (shared addresses are common).
+        ``ref`` is the report it answers, ``flag`` the flag; ``pool`` where it happened."""
         now = datetime.now(UTC)
         ban = await self.store.add_ban(
             device=device,
@@ -153,6 +185,8 @@ class Sanctions:
             actor=actor,
             ends_at=now + timedelta(seconds=seconds),
             source_ref=ref,
+            flag_ref=flag,
+            pool=pool,
             now=now,
         )
         ip_seconds = min(seconds, self.settings.auto_ip_ban_seconds)

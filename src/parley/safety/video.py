@@ -19,7 +19,16 @@ import time
 from parley.config import Settings
 from parley.jpeg import jpeg_size
 from parley.metrics import Metrics
-from parley.protocol import Matched, PartnerLeft, Sample, ServerMessage, Stopped, Waiting
+from parley.pool import Band
+from parley.protocol import (
+    FirstLook,
+    Matched,
+    PartnerLeft,
+    Sample,
+    ServerMessage,
+    Stopped,
+    Waiting,
+)
 from parley.safety.classifier import BUILTIN, ClassifierError, choose
 from parley.safety.vision import Thresholds, VisionPool, sample_interval
 
@@ -30,16 +39,39 @@ MINOR_HOLD_REASON = (
 )
 
 
-class Sampling:
-    """One video connection's sampling state: its current pair and the interval last sent."""
+def first_look(band: Band, *, moderated: bool) -> FirstLook:
+    """How a person's page shows a new stranger's video (``welcome.first_look``).
 
-    __slots__ = ("flagged_until", "pair", "sent", "since")
+    Unmoderated video shows at once: there is no verdict to wait for. Moderated video is blurred
+    until a first still of the stranger is judged clean. An adult may choose to look sooner (it
+    is their own risk to take); a minor may not: in the minor pool the blur holds until the
+    verdict, as the design prevents the harm rather than warning about it.
+    """
+    if not moderated:
+        return "none"
+    return "blur" if band is Band.ADULT else "hold"  # an allow-list: a new band holds too
+
+
+class Sampling:
+    """One video connection's sampling state: its current pair, the interval last sent, and
+    whether its partner was told that a still of this person's camera was judged clean."""
+
+    __slots__ = ("cleared", "flagged_until", "pair", "sent", "since")
 
     def __init__(self) -> None:
         self.pair: str | None = None
         self.since = 0.0  # monotonic time the pair began
         self.sent: float | None = None  # interval in the last `sample` sent for this pair
         self.flagged_until = 0.0
+        self.cleared: str | None = None  # the pair whose partner got `moderation` `clear`
+
+    def first_clear(self, pair: str) -> bool:
+        """True once per pair, for the first clean still of it (and only while it is current):
+        the partner's page may then unblur this person's video."""
+        if pair != self.pair or pair == self.cleared:
+            return False
+        self.cleared = pair
+        return True
 
     def follow(self, event: ServerMessage) -> bool:
         """Follow the pair from an event the connection is sent; True when a match began."""

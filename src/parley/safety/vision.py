@@ -8,6 +8,8 @@
 - **Thresholds.** A frame is positive when any configured class scores at or above its threshold;
   *suspect* when one scores above ``suspect_ratio`` of it (sampling then speeds up for a while).
 - **Cadence.** Fast for the first seconds of a pair and after a flag, then the default interval.
+- **Hashes.** The worker also computes each still's PDQ hash (:mod:`parley.safety.pdq`), which
+  the event loop matches against the known-image lists (:mod:`parley.safety.known_images`).
 
 The action on a positive (blur, end the pair, ban, queue the still) is in
 :mod:`parley.gateway.video`.
@@ -35,6 +37,7 @@ from parley.safety.classifier import (
     UnreadableImage,
     make_classifier,
 )
+from parley.safety.pdq import Pdq, UnhashableImage, pdq_of
 
 log = logging.getLogger("parley.vision")
 
@@ -48,6 +51,7 @@ START_TIMEOUT = 120.0  # loading the model in every worker, on a slow disk
 class Classified:
     detections: tuple[Detection, ...]
     seconds: float  # time the classifier took in the worker
+    pdq: Pdq | None = None  # the still's PDQ hash, for the known-image lists (safety/pdq.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +133,16 @@ def _worker_name() -> str:
 
 
 def _worker_classify(jpeg: bytes) -> Classified:
+    """Classify a still, and hash it for the known-image lists in the same worker: hashing
+    costs a few milliseconds of CPU, which the event loop should not pay."""
     classifier = _loaded()
+    try:
+        pdq = pdq_of(jpeg)
+    except UnhashableImage as exc:
+        raise UnreadableImage("not a decodable image") from exc
     t0 = time.perf_counter()
     detections = tuple(classifier.classify(jpeg))
-    return Classified(detections, time.perf_counter() - t0)
+    return Classified(detections, time.perf_counter() - t0, pdq)
 
 
 # ---- event-loop side -----------------------------------------------------------------------

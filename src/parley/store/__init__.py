@@ -24,6 +24,7 @@ from parley.store.errors import (
     NotOnLegalHold,
     StoreError,
 )
+from parley.store.hash_lists import HashList, Imported
 from parley.store.hashing import device_hash, ip_prefix
 from parley.store.records import (
     Appeal,
@@ -41,6 +42,8 @@ from parley.store.repo import Store
 from parley.store.values import (
     CATEGORY_PRIORITY,
     FLAG_PRIORITY,
+    HASH_LIST_CATEGORIES,
+    HASH_MATCH_PRIORITY,
     MAX_APPEAL_CHARS,
     MAX_COMMENT_CHARS,
     MAX_LINE_CHARS,
@@ -66,6 +69,8 @@ from parley.store.values import (
 __all__ = [
     "CATEGORY_PRIORITY",
     "FLAG_PRIORITY",
+    "HASH_LIST_CATEGORIES",
+    "HASH_MATCH_PRIORITY",
     "MAX_APPEAL_CHARS",
     "MAX_COMMENT_CHARS",
     "MAX_LINE_CHARS",
@@ -87,6 +92,8 @@ __all__ = [
     "DeviceHash",
     "DeviceHistory",
     "FlagKind",
+    "HashList",
+    "Imported",
     "InvalidInput",
     "IpHash",
     "Item",

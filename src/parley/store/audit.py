@@ -9,10 +9,11 @@ Entries hold identifiers and the moderator's reasons, never chat content.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.plain_text import strip_invisible
@@ -123,3 +124,51 @@ class Audit(Database):
         async with self._read() as session:
             rows = (await session.scalars(query)).all()
         return [AuditEntry.of(row) for row in rows]
+
+    async def audit_entries(
+        self,
+        actions: Sequence[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: AuditEntry | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        """Entries with one of ``actions`` in ``[since, until)``, oldest first; the next page
+        starts ``after`` the last entry of this one (keyset paging on time and id, so entries
+        that arrive meanwhile are neither skipped nor read twice)."""
+        query = select(AuditRow).where(AuditRow.action.in_(list(actions)))
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        if until is not None:
+            query = query.where(AuditRow.at < until)
+        if after is not None:
+            query = query.where(
+                or_(AuditRow.at > after.at, and_(AuditRow.at == after.at, AuditRow.id > after.id))
+            )
+        query = query.order_by(AuditRow.at, AuditRow.id).limit(limit)
+        async with self._read() as session:
+            rows = (await session.scalars(query)).all()
+        return [AuditEntry.of(row) for row in rows]
+
+    async def first_entries(
+        self, action: str, item_type: str, item_ids: Sequence[str]
+    ) -> dict[str, AuditEntry]:
+        """The first ``action`` entry of each of these items (those that have one), by item id:
+        e.g. when each report came in (``report.add``)."""
+        found: dict[str, AuditEntry] = {}
+        wanted = sorted(set(item_ids))
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            query = (
+                select(AuditRow)
+                .where(
+                    AuditRow.action == action,
+                    AuditRow.item_type == item_type,
+                    AuditRow.item_id.in_(wanted[start : start + 500]),
+                )
+                .order_by(AuditRow.at.desc(), AuditRow.id.desc())
+            )
+            async with self._read() as session:
+                for row in (await session.scalars(query)).all():
+                    found[row.item_id or ""] = AuditEntry.of(row)  # the earliest is written last
+        return found

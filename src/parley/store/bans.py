@@ -15,13 +15,15 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from parley.store.audit import plain, write_audit
+from parley.pool import Pool
+from parley.store.audit import bounded, plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, NotFound
 from parley.store.hashing import check_device, is_hash
 from parley.store.models import BanRow, IpKeyRow, ReportRow
 from parley.store.records import Ban
 from parley.store.values import (
+    MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     BanCategory,
     DeviceHash,
@@ -51,11 +53,17 @@ class Bans(Database):
         ends_at: datetime | None = None,
         starts_at: datetime | None = None,
         source_ref: str | None = None,
+        flag_ref: str | None = None,
+        pool: Pool | None = None,
         now: datetime | None = None,
     ) -> Ban:
         """Ban a device and/or an IP hash (from :meth:`current_ip_hash`, or the one stored with a
         report); ``ends_at=None`` is permanent. ``reason`` is the statement of reasons the banned
-        person sees. Writes the audit log; committed before returning."""
+        person sees. Writes the audit log; committed before returning.
+
+        ``flag_ref`` (the automatic flag the ban answers) and ``pool`` (where it happened) are
+        recorded in the audit entry only: with the category, they are what the statement of
+        reasons for the EU's database is made from (parley.transparency)."""
         if device is None and ip is None:
             raise InvalidInput("a ban needs a device or an IP hash")
         try:
@@ -64,6 +72,10 @@ class Bans(Database):
             raise InvalidInput(f"unknown ban category {category!r}") from exc
         if not reason.strip():
             raise InvalidInput("a ban needs a statement of reasons")
+        if flag_ref is not None:
+            bounded(flag_ref, 16, "flag ref")
+        if pool is not None:
+            bounded(str(pool), MAX_NAME_CHARS, "pool")
         now = moment(now)
         starts = aware(starts_at) if starts_at else now
         if ends_at is not None and aware(ends_at) <= starts:
@@ -106,6 +118,8 @@ class Bans(Database):
                     "ip": row.ip_hash is not None,
                     "ends_at": ends_at.isoformat() if ends_at else None,
                     "source": source_ref,
+                    "flag": flag_ref,
+                    "pool": None if pool is None else str(pool),
                 },
             )
             return Ban.of(row, source_ref)

@@ -249,16 +249,14 @@ class Database:
             return await conn.run_sync(_current_revision)
 
     def _insert_or_ignore(
-        self, model: type[Any], values: dict[str, Any], conflict: list[str]
+        self, model: type[Any], values: dict[str, Any] | None, conflict: list[str]
     ) -> Executable:
-        """INSERT that does nothing when a row with the same ``conflict`` columns exists."""
-        if self.dialect == "postgresql":
-            return (
-                postgresql.insert(model)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=conflict)
-            )
-        return sqlite.insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
+        """INSERT that does nothing when a row with the same ``conflict`` columns exists. Without
+        ``values``, execute it with a list of rows (one statement for many)."""
+        insert = postgresql.insert(model) if self.dialect == "postgresql" else sqlite.insert(model)
+        if values is not None:
+            insert = insert.values(values)
+        return insert.on_conflict_do_nothing(index_elements=conflict)
 
     def _upsert(
         self,

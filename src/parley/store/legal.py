@@ -94,14 +94,14 @@ class LegalHolds(Database):
                 item = Item.of_flag(row)
             if not item.legal_hold:
                 raise NotOnLegalHold(f"{ref} is not under legal hold")
-            bans: list[Ban] = []
             if isinstance(row, ReportRow):
-                bans = [
-                    Ban.of(b, ref)
-                    for b in await session.scalars(
-                        select(BanRow).where(BanRow.source_report_id == row.id)
-                    )
-                ]
+                source = BanRow.source_report_id == row.id
+            else:  # an automatic ban quotes its flag's reference in its statement of reasons
+                source = BanRow.reason.contains(ref, autoescape=True)
+            bans = [
+                Ban.of(b, ref if isinstance(row, ReportRow) else None)
+                for b in await session.scalars(select(BanRow).where(source).order_by(BanRow.id))
+            ]
             actions = [
                 AuditEntry.of(a)
                 for a in await session.scalars(
@@ -129,6 +129,68 @@ class LegalHolds(Database):
                 details=details,
             )
         return bundle
+
+
+#: What a bundle's ``cybertipline`` section is (docs/moderation.md, "CyberTipline").
+CYBERTIPLINE_ABOUT = (
+    "Values for a report to NCMEC's CyberTipline, under the element names of its Reporting API. "
+    "The reporter's own elements (reporter, contact person, legalURL) are the operator's to add; "
+    "the still to upload is evidence.frame. Parley keeps no IP address, so ipCaptureEvent cannot "
+    "be filled."
+)
+CHILD_PORNOGRAPHY = "Child Pornography (possession, manufacture, and distribution)"
+
+
+def cybertipline(item: Item, bans: list[Ban], actions: list[AuditEntry]) -> dict[str, Any]:
+    """The CyberTipline fields this item fills (docs/moderation.md lists them)."""
+    details = item.details or {}
+    about_a_child = (
+        item.pool.startswith("minor:")
+        or item.category == "minor_in_danger"
+        or details.get("list_category") == "minor_in_danger"
+    )
+    summary: dict[str, Any] = {"incidentDateTime": _iso(item.created_at)}
+    if about_a_child:
+        summary["incidentType"] = CHILD_PORNOGRAPHY
+    device_bans = [b for b in bans if b.device_hash == item.reported]
+    reported: dict[str, Any] = {
+        "espIdentifier": item.reported,
+        "accountTemporarilyDisabled": any(b.ends_at is not None for b in device_bans),
+        "accountPermanentlyDisabled": any(b.ends_at is None for b in device_bans),
+    }
+    out: dict[str, Any] = {
+        "about": CYBERTIPLINE_ABOUT,
+        "incidentSummary": summary,
+        "personOrUserReported": reported,
+    }
+    if item.frame is not None:
+        file_details: list[dict[str, str]] = []
+        if "pdq" in details:
+            file_details.append({"name": "PDQ", "value": str(details["pdq"])})
+        if "list" in details:
+            file_details.append({"name": "matched hash list", "value": str(details["list"])})
+            file_details.append({"name": "PDQ distance", "value": str(details["distance"])})
+        if "list_ref" in details:
+            file_details.append({"name": "hash list entry", "value": str(details["list_ref"])})
+        out["fileDetails"] = {
+            "originalFileName": f"{item.ref}.jpg",
+            "uploadedToEspTimestamp": _iso(item.created_at),
+            # Whether a person at the service looked at the still before the report: the audit
+            # log records every view.
+            "fileViewedByEsp": any(a.action == "item.still_viewed" for a in actions),
+            "exifViewedByEsp": False,  # stills are re-encoded: no EXIF is ever stored
+            "publiclyAvailable": False,
+            "fileRelevance": "Reported",
+            "originalFileHash": [
+                {
+                    "hashType": "MD5",
+                    "value": hashlib.md5(item.frame, usedforsecurity=False).hexdigest(),
+                },
+                {"hashType": "SHA256", "value": sha256(item.frame)},
+            ],
+            "details": file_details,
+        }
+    return out
 
 
 def build_bundle(
@@ -215,6 +277,7 @@ def build_bundle(
             for a in actions
         ],
     }
+    bundle["cybertipline"] = cybertipline(item, bans, actions)
     bundle["digests"] = {
         "comment_sha256": sha256(item.comment.encode()),
         "transcript_sha256": sha256(canonical(transcript_plain)),

@@ -33,8 +33,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from parley.store.values import (
+    HASH_LIST_CATEGORIES,
     MAX_APPEAL_CHARS,
     MAX_COMMENT_CHARS,
+    MAX_HASH_REF_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     BanCategory,
@@ -156,6 +158,8 @@ class ItemColumns:
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     frame: Mapped[bytes | None] = mapped_column(LargeBinary)  # one JPEG still, bounded
     frame_sha256: Mapped[str | None] = mapped_column(String(HASH))
+    # The still is for admins only whatever the pool (it matched a list of known abuse images).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 def _item_checks() -> tuple[CheckConstraint, ...]:
@@ -216,6 +220,34 @@ class FlagRow(ItemColumns, Base):
         ForeignKey("ip_keys.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. score and signals
+
+
+class HashListRow(Base):
+    """A list of PDQ hashes of known abuse images the operator loaded (``parley hashes``).
+    ``version`` grows with every change, so that every node reloads it (safety/hash_lists.py)."""
+
+    __tablename__ = "hash_lists"
+    __table_args__ = (CheckConstraint(_one_of("category", HASH_LIST_CATEGORIES), name="category"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    category: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HashEntryRow(Base):
+    """One hash of a list: the 32 bytes of a PDQ hash, and the list's own reference for it."""
+
+    __tablename__ = "hash_entries"
+    __table_args__ = (UniqueConstraint("list_id", "pdq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("hash_lists.id", ondelete="CASCADE"))
+    pdq: Mapped[bytes] = mapped_column(LargeBinary(32))
+    ref: Mapped[str | None] = mapped_column(String(MAX_HASH_REF_CHARS))
 
 
 class BanRow(Base):

@@ -244,6 +244,64 @@ class ModerationQueue(Database):
                 raise NotFound(f"no item {ref!r}")
         return done
 
+    # ---- response times (parley.transparency.response_times) -----------------------------
+
+    async def undecided(self) -> list[tuple[int, int, datetime]]:
+        """Reports and flags waiting for a decision (open or claimed), as (priority, how many,
+        when the oldest came in) per priority."""
+        waiting = [ItemStatus.OPEN.value, ItemStatus.CLAIMED.value]
+        out: list[tuple[int, int, datetime]] = []
+        async with self._read() as session:
+            for model in (ReportRow, FlagRow):
+                rows = await session.execute(
+                    select(model.priority, func.count(model.id), func.min(model.created_at))
+                    .where(model.status.in_(waiting))
+                    .group_by(model.priority)
+                )
+                out.extend((int(p), int(n), first) for p, n, first in rows)
+        return out
+
+    async def decision_times(
+        self, since: datetime, *, limit: int = 100_000
+    ) -> list[tuple[int, float]]:
+        """(priority, seconds from coming in to a moderator's decision) of every report and
+        flag closed at or after ``since`` (at most ``limit`` of each)."""
+        out: list[tuple[int, float]] = []
+        async with self._read() as session:
+            for model in (ReportRow, FlagRow):
+                rows = await session.execute(
+                    select(model.priority, model.created_at, model.closed_at)
+                    .where(
+                        model.status == ItemStatus.CLOSED.value,
+                        model.closed_at >= moment(since),
+                    )
+                    .limit(limit)
+                )
+                out.extend(
+                    (int(p), max(0.0, (closed - created).total_seconds()))
+                    for p, created, closed in rows
+                    if closed is not None
+                )
+        return out
+
+    async def waiting_reports(
+        self, category: str, *, before: datetime, limit: int = 100
+    ) -> list[tuple[str, datetime]]:
+        """(ref, when it came in) of reports in ``category`` that came in before ``before`` and
+        are still waiting for a decision, oldest first."""
+        async with self._read() as session:
+            rows = await session.execute(
+                select(ReportRow.ref, ReportRow.created_at)
+                .where(
+                    ReportRow.category == category,
+                    ReportRow.status != ItemStatus.CLOSED.value,
+                    ReportRow.created_at < moment(before),
+                )
+                .order_by(ReportRow.created_at, ReportRow.id)
+                .limit(limit)
+            )
+            return [(ref, at) for ref, at in rows]
+
 
 def model_kind(model: type[ReportRow] | type[FlagRow]) -> str:
     return ItemKind.REPORT.value if model is ReportRow else ItemKind.FLAG.value

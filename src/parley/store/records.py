@@ -190,6 +190,7 @@ class Item:
     frame: bytes | None
     frame_sha256: str | None
     details: dict[str, Any] | None = None
+    restricted: bool = False  # the still is for admins only (it matched a known-image list)
 
     @classmethod
     def of_report(cls, row: ReportRow) -> Item:
@@ -222,6 +223,7 @@ class Item:
             transcript=_lines(row.transcript),
             frame=row.frame,
             frame_sha256=row.frame_sha256,
+            restricted=bool(row.restricted),
         )
 
     @classmethod
@@ -256,6 +258,7 @@ class Item:
             frame=row.frame,
             frame_sha256=row.frame_sha256,
             details=row.details,
+            restricted=bool(row.restricted),
         )
 
 

@@ -1,7 +1,8 @@
 """The store the server talks to: one object with every operation, each named for what it does.
 
 Each concept lives in its own module (blocks, reports, queue, bans, appeals, audit, moderators,
-ipkeys, retention, legal); :class:`Store` puts them together over one :class:`Database`.
+ipkeys, retention, legal, hash_lists); :class:`Store` puts them together over one
+:class:`Database`.
 
 Every method that writes commits before it returns: when it returns, the write is durable and
 the caller may acknowledge it (docs/design.md, invariant 4).
@@ -18,6 +19,7 @@ from parley.store.audit import Audit
 from parley.store.bans import Bans
 from parley.store.blocks import Blocks
 from parley.store.devices import Devices
+from parley.store.hash_lists import HashLists
 from parley.store.ipkeys import IpKeys
 from parley.store.legal import LegalHolds
 from parley.store.moderators import Moderators
@@ -38,5 +40,6 @@ class Store(
     IpKeys,
     Retention,
     LegalHolds,
+    HashLists,
 ):
     """Persistence for Parley: SQLite (default) or PostgreSQL, chosen by URL."""

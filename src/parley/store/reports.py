@@ -17,7 +17,7 @@ from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.pool import Pool
-from parley.store.audit import bounded, plain
+from parley.store.audit import bounded, plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import InvalidInput, StoreError
 from parley.store.evidence import (
@@ -172,10 +172,12 @@ class Reports(Database):
         priority: int | None = None,
         details: dict[str, Any] | None = None,
         device_ip: KeyedIpHash | None = None,
+        restricted: bool = False,
         now: datetime | None = None,
     ) -> str:
         """Store an automatic flag (``F-...``) for review. In its transcript, "reported" lines
-        are the flagged device's, "reporter" lines the other party's."""
+        are the flagged device's, "reporter" lines the other party's. ``restricted``: only admins
+        may open its still, whatever the pool."""
         try:
             flag_kind = FlagKind(kind)
         except ValueError as exc:
@@ -194,8 +196,26 @@ class Reports(Database):
             "frame": image,
             "frame_sha256": digest,
             "details": details,
+            "restricted": restricted,
         }
         return await self._insert_item(FlagRow, ItemKind.FLAG, values, moment(now))
+
+    async def restrict_still(self, ref: str) -> bool:
+        """From now on only admins may open the still of report or flag ``ref`` (it matched a
+        list of known abuse images); True if it was not restricted already."""
+        kind = kind_of_ref(ref)
+        if kind is None:
+            return False
+        model = ReportRow if kind is ItemKind.REPORT else FlagRow
+        async with self._write() as session:
+            result = await session.execute(
+                update(model)
+                .where(model.ref == ref, model.restricted.is_(False))
+                .values(restricted=True)
+                .execution_options(synchronize_session=False)
+            )
+            changed = getattr(result, "rowcount", 0)
+        return bool(changed == 1)
 
     async def _insert_item(
         self,
@@ -205,12 +225,25 @@ class Reports(Database):
         now: datetime,
     ) -> str:
         ip_columns = [c for c in values if c.endswith("ip_hash") or c.endswith("ip_key_id")]
+        # What came in, kept in the audit log (which the retention purge never deletes): the
+        # transparency report counts notices and detections long after the items are gone.
+        label = "category" if kind is ItemKind.REPORT else "kind"
+        received = {label: values[label], "priority": values["priority"], "pool": values["pool"]}
         for _ in range(_REF_ATTEMPTS):
             ref = new_ref(kind)
             try:
                 async with self._write() as session:
                     session.add(
                         model(ref=ref, created_at=now, status=ItemStatus.OPEN.value, **values)
+                    )
+                    write_audit(
+                        session,
+                        at=now,
+                        actor="user" if kind is ItemKind.REPORT else "system",
+                        action=f"{kind.value}.add",
+                        item_type=kind.value,
+                        item_id=ref,
+                        details=received,
                     )
             except IntegrityError:
                 # A reference clash (30^6 of them: rare): try another.

@@ -42,6 +42,7 @@ class FlagKind(StrEnum):
     VISION = "vision"
     MASS_REPORT = "mass_report"
     FLOOD = "flood"
+    HASH_MATCH = "hash_match"  # a still matched an operator's list of known images
     OTHER = "other"
 
 
@@ -117,11 +118,20 @@ FLAG_PRIORITY: dict[FlagKind, int] = {
     FlagKind.VISION: 50,
     FlagKind.MASS_REPORT: 50,
     FlagKind.FLOOD: 10,
+    FlagKind.HASH_MATCH: 1000,
     FlagKind.OTHER: 10,
 }
 
 #: A vision positive in the minor pool: above every other item (docs/moderation.md).
 MINOR_VISION_PRIORITY = 1000
+#: A still that matched a list of known abuse images ranks with it, at the top.
+HASH_MATCH_PRIORITY = FLAG_PRIORITY[FlagKind.HASH_MATCH]
+
+#: What a hash list holds, as the category of the ban its matches bring (``parley hashes import
+#: --category``): known child abuse imagery by default (NCMEC's lists), or intimate images shared
+#: without consent (StopNCII), or anything else the operator was given.
+HASH_LIST_CATEGORIES = ("minor_in_danger", "nudity", "other")
+MAX_HASH_REF_CHARS = 64  # a list entry's own reference (ThreatExchange indicator id, ...)
 
 #: Who said a transcript line. For a flag, "reported" is the flagged device. "other" is the
 #: third person of a question-mode room (neither reporter nor reported).

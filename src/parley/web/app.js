@@ -23,12 +23,14 @@ const banView = $("#ban");
 const form = $("#start-form");
 const formError = $("#form-error");
 const onlineEl = $("[data-testid=online]");
+const ageNotice = $("[data-testid=age-notice]");
 const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
 const questionField = new QuestionField(form);
 
 let onlineCount = null;
+let ages = null; // who may use the service, from /api/status: {min_age, adult_age, minor_pool_open}
 let formErrorState = null; // {key, params} or {text}
 let unread = 0;
 
@@ -130,6 +132,22 @@ function setOnline(n) {
   onlineEl.hidden = n === 0;
 }
 
+/** Who may use the service, as the server says (an adults-only server says so, not "13+"). */
+function setAges(next) {
+  ages = next;
+  syncAgeNotice();
+}
+
+function syncAgeNotice() {
+  ageNotice.hidden = ages === null; // unknown: the page claims no age rather than a wrong one
+  if (ages === null) return;
+  const key = ages.minor_pool_open ? "landing.ages_open" : "landing.ages_adults";
+  ageNotice.textContent = t(key, {
+    min_age: formatNumber(ages.min_age),
+    adult_age: formatNumber(ages.adult_age),
+  });
+}
+
 function updateTitle() {
   const base = t("doc.title");
   document.title = unread > 0 ? `(${unread}) ${base}` : base;
@@ -226,19 +244,25 @@ onLanguageChange((lang) => {
   syncMode();
   view.retranslate();
   if (onlineCount !== null) setOnline(onlineCount);
+  syncAgeNotice();
   if (formErrorState) setFormError(formErrorState);
   updateTitle();
 });
 
 // ---- online counter -----------------------------------------------------------------------------
 
-async function pollStatus() {
-  if (document.hidden) return;
+async function pollStatus({ always = false } = {}) {
+  if (document.hidden && !always) return;
   try {
     const response = await fetch("/api/status", { cache: "no-store" });
     if (!response.ok) return;
     const body = await response.json();
     if (Number.isInteger(body?.online)) setOnline(body.online);
+    if (Number.isInteger(body?.min_age) && Number.isInteger(body?.adult_age) &&
+        typeof body?.minor_pool_open === "boolean") {
+      const { min_age, adult_age, minor_pool_open } = body;
+      setAges({ min_age, adult_age, minor_pool_open });
+    }
   } catch {
     /* offline: keep the last number */
   }
@@ -268,7 +292,7 @@ async function boot() {
     setFormError(refusalMessage(refusal));
   }
   document.body.dataset.ready = "true";
-  pollStatus();
+  pollStatus({ always: true }); // the landing notice needs it, even in a background tab
   window.setInterval(pollStatus, STATUS_POLL_MS);
 }
 

@@ -15,6 +15,10 @@
 //   (`welcome.vision`), the page says so, and sends stills of its OWN camera when asked
 //   (`sample`, sampler.js). A `moderation` event blurs and covers the stranger's video at once;
 //   it stays so until the next pair. Without moderation the page says that too.
+// - A guarded first look (docs/protocol.md, "A guarded first look"): with moderation on, each new
+//   stranger's video starts blurred (`welcome.first_look`) until the server says a first still
+//   of their camera was judged clean (`moderation` `clear`). An adult may press "Show now"
+//   sooner; in the minor pool ("hold") there is no such button and the blur holds.
 //
 // Everything the stranger controls reaches the page only as media, never as markup.
 
@@ -130,6 +134,8 @@ class Call {
     this.startedAt = performance.now(); // the `matched` frame is being handled right now
     this.connectedAt = null;
     this.firstFrameAt = null;
+    this.revealedAt = null; // a blurred first look was lifted (see VideoMode.#reveal)
+    this.revealedBy = null;
 
     const pc = new RTCPeerConnection(rtcConfig(ice));
     this.pc = pc;
@@ -385,6 +391,10 @@ class VideoMode {
     this.stats = { negotiations: 0, calls: [] }; // calls: times of the ended ones
     this.vision = null; // welcome.vision: is video moderated automatically? (null: not told yet)
     this.endedPair = null; // the pair that just ended: its late `moderation` still blurs
+    // welcome.first_look: "none" (shown at once), "blur" (until checked, or the viewer's
+    // choice), "hold" (until checked: the minor pool).
+    this.firstLook = "none";
+    this.clearedPair = null; // a `clear` that came before its `matched` (never expected)
     this.sampler = new StillSampler({
       source: () => this.#cameraPreview(),
       send: (frame) => this.ctx?.send(frame) ?? null,
@@ -421,6 +431,10 @@ class VideoMode {
     if (frame.ice && typeof frame.ice === "object") this.ice = frame.ice;
     // A server that does not say it moderates does not: the page never claims more.
     this.vision = frame.vision === true;
+    // Anything unknown from a moderating server holds: the stricter reading.
+    const look = frame.first_look;
+    this.firstLook = !this.vision || look === "none" || look === undefined ? "none"
+      : look === "blur" ? "blur" : "hold";
     if (!this.vision) this.sampler.stop();
     this.#syncVision();
   }
@@ -437,7 +451,7 @@ class VideoMode {
     this.#endCall();
     this.sampler.stop();
     this.endedPair = null;
-    this.#setBlurred(false); // a new stranger starts unblurred
+    this.#setBlurred(false); // a flag on the last stranger is not this one's
     const pair = frame.pair;
     const call = new Call({
       pair,
@@ -458,6 +472,10 @@ class VideoMode {
     });
     this.call = call;
     this.remoteStream = new MediaStream();
+    // A new stranger's picture is blurred until checked, when the server moderates video.
+    this.#setFirstLook(this.firstLook === "none" ? "open" : "pending");
+    if (this.clearedPair === pair) this.#reveal("verdict");
+    this.clearedPair = null;
     this.#setBox("connecting");
     this.#setConnectionState(call.pc.connectionState);
   }
@@ -482,6 +500,13 @@ class VideoMode {
       if (this.vision && this.call && frame.pair === this.call.pair && frame.pair === ctx.pair()) {
         this.sampler.update(frame);
       }
+      return true;
+    }
+    if (frame.type === "moderation" && frame.action === "clear") {
+      // A first still of the stranger's camera was judged clean: their picture may show.
+      if (typeof frame.pair !== "string") return true;
+      if (this.call && frame.pair === this.call.pair) this.#reveal("verdict");
+      else if (frame.pair !== this.endedPair) this.clearedPair = frame.pair;
       return true;
     }
     if (frame.type === "moderation") {
@@ -513,7 +538,9 @@ class VideoMode {
     this.ctx = null;
     this.sampler.stop();
     this.endedPair = null;
+    this.clearedPair = null;
     this.#setBlurred(false);
+    this.#setFirstLook("open");
     this.#endCall();
     this.pacer?.clear();
     for (const track of this.stream?.getTracks() ?? []) track.stop();
@@ -719,6 +746,8 @@ class VideoMode {
       mute: $("mute"),
       camera: $("camera"),
       blurred: $("remote-blurred"),
+      checking: $("remote-checking"),
+      reveal: $("reveal-video"),
       visionOn: $("vision-on"),
       visionOff: $("vision-off"),
     };
@@ -727,6 +756,12 @@ class VideoMode {
     el.retry.addEventListener("click", () => this.ctx?.restart());
     el.next.addEventListener("click", () => this.ctx?.next());
     el.toText.addEventListener("click", () => this.ctx?.switchMode("text"));
+    el.reveal.addEventListener("click", () => {
+      if (this.firstLook !== "blur") return; // never in the minor pool, whatever is clicked
+      const focused = document.activeElement === el.reveal;
+      this.#reveal("viewer");
+      if (focused) this.ctx?.view.input.focus({ preventScroll: true }); // the button is gone
+    });
     this.el = el;
     return el;
   }
@@ -754,6 +789,31 @@ class VideoMode {
     else delete el.box.dataset.moderated;
     el.blurred.hidden = !on;
     el.remote.muted = on; // the sound goes with the picture, before the pair has even ended
+    this.#syncChecking();
+  }
+
+  /** The first look at this stranger: "pending" (blurred until checked) or "open". */
+  #setFirstLook(state) {
+    const el = this.#elements();
+    el.box.dataset.firstLook = state;
+    this.#syncChecking();
+  }
+
+  /** Unblur the pending first look: by the server's `clear` ("verdict") or the viewer's choice. */
+  #reveal(by) {
+    const call = this.call;
+    if (!call || this.#elements().box.dataset.firstLook !== "pending") return;
+    call.revealedAt = performance.now();
+    call.revealedBy = by;
+    this.#setFirstLook("open");
+  }
+
+  /** The "checking" caption and, for an adult, the button that shows the video now. */
+  #syncChecking() {
+    const el = this.#elements();
+    const pending = el.box.dataset.firstLook === "pending" && !el.box.dataset.moderated;
+    el.checking.hidden = !pending;
+    el.reveal.hidden = !(pending && this.firstLook === "blur");
   }
 
   /** Say whether video is moderated automatically, once the server told us (video mode only). */
@@ -791,8 +851,8 @@ class VideoMode {
 }
 
 function timesOf(call) {
-  const { startedAt, connectedAt, firstFrameAt } = call;
-  return { startedAt, connectedAt, firstFrameAt };
+  const { startedAt, connectedAt, firstFrameAt, revealedAt, revealedBy } = call;
+  return { startedAt, connectedAt, firstFrameAt, revealedAt, revealedBy };
 }
 
 function allCalls(mode) {
@@ -815,6 +875,15 @@ function exposeDebug(mode) {
         .map((c) => c.connectedAt - c.startedAt),
       firstFrameTimes: () => allCalls(mode).filter((c) => c.firstFrameAt !== null)
         .map((c) => c.firstFrameAt - c.startedAt),
+      // ms from `matched` to the unblurring of a first look, what unblurred it ("verdict": the
+      // server's `clear`; "viewer": Show now), and ms to the call's first frame (null: none yet).
+      revealTimes: () => allCalls(mode).filter((c) => c.revealedAt !== null)
+        .map((c) => ({
+          ms: c.revealedAt - c.startedAt,
+          by: c.revealedBy,
+          frameMs: c.firstFrameAt === null ? null : c.firstFrameAt - c.startedAt,
+        })),
+      firstLook: () => mode.firstLook,
     }),
   });
 }

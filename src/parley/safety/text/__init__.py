@@ -24,6 +24,10 @@ How the matching is kept safe and cheap:
   bounded, and a pattern may only start at a token boundary (a look-behind), so a 1,000-character
   run of digits or letters is scanned once, not once per starting position. The tests feed such
   inputs and bound the time.
+- Indonesian builds words with affixes ("dihapus", "kirimin", "umurmu", "nge-dm") and chat
+  spells its common words many ways ("gk", "nggak"). The Indonesian rules read the line with
+  each such word written one way, its root (:mod:`.affixes`); a match there maps back to whole
+  words of the line.
 - Each rule names anchor words that any of its matches contains. A line's words are collected
   once, and a rule's regex runs only when an anchor is present, so a typical line runs a few
   regexes, not forty. Anchors only skip work: a test checks that results are identical without
@@ -54,7 +58,8 @@ from parley.safety.text.signals import Signal, line_signals
 from parley.safety.text.unread import count_unread, foreign_script, unread_counts
 
 # What the rest of Parley imports from ``parley.safety.text``. Inside the package the modules
-# import each other directly: hygiene stands alone; fold <- contacts <- signals <- risk.
+# import each other directly: hygiene stands alone; affixes <- fold <- contacts <- signals
+# <- risk.
 __all__ = [
     "CONTACT_KINDS",
     "PLACEHOLDER",

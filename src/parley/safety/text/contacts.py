@@ -470,7 +470,7 @@ _HANDLE_IS_MY: Final = _rule(
 _ID_MY = r"(?:aku|ku|gue|gw|gua|saya|ane|q)"
 _ID_MY_GLUED = ("ku", "gue", "gw", "gua", "saya")
 _ID_YOUR = r"(?:kamu|mu|km|kmu|lu|lo|loe|elu|elo|anda)"
-_ID_CONTACT = r"(?:nomor|nomer|nmr|no\s?hp|nohp|hp|kontak|akun|id|username|usn|user)"
+_ID_CONTACT = r"(?:nomor|no\s?hp|nohp|hp|kontak|akun|id|username|usn|user)"
 _ES_CONTACT = r"(?:numero|num|cel|celular|telefono|tel|contacto|usuario|user|correo|cuenta)"
 _HI_CONTACT = r"(?:number|numbr|nmbr|num|mobile|phone|contact)"
 _HI_YOUR = r"(?:tumhara|tumhari|tumhare|tera|teri|tere|aapka|aapki|apka|apki|apna|apni|ur|your)"
@@ -480,74 +480,118 @@ _I18N_CONTACT_WORDS: Final = _words(
     "nomor nomer nmr no nohp hp kontak akun id username usn user numero num cel celular telefono "
     "tel contacto usuario correo cuenta number numbr nmbr mobile phone contact"
 )
+
+
+def _id_verbs(names: str, endings: tuple[str, ...]) -> tuple[str, str]:
+    """A pattern for Indonesian verbs as the Indonesian form writes them (affixes.py): the root,
+    or the root with one of ``endings`` ("dm-in aku", "hubungi aku" read "dmin aku", "hubungin
+    aku"); and its anchor words, every one of those forms."""
+    verbs = names.split()
+    pattern = rf"(?:{'|'.join(verbs)})(?:{'|'.join(endings)})?"
+    return pattern, " ".join(v + e for v in verbs for e in ("", *endings))
+
+
+# Reaching someone ("dm", "hubungin"); moving the chat elsewhere ("pindah", "lanjutin",
+# "ngobrolin"); adding or following an account ("follow", "savein"); asking for or swapping
+# contacts ("minta", "bagiin", "tukeran").
+_ID_REACH_RE, _ID_REACH_WORDS = _id_verbs(
+    "add ad follow dm chat japri pc hubung kontak telpon msg inbox cari sapa", ("in",)
+)
+_ID_MOVE_RE, _ID_MOVE_WORDS = _id_verbs(
+    "pindah lanjut ngobrol chat cet telpon vc call main ketemu", ("in", "an")
+)
+_ID_ADD_RE, _ID_ADD_WORDS = _id_verbs(
+    "add ad follow cek liat mampir kunjungi save simpan dm", ("in",)
+)
+_ID_ASK_RE, _ID_ASK_WORDS = _id_verbs("minta bagi share kirim tukar", ("in", "an"))
 _I18N_MOVES: Final = (
-    # id: "dm aku di tiktok", "add aku di ig", "chat gue lewat wa"
+    # id: "dm aku di tiktok", "add aku di ig", "chat gue lewat wa", "hubungi aku di wa"
     _rule(
-        rf"\b(?:add|ad|follow|folow|dm|chat|cet|japri|pc|hubungi|kontak|telp|telpon|telepon|tlp|"
-        rf"msg|inbox|cari|sapa)\s+{_ID_MY}\s+(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_ANY})\b",
+        rf"\b{_ID_REACH_RE}\s+{_ID_MY}\s+(?:(?:dong|ya|aja|yuk)\s+)?(?:di|ke|lewat|via|d)\s+"
+        rf"(?:{_PLATFORM_ANY})\b",
         _PLATFORM_WORDS,
-        also="add ad follow folow dm chat cet japri pc hubungi kontak telp telpon telepon tlp msg "
-        "inbox cari sapa",
+        also=_ID_REACH_WORDS,
         lang="id",
     ),
-    # id: "add line aku", "follow ig aku", "cek tiktok gue"
+    # id: "gue dm kamu di ig ya", "aku chat lewat wa": the sender offers to reach the partner
+    # there (not "aku chat di wa grup kelas")
     _rule(
-        rf"\b(?:add|ad|follow|folow|cek|liat|lihat|mampir|kunjungi|save|simpan|dm)\s+(?:ke\s+)?"
-        rf"(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_MY}\b",
+        rf"\b{_ID_MY}\s+(?:nanti\s+)?{_ID_REACH_RE}\s+(?:{_ID_YOUR}\s+)?(?:di|ke|lewat|via)\s+"
+        rf"(?:{_PLATFORM_ANY})\b(?!\s+(?:grup|group|kelas|sekolah))",
+        _PLATFORM_WORDS,
+        also=_ID_REACH_WORDS,
+        lang="id",
+    ),
+    # id: "add line aku", "follow ig aku", "cek tiktok gue", "save nomorku"
+    _rule(
+        rf"\b{_ID_ADD_RE}\s+(?:balik\s+)?(?:ke\s+)?(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*"
+        rf"{_ID_MY}\b",
         _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
-        also="add ad follow folow cek liat lihat mampir kunjungi save simpan dm",
+        also=_ID_ADD_WORDS,
         lang="id",
     ),
-    # id: "pindah ke wa yuk", "lanjut di telegram aja", "ngobrol lewat line"
+    # id: "pindah ke wa yuk", "lanjut di telegram aja", "ngobrolnya lewat line"
     _rule(
-        rf"\b(?:pindah|lanjut|lanjutin|ngobrol|ngobrolnya|chat|chatan|chattingan|cet|ngechat|"
-        rf"telponan|teleponan|vc|vcan|call|main|ketemu)\s+(?:aja\s+|yuk\s+|yok\s+|ayo\s+)?"
-        # "line" too: in Indonesian chat, moving "ke line" means the app
-        rf"(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_SOCIAL}|line(?!\s+(?:dance|webtoon|art|up)\b))\b",
+        rf"\b{_ID_MOVE_RE}\s+"
+        rf"(?:(?:chat|obrolan|ngobrol)\s+)?(?:nya\s+)?(?:aja\s+|yuk\s+|yok\s+|ayo\s+)?"
+        # "line" too: in Indonesian chat, moving "ke line" means the app; not a class's group
+        rf"(?:di|ke|lewat|via|d)\s+(?:{_PLATFORM_SOCIAL}|line(?!\s+(?:dance|webtoon|art|up)\b))\b"
+        rf"(?!\s+(?:grup|group))",
         _SOCIAL_WORDS | {"line"},
-        also="pindah lanjut lanjutin ngobrol ngobrolnya chat chatan chattingan cet ngechat "
-        "telponan teleponan vc vcan call main ketemu",
+        also=_ID_MOVE_WORDS,
         lang="id",
     ),
-    # id: "minta nomor wa kamu dong", "bagi ig dong", "boleh minta line mu?"
+    # id: "minta nomor wa kamu dong", "bagi ig dong", "boleh minta line mu?", "tukeran wa yuk"
     _rule(
-        rf"\b(?:minta|mnta|bagi|bagiin|share|kirim|kirimin|tukeran|tuker)\s+(?:dong\s+|donk\s+)?"
-        rf"(?:(?:nomor|nomer|no|nmr)\s+)?(?:{_PLATFORM_SOCIAL}|{_ID_CONTACT}|line)\b"
-        rf"(?!\s+(?:foto|video|lagu|link\s+lagu))",
+        rf"\b{_ID_ASK_RE}\s+(?:dong\s+)?(?:(?:nomor|no)\s+)?"
+        rf"(?:{_PLATFORM_SOCIAL}|{_ID_CONTACT}|line)\b(?!\s+(?:foto|video|lagu|link\s+lagu))",
         _SOCIAL_WORDS | _I18N_CONTACT_WORDS | {"line"},
-        also="minta mnta bagi bagiin share kirim kirimin tukeran tuker",
+        also=_ID_ASK_WORDS,
         lang="id",
     ),
-    # id: "ig kamu apa?", "nomor kamu berapa", "wa mu dong"
+    # id: "ig kamu apa?", "nomor kamu berapa", "wa mu dong", "igmu apa"
     _rule(
-        rf"\b(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_YOUR}\s+(?:apa|berapa|brp|dong|donk|"
-        rf"dunk|mana|ada|ya)\b",
+        rf"\b(?:{_PLATFORM_ANY}|{_ID_CONTACT})\s*-?\s*{_ID_YOUR}\s+(?:apa|berapa|dong|mana|ada|"
+        rf"ya)\b",
         _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
-        also="apa berapa brp dong donk dunk mana ada ya",
+        also="apa berapa dong mana ada ya",
+        lang="id",
+    ),
+    # id: "ignya apa?", "wanya brp?": asking for the account itself
+    _rule(
+        rf"\b(?:{_PLATFORM_SOCIAL}|line)\s*-?\s*nya\s+(?:apa|berapa|dong|mana)\b",
+        _SOCIAL_WORDS | {"line"},
+        also="apa berapa dong mana",
         lang="id",
     ),
     # id: "punya wa ga?", "ada ig?", "kamu main tiktok gak"
     _rule(
-        rf"\b(?:punya|pny|ada|pake|pakai|main)\s+{_PLATFORM_SOCIAL}\s*(?:ga|gak|nggak|engga|"
-        rf"enggak|gk|ngga|nda|tidak|gaa|\?)",
+        rf"\b(?:punya|pny|ada|pakai|main)\s+{_PLATFORM_SOCIAL}\s*(?:gak|\?)",
         _SOCIAL_WORDS,
-        also="punya pny ada pake pakai main",
+        also="punya pny ada pakai main",
         lang="id",
     ),
     # id: "wasap aku aja", "dm aku ya": a platform used as a verb
     _rule(
-        rf"\b{_PLATFORM_SOCIAL}\s*-?\s*{_ID_MY}\s+(?:aja|ya|dong|donk|yuk|yah|ajah)\b",
+        rf"\b{_PLATFORM_SOCIAL}\s*-?\s*{_ID_MY}\s+(?:aja|ya|dong|yuk|yah)\b",
         _SOCIAL_WORDS,
-        also="aja ya dong donk yuk yah ajah",
+        also="aja ya dong yuk yah",
         lang="id",
     ),
-    # id: "vc yuk", "telponan yuk", "ayo video call"
+    # id: "dm aku aja", "japri aku ya": to private messages, wherever they are
     _rule(
-        r"\b(?:vc|vcs|videocall|video\s+call|telponan|teleponan|call)(?:an)?\s+(?:yuk|yok|kuy|ayo|"
-        r"yu|skrg|sekarang|dong|donk)\b|\b(?:yuk|ayo|ayok|yok|mau)\s+(?:vc|vcs|videocall|"
-        r"video\s+call|telponan|teleponan)\b",
-        "vc vcs videocall video telponan teleponan call vcan callan",
-        also="yuk yok kuy ayo yu skrg sekarang dong donk ayok mau",
+        rf"\b(?:dm|pc|japri|inbox)(?:in)?\s+{_ID_MY}\s+(?:aja|ya|dong|yuk|yah)\b",
+        "dm pc japri inbox dmin pcin japriin inboxin",
+        also="aja ya dong yuk yah",
+        lang="id",
+    ),
+    # id: "vc yuk", "telponan yuk", "ayo video call", "vc an yuk"
+    _rule(
+        r"\b(?:vc|vcs|videocall|video\s+call|telpon|call)(?:an)?\s+(?:yuk|yok|kuy|ayo|yu|"
+        r"sekarang|dong)\b|\b(?:yuk|ayo|ayok|yok|mau)\s+(?:vc|vcs|videocall|video\s+call|"
+        r"telponan|vcan)\b",
+        "vc vcs videocall video telponan call vcan callan",
+        also="yuk yok kuy ayo yu sekarang dong ayok mau",
         lang="id",
     ),
     # es: "agregame en insta", "sigueme en tiktok", "escribeme al wsp", "mandame un dm por ig"
@@ -707,13 +751,15 @@ def _handle_spans(line: _Line) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     keywords = line.keywords
     for rule in _MOVES_INDEX.admitted(line):
-        for m in rule.pattern.finditer(keywords):
-            spans.append((m.start(), _tail_end(keywords, m.end()) or m.end()))
+        for m in rule.pattern.finditer(line.text_for(rule)):
+            start, end = line.span_for(rule, m.start(), m.end())
+            spans.append((start, _tail_end(keywords, end) or end))
     for rule in _NAMED_INDEX.admitted(line):
-        for m in rule.pattern.finditer(keywords):
-            end = _tail_end(keywords, m.end())
-            if end is not None:
-                spans.append((m.start(), end))
+        for m in rule.pattern.finditer(line.text_for(rule)):
+            start, end = line.span_for(rule, m.start(), m.end())
+            tail = _tail_end(keywords, end)
+            if tail is not None:
+                spans.append((start, tail))
     if line.admits(_HANDLE_IS_MY):
         for m in _HANDLE_IS_MY.pattern.finditer(keywords):
             token = m.group().split()[0]

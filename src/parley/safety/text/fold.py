@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from parley.safety.text.affixes import IndonesianForm, indonesian_form
+
 # Look-alikes that NFKC leaves alone. Only letters that pass for Latin ones in ordinary fonts:
 # the goal is to defeat "аdd me on snаp" (Cyrillic а), not to transliterate other scripts.
 _CONFUSABLE_PAIRS = (
@@ -145,26 +147,42 @@ def _rule(
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    """One line, prepared once: folded, leetspeak undone (``keywords``), and its words."""
+    """One line, prepared once: folded, leetspeak undone (``keywords``), and its words; and,
+    for the Indonesian rules, the line with its words read back to their roots (``indonesian``,
+    see :mod:`.affixes`; ``None`` when that is the line itself)."""
 
     folded: _Folded
     keywords: str
     words: frozenset[str]
+    indonesian: IndonesianForm | None = None
+
+    def text_for(self, rule: _Rule) -> str:
+        """The text ``rule`` reads: the Indonesian form for Indonesian rules."""
+        if rule.lang == "id" and self.indonesian is not None:
+            return self.indonesian.text
+        return self.keywords
+
+    def span_for(self, rule: _Rule, start: int, end: int) -> tuple[int, int]:
+        """A span of :meth:`text_for` as a span of ``keywords`` (and so of the folded text)."""
+        if rule.lang == "id" and self.indonesian is not None:
+            return self.indonesian.span(start, end)
+        return start, end
 
     def admits(self, rule: _Rule) -> bool:
         if _LANGUAGES is not None and rule.lang not in _LANGUAGES:
             return False
         if not _PREFILTER:
             return True
-        if rule.words.isdisjoint(self.words) and not (
-            rule.substrings and any(s in self.keywords for s in rule.substrings)
+        words, text = self.words, self.keywords
+        if rule.lang == "id" and self.indonesian is not None:
+            words, text = self.indonesian.words, self.indonesian.text
+        if rule.words.isdisjoint(words) and not (
+            rule.substrings and any(s in text for s in rule.substrings)
         ):
             return False
         if not rule.also and not rule.also_substrings:
             return True
-        return not rule.also.isdisjoint(self.words) or any(
-            s in self.keywords for s in rule.also_substrings
-        )
+        return not rule.also.isdisjoint(words) or any(s in text for s in rule.also_substrings)
 
 
 class _RuleIndex:
@@ -195,10 +213,16 @@ class _RuleIndex:
             found = by_word.get(word)
             if found is not None:
                 hits.update(found)
+        if line.indonesian is not None:  # the Indonesian rules' anchors are in its words
+            for word in line.indonesian.words:
+                found = by_word.get(word)
+                if found is not None:
+                    hits.update(found)
         return [self.rules[i] for i in sorted(hits) if line.admits(self.rules[i])]
 
 
 def _prepare(text: str) -> _Line:
     folded = _fold(text)
     keywords = _unleet(folded.text)
-    return _Line(folded, keywords, frozenset(_TOKEN.findall(keywords)))
+    words = frozenset(_TOKEN.findall(keywords))
+    return _Line(folded, keywords, words, indonesian_form(keywords, words))

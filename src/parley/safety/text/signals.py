@@ -365,15 +365,34 @@ _FLATTERY_EN: Final = _rule(
 )
 
 # ---- Indonesian, Spanish and Hinglish -------------------------------------------------------
-# Informal chat spelling: "kamu"/"km"/"lu", "brp" for "berapa", "q" for "que", "h" for "hai".
-_ID_Y = r"(?:kamu|kmu|km|mu|lu|lo|loe|elu|elo|kak|dek|adek|ade|anda|ka)"
+# Informal chat spelling: "kamu"/"km"/"lu", "q" for "que", "h" for "hai". The Indonesian rules
+# read the line's Indonesian form (affixes.py): roots and one spelling per word ("umurmu" reads
+# "umur mu", "dihapusin" stays "dihapusin", "menghapus" reads "hapus", "brp" reads "berapa",
+# "gk" reads "gak"), so they name roots and those spellings only.
+_ID_Y = r"(?:kamu|km|mu|lu|lo|loe|elu|elo|kak|dek|adek|ade|anda|ka)"
 _ID_I = r"(?:aku|ak|gue|gw|gua|saya|ku|q|om|kakak)"
 _ID_PARENT = (
-    r"(?:orang\s?tua|ortu|ortumu|mama|mamah|mami|papa|papah|papi|ibu|bapak|ayah|bunda|emak|"
+    r"(?:orang\s?tua|ortu|mama|mamah|mami|papa|papah|papi|ibu|bapak|ayah|bunda|emak|"
     r"nyokap|bokap|keluarga)"
 )
-_ID_HOW_MUCH = r"(?:berapa|brp|brapa|brpa)"
-_ID_WHERE = r"(?:di\s?mana|dmn|dimn|mana)"
+_ID_PARENT_WORDS = (
+    "orang tua orangtua ortu mama mamah mami papa papah papi ibu bapak ayah bunda emak nyokap "
+    "bokap keluarga"
+)
+_ID_WHERE = r"(?:dimana|di\s+mana|mana)"
+# What is given as a gift, and the verbs of giving, as the Indonesian form writes them.
+_ID_GIFT_OBJECTS = (
+    r"(?:pulsa|kuota|diamond|diamonds|dm|uang|duit|saldo|ovo|gopay|dana|robux|uc|skin|hadiah|hp|"
+    r"voucher|kado|sesuatu)"
+)
+_ID_GIVE = (
+    r"(?:kasih|kasihin|beliin|kirimin|transfer|transferin|tf|tfin|topup|topupin|top\s+up|isiin|"
+    r"traktir|traktirin|bayarin|jajanin)"
+)
+_ID_GIVE_WORDS = (
+    "kasih kasihin beliin kirimin transfer transferin tf tfin topup topupin top isiin traktir "
+    "traktirin bayarin jajanin"
+)
 _ES_PARENT = r"(?:papas|papa|padres|mama|mami|papi|jefes|familia|mamas)"
 _HI_Y = r"(?:tum|tu|aap|ap|tm)"
 _HI_YR = r"(?:tumhari|tumhara|tumhare|teri|tera|tere|aapki|aapka|aapke|apki|apka|apke)"
@@ -390,19 +409,24 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    rf"\b(?:umur|umurnya|usia|usiamu|umurmu|umurny)\s+(?:{_ID_Y}\s+)?(?:{_ID_HOW_MUCH}|"
-                    rf"brp)\b",
-                    rf"\b{_ID_HOW_MUCH}\s+(?:umur|umurmu|umurnya|usia|usiamu|tahun|thn|taun)\b(?!\s+lagi)",
-                    rf"\b{_ID_Y}\s+(?:umur|usia)\s+{_ID_HOW_MUCH}",
-                    rf"\bkelas\s+(?:{_ID_Y}\s+)?{_ID_HOW_MUCH}\b|\b{_ID_Y}\s+kelas\s+{_ID_HOW_MUCH}\b",
+                    # "umur kamu berapa", "umurnya brp", "kamu umurnya berapa", "usiamu berapa"
+                    rf"\b(?:{_ID_Y}\s+)?(?:umur|usia)(?:\s+(?:nya|{_ID_Y})){{0,2}}\s+berapa\b",
+                    r"\bberapa\s+(?:umur|usia|tahun|thn|taun)\b(?!\s+lagi)",
+                    rf"\bkelas(?:\s+(?:nya|{_ID_Y}))?\s+berapa\b|\b{_ID_Y}\s+kelas\s+berapa\b",
                     rf"\b(?:{_ID_Y}\s+)?(?:masih\s+)?(?:sd|smp|sma|smk)\s*(?:\?|ya\s*\?|kan\s*\?|"
                     rf"atau\s+(?:sd|smp|sma|smk|kuliah))",
-                    rf"\b(?:masih\s+sekolah|lahir\s+tahun\s+{_ID_HOW_MUCH})\b",
+                    # "udah smp belum", "masih sd kan": asking which school stage
+                    r"\b(?:udah|masih|baru)\s+(?:sd|smp|sma|smk)\s+(?:belum|apa\s+belum|kan|ya)\b",
+                    r"\b(?:masih\s+sekolah|lahir\s+tahun\s+berapa|angkatan\s+berapa|masih\s+bocil)"
+                    r"\b",
+                    # "udah 17 belum?", "udah 18 tahun?"
+                    r"\budah\s+1\d\s+(?:tahun\s+)?(?:belum|\?)",
                     r"\bumur\s*\?",
                 )
             ),
-            "umur umurnya usia usiamu umurmu umurny tahun thn taun kelas sd smp sma smk sekolah "
-            "lahir",
+            # the numbers: "udah 17 belum?"
+            "umur usia tahun thn taun kelas sd smp sma smk sekolah lahir angkatan bocil "
+            + " ".join(str(n) for n in range(10, 20)),
             lang="id",
         ),
     ),
@@ -411,23 +435,25 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:sendirian|sendiri|sndirian)\s*(?:aja\s*|"
-                    rf"ya\s*|kan\s*|doang\s*)?(?:di\s+rumah|dirumah|di\s+kamar|dikamar)?\s*\?",
-                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?sendirian\s+(?:di\s+rumah|dirumah|di\s+kamar)",
-                    r"\b(?:ada|siapa)\s+(?:orang|siapa|yang)?\s*(?:aja\s+|saja\s+|aj\s+)?"
-                    r"(?:lagi\s+)?(?:di\s+rumah|dirumah)",
+                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:sendirian|sendiri)\s*(?:aja\s*|ya\s*|kan\s*|"
+                    rf"doang\s*|gak\s*)?(?:di\s+rumah|dirumah|di\s+kamar|dikamar)?\s*\?",
+                    r"\b(?:di\s+rumah|dirumah)\s+(?:ada\s+)?(?:siapa|orang)\b",
+                    r"\b(?:sering|suka)\s+ditinggal\s+(?:sendiri|sendirian)\b",
+                    rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?sendirian\s+(?:di\s+rumah|dirumah|di\s+kamar|"
+                    rf"dikamar)",
+                    r"\b(?:ada|siapa)\s+(?:orang|siapa|yang)?\s*(?:aja\s+)?(?:lagi\s+)?"
+                    r"(?:di\s+rumah|dirumah)",
                     rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:{_ID_WHERE}|kemana|ke\s+mana|"
-                    rf"pergi|kerja|ada\s+di\s+rumah|ada\s*\?|di\s+rumah|dirumah|tidur|galak|"
-                    rf"ga\s+ngerti|gak\s+ngerti|nggak\s+ngerti|tidak\s+mengerti|jahat|pulang)",
-                    rf"\b(?:cuma|hanya)\s+{_ID_I}\s+(?:yang|yg)\s+(?:ngerti|mengerti|paham|peduli|"
-                    rf"sayang)",
+                    rf"pergi|kerja|ada\s+di\s+rumah|ada\s*\?|gak\s+ada|di\s+rumah|dirumah|tidur|"
+                    rf"galak|gak\s+ngerti|jahat|pulang)",
+                    rf"\b(?:cuma|hanya)\s+{_ID_I}\s+yang\s+(?:ngerti|paham|peduli|sayang)",
                     rf"\b{_ID_Y}\s+(?:bisa|boleh)\s+percaya\s+(?:sama\s+|pada\s+|ke\s+)?{_ID_I}\b",
-                    rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:suka\s+)?(?:cek|ngecek|periksa|liat|lihat)"
-                    rf"\s+(?:hp|handphone|chat)",
+                    rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:suka\s+)?(?:cek|periksa|liat)\s+"
+                    rf"(?:hp|handphone|chat)",
                 )
             ),
-            "sendirian sendiri sndirian ada siapa orang ortu ortumu mama mamah mami papa papah "
-            "papi ibu bapak ayah bunda emak nyokap bokap keluarga tua orangtua cuma hanya percaya",
+            "sendirian sendiri ada siapa cuma hanya percaya rumah dirumah ditinggal "
+            + _ID_PARENT_WORDS,
             lang="id",
         ),
     ),
@@ -436,24 +462,32 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    r"\b(?:jangan|jgn|jngn|jan|ga\s+usah|gak\s+usah|nggak\s+usah|gausah|gk\s+usah)\s+"
-                    r"(?:bilang|cerita|kasih\s+tau|kasih\s+tahu|ksh\s+tau|kasitau|bilangin|lapor|"
-                    r"kasi\s+tau|kasih\s+liat|kasih\s+lihat|kasih\s+tw|ngomong)",
-                    r"\b(?:rahasia|rhs)\s+(?:kita|kita\s+berdua|kita\s+aja|berdua)\b|"
-                    r"\b(?:ini|jadi)\s+(?:rahasia|rhs)\b",
-                    r"\b(?:hapus|apus|delete|hapusin|apusin)\s+(?:aja\s+)?(?:chat|chatnya|pesan|"
-                    r"pesannya|percakapan|obrolan|history|riwayat|foto|fotonya|semua)",
-                    r"\b(?:antara|cuma)\s+kita\s+(?:aja|saja|berdua|doang)\b",
+                    # "jangan bilang", "jgn ceritain", "gausah laporin", "jangan kasih tau"
+                    r"\b(?:jangan|jan|gak\s+usah)\s+(?:(?:ya|yah)\s+)?(?:bilang|cerita|lapor|adu|"
+                    r"ngomong|kasih\s+(?:tau|liat))",
+                    r"\bjangan\s+sampai\s+(?:\w+\s+){0,3}(?:tau|liat|ketauan)\b",
+                    r"\brahasia\s+(?:kita|berdua)\b|\b(?:ini|jadi)\s+rahasia\b",
+                    # "rahasiain ya", "dirahasiain dari ortu" (not "rahasiain kejutannya")
+                    rf"\b(?:di)?rahasiain\b(?:\s+(?:ya|yah|aja|dong|ini|itu|semua|obrolan|chat|"
+                    rf"kita)){{0,3}}(?:\s+(?:dari|ke)\s+(?:{_ID_PARENT}|siapa|siapapun|orang|"
+                    rf"semua|temen|teman)|\s*(?:[?!.,]|$))",
+                    # "hapus chat", "hapusin ya chatnya", "ngapus semua pesan"
+                    r"\b(?:hapus|delete)(?:in)?\s+(?:(?:aja|ya|yah|dong|deh|sekarang|nanti|semua|"
+                    r"juga|lagi)\s+){0,2}(?:chat|pesan|pesannya|percakapan|obrolan|history|riwayat|"
+                    r"foto(?!\s+(?:lama|jelek|blur|yang\s+(?:blur|jelek)))|semua)",
+                    r"\b(?:antara|cuma)\s+kita\s+(?:aja|berdua|doang)\b|\bantara\s+kita\s*(?:[?!.,]|$|"
+                    r"ya\b)",
                     # the passive: "chatnya dihapus ya", "fotonya langsung diapus"
-                    r"\b(?:chat|chatnya|pesan|pesannya|percakapan|obrolan|obrolannya|history|"
-                    r"riwayat|foto|fotonya)\s+(?:(?:nanti|harus|langsung|terus|udah|aja)\s+)?"
-                    r"(?:di)?\s?(?:hapus|apus|delete)(?:in)?\b",
-                    r"\b(?:ga|gak|jangan|tidak|nggak)\s+(?:ada\s+)?(?:yang|yg|boleh)\s+(?:boleh\s+)?"
-                    r"(?:tau|tahu)\b",
+                    r"\b(?:chat|pesan|pesannya|percakapan|obrolan|history|riwayat|foto)"
+                    r"(?:\s+(?:nya|kita|ini|itu))?\s+(?:(?:nanti|harus|langsung|terus|udah|aja|ya)"
+                    r"\s+)?(?:di)?(?:hapus|delete)(?:in)?\b",
+                    r"\b(?:gak|jangan)\s+(?:ada\s+)?(?:yang|boleh)\s+(?:boleh\s+)?tau\b",
+                    rf"\b(?:di)?sembunyi(?:in)?\s+(?:\w+\s+){{0,2}}dari\s+(?:{_ID_PARENT}|orang|"
+                    rf"siapa)",
                 )
             ),
-            "jangan jgn jngn jan usah gausah rahasia rhs hapus apus delete hapusin apusin antara "
-            "cuma tau tahu dihapus diapus dihapusin diapusin didelete",
+            "jangan jan usah rahasia rahasiain dirahasiain hapus hapusin dihapus dihapusin delete "
+            "deletein didelete dideletein antara cuma tau sembunyi sembunyiin disembunyiin",
             lang="id",
         ),
     ),
@@ -462,21 +496,29 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    r"\b(?:kirim|kirimin|krm|send|minta|mnta|bagi|liatin|lihatin|share)\s+(?:dong\s+|"
-                    r"donk\s+)?(?:foto|poto|pic|fotomu|fotonya|selfie|video|vid|pap|gambar)\b"
-                    r"(?!\s+(?:tugas|pr|soal|catatan|jadwal|materi|kucing|makanan|pemandangan))",
-                    r"\bpap\s*(?:dong|donk|dunk|dulu|yuk|ya|\?|sekarang|skrg|muka|badan|"
-                    r"kamu|mu)|\b(?:minta|mana)\s+pap\b|^\s*pap\s*$",
-                    rf"\bfoto\s*(?:{_ID_Y})\s*(?:dong|donk|mana|kayak|kaya|gimana)|\bfotomu\s+"
-                    rf"(?:dong|mana)",
-                    r"\b(?:nyalain|nyalakan|buka|hidupin|on\s*in|onin)\s+(?:kamera|kamera\s*nya|cam|"
-                    r"camera|video)",
-                    rf"\b(?:mau|pengen|pingin|ingin|boleh)\s+(?:liat|lihat)\s+(?:muka|wajah|badan|"
-                    rf"tubuh|foto)?\s*{_ID_Y}\b",
+                    r"\b(?:kirim|kirimin|send|minta|bagi|bagiin|liatin|share|sharein|spill)\s+(?:(?:dong|"
+                    r"ya|aja|sekarang|lagi|juga)\s+)?(?:foto|pic|selfie|video|vid|pap|gambar)\b"
+                    r"(?!\s+(?:nya\s+)?(?:tugas|pr|soal|catatan|jadwal|materi|kucing|makanan|"
+                    r"pemandangan))",
+                    r"\bpap\s*(?:dong|dulu|yuk|ya|\?|sekarang|muka|badan|kamu|mu)|\b(?:minta|mana)\s+"
+                    r"pap\b|^\s*pap\s*$",
+                    rf"\bfoto\s*{_ID_Y}\s*(?:dong|mana|kayak|kaya|gimana)",
+                    # the object first: "fotomu kirimin dong"
+                    rf"\b(?:foto|pap|video)\s+{_ID_Y}\s+(?:kirim|kirimin|send|share|sharein)\b",
+                    r"\b(?:nyala|hidup|buka|on)(?:\s?in)?\s+(?:kamera|cam|camera|video)",
+                    rf"\b(?:mau|pengen|ingin|boleh)\s+liat\s+(?:muka|wajah|badan|tubuh|foto)?\s*"
+                    rf"{_ID_Y}\b",
+                    rf"\bliat(?:in)?\s+(?:(?:dong|ya|deh)\s+)?(?:muka|wajah|badan|body|tubuh)\s+"
+                    rf"{_ID_Y}\b",
+                    # "fotoin diri kamu", "videoin badan mu dong": take pictures of yourself
+                    rf"\b(?:foto|video|rekam|pap)in\s+(?:(?:dong|ya|deh|aja)\s+)?(?:(?:diri|badan|"
+                    rf"muka|wajah|tubuh|kaki|dada)\s+)?(?:{_ID_Y}|sendiri)\b",
                 )
             ),
-            "kirim kirimin krm send minta mnta bagi liatin lihatin share pap foto fotomu nyalain "
-            "nyalakan buka hidupin on onin mau pengen pingin ingin boleh mana",
+            "kirim kirimin send minta bagi bagiin liatin share sharein spill pap foto nyala "
+            "nyalain muka wajah badan body tubuh "
+            "hidup hidupin buka bukain on onin mau pengen ingin boleh mana fotoin videoin rekamin "
+            "papin",
             lang="id",
         ),
     ),
@@ -485,12 +527,13 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             r"\b(?:bugil|telanjang|tlanjang|bokep|sange|ngewe|toket|tetek|memek|kontol|seksi|"
             r"montok|bh\s+(?:warna|ukuran)|cd\s+warna|perawan|masturbasi|coli|colmek|vcs|"
-            r"tanpa\s+baju|ga\s+pake\s+baju|gak\s+pake\s+baju|buka\s+baju|lepas\s+baju|"
-            r"pake\s+baju\s+apa|pakai\s+baju\s+apa|pernah\s+ciuman|udah\s+pernah\s+ciuman|"
-            r"ciuman\s+belum)\b",
+            r"tanpa\s+baju|gak\s+pakai\s+baju|(?:buka|lepas|copot)(?:in)?\s+(?:baju|celana|bh)|"
+            r"pakai\s+baju\s+apa|pernah\s+(?:ciuman|dicium|cium)|ciuman\s+belum|"
+            r"ukuran\s+(?:bh|dada|beha)|(?:badan|body|tubuh)\s+(?:mu|kamu)\s+(?:(?:pasti|kayaknya)\s+)?"
+            r"(?:bagus|mulus|seksi|montok|bohay))\b",
             "bugil telanjang tlanjang bokep sange ngewe toket tetek memek kontol seksi montok bh "
-            "cd perawan masturbasi coli colmek vcs tanpa ga gak buka lepas pake pakai pernah "
-            "ciuman udah",
+            "cd perawan masturbasi coli colmek vcs tanpa buka bukain lepas lepasin copot "
+            "copotin pakai pernah ciuman ukuran badan body tubuh",
             lang="id",
         ),
     ),
@@ -499,18 +542,26 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    rf"\b(?:{_ID_I}\s+|nanti\s+|ntar\s+)(?:bisa\s+|mau\s+)?(?:kasih|ksh|kasi|beliin|"
-                    rf"kirimin|transfer|tf|topup|top\s+up|isiin|traktir|bayarin)\s+(?:{_ID_Y}\s+)?"
-                    rf"(?:pulsa|kuota|diamond|diamonds|dm|uang|duit|saldo|ovo|gopay|dana|robux|uc|"
-                    rf"skin|hadiah|hp|voucher|kado|sesuatu)",
+                    rf"\b(?:{_ID_I}\s+|nanti\s+)(?:bisa\s+|mau\s+)?{_ID_GIVE}\s+(?:{_ID_Y}\s+)?"
+                    rf"{_ID_GIFT_OBJECTS}",
+                    # the passive offer: "mau dibeliin skin?", "mau ditraktir diamond ga"
+                    rf"\b(?:mau|pengen|butuh)\s+di{_ID_GIVE}\s+{_ID_GIFT_OBJECTS}",
+                    # treating: "nanti aku jajanin", "mau dijajanin?", "mau ditraktir gak"
+                    rf"\b(?:{_ID_I}|nanti)\s+(?:{_ID_I}\s+)?jajanin\b|\bmau\s+di(?:jajanin|traktir|"
+                    rf"traktirin|beliin)\s*(?:gak|\?|$)",
                     r"\b(?:mau|butuh|pengen)\s+(?:pulsa|kuota|diamond|diamonds|uang|duit|saldo|"
-                    r"robux|uc|skin)\s*(?:gratis|ga|gak|nggak|engga|\?)",
+                    r"robux|uc|skin)\s*(?:gratis|gak|\?)",
                     r"\b(?:pulsa|kuota|diamond|diamonds|robux|uc|saldo)\s+gratis\b",
-                    rf"\b{_ID_I}\s+(?:beliin|transferin|tfin|isiin|traktir|bayarin)\b",
+                    # "aku beliin", but not "aku beliin mama kado"
+                    rf"\b{_ID_I}\s+(?:beliin|transferin|tfin|isiin|traktir|traktirin|bayarin|"
+                    rf"jajanin)\b"
+                    rf"(?!\s+(?:{_ID_PARENT}|adik|adek|kakak|nenek|kakek|temen|teman|pacar)\b)",
                 )
             ),
-            "kasih ksh kasi beliin kirimin transfer tf topup top isiin traktir bayarin pulsa kuota "
-            "diamond diamonds uang duit saldo robux uc skin transferin tfin",
+            _ID_GIVE_WORDS
+            + " "
+            + " ".join("di" + w for w in _ID_GIVE_WORDS.split())
+            + " pulsa kuota diamond diamonds uang duit saldo robux uc skin",
             lang="id",
         ),
     ),
@@ -519,23 +570,28 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         _rule(
             "|".join(
                 (
-                    rf"\b(?:rumah|rmh|alamat|tinggal|sekolah|skul|kos|kost)\s*(?:{_ID_Y}\s*)?"
-                    rf"(?:di\s+)?(?:{_ID_WHERE}|dmn)\b",
-                    rf"\b{_ID_Y}\s+(?:tinggal|sekolah)\s+(?:di\s?mana|dmn|dimn|daerah\s+mana)",
+                    rf"\b(?:rumah|alamat|tinggal|sekolah|kos|kost)\s*(?:{_ID_Y}\s*)?(?:di\s+)?"
+                    rf"{_ID_WHERE}\b",
+                    rf"\b{_ID_Y}\s+(?:tinggal|sekolah)\s+(?:dimana|di\s+mana|daerah\s+mana)",
                     r"\b(?:ketemuan|ketemu|kopdar|meet\s?up|jalan\s+bareng)\s*(?:yuk|yok|kuy|ayo|"
-                    r"yu|mau|kapan|ga|gak|dong|\?|di|besok|nanti|aja)",
+                    r"yu|mau|kapan|gak|dong|\?|di|besok|nanti|aja)",
                     r"\b(?:ayo|yuk|mau|kapan|bisa|boleh)\s+(?:kita\s+)?(?:ketemuan|ketemu|kopdar|"
                     r"jalan\s+bareng)",
-                    rf"\b{_ID_I}\s+(?:jemput|samperin|datengin|datang\s+ke|dateng\s+ke|main\s+ke)\b",
-                    rf"\b(?:alamat|alamatmu|shareloc|share\s+loc|lokasi)\s*(?:{_ID_Y}\s*)?"
-                    rf"(?:dong|donk|mana|apa|\?)",
-                    r"\bsekolah(?:nya|mu)?\s+(?:di\s?mana|dmn|apa)",
+                    rf"\b{_ID_I}\s+(?:jemput|jemputin|samperin|datangin|datang\s+ke|main\s+ke)\b",
+                    # "aku ke rumahmu ya", "aku tungguin di depan sekolahmu"
+                    rf"\b{_ID_I}\s+(?:(?:main|datang|tunggu|tungguin|nunggu)\s+)?(?:ke|di)\s+"
+                    rf"(?:depan\s+)?(?:rumah|sekolah|kos|kost|kamar)\s+(?:mu|kamu|lu)\b",
+                    rf"\b{_ID_I}\s+(?:tunggu|tungguin)\s+(?:{_ID_Y}\s+)?(?:di|depan)\b",
+                    r"\bpulang\s+sekolah\s+jam\s+berapa\b|\bjalan\s+berdua\b",
+                    rf"\b(?:alamat|shareloc|share\s+loc|lokasi)\s*(?:{_ID_Y}\s*|nya\s*)?"
+                    rf"(?:dong|mana|apa|\?)",
+                    r"\bsekolah(?:\s+(?:nya|mu))?\s+(?:dimana|di\s+mana|apa)",
                     r"\bdaerah\s+mana\b",
                 )
             ),
-            "rumah rmh alamat tinggal sekolah skul kos kost ketemuan ketemu kopdar meet meetup "
-            "jalan ayo yuk mau kapan bisa boleh jemput samperin datengin datang dateng main "
-            "alamatmu shareloc share lokasi sekolahnya sekolahmu daerah",
+            "rumah alamat tinggal sekolah kos kost ketemuan ketemu kopdar meet meetup jalan ayo "
+            "yuk mau kapan bisa boleh jemput jemputin samperin datangin datang main shareloc "
+            "share lokasi daerah tunggu tungguin pulang berdua",
             lang="id",
         ),
     ),
@@ -543,8 +599,9 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
         Signal.FLATTERY,
         _rule(
             rf"\b{_ID_Y}\s+(?:cantik|manis|imut|lucu|dewasa|pinter|pintar|ganteng|cakep|spesial|"
-            rf"istimewa|beda)\s+(?:banget|bgt|bngt|sekali|deh|loh|untuk|buat|dari)\b|"
-            rf"\b(?:dewasa|cantik)\s+(?:banget\s+|bgt\s+)?(?:untuk|buat)\s+(?:umur|anak)|"
+            rf"istimewa|beda)\s+(?:banget|sekali|deh|loh|untuk|buat|dari)\b|"
+            rf"\b(?:dewasa|cantik)\s+(?:banget\s+)?(?:untuk|buat)\s+(?:umur|anak)|"
+            rf"\b(?:lebih\s+)?dewasa\s+dari\s+(?:umur|usia)|"
             rf"\bbeda\s+dari\s+(?:anak|cewek|cewe|cowok|cowo)\s+(?:lain|seumuran)",
             "cantik manis imut lucu dewasa pinter pintar ganteng cakep spesial istimewa beda",
             lang="id",
@@ -865,10 +922,10 @@ def _signal_spans(
         signal = _SIGNAL_OF[id(rule)]
         if signal in seen:
             continue
-        m = rule.pattern.search(line.keywords)
+        m = rule.pattern.search(line.text_for(rule))
         if m is not None:
             seen.add(signal)
-            found.append((signal, *line.folded.span(m.start(), m.end())))
+            found.append((signal, *line.folded.span(*line.span_for(rule, m.start(), m.end()))))
     if contacts:
         spans = _detect(text, line)
         if spans:
