@@ -263,3 +263,22 @@ def test_indonesian_forms_missed_by_the_first_held_out_round() -> None:
     assert mask_contacts("lanjut di line yuk")[1] == ("handle",)
     assert mask_contacts("aku suka main di line dance")[1] == ()
     assert line_signals("semua dihapus") == frozenset()
+
+
+def test_indonesian_forms_of_the_kinds_round_three_missed() -> None:
+    # Covered in general form from new tuning sentences after round 3 (its own lines are not
+    # tuned on; round 3 no longer counts as held out).
+    for line in ("wa-in aku aja kalo udah pulang", "besok gue line-in kamu deh",
+                 "dm ya di tiktok aku", "boleh aku follow igmu?"):  # fmt: skip
+        assert mask_contacts(line)[1] == ("handle",), line
+    for line in ("aku wa-in grup kelas dulu", "ig-mu lagi error ya?", "wa-nya mama lagi rusak"):
+        assert mask_contacts(line) == (line, ()), line
+    assert Signal.AGE in line_signals("kamu skrg kls brp sih")
+    assert Signal.ISOLATION in line_signals("rumahmu lagi kosong gak?")
+    assert Signal.SECRECY in line_signals("jgn dilaporin ke ortu ya")
+    assert Signal.SECRECY in line_signals("dihapus aja semua pesannya nanti")
+    assert Signal.SECRECY in line_signals("mamamu gak perlu tau soal ini")
+    assert Signal.IMAGES in line_signals("videoin dirimu bentar dong")
+    for line in ("kamu gak usah tau deh, malu", "di rumah lagi gak ada listrik",
+                 "percaya diri aja pas presentasi", "dihapus aja fotonya yang blur"):  # fmt: skip
+        assert line_signals(line) == frozenset(), line
