@@ -213,11 +213,24 @@ def test_indonesian_third_held_out_round_floors() -> None:
     # Round 3's first pass, written after affix-aware matching was frozen: masking recall 0.85
     # (3 of 20 contact lines missed), 0 of 20 ordinary lines changed, signals P 1.000 R 0.750,
     # 5 of 6 grooming conversations prompted (0.83, below the 0.85 target), no ordinary one.
-    # Floors against regressions, not the target.
+    # Its misses were then known (their kinds covered from new tuning sentences), so it is no
+    # longer held out. Floors against regressions, not the target.
     f = text_quality.score(*text_quality.load_set("id", "heldout3"))
     assert f.mask_recall >= 0.85 - 1e-9 and f.ordinary_changed == 0.0
     assert f.signal_precision == 1.0 and f.signal_recall >= 0.75 - 1e-9
     assert f.prompt_recall >= 5 / 6 - 1e-9 and f.benign_prompted == 0
+
+
+def test_indonesian_fourth_held_out_round_floors() -> None:
+    # Round 4's first pass, written after the round-4 freeze and scored once: masking recall
+    # 0.864 (19 of 22 contact lines; "ada line ga kamu?", "username discord aku rizky#2210",
+    # "japri aja ya kak" missed), 0 of 20 ordinary lines changed, signals P 0.889 R 0.762,
+    # 6 of 6 grooming conversations prompted, no ordinary one. Masking recall is below the 0.90
+    # target; these are the measured floors, not the target.
+    f = text_quality.score(*text_quality.load_set("id", "heldout4"))
+    assert f.mask_recall >= 19 / 22 - 1e-9 and f.ordinary_changed == 0.0, f.mask_misses
+    assert f.signal_precision >= 16 / 18 - 1e-9 and f.signal_recall >= 16 / 21 - 1e-9
+    assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
 
 
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)
