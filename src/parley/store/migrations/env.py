@@ -32,8 +32,35 @@ def _configure(connection: Connection) -> None:
 
 def _run(connection: Connection) -> None:
     _configure(connection)
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _refuse_sqlite_foreign_keys_on(connection)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            _check_sqlite_foreign_keys(connection)
+
+
+def _refuse_sqlite_foreign_keys_on(connection: Connection) -> None:
+    """Batch mode rebuilds a table by dropping the old one; with foreign keys on, the drop runs
+    every ON DELETE action pointing at it (SET NULL, CASCADE) and the data is lost. The pragma
+    cannot be changed inside a transaction, so the caller turns keys off (Database._migrating)."""
+    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar() != 0:
+        raise RuntimeError(
+            "SQLite migrations must run with foreign keys off (PRAGMA foreign_keys=OFF before "
+            "the transaction begins): a table rebuild would run ON DELETE actions"
+        )
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    """Keys were not enforced while migrating: check them all before the commit; any broken
+    one fails the migration, which is rolled back whole."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
+        raise RuntimeError(
+            f"migration left {len(broken)} broken foreign key(s) ({', '.join(tables)}); rolled back"
+        )
 
 
 async def _run_async(url: str) -> None:
