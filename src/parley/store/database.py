@@ -264,7 +264,7 @@ class Database:
                     yield conn
                 return
             try:
-                await conn.run_sync(_sqlite_foreign_keys_off)
+                await conn.run_sync(sqlite_foreign_keys_off)
                 async with conn.begin():
                     yield conn
             finally:
@@ -330,9 +330,10 @@ def _downgrade(connection: Connection, revision: str) -> None:
     command.downgrade(alembic_config(connection), revision)
 
 
-def _sqlite_foreign_keys_off(connection: Connection) -> None:
+def sqlite_foreign_keys_off(connection: Connection) -> None:
+    """For a migration (see :meth:`Database._migrating`), before its transaction begins."""
     # The pragma is a no-op inside a transaction, and a statement through the Connection would
-    # begin one (the "begin" hook): it goes to the driver's connection, which is in autocommit.
+    # begin one (the "begin" hook): it goes to the driver's connection, outside any transaction.
     assert not connection.in_transaction()
     cursor = connection.connection.cursor()
     try:
