@@ -132,10 +132,7 @@ class ModerationQueue(Database):
         model = item_model(ref)
         now = moment(now)
         bounded(moderator, MAX_NAME_CHARS, "moderator")
-        claimable: list[ColumnElement[bool]] = [
-            model.status == ItemStatus.OPEN.value,
-            and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
-        ]
+        claimable = _open_or_held_by(model, moderator)
         if stale_after is not None:
             claimable.append(
                 and_(
@@ -143,51 +140,30 @@ class ModerationQueue(Database):
                     model.claimed_at < now - stale_after,
                 )
             )
-        async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(model.ref == ref, or_(*claimable))
-                .values(status=ItemStatus.CLAIMED.value, claimed_by=moderator, claimed_at=now)
-            )
-            won = _rowcount(result) == 1
-            if won:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=moderator,
-                    action="item.claim",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                )
-            elif not await _exists(session, model, ref):
-                raise NotFound(f"no item {ref!r}")
-        return won
+        return await self._move(
+            model,
+            ref,
+            moderator,
+            now,
+            where=or_(*claimable),
+            values={"status": ItemStatus.CLAIMED.value, "claimed_by": moderator, "claimed_at": now},
+            action="item.claim",
+        )
 
     async def release(self, ref: str, moderator: str, *, now: datetime | None = None) -> bool:
         """Give a claimed item back to the queue (only its holder can). True if released."""
         model = item_model(ref)
         now = moment(now)
-        async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(
-                    model.ref == ref,
-                    model.status == ItemStatus.CLAIMED.value,
-                    model.claimed_by == moderator,
-                )
-                .values(status=ItemStatus.OPEN.value, claimed_by=None, claimed_at=None)
-            )
-            done = _rowcount(result) == 1
-            if done:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=moderator,
-                    action="item.release",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                )
-        return done
+        return await self._move(
+            model,
+            ref,
+            moderator,
+            now,
+            where=and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+            values={"status": ItemStatus.OPEN.value, "claimed_by": None, "claimed_at": None},
+            action="item.release",
+            unknown_is_error=False,
+        )
 
     async def close_item(
         self,
@@ -208,25 +184,42 @@ class ModerationQueue(Database):
         except ValueError as exc:
             raise InvalidInput(f"unknown resolution {resolution!r}") from exc
         reason = plain(reason, MAX_REASON_CHARS, "reason")
+        return await self._move(
+            model,
+            ref,
+            moderator,
+            now,
+            where=or_(*_open_or_held_by(model, moderator)),
+            values={
+                "status": ItemStatus.CLOSED.value,
+                "resolution": outcome.value,
+                "closed_by": moderator,
+                "closed_at": now,
+            },
+            action=f"item.{outcome.value}",
+            reason=reason,
+            details=details,
+        )
+
+    async def _move(
+        self,
+        model: type[ReportRow] | type[FlagRow],
+        ref: str,
+        moderator: str,
+        now: datetime,
+        *,
+        where: ColumnElement[bool],
+        values: dict[str, Any],
+        action: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        unknown_is_error: bool = True,
+    ) -> bool:
+        """One conditional UPDATE of an item's status, audited when it took. Its row count says
+        whether ``where`` held; False, or NotFound when ``unknown_is_error`` and no such item."""
         async with self._write() as session:
             result = await session.execute(
-                update(model)
-                .where(
-                    model.ref == ref,
-                    or_(
-                        model.status == ItemStatus.OPEN.value,
-                        and_(
-                            model.status == ItemStatus.CLAIMED.value,
-                            model.claimed_by == moderator,
-                        ),
-                    ),
-                )
-                .values(
-                    status=ItemStatus.CLOSED.value,
-                    resolution=outcome.value,
-                    closed_by=moderator,
-                    closed_at=now,
-                )
+                update(model).where(model.ref == ref, where).values(**values)
             )
             done = _rowcount(result) == 1
             if done:
@@ -234,13 +227,13 @@ class ModerationQueue(Database):
                     session,
                     at=now,
                     actor=moderator,
-                    action=f"item.{outcome.value}",
+                    action=action,
                     item_type=model_kind(model),
                     item_id=ref,
                     reason=reason,
                     details=details,
                 )
-            elif not await _exists(session, model, ref):
+            elif unknown_is_error and not await _exists(session, model, ref):
                 raise NotFound(f"no item {ref!r}")
         return done
 
@@ -305,6 +298,16 @@ class ModerationQueue(Database):
 
 def model_kind(model: type[ReportRow] | type[FlagRow]) -> str:
     return ItemKind.REPORT.value if model is ReportRow else ItemKind.FLAG.value
+
+
+def _open_or_held_by(
+    model: type[ReportRow] | type[FlagRow], moderator: str
+) -> list[ColumnElement[bool]]:
+    """An item still open, or already claimed by ``moderator``."""
+    return [
+        model.status == ItemStatus.OPEN.value,
+        and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+    ]
 
 
 def _rowcount(result: Any) -> int:
