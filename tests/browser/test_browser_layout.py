@@ -69,11 +69,11 @@ def _luminance(rgb: tuple[float, float, float]) -> float:
 
 def contrast(fg_css: str, bg_css: str) -> float:
     """The WCAG 2 contrast ratio of text ``fg_css`` (alpha blended) on opaque ``bg_css``."""
-    *bg, bg_alpha = _rgb(bg_css)
+    br, bgr, bb, bg_alpha = _rgb(bg_css)
     assert bg_alpha == 1.0, f"background not opaque: {bg_css}"
-    *fg, alpha = _rgb(fg_css)
-    blended = tuple(alpha * f + (1 - alpha) * b for f, b in zip(fg, bg, strict=True))
-    lum = sorted((_luminance(blended), _luminance((bg[0], bg[1], bg[2]))), reverse=True)
+    fr, fgr, fb, a = _rgb(fg_css)
+    blended = (a * fr + (1 - a) * br, a * fgr + (1 - a) * bgr, a * fb + (1 - a) * bb)
+    lum = sorted((_luminance(blended), _luminance((br, bgr, bb))), reverse=True)
     return (lum[0] + 0.05) / (lum[1] + 0.05)
 
 
