@@ -1,13 +1,14 @@
 """Bench of the garbage-collector policy (``PARLEY_GC``): each policy against ``default`` in the
 same run, on the churn and the relay.
 
-    .venv/bin/python -m bench.gc_policy                      # freeze and tuned vs default
+    .venv/bin/python -m bench.gc_policy                      # control, freeze, tuned vs default
     .venv/bin/python -m bench.gc_policy --policies tuned,100000,50,100 --churners 1000
 
-One Parley server per policy, started as bench/servers.py does (rate limits raised), all running
-at once. Churn (bench/match.py): for each size, every server gets its own churners, and the
-4-second windows go round the servers in ABBA order, one window per server per round, so a
-neighbour's burst of load hits all of them alike. Relay (bench/relay.py): 1-second slots, also
+Each policy runs against ``default`` in a pair of Parley servers started as bench/servers.py
+does (rate limits raised), both running at once; ``default`` as a policy is an A/A control that
+shows the noise. Churn (bench/match.py): for each size, each server gets its own churners, and
+the 4-second windows alternate in ABBA order, one window per server per round, so a neighbour's
+burst of load hits both alike. Relay (bench/relay.py): 1-second slots, also
 ABBA. Each round gives a ratio of the policy to ``default`` (matches/s; time-to-match p99 of
 the window; relay msgs/s and msgs per server CPU-second); the table shows medians over rounds.
 """
@@ -29,11 +30,12 @@ from bench.servers import ROOT, Server, parley_server, raise_nofile, stop_all
 BASE = "default"
 
 
-def _servers(policies: list[str]) -> list[Server]:
+def _pair(policy: str) -> list[Server]:
+    """Two servers: ``default`` and ``policy`` (``default`` again makes an A/A control)."""
     out = []
-    for policy in [BASE, *policies]:
-        s = parley_server({"PARLEY_GC": policy})
-        s.name = f"gc={policy}"
+    for i, value in enumerate([BASE, policy]):
+        s = parley_server({"PARLEY_GC": value})
+        s.name = f"gc={value}" + (" (control)" if i and value == BASE else "")
         out.append(s)
     return out
 
@@ -47,8 +49,8 @@ def _ratios(a: list[float], b: list[float]) -> list[float]:
     return [x / y for x, y in zip(a, b, strict=True) if y > 0 and x == x and y == y]
 
 
-def churn(policies: list[str], churners: int, rounds: int, window: float) -> dict[str, Any]:
-    servers = _servers(policies)
+def churn(policy: str, churners: int, rounds: int, window: float) -> dict[str, Any]:
+    servers = _pair(policy)
     cfg = match.ChurnConfig(churners=churners, warmup=1.0, window=window, grace=1.0)
     try:
         for s in servers:
@@ -75,8 +77,8 @@ def churn(policies: list[str], churners: int, rounds: int, window: float) -> dic
     return out
 
 
-def relay_run(policies: list[str], pairs: int, rounds: int) -> dict[str, Any]:
-    servers = _servers(policies)
+def relay_run(policy: str, pairs: int, rounds: int) -> dict[str, Any]:
+    servers = _pair(policy)
     cfg = relay.RelayConfig(pairs=pairs, rounds=rounds, light_rounds=1)
     try:
         for s in servers:
@@ -106,7 +108,7 @@ def _f(v: Any, fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.gc_policy", description=__doc__.split("\n\n")[0])
-    p.add_argument("--policies", default="freeze,tuned", help="PARLEY_GC values vs default")
+    p.add_argument("--policies", default="default,freeze,tuned", help="PARLEY_GC values vs default")
     p.add_argument("--churners", default="200,1000", help="comma list of churn sizes")
     p.add_argument("--rounds", type=int, default=3, help="rounds (one window per server each)")
     p.add_argument("--window", type=float, default=4.0, help="counted seconds per churn window")
@@ -125,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"policies": policies, "rounds": args.rounds, "churn": {}}
     rows: list[list[str]] = []
     try:
-        for n in (int(x) for x in args.churners.split(",") if x):
-            r = churn(policies, n, args.rounds, args.window)
-            results["churn"][str(n)] = r
+        for n, policy in ((int(x), p) for x in args.churners.split(",") if x for p in policies):
+            r = churn(policy, n, args.rounds, args.window)
+            results["churn"].setdefault(str(n), {})[policy] = r
             for name, o in r.items():
                 rows.append(
                     [
@@ -139,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                         _f(o["p99_ratio_median"], ".3f"),
                     ]
                 )
-        if args.pairs > 0:
-            rr = relay_run(policies, args.pairs, args.rounds)
-            results["relay"] = rr
+        for policy in policies if args.pairs > 0 else []:
+            rr = relay_run(policy, args.pairs, args.rounds)
+            results.setdefault("relay", {})[policy] = rr
             for name, o in rr.items():
                 rows.append(
                     [

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 #: gen-0 allocations before a young collection; young collections before a middle one; middle
 #: before a full one (CPython also waits until a full one would find 25 % new objects).
-TUNED_THRESHOLDS = (50_000, 20, 100)
+TUNED_THRESHOLDS = (50_000, 20, 10)
 PRESETS = ("default", "freeze", "tuned")
 #: Largest threshold accepted: beyond this, garbage held in cycles could grow without bound.
 MAX_THRESHOLD = 10_000_000
