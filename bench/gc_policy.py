@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_all()
     head = ["phase", "server", "median", "÷ default", "", "÷ default"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    for r in [head, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    for row in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = ROOT / "bench" / "results" / f"{stamp}-gc-policy.json"
     out.parent.mkdir(parents=True, exist_ok=True)
