@@ -72,6 +72,13 @@ def churn(policy: str, churners: int, rounds: int, window: float) -> dict[str, A
             "mps_ratio_median": _median(_ratios(mps, base["matches_per_s_by_window"])),
             "p99_ratio_median": _median(_ratios(p99, base["client_ttm_p99_by_window_s"])),
             "server_cpu_ms_per_match": o["server_cpu_ms_per_match"],
+            # matches per server CPU-second, as a ratio: the base's CPU per match over ours
+            "cpu_ratio_median": _median(
+                _ratios(
+                    base["server_cpu_ms_per_match_by_window"],
+                    o["server_cpu_ms_per_match_by_window"],
+                )
+            ),
             "healthz_max_s": o["healthz_latency_s"].get("max"),
         }
     return out
@@ -137,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                         name,
                         f"{_f(o['matches_per_s_median'], '.0f')} pairs/s",
                         _f(o["mps_ratio_median"], ".3f"),
-                        f"p99 {_f(o['p99_s_median'] and o['p99_s_median'] * 1000, '.0f')} ms",
+                        f"{_f(o['p99_s_median'] and o['p99_s_median'] * 1000, '.0f')} ms",
                         _f(o["p99_ratio_median"], ".3f"),
+                        _f(o["cpu_ratio_median"], ".3f"),
                     ]
                 )
         for policy in policies if args.pairs > 0 else []:
@@ -151,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
                         name,
                         f"{_f(o['msgs_per_s_median'], '.0f')} msgs/s",
                         _f(o["ratio_median"], ".3f"),
-                        "per CPU-s",
+                        "",
+                        "",
                         _f(o["cpu_ratio_median"], ".3f"),
                     ]
                 )
     finally:
         stop_all()
-    head = ["phase", "server", "median", "÷ default", "", "÷ default"]
+    head = ["phase", "server", "median", "÷ default", "p99", "÷ default", "per CPU-s ÷ default"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
