@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite file in data_dir
     secret: str = ""  # empty: generated once and kept in data_dir/secret.key
     # Garbage-collector policy of `parley serve` (parley.gc_policy): default, freeze, tuned or
-    # "T0,T1,T2"; the default was chosen with bench.gc_policy (docs/scaling.md).
-    gc: str = "default"
+    # "T0,T1,T2"; the default was chosen with bench.gc_policy (docs/design.md, "Garbage collector").
+    gc: str = "tuned"
 
     # Age assurance (docs/age-assurance.md)
     age_assurance: Literal["declared", "attested"] = "declared"

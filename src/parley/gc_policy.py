@@ -9,7 +9,8 @@ time to match (issue 15). Two levers:
 - Higher thresholds make young collections rarer, so fewer survivors are promoted and full
   collections come less often.
 
-Values of ``PARLEY_GC`` (the chosen default and the figures behind it: docs/scaling.md):
+Values of ``PARLEY_GC`` (the default, ``tuned``, and the figures behind it: docs/design.md,
+"Garbage collector"):
 
 - ``default``: Python's own policy, untouched;
 - ``freeze``: freeze after start-up, Python's thresholds;

@@ -34,11 +34,16 @@ def _gc_line(handle: ServerHandle) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("value", "thresholds"),
-    [("tuned", list(TUNED_THRESHOLDS)), ("12345,6,7", [12345, 6, 7])],
+    [
+        (None, list(TUNED_THRESHOLDS)),
+        ("tuned", list(TUNED_THRESHOLDS)),
+        ("12345,6,7", [12345, 6, 7]),
+    ],
 )
 def test_a_freezing_policy_is_applied_at_start(
-    tmp_path: Path, value: str, thresholds: list[int]
+    tmp_path: Path, value: str | None, thresholds: list[int]
 ) -> None:
+    """None: PARLEY_GC unset, so the measured default (``tuned``) applies."""
     handle = start_server(tmp_path, {"PARLEY_GC": value})
     try:
         record = _gc_line(handle)
