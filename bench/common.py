@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import math
+import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -37,6 +38,16 @@ def hello(*, interests: Sequence[str] = (), fallback: bool = True, age: int = 30
             "fallback": fallback,
         }
     )
+
+
+def pin_to_one_core(cpu: int | None) -> int | None:
+    """Pin this process to ``cpu`` (default: the last core it may use), so that timings of one
+    core are not spread over several; the core, or None where the OS cannot pin."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    chosen = cpu if cpu is not None else max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {chosen})
+    return chosen
 
 
 class Incoming(msgspec.Struct):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import pin_to_one_core
 from parley.safety.hash_index import Index, LinearIndex, MultiIndex
 from parley.safety.pdq import pdq_of
 
@@ -48,14 +48,6 @@ from harness.stills import benign_stills  # noqa: E402
 WITHIN = 31
 SIZES = (10_000, 100_000, 1_000_000)
 CROSSOVER_SIZES = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000)
-
-
-def pin_to_one_core(cpu: int | None) -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    chosen = cpu if cpu is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {chosen})
-    return chosen
 
 
 def make_list(size: int, planted: Sequence[bytes], seed: int) -> np.ndarray:

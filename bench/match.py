@@ -219,6 +219,8 @@ class Tally:
     scraped: bool = False
     client_lag_max: float = 0.0
     window_p99: list[float] = field(default_factory=list)
+    window_mps: list[float] = field(default_factory=list)
+    window_cpu_ms: list[float] = field(default_factory=list)  # server CPU per match
     healthz: list[float] = field(default_factory=list)
 
     def add_metrics(self, before: str, after: str) -> None:
@@ -248,6 +250,8 @@ class Tally:
             "server_cpu_ms_per_match": 1000 * self.cpu_s / max(1.0, self.matched / 2),
             "bench_loop_max_lag_s": self.client_lag_max,
             "client_ttm_p99_by_window_s": self.window_p99,
+            "matches_per_s_by_window": self.window_mps,
+            "server_cpu_ms_per_match_by_window": self.window_cpu_ms,
             "healthz_latency_s": summarize(self.healthz),
             "_samples": {"client_ttm": self.samples},
         }
@@ -337,6 +341,8 @@ async def count_window(
     xs = sorted(win.samples)
     p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else math.nan
     tally.window_p99.append(p99)
+    tally.window_mps.append(win.matched / 2 / cfg.window)
+    tally.window_cpu_ms.append(1000 * (cpu1 - cpu0) / max(1.0, win.matched / 2))
     return WindowFigures(
         matches_per_s=win.matched / 2 / cfg.window,
         client_p99=p99,

@@ -49,6 +49,8 @@ BENCH_ENV = {
     "PARLEY_TYPING_BURST": "1000000",
     "PARLEY_MAX_CONNECTIONS_PER_IP": "1000000",
     "PARLEY_MAX_CONNECTIONS": "1000000",
+    "PARLEY_DEVICE_MINT_RATE": "1000000",  # every bench client is a new device on 127.0.0.1
+    "PARLEY_DEVICE_MINT_BURST": "1000000",
     "PARLEY_LOG_LEVEL": "warning",
 }
 
@@ -99,7 +101,7 @@ class Server:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.argv,
-                cwd=self.tmpdir if self.name == "parley" else str(ROOT),
+                cwd=str(ROOT) if self.name == "baseline" else self.tmpdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import re
 import statistics
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.common import pin_to_one_core
 from parley.safety.text import (
     ConversationRisk,
     line_signals,
@@ -238,14 +238,6 @@ def conversation_quality(conversations: Sequence[dict[str, Any]]) -> dict[str, i
 
 
 # ---- main ------------------------------------------------------------------------------------
-
-
-def pin_to_one_core(cpu: int | None) -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    chosen = cpu if cpu is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {chosen})
-    return chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from parley import logs
 from parley.config import Settings
+from parley.gc_policy import GcPolicy, apply_gc_policy
 from parley.store.values import HASH_LIST_CATEGORIES
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
     ):
-        runner.run(_run(server, side, sock))
+        runner.run(_run(server, side, sock, settings.gc_policy()))
     return 0 if server.started else STARTUP_FAILURE
 
 
@@ -161,26 +162,48 @@ def _metrics_server(settings: Settings, metrics_app: object) -> uvicorn.Server |
     return _Side(config)
 
 
-async def _run(server: uvicorn.Server, side: uvicorn.Server | None, sock: socket.socket) -> None:
-    """Serve the public app, and the metrics listener once the app has started (its lifespan
-    opened the store /metrics reads)."""
+async def _started(server: uvicorn.Server) -> bool:
+    """Wait until ``server`` has run its lifespan and listens (True), or is stopping (False)."""
+    while not server.started:
+        if server.should_exit:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
-    async def side_when_started() -> None:
-        assert side is not None
-        while not server.started:
-            if server.should_exit:
-                return
-            await asyncio.sleep(0.05)
-        await side.serve()
 
-    side_task = asyncio.create_task(side_when_started()) if side is not None else None
+async def _run(
+    server: uvicorn.Server, side: uvicorn.Server | None, sock: socket.socket, gc: GcPolicy
+) -> None:
+    """Serve the public app; once it has started (its lifespan opened the store /metrics reads
+    and imported what it imports lazily), apply the GC policy and start the metrics listener."""
+
+    async def when_started() -> None:
+        if not await _started(server):
+            return
+        state = apply_gc_policy(gc)
+        log.info(
+            "gc policy %s: thresholds %s, %d objects frozen",
+            state.policy,
+            ",".join(map(str, state.thresholds)),
+            state.frozen,
+            extra={
+                "gc_policy": state.policy,
+                "gc_thresholds": list(state.thresholds),
+                "gc_frozen": state.frozen,
+            },
+        )
+        if side is not None:
+            await side.serve()
+
+    started_task = asyncio.create_task(when_started())
     try:
         with sock:
             await server.serve(sockets=[sock])
     finally:
-        if side is not None and side_task is not None:
+        server.should_exit = True  # a server that failed to start never set it
+        if side is not None:
             side.should_exit = True
-            await side_task
+        await started_task
 
 
 def _settings_for_store(args: argparse.Namespace) -> Settings:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parley.gc_policy import GcPolicy, parse_gc_policy
 from parley.origin import parse_allowed
 from parley.pool import check_language
 from parley.transparency.territory import territorial_scope
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     broker_url: str = "memory://"
     database_url: str = ""  # empty: sqlite file in data_dir
     secret: str = ""  # empty: generated once and kept in data_dir/secret.key
+    # Garbage-collector policy of `parley serve` (parley.gc_policy): default, freeze, tuned or
+    # "T0,T1,T2"; the default was chosen with bench.gc_policy (docs/design.md, "Garbage collector").
+    gc: str = "tuned"
 
     # Age assurance (docs/age-assurance.md)
     age_assurance: Literal["declared", "attested"] = "declared"
@@ -271,9 +275,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _gc_parses(self) -> Settings:
+        self.gc_policy()
+        return self
+
+    @model_validator(mode="after")
     def _metrics_bind_parses(self) -> Settings:
         self.metrics_address()  # a typo stops start-up
         return self
+
+    def gc_policy(self) -> GcPolicy:
+        return parse_gc_policy(self.gc)
 
     def metrics_address(self) -> tuple[str, int] | None:
         """``metrics_bind`` as (host, port), or None when /metrics is on the public listener."""

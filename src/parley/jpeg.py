@@ -18,6 +18,14 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers without a length field.
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+#: What Pillow raises for a file it cannot decode: truncated, corrupt, not an image, too large.
+UNDECODABLE: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -73,13 +81,7 @@ def reencode(data: bytes) -> bytes:
             pixels = image.convert(mode)
             # Only the pixels go on: a comment, EXIF or ICC profile of the sender's is dropped.
             clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except UNDECODABLE as exc:
         raise NotAJpeg("not a decodable JPEG image") from exc
     out = io.BytesIO()
     clean.save(out, format="JPEG", quality=QUALITY)

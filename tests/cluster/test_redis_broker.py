@@ -122,6 +122,17 @@ async def settle(*brokers: RedisBroker) -> None:
         await b.flush()
 
 
+async def _paired_across(n1: RedisBroker, n2: RedisBroker) -> tuple[Box, Box]:
+    """Session "a" on ``n1`` and "b" on ``n2``, matched with each other."""
+    a, b = Box(), Box()
+    await n1.attach("a", "da", a)
+    await n2.attach("b", "db", b)
+    await n1.start_match(Ticket("a", "da", POOL))
+    await n2.start_match(Ticket("b", "db", POOL))
+    await settle(n1, n2)
+    return a, b
+
+
 def test_create_broker_picks_redis(redis_url: str) -> None:
     b = create_broker(redis_url, interest_fallback=1.0, observer=Waits())
     assert isinstance(b, RedisBroker)
@@ -219,12 +230,7 @@ async def test_interests_then_fallback(nodes: Nodes) -> None:
 
 async def test_block_and_stale_pair(nodes: Nodes) -> None:
     n1, n2 = await nodes()
-    a, b = Box(), Box()
-    await n1.attach("a", "da", a)
-    await n2.attach("b", "db", b)
-    await n1.start_match(Ticket("a", "da", POOL))
-    await n2.start_match(Ticket("b", "db", POOL))
-    await settle(n1, n2)
+    a, b = await _paired_across(n1, n2)
     pid = a.of(Matched)[0].pair
     assert await n1.block("a", "nope") is Outcome.STALE
     assert await n1.block("a", pid) is Outcome.OK
@@ -498,12 +504,7 @@ async def test_quotas_are_shared_by_nodes(nodes: Nodes) -> None:
 
 async def test_evidence_ring_buffer(nodes: Nodes) -> None:
     n1, n2 = await nodes(evidence_lines=3)
-    a, b = Box(), Box()
-    await n1.attach("a", "da", a)
-    await n2.attach("b", "db", b)
-    await n1.start_match(Ticket("a", "da", POOL))
-    await n2.start_match(Ticket("b", "db", POOL))
-    await settle(n1, n2)
+    a, _ = await _paired_across(n1, n2)
     pid = a.of(Matched)[0].pair
     for i in range(5):
         await n1.relay("a", pid, PartnerMessage(pair=pid, text=f"a{i}"))
@@ -515,12 +516,7 @@ async def test_evidence_ring_buffer(nodes: Nodes) -> None:
 
 async def test_detach_tells_partner_disconnected(nodes: Nodes) -> None:
     n1, n2 = await nodes()
-    a, b = Box(), Box()
-    await n1.attach("a", "da", a)
-    await n2.attach("b", "db", b)
-    await n1.start_match(Ticket("a", "da", POOL))
-    await n2.start_match(Ticket("b", "db", POOL))
-    await settle(n1, n2)
+    _, b = await _paired_across(n1, n2)
     await n1.detach("a")
     await settle(n2)
     left = b.of(PartnerLeft)

@@ -30,8 +30,9 @@ SETS = ("tuning", "heldout")
 # Held-out sets written later: Indonesian's first round fell short of the prompt target, its
 # misses were covered in general form, and a second round was written after that; the second
 # fell short too (affixes), affix-aware matching followed, and a third round after that freeze
-# (issue 18).
-LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"))
+# (issue 18); round 3's misses were then covered from new tuning sentences, and a fourth round
+# written after that freeze.
+LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"), ("id", "heldout4"))
 # The held-out sets' figures the first time they were scored (commit "Held-out corpora ...",
 # rules frozen since "Rules FROZEN"): the honest estimate. English lines are text_heldout.tsv,
 # whose earlier rounds were tuned on before issue 18; its conversations are new.
@@ -43,7 +44,10 @@ FIRST_PASS = {
     "id round 2": "mask P 1.000 R 0.900, 0/20 ordinary changed; signals P 0.938 R 0.750; "
     "prompted 4/6 grooming, 0/6 ordinary (then its misses were known: no longer held out)",
     "id round 3": "mask P 1.000 R 0.850, 0/20 ordinary changed; signals P 1.000 R 0.750; "
-    "prompted 5/6 grooming, 0/6 ordinary (after affix-aware matching)",
+    "prompted 5/6 grooming, 0/6 ordinary (after affix-aware matching; then its misses were "
+    "known: no longer held out)",
+    "id round 4": "mask P 1.000 R 0.864, 0/20 ordinary changed; signals P 0.889 R 0.762; "
+    "prompted 6/6 grooming, 0/6 ordinary",
     "es": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 1.000; "
     "prompted 6/6 grooming, 0/6 ordinary",
     "hi": "mask P 1.000 R 1.000, 0/20 ordinary changed; signals P 1.000 R 1.000; "

@@ -6,7 +6,9 @@ Run on SQLite and PostgreSQL, each test on a fresh database (a tmp file, or a ne
 from __future__ import annotations
 
 import asyncio
+import functools
 from argparse import Namespace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Integer,
+    NullPool,
+    String,
+    column,
+    insert,
+    inspect,
+    table,
+)
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from harness.stores import BACKENDS, target
 from parley.store import Store, alembic_config, head_revision
@@ -113,5 +127,197 @@ async def test_alembic_command_line_path_with_an_async_url(tmp_path: Path) -> No
     store = await Store.open(url)
     try:
         assert await store.schema_revision() == "0003"
+    finally:
+        await store.close()
+
+
+# ---- upgrading a database that holds data ---------------------------------------------------
+# On SQLite, batch mode rebuilds a table (create new, copy, drop old, rename). With foreign keys
+# on, dropping the old table would run every ON DELETE action that points at it.
+
+_AT = datetime(2026, 12, 1, tzinfo=UTC)
+_REPORTS = table(
+    "reports",
+    column("id", Integer),
+    column("ref", String),
+    column("category", String),
+    column("comment", String),
+    column("reporter_device", String),
+    column("reported_device", String),
+    column("created_at", DateTime(timezone=True)),
+    column("priority", Integer),
+    column("pair_id", String),
+    column("pool", String),
+    column("status", String),
+    column("transcript", JSON),
+)
+_FLAGS = table(
+    "flags",
+    column("id", Integer),
+    column("ref", String),
+    column("kind", String),
+    column("device", String),
+    column("created_at", DateTime(timezone=True)),
+    column("priority", Integer),
+    column("pair_id", String),
+    column("pool", String),
+    column("status", String),
+    column("transcript", JSON),
+)
+_DEVICES = table(
+    "devices",
+    column("device_hash", String),
+    column("age_band", String),
+    column("created_at", DateTime(timezone=True)),
+    column("last_seen_at", DateTime(timezone=True)),
+)
+_BANS = table(
+    "bans",
+    column("id", Integer),
+    column("device_hash", String),
+    column("reason", String),
+    column("category", String),
+    column("created_at", DateTime(timezone=True)),
+    column("created_by", String),
+    column("starts_at", DateTime(timezone=True)),
+    column("source_report_id", Integer),
+)
+_APPEALS = table(
+    "appeals",
+    column("id", Integer),
+    column("ban_id", Integer),
+    column("text", String),
+    column("created_at", DateTime(timezone=True)),
+)
+
+
+def _fill_at_0001(conn: Connection, *, source_report_id: int = 7) -> None:
+    """A report, the ban it led to (with an appeal), a flag and a device, as 0001 stored them."""
+    queued = {"created_at": _AT, "priority": 1, "pair_id": "p", "pool": "adult", "status": "closed"}
+    conn.execute(
+        insert(_REPORTS).values(
+            id=7,
+            ref="R-7",
+            category="harassment",
+            comment="c",
+            reporter_device="a" * 64,
+            reported_device="b" * 64,
+            transcript=[],
+            **queued,
+        )
+    )
+    conn.execute(
+        insert(_FLAGS).values(
+            id=3, ref="F-3", kind="flood", device="b" * 64, transcript=[], **queued
+        )
+    )
+    conn.execute(
+        insert(_DEVICES).values(
+            device_hash="b" * 64, age_band="adult", created_at=_AT, last_seen_at=_AT
+        )
+    )
+    conn.execute(
+        insert(_BANS).values(
+            id=5,
+            device_hash="b" * 64,
+            reason="r",
+            category="harassment",
+            created_at=_AT,
+            created_by="mod",
+            starts_at=_AT,
+            source_report_id=source_report_id,
+        )
+    )
+    conn.execute(insert(_APPEALS).values(id=2, ban_id=5, text="t", created_at=_AT))
+
+
+def _kept(conn: Connection) -> dict[str, object]:
+    one = conn.exec_driver_sql
+    return {
+        "ban's report": one("SELECT source_report_id FROM bans WHERE id = 5").scalar_one(),
+        "report": one("SELECT ref FROM reports WHERE id = 7").scalar_one(),
+        "appeal's ban": one("SELECT ban_id FROM appeals WHERE id = 2").scalar_one(),
+        "flag": one("SELECT ref FROM flags WHERE id = 3").scalar_one(),
+        "device": one("SELECT age_band FROM devices").scalar_one(),
+    }
+
+
+_ALL_KEPT = {
+    "ban's report": 7,
+    "report": "R-7",
+    "appeal's ban": 5,
+    "flag": "F-3",
+    "device": "adult",
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_upgrading_and_downgrading_keep_every_link(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A ban keeps the report behind it (its statement of reasons names it) through 0002's and
+    0003's table rebuilds, both ways; the store enforces foreign keys again afterwards."""
+    async with target(backend, request, tmp_path) as where:
+        store = await where.open()
+        try:
+            await store.migrate("0001")
+            async with store.engine.begin() as conn:
+                await conn.run_sync(_fill_at_0001)
+            assert await store.migrate() == "0003"
+            async with store.engine.connect() as conn:
+                assert await conn.run_sync(_kept) == _ALL_KEPT
+            await store.downgrade("0001")
+            async with store.engine.connect() as conn:
+                assert await conn.run_sync(_kept) == _ALL_KEPT
+            await store.migrate()
+            async with store.engine.connect() as conn:
+                assert await conn.run_sync(_kept) == _ALL_KEPT
+            # foreign keys are enforced again on every connection the store hands out
+            async with store.engine.begin() as conn:
+                await conn.exec_driver_sql("DELETE FROM reports WHERE id = 7")
+            async with store.engine.connect() as conn:
+                link = await conn.exec_driver_sql("SELECT source_report_id FROM bans WHERE id = 5")
+                assert link.scalar_one() is None
+        finally:
+            await store.close()
+
+
+async def test_a_broken_key_fails_the_sqlite_migration_whole(tmp_path: Path) -> None:
+    """Keys are off while SQLite migrates, so they are all checked before the commit: a ban
+    pointing at a report that is not there stops the upgrade, and nothing of it stays."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}"
+    store = await Store.open(url)
+    try:
+        await store.migrate("0001")
+        unchecked = create_async_engine(url, poolclass=NullPool)  # SQLite's default: keys off
+        try:
+            async with unchecked.begin() as conn:
+                await conn.run_sync(functools.partial(_fill_at_0001, source_report_id=99))
+        finally:
+            await unchecked.dispose()
+        with pytest.raises(RuntimeError, match=r"1 broken foreign key\(s\) \(bans -> reports\)"):
+            await store.migrate()
+        assert await store.schema_revision() == "0001"
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == TABLES - {
+                "age_refusals",
+                "hash_lists",
+                "hash_entries",
+            }
+            link = await conn.exec_driver_sql("SELECT source_report_id FROM bans WHERE id = 5")
+            assert link.scalar_one() == 99
+    finally:
+        await store.close()
+
+
+async def test_sqlite_refuses_to_migrate_with_foreign_keys_on(tmp_path: Path) -> None:
+    """A caller that runs the migrations on a connection of its own with keys on (the store's
+    connections have them on) is refused before anything is rebuilt."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}")
+    try:
+        with pytest.raises(RuntimeError, match="foreign keys off"):
+            async with store.engine.begin() as conn:
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
+        assert await store.schema_revision() is None
     finally:
         await store.close()

@@ -145,7 +145,7 @@ def test_anchors_only_skip_work_on_affixed_variants(monkeypatch: pytest.MonkeyPa
     # words must name the forms the Indonesian form writes ("savein", "dmin", "dikasih"), or a
     # rule would be skipped that matches.
     lines = []
-    for which in (*text_quality.SETS, "heldout2", "heldout3"):
+    for which in (*text_quality.SETS, "heldout2", "heldout3", "heldout4"):
         rows, convs = text_quality.load_set("id", which)
         for text in [r.text for r in rows] + [t for c in convs for _, t in c.lines]:
             words = text.split()

@@ -213,11 +213,24 @@ def test_indonesian_third_held_out_round_floors() -> None:
     # Round 3's first pass, written after affix-aware matching was frozen: masking recall 0.85
     # (3 of 20 contact lines missed), 0 of 20 ordinary lines changed, signals P 1.000 R 0.750,
     # 5 of 6 grooming conversations prompted (0.83, below the 0.85 target), no ordinary one.
-    # Floors against regressions, not the target.
+    # Its misses were then known (their kinds covered from new tuning sentences), so it is no
+    # longer held out. Floors against regressions, not the target.
     f = text_quality.score(*text_quality.load_set("id", "heldout3"))
     assert f.mask_recall >= 0.85 - 1e-9 and f.ordinary_changed == 0.0
     assert f.signal_precision == 1.0 and f.signal_recall >= 0.75 - 1e-9
     assert f.prompt_recall >= 5 / 6 - 1e-9 and f.benign_prompted == 0
+
+
+def test_indonesian_fourth_held_out_round_floors() -> None:
+    # Round 4's first pass, written after the round-4 freeze and scored once: masking recall
+    # 0.864 (19 of 22 contact lines; "ada line ga kamu?", "username discord aku rizky#2210",
+    # "japri aja ya kak" missed), 0 of 20 ordinary lines changed, signals P 0.889 R 0.762,
+    # 6 of 6 grooming conversations prompted, no ordinary one. Masking recall is below the 0.90
+    # target; these are the measured floors, not the target.
+    f = text_quality.score(*text_quality.load_set("id", "heldout4"))
+    assert f.mask_recall >= 19 / 22 - 1e-9 and f.ordinary_changed == 0.0, f.mask_misses
+    assert f.signal_precision >= 16 / 18 - 1e-9 and f.signal_recall >= 16 / 21 - 1e-9
+    assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
 
 
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)
@@ -263,3 +276,22 @@ def test_indonesian_forms_missed_by_the_first_held_out_round() -> None:
     assert mask_contacts("lanjut di line yuk")[1] == ("handle",)
     assert mask_contacts("aku suka main di line dance")[1] == ()
     assert line_signals("semua dihapus") == frozenset()
+
+
+def test_indonesian_forms_of_the_kinds_round_three_missed() -> None:
+    # Covered in general form from new tuning sentences after round 3 (its own lines are not
+    # tuned on; round 3 no longer counts as held out).
+    for line in ("wa-in aku aja kalo udah pulang", "besok gue line-in kamu deh",
+                 "dm ya di tiktok aku", "boleh aku follow igmu?"):  # fmt: skip
+        assert mask_contacts(line)[1] == ("handle",), line
+    for line in ("aku wa-in grup kelas dulu", "ig-mu lagi error ya?", "wa-nya mama lagi rusak"):
+        assert mask_contacts(line) == (line, ()), line
+    assert Signal.AGE in line_signals("kamu skrg kls brp sih")
+    assert Signal.ISOLATION in line_signals("rumahmu lagi kosong gak?")
+    assert Signal.SECRECY in line_signals("jgn dilaporin ke ortu ya")
+    assert Signal.SECRECY in line_signals("dihapus aja semua pesannya nanti")
+    assert Signal.SECRECY in line_signals("mamamu gak perlu tau soal ini")
+    assert Signal.IMAGES in line_signals("videoin dirimu bentar dong")
+    for line in ("kamu gak usah tau deh, malu", "di rumah lagi gak ada listrik",
+                 "percaya diri aja pas presentasi", "dihapus aja fotonya yang blur"):  # fmt: skip
+        assert line_signals(line) == frozenset(), line

@@ -25,6 +25,7 @@ from parley.protocol import (
     Typing,
 )
 from parley.question import check_question
+from parley.quotas.bucket import TokenBucket
 from parley.safety.text import (
     ConversationRisk,
     RiskAlert,
@@ -35,11 +36,7 @@ from parley.safety.text import (
 
 
 async def message(peer: Peer, svc: Services, ident: Identity, m: Message) -> None:
-    if ident.mode == "question":
-        answer(peer, Outcome.WATCH_ONLY, m.id)
-        return
-    if not peer.buckets.message.take():
-        peer.rate_limited(m.id)
+    if not _may_chat(peer, ident, peer.buckets.message, m.id):
         return
     text = clean_message(m.text, max_chars=svc.settings.max_message_chars)
     text, alert = screen(peer, svc, ident, m.pair, text)
@@ -53,15 +50,22 @@ async def message(peer: Peer, svc: Services, ident: Identity, m: Message) -> Non
 
 
 async def typing(peer: Peer, svc: Services, ident: Identity, m: Typing) -> None:
-    if ident.mode == "question":
-        answer(peer, Outcome.WATCH_ONLY, m.id)
-        return
-    if not peer.buckets.typing.take():
-        peer.rate_limited(m.id)
+    if not _may_chat(peer, ident, peer.buckets.typing, m.id):
         return
     outcome = await svc.broker.relay(ident.session, m.pair, PartnerTyping(pair=m.pair, on=m.on))
     if outcome is not Outcome.OK:
         answer(peer, outcome, m.id)
+
+
+def _may_chat(peer: Peer, ident: Identity, bucket: TokenBucket, ref: int | None) -> bool:
+    """A question-mode watcher cannot write, and chat traffic is rate limited; else answered."""
+    if ident.mode == "question":
+        answer(peer, Outcome.WATCH_ONLY, ref)
+        return False
+    if not bucket.take():
+        peer.rate_limited(ref)
+        return False
+    return True
 
 
 async def signal(peer: Peer, svc: Services, ident: Identity, m: Signal) -> None:

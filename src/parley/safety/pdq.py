@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pdqhash
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from parley.jpeg import UNDECODABLE
 
 BITS = 256
 BYTES = BITS // 8
@@ -52,13 +54,7 @@ def pdq_of(image_bytes: bytes) -> Pdq:
             if max(image.size) > MAX_SIDE:
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG's cheap DCT downscale
             pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except UNDECODABLE as exc:
         raise UnhashableImage("not a decodable image") from exc
     bits, quality = pdqhash.compute(pixels)
     return Pdq(np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes(), int(quality))

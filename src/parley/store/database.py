@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -228,7 +229,7 @@ class Database:
         (BEGIN IMMEDIATE) on SQLite. The whole upgrade is one transaction on both.
         """
         started = time.perf_counter()
-        async with self._writer_engine.begin() as conn:
+        async with self._migrating() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
             await conn.run_sync(_upgrade, revision)
@@ -241,8 +242,31 @@ class Database:
 
     async def downgrade(self, revision: str) -> None:
         """For tests and operators rolling back: take the schema down to ``revision``."""
-        async with self._writer_engine.begin() as conn:
+        async with self._migrating() as conn:
             await conn.run_sync(_downgrade, revision)
+
+    @asynccontextmanager
+    async def _migrating(self) -> AsyncIterator[AsyncConnection]:
+        """The write transaction a migration runs in.
+
+        On SQLite, batch mode rebuilds a table (create a copy, drop the old one, rename); with
+        foreign keys on, the drop would run every ON DELETE action pointing at it (a ban would
+        lose its ``source_report_id``). So foreign keys are off for the transaction; env.py
+        refuses to migrate SQLite without this and checks every key before the commit.
+        """
+        async with self._writer_engine.connect() as conn:
+            if self.dialect != "sqlite":
+                async with conn.begin():
+                    yield conn
+                return
+            try:
+                await conn.run_sync(sqlite_foreign_keys_off)
+                async with conn.begin():
+                    yield conn
+            finally:
+                # Never back into the pool with foreign keys off: the next checkout reconnects
+                # (and the connect hook turns them on).
+                await conn.invalidate()
 
     async def schema_revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -300,6 +324,22 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 def _downgrade(connection: Connection, revision: str) -> None:
     command.downgrade(alembic_config(connection), revision)
+
+
+def sqlite_foreign_keys_off(connection: Connection) -> None:
+    """For a migration (see :meth:`Database._migrating`), before its transaction begins."""
+    # The pragma is a no-op inside a transaction, and a statement through the Connection would
+    # begin one (the "begin" hook): it goes to the driver's connection, outside any transaction.
+    assert not connection.in_transaction()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.execute("PRAGMA foreign_keys")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None or row[0] != 0:
+        raise RuntimeError("could not turn SQLite foreign keys off for a migration")
 
 
 def _current_revision(connection: Connection) -> str | None:

@@ -14,13 +14,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from parley.store.audit import plain, write_audit
 from parley.store.database import Database
 from parley.store.errors import NotFound, NotOnLegalHold
 from parley.store.models import AuditRow, BanRow, FlagRow, ReportRow
-from parley.store.queue import item_model, model_kind
+from parley.store.queue import audited_update, item_model, model_kind
 from parley.store.records import AuditEntry, Ban, Item
 from parley.store.values import MAX_REASON_CHARS, moment
 
@@ -54,25 +54,17 @@ class LegalHolds(Database):
         reason = plain(reason, MAX_REASON_CHARS, "reason")
         now = moment(now)
         async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(model.ref == ref, model.legal_hold.is_(False))
-                .values(legal_hold=True, legal_hold_at=now)
+            return await audited_update(
+                session,
+                model,
+                ref,
+                at=now,
+                actor=actor,
+                where=model.legal_hold.is_(False),
+                values={"legal_hold": True, "legal_hold_at": now},
+                action="item.legal_hold",
+                reason=reason,
             )
-            placed = int(getattr(result, "rowcount", 0) or 0) == 1
-            if placed:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=actor,
-                    action="item.legal_hold",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                    reason=reason,
-                )
-            elif await session.scalar(select(model.id).where(model.ref == ref)) is None:
-                raise NotFound(f"no item {ref!r}")
-        return placed
 
     async def export_legal_hold(
         self, ref: str, *, actor: str, with_frame: bool = True, now: datetime | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.store.audit import write_audit
@@ -100,20 +100,8 @@ class Moderators(Database):
         return await self._change(name, values, actor, "moderator.password", now, None)
 
     async def delete_moderator(self, name: str, *, actor: str, now: datetime | None = None) -> bool:
-        now = moment(now)
-        async with self._write() as session:
-            result = await session.execute(delete(ModeratorRow).where(ModeratorRow.name == name))
-            done = int(getattr(result, "rowcount", 0) or 0) == 1
-            if done:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=actor,
-                    action="moderator.delete",
-                    item_type="moderator",
-                    item_id=name,
-                )
-        return done
+        statement = delete(ModeratorRow).where(ModeratorRow.name == name)
+        return await self._audited(name, statement, actor, "moderator.delete", now, None)
 
     async def record_login_success(self, name: str, *, now: datetime | None = None) -> None:
         async with self._write() as session:
@@ -132,11 +120,22 @@ class Moderators(Database):
         now: datetime | None,
         details: dict[str, object] | None,
     ) -> bool:
+        statement = update(ModeratorRow).where(ModeratorRow.name == name).values(values)
+        return await self._audited(name, statement, actor, action, now, details)
+
+    async def _audited(
+        self,
+        name: str,
+        statement: Executable,
+        actor: str,
+        action: str,
+        now: datetime | None,
+        details: dict[str, object] | None,
+    ) -> bool:
+        """Run a change to one moderator's row; audited if it found the moderator."""
         now = moment(now)
         async with self._write() as session:
-            result = await session.execute(
-                update(ModeratorRow).where(ModeratorRow.name == name).values(values)
-            )
+            result = await session.execute(statement)
             done = int(getattr(result, "rowcount", 0) or 0) == 1
             if done:
                 write_audit(

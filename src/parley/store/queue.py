@@ -132,10 +132,7 @@ class ModerationQueue(Database):
         model = item_model(ref)
         now = moment(now)
         bounded(moderator, MAX_NAME_CHARS, "moderator")
-        claimable: list[ColumnElement[bool]] = [
-            model.status == ItemStatus.OPEN.value,
-            and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
-        ]
+        claimable = _open_or_held_by(model, moderator)
         if stale_after is not None:
             claimable.append(
                 and_(
@@ -144,50 +141,37 @@ class ModerationQueue(Database):
                 )
             )
         async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(model.ref == ref, or_(*claimable))
-                .values(status=ItemStatus.CLAIMED.value, claimed_by=moderator, claimed_at=now)
+            return await audited_update(
+                session,
+                model,
+                ref,
+                at=now,
+                actor=moderator,
+                where=or_(*claimable),
+                values={
+                    "status": ItemStatus.CLAIMED.value,
+                    "claimed_by": moderator,
+                    "claimed_at": now,
+                },
+                action="item.claim",
             )
-            won = _rowcount(result) == 1
-            if won:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=moderator,
-                    action="item.claim",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                )
-            elif not await _exists(session, model, ref):
-                raise NotFound(f"no item {ref!r}")
-        return won
 
     async def release(self, ref: str, moderator: str, *, now: datetime | None = None) -> bool:
         """Give a claimed item back to the queue (only its holder can). True if released."""
         model = item_model(ref)
         now = moment(now)
         async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(
-                    model.ref == ref,
-                    model.status == ItemStatus.CLAIMED.value,
-                    model.claimed_by == moderator,
-                )
-                .values(status=ItemStatus.OPEN.value, claimed_by=None, claimed_at=None)
+            return await audited_update(
+                session,
+                model,
+                ref,
+                at=now,
+                actor=moderator,
+                where=and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+                values={"status": ItemStatus.OPEN.value, "claimed_by": None, "claimed_at": None},
+                action="item.release",
+                unknown_is_error=False,
             )
-            done = _rowcount(result) == 1
-            if done:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=moderator,
-                    action="item.release",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                )
-        return done
 
     async def close_item(
         self,
@@ -209,40 +193,23 @@ class ModerationQueue(Database):
             raise InvalidInput(f"unknown resolution {resolution!r}") from exc
         reason = plain(reason, MAX_REASON_CHARS, "reason")
         async with self._write() as session:
-            result = await session.execute(
-                update(model)
-                .where(
-                    model.ref == ref,
-                    or_(
-                        model.status == ItemStatus.OPEN.value,
-                        and_(
-                            model.status == ItemStatus.CLAIMED.value,
-                            model.claimed_by == moderator,
-                        ),
-                    ),
-                )
-                .values(
-                    status=ItemStatus.CLOSED.value,
-                    resolution=outcome.value,
-                    closed_by=moderator,
-                    closed_at=now,
-                )
+            return await audited_update(
+                session,
+                model,
+                ref,
+                at=now,
+                actor=moderator,
+                where=or_(*_open_or_held_by(model, moderator)),
+                values={
+                    "status": ItemStatus.CLOSED.value,
+                    "resolution": outcome.value,
+                    "closed_by": moderator,
+                    "closed_at": now,
+                },
+                action=f"item.{outcome.value}",
+                reason=reason,
+                details=details,
             )
-            done = _rowcount(result) == 1
-            if done:
-                write_audit(
-                    session,
-                    at=now,
-                    actor=moderator,
-                    action=f"item.{outcome.value}",
-                    item_type=model_kind(model),
-                    item_id=ref,
-                    reason=reason,
-                    details=details,
-                )
-            elif not await _exists(session, model, ref):
-                raise NotFound(f"no item {ref!r}")
-        return done
 
     # ---- response times (parley.transparency.response_times) -----------------------------
 
@@ -305,6 +272,50 @@ class ModerationQueue(Database):
 
 def model_kind(model: type[ReportRow] | type[FlagRow]) -> str:
     return ItemKind.REPORT.value if model is ReportRow else ItemKind.FLAG.value
+
+
+async def audited_update(
+    session: AsyncSession,
+    model: type[ReportRow] | type[FlagRow],
+    ref: str,
+    *,
+    at: datetime,
+    actor: str,
+    where: ColumnElement[bool],
+    values: dict[str, Any],
+    action: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    unknown_is_error: bool = True,
+) -> bool:
+    """One conditional UPDATE of an item, audited when it took: its row count says whether
+    ``where`` held. False if not, or NotFound when ``unknown_is_error`` and there is no item."""
+    result = await session.execute(update(model).where(model.ref == ref, where).values(**values))
+    done = _rowcount(result) == 1
+    if done:
+        write_audit(
+            session,
+            at=at,
+            actor=actor,
+            action=action,
+            item_type=model_kind(model),
+            item_id=ref,
+            reason=reason,
+            details=details,
+        )
+    elif unknown_is_error and not await _exists(session, model, ref):
+        raise NotFound(f"no item {ref!r}")
+    return done
+
+
+def _open_or_held_by(
+    model: type[ReportRow] | type[FlagRow], moderator: str
+) -> list[ColumnElement[bool]]:
+    """An item still open, or already claimed by ``moderator``."""
+    return [
+        model.status == ItemStatus.OPEN.value,
+        and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+    ]
 
 
 def _rowcount(result: Any) -> int:

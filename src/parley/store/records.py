@@ -194,56 +194,55 @@ class Item:
 
     @classmethod
     def of_report(cls, row: ReportRow) -> Item:
-        ip = (
-            KeyedIpHash(row.reported_ip_key_id, IpHash(row.reported_ip_hash))
-            if row.reported_ip_hash and row.reported_ip_key_id is not None
-            else None
-        )
-        return cls(
-            kind=ItemKind.REPORT,
-            id=row.id,
-            ref=row.ref,
-            created_at=row.created_at,
+        return cls._of(
+            row,
+            ItemKind.REPORT,
             category=row.category,
-            priority=row.priority,
             comment=row.comment,
             reporter=DeviceHash(row.reporter_device),
             reported=DeviceHash(row.reported_device),
-            reported_ip=ip,
-            pair_id=row.pair_id,
-            pool=row.pool,
-            status=ItemStatus(row.status),
-            claimed_by=row.claimed_by,
-            claimed_at=row.claimed_at,
-            closed_by=row.closed_by,
-            closed_at=row.closed_at,
-            resolution=row.resolution,
-            legal_hold=row.legal_hold,
-            legal_hold_at=row.legal_hold_at,
-            transcript=_lines(row.transcript),
-            frame=row.frame,
-            frame_sha256=row.frame_sha256,
-            restricted=bool(row.restricted),
+            reported_ip=_keyed_ip(row.reported_ip_key_id, row.reported_ip_hash),
+            details=None,
         )
 
     @classmethod
     def of_flag(cls, row: FlagRow) -> Item:
-        ip = (
-            KeyedIpHash(row.device_ip_key_id, IpHash(row.device_ip_hash))
-            if row.device_ip_hash and row.device_ip_key_id is not None
-            else None
-        )
-        return cls(
-            kind=ItemKind.FLAG,
-            id=row.id,
-            ref=row.ref,
-            created_at=row.created_at,
+        return cls._of(
+            row,
+            ItemKind.FLAG,
             category=row.kind,
-            priority=row.priority,
             comment="",
             reporter=DeviceHash(row.other_device) if row.other_device else None,
             reported=DeviceHash(row.device),
-            reported_ip=ip,
+            reported_ip=_keyed_ip(row.device_ip_key_id, row.device_ip_hash),
+            details=row.details,
+        )
+
+    @classmethod
+    def _of(
+        cls,
+        row: ReportRow | FlagRow,
+        kind: ItemKind,
+        *,
+        category: str,
+        comment: str,
+        reporter: DeviceHash | None,
+        reported: DeviceHash,
+        reported_ip: KeyedIpHash | None,
+        details: dict[str, Any] | None,
+    ) -> Item:
+        # Reports and flags share their queue and evidence columns; only who and why differ.
+        return cls(
+            kind=kind,
+            id=row.id,
+            ref=row.ref,
+            created_at=row.created_at,
+            category=category,
+            priority=row.priority,
+            comment=comment,
+            reporter=reporter,
+            reported=reported,
+            reported_ip=reported_ip,
             pair_id=row.pair_id,
             pool=row.pool,
             status=ItemStatus(row.status),
@@ -257,9 +256,13 @@ class Item:
             transcript=_lines(row.transcript),
             frame=row.frame,
             frame_sha256=row.frame_sha256,
-            details=row.details,
+            details=details,
             restricted=bool(row.restricted),
         )
+
+
+def _keyed_ip(key_id: int | None, digest: str | None) -> KeyedIpHash | None:
+    return KeyedIpHash(key_id, IpHash(digest)) if digest and key_id is not None else None
 
 
 def _lines(raw: list[dict[str, Any]]) -> list[TranscriptLine]:

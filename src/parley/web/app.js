@@ -14,6 +14,9 @@ import { SafetyUI } from "./safety.js";
 import { Session } from "./session.js";
 
 const STATUS_POLL_MS = 20_000;
+// Below this public figure the counter invites ("Be the first here"). The figure is already
+// rounded down by the server, so this is its smallest step, not a second rounding.
+const INVITE_BELOW = 1;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -127,9 +130,11 @@ function lockForRefusal() {
 
 function setOnline(n) {
   onlineCount = n;
-  onlineEl.textContent = t("online", { n: formatNumber(n) });
-  // The public figure is rounded down (docs/pages.md): 0 means "a few", not "nobody".
-  onlineEl.hidden = n === 0;
+  onlineEl.dataset.count = String(n);
+  // The public figure is rounded down (docs/pages.md): 0 means "a few or nobody", so it reads as
+  // an invitation rather than a discouraging "0 online".
+  onlineEl.textContent = n < INVITE_BELOW ? t("online.invite") : t("online", { n: formatNumber(n) });
+  onlineEl.hidden = false;
 }
 
 /** Who may use the service, as the server says (an adults-only server says so, not "13+"). */

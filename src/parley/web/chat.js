@@ -27,10 +27,14 @@ export class ChatView {
     this.stopButton = root.querySelector("[data-testid=stop]");
     this.stopLabel = this.stopButton.querySelector(".label");
     this.saveButton = root.querySelector("[data-testid=save-log]");
+    this.waitingCard = root.querySelector("[data-testid=waiting]");
+    this.waitingTitle = this.waitingCard.querySelector(".waiting-title");
+    this.waitingLeave = this.waitingCard.querySelector(".waiting-leave");
     this.statusState = null; // {key, params} so it can be re-rendered on language change
     this.countdownSeconds = null;
     this.stopState = "stop";
     this.restoreLive = null;
+    this.warnings = 0; // ids for the moderator warnings' labels
   }
 
   // ---- status line ---------------------------------------------------------------------------
@@ -44,9 +48,38 @@ export class ChatView {
     if (!announce) {
       this.status.setAttribute("aria-live", "off");
       window.clearTimeout(this.restoreLive);
-      this.restoreLive = window.setTimeout(() => this.status.setAttribute("aria-live", "polite"), 100);
+      this.restoreLive = window.setTimeout(() => this.#restoreStatusLive(), 100);
     }
     this.statusText.replaceChildren(format(key, materialize(params)));
+    if (!this.waitingCard.hidden) this.#renderWaiting();
+  }
+
+  // While the waiting card shows it is the live region for the status: one voice, not two.
+  #restoreStatusLive() {
+    this.status.setAttribute("aria-live", this.waitingCard.hidden ? "polite" : "off");
+  }
+
+  // ---- waiting ---------------------------------------------------------------------------------
+
+  /** Show (or hide) the waiting state: the current status and how to leave. */
+  setWaiting(on) {
+    if (on === !this.waitingCard.hidden) return;
+    this.waitingCard.hidden = !on;
+    window.clearTimeout(this.restoreLive);
+    this.#restoreStatusLive();
+    if (on) this.#renderWaiting();
+    else {
+      this.waitingTitle.replaceChildren();
+      this.waitingLeave.replaceChildren();
+    }
+  }
+
+  #renderWaiting() {
+    const { key, params } = this.statusState ?? { key: "status.waiting", params: {} };
+    this.waitingTitle.replaceChildren(format(key, materialize(params)));
+    // Esc is named where there is a keyboard to press it on.
+    const keys = window.matchMedia("(pointer: fine)").matches;
+    this.waitingLeave.textContent = t(keys ? "waiting.leave_keys" : "waiting.leave");
   }
 
   setCountdown(seconds) {
@@ -130,6 +163,30 @@ export class ChatView {
     return el;
   }
 
+  /**
+   * A moderator's warning: a card labelled by who speaks (`labelKey`), their words as text.
+   * It sits in the message log, so screen readers hear it as it arrives.
+   */
+  addWarning(labelKey, text) {
+    this.warnings += 1;
+    const card = document.createElement("div");
+    card.className = "warning-card";
+    card.dataset.testid = "moderator-warning";
+    card.setAttribute("role", "note");
+    const label = document.createElement("p");
+    label.className = "warning-label";
+    label.id = `moderator-warning-${this.warnings}`;
+    label.dataset.key = labelKey;
+    label.textContent = t(labelKey);
+    card.setAttribute("aria-labelledby", label.id);
+    const body = document.createElement("p");
+    body.className = "warning-text";
+    body.textContent = text;
+    card.append(label, body);
+    this.#append(card, { forceScroll: true });
+    return card;
+  }
+
   addCommonLine(common) {
     return this.addSystemLine("chat.common", { list: common });
   }
@@ -151,8 +208,11 @@ export class ChatView {
   /** The transcript as plain text, one line per message. */
   transcript() {
     const out = [];
-    for (const line of this.messages.querySelectorAll("[data-testid=line]")) {
-      out.push(line.textContent.replace(/\s+$/u, ""));
+    for (const line of this.messages.querySelectorAll("[data-testid=line], .warning-card")) {
+      const parts = line.classList.contains("warning-card")
+        ? [...line.children].map((p) => p.textContent).join(": ")
+        : line.textContent;
+      out.push(parts.replace(/\s+$/u, ""));
     }
     return out;
   }
@@ -220,6 +280,10 @@ export class ChatView {
       this.statusText.replaceChildren(format(key, materialize(params)));
     }
     if (this.countdownSeconds !== null) this.setCountdown(this.countdownSeconds);
+    if (!this.waitingCard.hidden) this.#renderWaiting();
+    for (const label of this.messages.querySelectorAll(".warning-label[data-key]")) {
+      label.textContent = t(label.dataset.key);
+    }
     this.setStopState(this.stopState);
     for (const who of this.messages.querySelectorAll(".line-you > .who")) {
       who.textContent = t("chat.you") + ":";

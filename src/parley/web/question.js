@@ -67,6 +67,7 @@ export class QuestionField {
     this.pairOnly = [
       form.querySelector("[data-testid=interests]").closest(".field"),
       form.querySelector("[data-testid=fallback]").closest(".check"),
+      form.querySelector("#interests-hint"),
     ];
     this.box.addEventListener("input", () => {
       this.box.removeAttribute("aria-invalid");

@@ -551,6 +551,12 @@ export class Session extends EventTarget {
       }
       return;
     }
+    if (f.code === "moderator_warning") {
+      // A moderator's own words, under a label that says who is speaking.
+      this.view.addWarning("notice.moderator_warning", text);
+      this.mode.onNotice?.(this.ctx, f);
+      return;
+    }
     const key = `notice.${f.code}`;
     if (typeof f.code === "string" && has(key)) this.view.addSystemLine(key);
     else if (text) this.view.addSystemText(text);
@@ -765,6 +771,7 @@ export class Session extends EventTarget {
     v.setStopEnabled(phase !== "ended" && phase !== "off");
     v.setNextEnabled(phase === "chatting" || phase === "idle");
     v.setCanSend(phase === "chatting");
+    v.setWaiting(phase === "waiting");
     if (this.mounted) this.mode.onPhase(this.ctx, phase);
   }
 

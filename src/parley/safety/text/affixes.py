@@ -50,8 +50,8 @@ _ROOT_GROUPS: Final = (
     # parents: "ortumu", "mamamu", "ayahnya"
     "ortu mama mamah mami papa papah papi ibu bapak ayah bunda emak nyokap bokap keluarga",
     # age, school, home
-    "umur usia kelas sekolah skul:sekolah sklh:sekolah lahir rumah rmh:rumah alamat tinggal "
-    "kamar kos kost sendiri sndiri:sendiri",
+    "umur usia kelas kls:kelas sekolah skul:sekolah sklh:sekolah lahir rumah rmh:rumah alamat "
+    "tinggal kamar kos kost sendiri sndiri:sendiri",
     # secrecy
     "hapus apus:hapus delete rahasia rhs:rahasia bilang cerita crita:cerita lapor adu "
     "sembunyi ngomong omong:ngomong tau tahu:tau tw:tau chat chatting:chat cet:chat pesan "
@@ -101,6 +101,9 @@ SPELLINGS: Final[dict[str, str]] = {
     "skrg": "sekarang", "skrng": "sekarang", "kmu": "kamu", "ntar": "nanti", "nnti": "nanti",
     "donk": "dong", "dunk": "dong", "mw": "mau", "pgn": "pengen", "pengin": "pengen",
     "pingin": "pengen", "sndirian": "sendirian", "sampe": "sampai",
+    "lg": "lagi", "lgi": "lagi", "org": "orang", "orgtua": "orang tua", "orangtua": "orang tua",
+    # "diri" (self) with "-mu"/"-ku"/"-nya", not as a root: "berdiri" (to stand) stays itself
+    "dirimu": "diri mu", "diriku": "diri ku", "dirinya": "diri nya",
 }  # fmt: skip
 
 _PARTICLES: Final = ("lah", "kah", "pun", "dong", "sih", "deh")

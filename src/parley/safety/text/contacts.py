@@ -504,6 +504,13 @@ _ID_ADD_RE, _ID_ADD_WORDS = _id_verbs(
     "add ad follow cek liat mampir kunjungi save simpan dm", ("in",)
 )
 _ID_ASK_RE, _ID_ASK_WORDS = _id_verbs("minta bagi share kirim tukar", ("in", "an"))
+# Platforms chat turns into verbs with "-in" ("wa-in aku", "line-in kamu").
+_ID_PLATFORM_VERBS: Final = (
+    "wa", "wasap", "whatsapp", "ig", "insta", "line", "tele", "telegram", "tg", "discord", "dc",
+    "snap", "sc", "tiktok", "fb", "dm", "pc", "japri", "inbox",
+)  # fmt: skip
+_ID_PLATFORM_VERB = rf"(?:{'|'.join(_ID_PLATFORM_VERBS)})"
+_ID_PLATFORM_VERB_WORDS = " ".join(w for v in _ID_PLATFORM_VERBS for w in (v, v + "in"))
 _I18N_MOVES: Final = (
     # id: "dm aku di tiktok", "add aku di ig", "chat gue lewat wa", "hubungi aku di wa"
     _rule(
@@ -528,6 +535,33 @@ _I18N_MOVES: Final = (
         rf"{_ID_MY}\b",
         _PLATFORM_WORDS | _I18N_CONTACT_WORDS,
         also=_ID_ADD_WORDS,
+        lang="id",
+    ),
+    # id: "dm-in aja ke ig aku", "dm ya di tiktok aku": a particle between the verb and the
+    # platform, its owner after it; then the line ends or a particle follows (not "chat di wa
+    # aku ilang semua")
+    _rule(
+        rf"\b(?:{_ID_REACH_RE}|{_ID_ADD_RE})\s+(?:(?:aja|ya|yah|dong|yuk|deh)\s+)?"
+        rf"(?:di|ke|lewat|via)\s+{_PLATFORM_ANY}\s*-?\s*{_ID_MY}\b"
+        rf"(?=\s*(?:aja|ya|yah|dong|yuk|deh|nanti|[!.?,]|$))",
+        _PLATFORM_WORDS,
+        also=_ID_REACH_WORDS + " " + _ID_ADD_WORDS,
+        lang="id",
+    ),
+    # id: "sini aku follow ig-mu", "follow balik tiktok kamu": following the partner's account
+    _rule(
+        rf"\b(?:follow|folback|add|ad|save|simpan)(?:in)?\s+(?:balik\s+)?(?:ke\s+)?"
+        rf"{_PLATFORM_ANY}\s*-?\s*{_ID_YOUR}\b",
+        _PLATFORM_WORDS,
+        also="follow followin folback add addin ad save savein simpan simpanin",
+        lang="id",
+    ),
+    # id: "wa-in aku", "ntar aku line-in kamu": a platform used as a verb with "-in", to message
+    # someone there (the Indonesian form writes "wa-in" as "wain")
+    _rule(
+        rf"\b{_ID_PLATFORM_VERB}-?in\s+(?:{_ID_MY}|{_ID_YOUR})\b",
+        _ID_PLATFORM_VERB_WORDS,
+        also="aku ku gue gw gua saya ane q kamu mu km kmu lu lo loe elu elo anda",
         lang="id",
     ),
     # id: "pindah ke wa yuk", "lanjut di telegram aja", "ngobrolnya lewat line"

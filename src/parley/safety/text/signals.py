@@ -438,6 +438,11 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
                     rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?(?:sendirian|sendiri)\s*(?:aja\s*|ya\s*|kan\s*|"
                     rf"doang\s*|gak\s*)?(?:di\s+rumah|dirumah|di\s+kamar|dikamar)?\s*\?",
                     r"\b(?:di\s+rumah|dirumah)\s+(?:ada\s+)?(?:siapa|orang)\b",
+                    # "rumahmu lagi kosong?", "di rumah lagi gak ada orang?" (not "... listrik")
+                    rf"\brumah\s+(?:{_ID_Y}\s+)(?:lagi\s+)?(?:kosong|sepi|gak\s+ada\s+(?:orang|siapa)|"
+                    rf"ada\s+(?:orang|siapa))\b",
+                    r"\b(?:di\s+rumah|dirumah)\s+(?:lagi\s+)?(?:kosong|sepi|gak\s+ada\s+(?:orang|"
+                    r"siapa))\s*(?:ya\s*|kan\s*|gak\s*)?\?",
                     r"\b(?:sering|suka)\s+ditinggal\s+(?:sendiri|sendirian)\b",
                     rf"\b(?:{_ID_Y}\s+)?(?:lagi\s+)?sendirian\s+(?:di\s+rumah|dirumah|di\s+kamar|"
                     rf"dikamar)",
@@ -463,8 +468,8 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
             "|".join(
                 (
                     # "jangan bilang", "jgn ceritain", "gausah laporin", "jangan kasih tau"
-                    r"\b(?:jangan|jan|gak\s+usah)\s+(?:(?:ya|yah)\s+)?(?:bilang|cerita|lapor|adu|"
-                    r"ngomong|kasih\s+(?:tau|liat))",
+                    r"\b(?:jangan|jan|gak\s+usah)\s+(?:(?:ya|yah)\s+)?(?:di)?(?:bilang|cerita|lapor|"
+                    r"adu|ngomong|omong|kasih\s+(?:tau|liat))",
                     r"\bjangan\s+sampai\s+(?:\w+\s+){0,3}(?:tau|liat|ketauan)\b",
                     r"\brahasia\s+(?:kita|berdua)\b|\b(?:ini|jadi)\s+rahasia\b",
                     # "rahasiain ya", "dirahasiain dari ortu" (not "rahasiain kejutannya")
@@ -472,9 +477,9 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
                     rf"kita)){{0,3}}(?:\s+(?:dari|ke)\s+(?:{_ID_PARENT}|siapa|siapapun|orang|"
                     rf"semua|temen|teman)|\s*(?:[?!.,]|$))",
                     # "hapus chat", "hapusin ya chatnya", "ngapus semua pesan"
-                    r"\b(?:hapus|delete)(?:in)?\s+(?:(?:aja|ya|yah|dong|deh|sekarang|nanti|semua|"
+                    r"\b(?:di)?(?:hapus|delete)(?:in)?\s+(?:(?:aja|ya|yah|dong|deh|sekarang|nanti|semua|"
                     r"juga|lagi)\s+){0,2}(?:chat|pesan|pesannya|percakapan|obrolan|history|riwayat|"
-                    r"foto(?!\s+(?:lama|jelek|blur|yang\s+(?:blur|jelek)))|semua)",
+                    r"foto(?!\s+(?:nya\s+)?(?:lama|jelek|blur|yang\s+(?:blur|jelek)))|semua)",
                     r"\b(?:antara|cuma)\s+kita\s+(?:aja|berdua|doang)\b|\bantara\s+kita\s*(?:[?!.,]|$|"
                     r"ya\b)",
                     # the passive: "chatnya dihapus ya", "fotonya langsung diapus"
@@ -482,6 +487,9 @@ _I18N_SIGNAL_RULES: Final[tuple[tuple[Signal, _Rule], ...]] = (
                     r"(?:\s+(?:nya|kita|ini|itu))?\s+(?:(?:nanti|harus|langsung|terus|udah|aja|ya)"
                     r"\s+)?(?:di)?(?:hapus|delete)(?:in)?\b",
                     r"\b(?:gak|jangan)\s+(?:ada\s+)?(?:yang|boleh)\s+(?:boleh\s+)?tau\b",
+                    # "ortumu gak usah tau", "biar mamamu gak tau" (not "kamu gak usah tau")
+                    rf"\b{_ID_PARENT}\s*(?:{_ID_Y}\s+)?(?:gak|jangan)\s+(?:usah|perlu|boleh)\s+tau\b",
+                    rf"\b(?:biar|supaya|asal)\s+{_ID_PARENT}\s*(?:{_ID_Y}\s+)?gak\s+tau\b",
                     rf"\b(?:di)?sembunyi(?:in)?\s+(?:\w+\s+){{0,2}}dari\s+(?:{_ID_PARENT}|orang|"
                     rf"siapa)",
                 )

@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from parley.store.database import sqlite_foreign_keys_off
 from parley.store.models import Base
 
 config = context.config
@@ -32,15 +33,48 @@ def _configure(connection: Connection) -> None:
 
 def _run(connection: Connection) -> None:
     _configure(connection)
+    sqlite = connection.dialect.name == "sqlite"
     with context.begin_transaction():
+        if sqlite:
+            _refuse_sqlite_foreign_keys_on(connection)
+        before = context.get_context().get_current_heads()
         context.run_migrations()
+        # Only when something ran: the check reads every row that has a key.
+        if sqlite and context.get_context().get_current_heads() != before:
+            _check_sqlite_foreign_keys(connection)
+
+
+def _refuse_sqlite_foreign_keys_on(connection: Connection) -> None:
+    """Batch mode rebuilds a table by dropping the old one; with foreign keys on, the drop runs
+    every ON DELETE action pointing at it (SET NULL, CASCADE) and the data is lost. The pragma
+    cannot be changed inside a transaction, so the caller turns keys off first
+    (``sqlite_foreign_keys_off``, as ``Database.migrate`` and ``_run_async`` do)."""
+    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar() != 0:
+        raise RuntimeError(
+            "SQLite migrations must run with foreign keys off (PRAGMA foreign_keys=OFF before "
+            "the transaction begins): a table rebuild would run ON DELETE actions"
+        )
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    """Keys were not enforced while migrating: check them all before the commit; any broken
+    one fails the migration, which is rolled back whole."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
+        raise RuntimeError(
+            f"migration left {len(broken)} broken foreign key(s) ({', '.join(tables)}); rolled back"
+        )
 
 
 async def _run_async(url: str) -> None:
     engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_run)
+        async with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.run_sync(sqlite_foreign_keys_off)
+            async with conn.begin():
+                await conn.run_sync(_run)
     finally:
         await engine.dispose()
 

@@ -7,10 +7,10 @@ Create Date: 2026-12-08
 Issue 14: the operator's lists of PDQ hashes (``parley hashes``), a flag kind for a still that
 matched one, and a ``restricted`` mark on reports and flags whose still only admins may open.
 
-On SQLite the flags table is rebuilt (batch mode) to change its check constraint on ``kind``;
-no other table refers to it, so the rebuild cannot cascade anywhere. ``restricted`` is added
-to reports with a plain ``ALTER TABLE ... ADD COLUMN``: rebuilding reports would set
-``bans.source_report_id`` to NULL through its ``ON DELETE SET NULL``.
+On SQLite the flags table is rebuilt (batch mode) to change its check constraint on ``kind``.
+``restricted`` is added to reports with a plain ``ALTER TABLE ... ADD COLUMN``, which needs no
+rebuild. (A rebuild of reports is safe too: migrations run with foreign keys off on SQLite, see
+``parley.store.migrations``, so ``bans.source_report_id`` keeps its report.)
 """
 
 from __future__ import annotations
