@@ -119,7 +119,9 @@ def _count(t: _Tally, entries: list[AuditEntry]) -> None:
                 _first(t.acted_on, e.item_id, e.at)
         elif e.action == "item.legal_hold":
             t.legal_holds["automatic" if e.actor.startswith("system:") else "moderator"] += 1
-        elif e.action == "ban.lift":
+        elif e.action == "ban.lift" and not {"with", "appeal"} & details.keys():
+            # One decision: its address companion's entry ("with") and a lift on appeal
+            # ("appeal", counted with the appeals) are not decisions of their own.
             t.lifted += 1
         elif e.action == "appeal.add":
             t.appeals_in.append(e)
