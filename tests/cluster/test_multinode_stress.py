@@ -489,7 +489,10 @@ async def test_the_invariants_hold_over_20000_random_operations(
         f"blocks answered with an error: {len(world.maybe_blocks)}; waiting apart for a block "
         f"of a partner unseen by the test: {sorted(sorted(b) for b in world.unseen_blocks)}"
     )
-    assert world.done >= OPS and pairs > OPS // 40 and rooms > OPS // 200  # a real mix
+    # A real mix: both kinds of meeting happened many times. (How many depends on the pace of
+    # the machine: a CI run under load formed 61 rooms where an idle one forms ~140, so the floor
+    # asks for exercise, not a count; the invariants above are what is under test.)
+    assert world.done >= OPS and pairs > OPS // 80 and rooms > OPS // 1000
     for p in people:
         await p.disconnect(clean=True)
 
