@@ -22,9 +22,9 @@ pytestmark = [pytest.mark.timeout(180)]
 RedisFactory = Callable[[], RedisHandle]
 
 
-async def _reported(reporter_node: ServerHandle, reported_node: ServerHandle, *, ip: str) -> tuple[
-    str, Client, Client
-]:
+async def _reported(
+    reporter_node: ServerHandle, reported_node: ServerHandle, *, ip: str
+) -> tuple[str, Client, Client]:
     """A reporter on one node reports a person (connected from ``ip``) after a short chat."""
     topic = unique_interest("reach")
     reporter = await person(reporter_node, ip="127.0.0.61", interests=[topic], fallback=False)
