@@ -295,3 +295,19 @@ def test_indonesian_forms_of_the_kinds_round_three_missed() -> None:
     for line in ("kamu gak usah tau deh, malu", "di rumah lagi gak ada listrik",
                  "percaya diri aja pas presentasi", "dihapus aja fotonya yang blur"):  # fmt: skip
         assert line_signals(line) == frozenset(), line
+
+
+def test_indonesian_forms_of_the_kinds_round_four_missed() -> None:
+    # Covered in general form from new tuning sentences after round 4 (its own lines are not
+    # tuned on; round 4 no longer counts as held out): asking whether the partner has an app
+    # ("line" and "tele" too), a user name with a Discord "#", and moving to private messages
+    # with no person named ("japri", "jalur pribadi", "pc"/"dm" opening the line).
+    for line in ("kamu ada line gak?", "punya tele ga kak?", "usn roblox gue dimas#4411",
+                 "japri yuk", "lewat jalur pribadi aja ya", "pc aja kak kalo mau lanjut",
+                 "langsung dm aja dong", "ya, inbox aja kak"):  # fmt: skip
+        assert mask_contacts(line)[1] == ("handle",), line
+    for line in ("ada line up konser gak?", "main di pc aja lebih enak", "pc aku lagi rusak",
+                 "aku udah japri ketua kelas soal uang kas", "grup kelas lebih rame dari japri",
+                 "dm aja ke admin olshopnya kalo mau tanya ongkir",
+                 "aku juara #1 lho"):  # fmt: skip
+        assert mask_contacts(line) == (line, ()), line
