@@ -31,8 +31,9 @@ SETS = ("tuning", "heldout")
 # misses were covered in general form, and a second round was written after that; the second
 # fell short too (affixes), affix-aware matching followed, and a third round after that freeze
 # (issue 18); round 3's misses were then covered from new tuning sentences, and a fourth round
+# written after that freeze; round 4's missed kinds were covered the same way, and a fifth round
 # written after that freeze.
-LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"), ("id", "heldout4"))
+LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"), ("id", "heldout4"), ("id", "heldout5"))
 # The held-out sets' figures the first time they were scored (commit "Held-out corpora ...",
 # rules frozen since "Rules FROZEN"): the honest estimate. English lines are text_heldout.tsv,
 # whose earlier rounds were tuned on before issue 18; its conversations are new.
