@@ -233,6 +233,18 @@ def test_indonesian_fourth_held_out_round_floors() -> None:
     assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
 
 
+def test_indonesian_fifth_held_out_round_floors() -> None:
+    # Round 5's first pass, written after the round-5 freeze and scored once: masking recall
+    # 1.000 (22 of 22 contact lines), 0 of 20 ordinary lines changed, signals P 0.900 R 0.857
+    # (missed "lahir tahun 2012 ya?", "kamu di rumah sama siapa sekarang?", "habis baca hapus
+    # ya"; raised on "aku tunggu di depan perpus" and "aku beliin adikku mainan"), 6 of 6
+    # grooming conversations prompted, no ordinary one. The measured floors.
+    f = text_quality.score(*text_quality.load_set("id", "heldout5"))
+    assert f.mask_recall == 1.0 and f.ordinary_changed == 0.0, (f.mask_misses, f.mask_false)
+    assert f.signal_precision >= 18 / 20 - 1e-9 and f.signal_recall >= 18 / 21 - 1e-9
+    assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
+
+
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)
 def test_held_out_floors(lang: str) -> None:
     f = text_quality.score(*text_quality.load_set(lang, "heldout"))
