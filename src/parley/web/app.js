@@ -49,7 +49,7 @@ const session = new Session({
     // Under 13, or a minor where the service is for adults only: not another age, not today.
     if (code !== "age_mismatch") rememberRefusal(code);
     lockForRefusal();
-    showLanding(refusalMessage(code));
+    showLanding(refusalMessage(code, ages));
   },
   onSwitchMode: (mode) => switchMode(mode),
 });
@@ -141,6 +141,8 @@ function setOnline(n) {
 function setAges(next) {
   ages = next;
   syncAgeNotice();
+  // A refusal shown before the server said its minimum age now states it.
+  if (formErrorState?.refusal) setFormError(refusalMessage(formErrorState.refusal, ages));
 }
 
 function syncAgeNotice() {
@@ -165,7 +167,7 @@ form.addEventListener("submit", (event) => {
   const refusal = recentRefusal();
   if (refusal) {
     lockForRefusal();
-    setFormError(refusalMessage(refusal));
+    setFormError(refusalMessage(refusal, ages));
     return;
   }
   const limits = { ...DEFAULT_LIMITS, ...(conn.limits || {}) };
@@ -294,7 +296,7 @@ async function boot() {
   const refusal = recentRefusal();
   if (refusal) {
     lockForRefusal();
-    setFormError(refusalMessage(refusal));
+    setFormError(refusalMessage(refusal, ages));
   }
   document.body.dataset.ready = "true";
   pollStatus({ always: true }); // the landing notice needs it, even in a background tab
