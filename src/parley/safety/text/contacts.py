@@ -628,11 +628,11 @@ _I18N_MOVES: Final = (
     # computer) and "dm" only opening the line or after an urging word ("main di pc aja" is
     # a game)
     _rule(
-        rf"\b(?:japri|jalur\s+pribadi)(?:in)?\s+(?:aja|ya|yah|dong|yuk|yok|kuy|kak|deh|sekarang)\b"
+        rf"\b(?:japri(?:in)?|jalur\s+pribadi)\s+(?:aja|ya|yah|dong|yuk|yok|kuy|kak|deh|sekarang)\b"
         rf"|\b(?:yuk|ayo|ayok|yok|mending|mendingan|langsung|lanjut|lewat|via)\s+(?:japri|"
         rf"jalur\s+pribadi)\b"
         rf"|(?:^|(?<=[,.!?])|(?<=[,.!?]\s)|\b(?:yuk|ayo|ayok|yok|mending|mendingan|langsung|lanjut|"
-        rf"sini|udah|nanti|kalo\s+mau)\s+)(?:pc|dm|inbox|chat\s+pribadi|personal\s+chat)(?:in)?"
+        rf"sini|udah|nanti|kalo\s+mau)\s+)(?:(?:pc|dm|inbox)(?:in)?|chat\s+pribadi|personal\s+chat)"
         rf"\s+(?:aja|ya|yah|dong|yuk|yok|kuy|kak|deh|sekarang)\b"
         # not sending someone else there ("dm aja ke admin olshopnya")
         rf"(?!\s+(?:ke|sama)\s+(?!(?:{_PLATFORM_ANY}|line|{_ID_MY}|{_ID_YOUR})\b)\w)",
