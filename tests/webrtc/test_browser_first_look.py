@@ -36,6 +36,7 @@ CHECKING = "Blurred until the stranger's camera has been checked."
 CHECKING_ID = "Diburamkan sampai kamera orang asing itu selesai diperiksa."
 REVEAL = "Show video now"
 HELD = "Blurred, as you chose. Show it when you are ready."
+ALWAYS_BLUR = "Always start blurred, tap to show"
 HELD_ID = "Diburamkan sesuai pilihanmu. Tampilkan kalau kamu sudah siap."
 ROUNDS = 4  # pairs in the timing test
 PLUGIN = "harness.vision_plugins:"  # the test classifiers' module, as PARLEY_VISION_CLASSIFIER
@@ -147,16 +148,17 @@ async def test_minors_wait_for_the_verdict_with_no_control_to_skip_it(
 
 
 async def choose_always_blur(p: Person, **start: Any) -> None:
-    """Tick "always start blurred" on the video page, reload (it is kept on the device), and
-    wait for a stranger again."""
-    await p.start("video", **start)
-    await expect(p.status).to_contain_text(WAITING)
-    await p.tid("always-blur").check()
+    """Tick "always start blurred" under the video mode on the form, reload (it is kept on the
+    device), and wait for a stranger."""
+    await expect(p.tid("always-blur-option")).to_be_hidden()  # text mode: not offered
+    await p.tid("mode-video").check()
+    await p.page.get_by_role("checkbox", name=ALWAYS_BLUR).check()
     await p.page.reload()
     await p.ready()
+    await p.tid("mode-video").check()
+    await expect(p.tid("always-blur")).to_be_checked()
     await p.start("video", **start)
     await expect(p.status).to_contain_text(WAITING)
-    await expect(p.tid("always-blur")).to_be_checked()
 
 
 async def test_always_start_blurred_is_remembered_and_a_clean_verdict_still_waits_for_a_tap(

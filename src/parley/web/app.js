@@ -30,6 +30,7 @@ const ageNotice = $("[data-testid=age-notice]");
 const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
+const alwaysBlurOption = $("[data-testid=always-blur-option]");
 const questionField = new QuestionField(form);
 
 let onlineCount = null;
@@ -93,6 +94,7 @@ function syncMode() {
   startButton.dataset.mode = mode.id;
   startButton.textContent = t(mode.startKey);
   modeHint.textContent = t(mode.hintKey);
+  alwaysBlurOption.hidden = mode.id !== "video";
   questionField.sync(mode.id);
 }
 

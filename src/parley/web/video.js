@@ -421,6 +421,16 @@ class VideoMode {
     this.firstLook = "none";
     this.clearedPair = null; // a `clear` that came before its `matched` (never expected)
     this.alwaysBlur = storedAlwaysBlur(); // the viewer's choice, on this device
+    // Its checkbox is on the landing form (under the video mode), so it is set before a chat.
+    const alwaysBlurBox = document.querySelector('[data-testid="always-blur"]');
+    if (alwaysBlurBox) {
+      alwaysBlurBox.checked = this.alwaysBlur;
+      alwaysBlurBox.addEventListener("change", () => {
+        // For the next stranger on: a picture already on screen stays as it is.
+        this.alwaysBlur = alwaysBlurBox.checked;
+        storeAlwaysBlur(this.alwaysBlur);
+      });
+    }
     this.sampler = new StillSampler({
       source: () => this.#cameraPreview(),
       send: (frame) => this.ctx?.send(frame) ?? null,
@@ -777,7 +787,6 @@ class VideoMode {
       checking: $("remote-checking"),
       reveal: $("reveal-video"),
       checkingText: document.getElementById("remote-checking-text"),
-      alwaysBlur: $("always-blur"),
       visionOn: $("vision-on"),
       visionOff: $("vision-off"),
     };
@@ -786,12 +795,6 @@ class VideoMode {
     el.retry.addEventListener("click", () => this.ctx?.restart());
     el.next.addEventListener("click", () => this.ctx?.next());
     el.toText.addEventListener("click", () => this.ctx?.switchMode("text"));
-    el.alwaysBlur.checked = this.alwaysBlur;
-    el.alwaysBlur.addEventListener("change", () => {
-      // For the next stranger on: the current picture stays as it is.
-      this.alwaysBlur = el.alwaysBlur.checked;
-      storeAlwaysBlur(this.alwaysBlur);
-    });
     el.reveal.addEventListener("click", () => {
       if (!this.#mayReveal()) return; // never before the verdict in the minor pool
       const focused = document.activeElement === el.reveal;
