@@ -60,7 +60,7 @@ def snapshot(pid: int, path: Path, timeout: float = 120.0) -> tracemalloc.Snapsh
     return tracemalloc.Snapshot.load(str(path))
 
 
-def _filters() -> list[tracemalloc.BaseFilter]:
+def _filters() -> list[tracemalloc.Filter]:
     return [
         tracemalloc.Filter(False, tracemalloc.__file__),
         tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
