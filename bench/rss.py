@@ -2,10 +2,9 @@
 
 Each client connects, sends ``hello``, waits for ``welcome`` and then stays idle, answering
 ``ping`` with ``pong``. Connections are opened with bounded concurrency so that the listen
-backlog is never overrun. RSS is read with psutil (server process plus any children) after
-``warmup_rounds`` × ``connections`` (at most 1,000) warm-up connections have come and gone the
-same way (so imports, first-use caches and the allocator's high-water mark from a burst of
-hellos are not counted), and again once every client is idle and the server's CPU has settled.
+backlog is never overrun. RSS is read with psutil (server process plus any children) after a few
+warm-up connections have come and gone (so imports and first-use caches are not counted), and
+again once every client is idle and the server's CPU has settled.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class RssConfig:
     settle: float = 2.0
     probe: float = 3.0
     timeout: float = 30.0
-    warmup_rounds: int = 2  # connections opened and closed before the "before" RSS
 
 
 def _idle(client: QueueClient) -> None:
@@ -71,17 +69,11 @@ async def _settle(server: Server, seconds: float) -> None:
 async def run(server: Server, cfg: RssConfig) -> dict[str, Any]:
     clients: list[QueueClient] = []
     try:
-        # Warm-up at the measured concurrency, twice over: a burst of hellos leaves the
-        # allocator's high-water mark (about 150 MiB on Parley after ~1,500 hellos 100-250 at a
-        # time, then flat), which is the cost of admission, not of holding a connection.
-        for _ in range(cfg.warmup_rounds):
-            warm = await gather_bounded(
-                [_open(server, cfg) for _ in range(min(cfg.connections, 1000))], cfg.concurrency
-            )
-            for c in warm:
-                if isinstance(c, QueueClient):
-                    c.close()
-            await _settle(server, 1.0)
+        warm = await gather_bounded([_open(server, cfg) for _ in range(20)], 20)
+        for c in warm:
+            if isinstance(c, QueueClient):
+                c.close()
+        await _settle(server, 1.0)
         rss_before = server.rss()
         log(
             f"[rss] {server.name}: RSS {rss_before / 2**20:.1f} MiB before; opening "
