@@ -23,12 +23,20 @@ import { onLanguageChange, t } from "./i18n.js";
 import { StillSampler } from "./sampler.js";
 import { Call, SignalPacer } from "./webrtc.js";
 
-const VIDEO_CONSTRAINTS = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
-  frameRate: { ideal: 24, max: 30 },
-  facingMode: "user",
-};
+/** The camera we ask for: `facing` is "user" (front) or "environment" (back). */
+function videoConstraints(facing) {
+  return {
+    width: { ideal: 640 },
+    height: { ideal: 480 },
+    frameRate: { ideal: 24, max: 30 },
+    facingMode: facing,
+  };
+}
+
+// The phone layout (style.css, "video mode on a phone"): the same width as there.
+const PHONE_QUERY = "(max-width: 37.5rem)";
+// "Not automatically moderated" is said once per visit to video mode, then goes by itself.
+const VISION_NOTICE_MS = 15_000;
 
 // What went wrong with the camera, by DOMException name.
 const MEDIA_ERRORS = {
@@ -76,6 +84,12 @@ class VideoMode {
     this.cameraBusy = false; // a camera toggle is under way
     this.micOn = true;
     this.cameraOn = true;
+    this.facing = "user"; // which camera: front ("user") or back ("environment")
+    this.cameras = 0; // how many the device has (enumerateDevices), once media was allowed
+    this.chatOpen = false; // phones: the chat panel over the video
+    this.unread = 0; // lines that came while the chat panel was closed
+    this.visionNoticeSaid = false; // this visit to video mode
+    this.visionNoticeTimer = null;
     this.ice = null;
     this.call = null;
     this.remoteStream = null;
@@ -103,6 +117,7 @@ class VideoMode {
     const el = this.#elements();
     el.pane.hidden = false;
     document.body.dataset.mode = "video";
+    this.#setChatOpen(false);
     this.pacer = new SignalPacer((frame) => ctx.send(frame));
     this.#syncButtons();
     this.#setBox("off");
@@ -240,6 +255,11 @@ class VideoMode {
     this.stream = null;
     this.micOn = true;
     this.cameraOn = true;
+    this.facing = "user";
+    this.#hideVisionNotice();
+    this.visionNoticeSaid = false;
+    this.#setChatOpen(false);
+    delete document.body.dataset.chatPanel;
     const el = this.#elements();
     el.local.srcObject = null;
     el.pane.hidden = true;
@@ -264,14 +284,14 @@ class VideoMode {
     }
     let stream;
     try {
-      stream = await md.getUserMedia({ audio: true, video: VIDEO_CONSTRAINTS });
+      stream = await md.getUserMedia({ audio: true, video: videoConstraints(this.facing) });
     } catch (err) {
       if (mediaErrorKind(err) !== "missing") {
         this.#setBox(mediaErrorKind(err));
         return false;
       }
       try {
-        stream = await md.getUserMedia({ video: VIDEO_CONSTRAINTS }); // a camera without a mic
+        stream = await md.getUserMedia({ video: videoConstraints(this.facing) }); // a camera without a mic
       } catch (err2) {
         this.#setBox(mediaErrorKind(err2));
         return false;
@@ -288,7 +308,55 @@ class VideoMode {
     local.srcObject = stream;
     local.play().catch(() => {});
     this.#syncButtons();
+    this.#countCameras();
     return true;
+  }
+
+  /** The flip button is there only when the device has more than one camera. Labels and ids
+   *  of devices are only known once media was allowed, so this runs after getUserMedia. */
+  async #countCameras() {
+    try {
+      const devices = await navigator.mediaDevices.enumerateDevices();
+      this.cameras = devices.filter((d) => d.kind === "videoinput").length;
+    } catch {
+      this.cameras = 0;
+    }
+    this.#syncButtons();
+  }
+
+  /** Front camera to back, or back to front: a new track in place of the old one. */
+  async #flipCamera() {
+    if (!this.stream || this.cameraBusy || !this.cameraOn) return;
+    this.cameraBusy = true;
+    this.#syncButtons();
+    const facing = this.facing === "user" ? "environment" : "user";
+    try {
+      // Phones often cannot open two cameras at once: the old one stops first.
+      for (const track of this.stream.getVideoTracks()) {
+        track.stop();
+        this.stream.removeTrack(track);
+      }
+      let track;
+      try {
+        const s = await navigator.mediaDevices.getUserMedia({ video: videoConstraints(facing) });
+        track = s.getVideoTracks()[0];
+      } catch (err) {
+        this.cameraOn = false;
+        await this.call?.setVideo(null);
+        this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
+        return;
+      }
+      if (!this.stream) {
+        track.stop();
+        return;
+      }
+      this.facing = facing;
+      this.stream.addTrack(track);
+      await this.call?.setVideo(track);
+    } finally {
+      this.cameraBusy = false;
+      this.#syncButtons();
+    }
   }
 
   /** Our own camera's preview while the camera is on (what stills are taken of), else null. */
@@ -322,7 +390,7 @@ class VideoMode {
       } else {
         let track;
         try {
-          const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO_CONSTRAINTS });
+          const s = await navigator.mediaDevices.getUserMedia({ video: videoConstraints(this.facing) });
           track = s.getVideoTracks()[0];
         } catch (err) {
           this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
@@ -443,7 +511,43 @@ class VideoMode {
       reveal: $("reveal-video"),
       visionOn: $("vision-on"),
       visionOff: $("vision-off"),
+      visionOffText: document.querySelector(".video-pane .vision-toast-text"),
+      visionDismiss: $("vision-off-dismiss"),
+      flip: $("video-flip"),
+      chatToggle: $("chat-panel-toggle"),
+      unread: $("chat-unread"),
+      messages: $("messages"),
     };
+    el.flip.addEventListener("click", () => this.#flipCamera());
+    el.chatToggle.addEventListener("click", () => {
+      this.#setChatOpen(!this.chatOpen);
+      if (this.chatOpen && this.ctx && !this.ctx.view.input.disabled) {
+        this.ctx.view.input.focus({ preventScroll: true });
+      }
+    });
+    el.visionDismiss.addEventListener("click", () => {
+      const focused = document.activeElement === el.visionDismiss;
+      this.#hideVisionNotice();
+      if (focused) el.mute.focus({ preventScroll: true }); // the button is gone
+    });
+    // What the stranger says while the chat panel is closed (phones) is counted on its button.
+    new MutationObserver((changes) => {
+      if (this.chatOpen || !this.ctx || !window.matchMedia(PHONE_QUERY).matches) return;
+      let added = 0;
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          // The stranger's lines and a moderator's warning; not our own lines, nor the notes.
+          if (node instanceof Element &&
+              (node.classList.contains("line-stranger") || node.classList.contains("warning-card"))) {
+            added += 1;
+          }
+        }
+      }
+      if (added) {
+        this.unread += added;
+        this.#syncChatToggle();
+      }
+    }).observe(el.messages, { childList: true });
     el.mute.addEventListener("click", () => this.#toggleMic());
     el.camera.addEventListener("click", () => this.#toggleCamera());
     el.retry.addEventListener("click", () => this.ctx?.restart());
@@ -514,7 +618,51 @@ class VideoMode {
     const el = this.#elements();
     const shown = this.ctx !== null && this.vision !== null;
     el.visionOn.hidden = !(shown && this.vision);
-    el.visionOff.hidden = !(shown && !this.vision);
+    if (shown && !this.vision && !this.visionNoticeSaid) this.#showVisionNotice();
+    else if (!(shown && !this.vision)) this.#hideVisionNotice();
+  }
+
+  /** "Not automatically moderated", once: read out (role=status, text set once shown), and
+   *  gone when dismissed or after a while, so it never stays over the stranger. */
+  #showVisionNotice() {
+    const el = this.#elements();
+    this.visionNoticeSaid = true;
+    el.visionOff.hidden = false;
+    el.visionOffText.textContent = t("video.vision_off");
+    window.clearTimeout(this.visionNoticeTimer);
+    this.visionNoticeTimer = window.setTimeout(() => this.#hideVisionNotice(), VISION_NOTICE_MS);
+  }
+
+  #hideVisionNotice() {
+    window.clearTimeout(this.visionNoticeTimer);
+    this.visionNoticeTimer = null;
+    const el = this.#elements();
+    el.visionOff.hidden = true;
+    el.visionOffText.textContent = "";
+  }
+
+  /** Phones: the chat panel slides up over the video (style.css reads body[data-chat-panel]). */
+  #setChatOpen(open) {
+    this.chatOpen = open;
+    if (open) this.unread = 0;
+    document.body.dataset.chatPanel = open ? "open" : "closed";
+    this.#syncChatToggle();
+  }
+
+  #syncChatToggle() {
+    const el = this.#elements();
+    el.chatToggle.setAttribute("aria-expanded", String(this.chatOpen));
+    const label = t(this.chatOpen ? "video.chat_close" : "video.chat_open");
+    el.chatToggle.querySelector(".label").textContent = label;
+    el.unread.hidden = this.unread === 0;
+    el.unread.textContent = this.unread > 9 ? "9+" : String(this.unread);
+    if (this.unread) {
+      const count = this.unread === 1 ? t("video.chat_unread_one")
+        : t("video.chat_unread_other", { n: this.unread });
+      el.chatToggle.setAttribute("aria-label", `${label}, ${count}`);
+    } else {
+      el.chatToggle.removeAttribute("aria-label");
+    }
   }
 
   #setConnectionState(state) {
@@ -534,12 +682,19 @@ class VideoMode {
     el.camera.querySelector(".label").textContent =
       t(this.cameraOn ? "video.camera_off" : "video.camera_on");
     el.localBox.dataset.camera = this.cameraOn ? "on" : "off";
+    el.localBox.dataset.facing = this.facing; // the back camera is not mirrored
+    el.flip.hidden = this.cameras < 2;
+    el.flip.disabled = !this.stream || !this.cameraOn || Boolean(this.cameraBusy);
   }
 
   #retranslate() {
     if (!this.el) return;
     this.#syncButtons();
+    this.#syncChatToggle();
     this.#setBox(this.boxState);
+    if (!this.#elements().visionOff.hidden) {
+      this.#elements().visionOffText.textContent = t("video.vision_off");
+    }
   }
 }
 
