@@ -45,7 +45,7 @@ async def two_camera_browser(chromium_path: str) -> AsyncIterator[Browser]:
 async def box_of(locator: Locator) -> dict[str, float]:
     box = await locator.bounding_box()
     assert box is not None, f"{locator} has no box"
-    return dict(box)
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
 async def test_phone_video_fills_the_screen_with_controls_over_it(
@@ -96,7 +96,8 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
         await expect(control).to_be_visible()
         await expect(control).to_be_in_viewport()
         box = await box_of(control)
-        assert box["y"] >= remote["y"] and box["y"] + box["height"] <= remote["y"] + remote["height"]
+        bottom = remote["y"] + remote["height"]
+        assert box["y"] >= remote["y"] and box["y"] + box["height"] <= bottom, (test_id, box)
         assert await control.evaluate(ON_TOP_JS), f"{test_id} is covered"
         assert box["height"] >= 44, f"{test_id} is a small target: {box}"
     await expect(phone.tid("mute")).to_have_accessible_name("Mute")
