@@ -145,6 +145,9 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     await expect(phone.tid("chat-panel-toggle")).to_have_accessible_name(
         "Open chat, 1 unread message"
     )
+    # The closed log is not read out: the line is, from a live region of its own.
+    await expect(phone.tid("chat-announce")).to_have_text("Stranger: hello phone")
+    assert await phone.tid("chat-announce").get_attribute("aria-live") == "polite"
 
     # The panel opens (by keyboard), shows the line, and a line sent from it arrives.
     await phone.tid("chat-panel-toggle").focus()

@@ -517,6 +517,7 @@ class VideoMode {
       chatToggle: $("chat-panel-toggle"),
       unread: $("chat-unread"),
       messages: $("messages"),
+      announce: $("chat-announce"),
     };
     el.flip.addEventListener("click", () => this.#flipCamera());
     el.chatToggle.addEventListener("click", () => {
@@ -533,19 +534,20 @@ class VideoMode {
     // What the stranger says while the chat panel is closed (phones) is counted on its button.
     new MutationObserver((changes) => {
       if (this.chatOpen || !this.ctx || !window.matchMedia(PHONE_QUERY).matches) return;
-      let added = 0;
+      const added = [];
       for (const change of changes) {
         for (const node of change.addedNodes) {
           // The stranger's lines and a moderator's warning; not our own lines, nor the notes.
           if (node instanceof Element &&
               (node.classList.contains("line-stranger") || node.classList.contains("warning-card"))) {
-            added += 1;
+            added.push(node.textContent);
           }
         }
       }
-      if (added) {
-        this.unread += added;
+      if (added.length) {
+        this.unread += added.length;
         this.#syncChatToggle();
+        el.announce.textContent = added.join("\n"); // text only, as the log shows it
       }
     }).observe(el.messages, { childList: true });
     el.mute.addEventListener("click", () => this.#toggleMic());
@@ -645,6 +647,7 @@ class VideoMode {
   #setChatOpen(open) {
     this.chatOpen = open;
     if (open) this.unread = 0;
+    this.#elements().announce.textContent = "";
     document.body.dataset.chatPanel = open ? "open" : "closed";
     this.#syncChatToggle();
   }
