@@ -1,11 +1,14 @@
-"""webrtc.js, the peer connection of video mode, stays without the page (issue 17): it reports by
-events and never reaches into the document, so the mode's UI (video.js) can change freely and the
-connection logic can be run and read on its own."""
+"""Video mode's connection and media stay without the page (issue 17): webrtc.js (the peer
+connection) reports by events and camera.js (camera and microphone) by return values; neither
+reaches into the document, so the mode's UI (video.js) can change freely and the rest can be run
+and read on its own."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 import parley
 
@@ -23,9 +26,10 @@ def code_of(path: Path) -> str:
     return "\n".join(line.split("//", 1)[0] for line in text.splitlines())
 
 
-def test_webrtc_js_names_nothing_of_the_page() -> None:
-    found = PAGE_NAMES.findall(code_of(WEB_DIR / "webrtc.js"))
-    assert found == [], f"webrtc.js reaches into the page: {sorted(set(found))}"
+@pytest.mark.parametrize("module", ["webrtc.js", "camera.js"])
+def test_the_module_names_nothing_of_the_page(module: str) -> None:
+    found = PAGE_NAMES.findall(code_of(WEB_DIR / module))
+    assert found == [], f"{module} reaches into the page: {sorted(set(found))}"
 
 
 def test_webrtc_js_reports_by_events_and_video_js_listens() -> None:
@@ -36,3 +40,4 @@ def test_webrtc_js_reports_by_events_and_video_js_listens() -> None:
         assert f'this.#emit("{event}"' in webrtc, event
         assert f'addEventListener("{event}"' in video, event
     assert "new RTCPeerConnection" not in video  # the connection is webrtc.js's alone
+    assert "getUserMedia" not in video  # and the camera camera.js's

@@ -1,9 +1,11 @@
 // Video mode: the page's side of a video chat (the mode hooks of modes.js, the stranger's and
-// your own picture, the buttons). The peer connection itself is webrtc.js's, without the page.
+// your own picture, the buttons, the phone's chat panel). The peer connection is webrtc.js's and
+// the camera and microphone camera.js's, both without the page.
 //
 // - Media: getUserMedia once per visit to video mode (kept across Next); the camera button stops
 //   the camera track (its light goes off) and turns the video transceiver to recvonly, which
-//   renegotiates; turning it back on gets a new track and renegotiates again.
+//   renegotiates; turning it back on gets a new track and renegotiates again. Flip (front/back,
+//   shown only with two cameras or more) replaces the track without renegotiating.
 // - Signals: a call's `signal` events go out paced (webrtc.js SignalPacer) with the current pair;
 //   an incoming signal for another pair is dropped, and a call's events stop touching the page
 //   as soon as the pair ends.
@@ -20,33 +22,14 @@
 // Everything the stranger controls reaches the page only as media, never as markup.
 
 import { onLanguageChange, t } from "./i18n.js";
+import { LocalMedia } from "./camera.js";
 import { StillSampler } from "./sampler.js";
 import { Call, SignalPacer } from "./webrtc.js";
-
-/** The camera we ask for: `facing` is "user" (front) or "environment" (back). */
-function videoConstraints(facing) {
-  return {
-    width: { ideal: 640 },
-    height: { ideal: 480 },
-    frameRate: { ideal: 24, max: 30 },
-    facingMode: facing,
-  };
-}
 
 // The phone layout (style.css, "video mode on a phone"): the same width as there.
 const PHONE_QUERY = "(max-width: 37.5rem)";
 // "Not automatically moderated" is said once per visit to video mode, then goes by itself.
 const VISION_NOTICE_MS = 15_000;
-
-// What went wrong with the camera, by DOMException name.
-const MEDIA_ERRORS = {
-  NotAllowedError: "denied",
-  SecurityError: "denied",
-  NotFoundError: "missing",
-  OverconstrainedError: "missing",
-  NotReadableError: "busy",
-  AbortError: "busy",
-};
 
 // Overlay text per state of the stranger's box: [title key, detail key].
 const OVERLAY = {
@@ -68,10 +51,6 @@ const OVERLAY = {
 };
 const MEDIA_FAILURES = new Set(["denied", "missing", "busy", "unsupported", "error"]);
 
-function mediaErrorKind(err) {
-  return MEDIA_ERRORS[err?.name] ?? "error";
-}
-
 class VideoMode {
   constructor() {
     this.id = "video";
@@ -79,13 +58,9 @@ class VideoMode {
     this.hintKey = "landing.mode_hint_video";
     this.el = null;
     this.ctx = null;
-    this.stream = null;
+    this.media = new LocalMedia();
     this.acquiring = null; // Promise<boolean> while getUserMedia runs
-    this.cameraBusy = false; // a camera toggle is under way
-    this.micOn = true;
-    this.cameraOn = true;
-    this.facing = "user"; // which camera: front ("user") or back ("environment")
-    this.cameras = 0; // how many the device has (enumerateDevices), once media was allowed
+    this.cameraBusy = false; // a camera change (off, on, flip) is under way
     this.chatOpen = false; // phones: the chat panel over the video
     this.unread = 0; // lines that came while the chat panel was closed
     this.visionNoticeSaid = false; // this visit to video mode
@@ -126,7 +101,7 @@ class VideoMode {
   }
 
   prepare() {
-    if (this.#hasLiveMedia()) return true;
+    if (this.media.live()) return true;
     if (!this.acquiring) {
       this.acquiring = this.#acquire().finally(() => {
         this.acquiring = null;
@@ -165,7 +140,7 @@ class VideoMode {
       pair,
       polite: frame.role !== "offerer",
       ice: this.ice,
-      stream: this.stream ?? new MediaStream(),
+      stream: this.media.stream ?? new MediaStream(),
     });
     call.addEventListener("signal", ({ detail }) => {
       if (this.call === call && ctx.pair() === pair) {
@@ -251,11 +226,7 @@ class VideoMode {
     this.#setFirstLook("open");
     this.#endCall();
     this.pacer?.clear();
-    for (const track of this.stream?.getTracks() ?? []) track.stop();
-    this.stream = null;
-    this.micOn = true;
-    this.cameraOn = true;
-    this.facing = "user";
+    this.media.close();
     this.#hideVisionNotice();
     this.visionNoticeSaid = false;
     this.#setChatOpen(false);
@@ -271,139 +242,64 @@ class VideoMode {
 
   // ---- camera and microphone ------------------------------------------------------------------
 
-  #hasLiveMedia() {
-    return this.stream !== null &&
-      this.stream.getTracks().some((track) => track.readyState === "live");
-  }
-
   async #acquire() {
-    const md = navigator.mediaDevices;
-    if (!md || typeof md.getUserMedia !== "function") {
-      this.#setBox("unsupported");
+    const failure = await this.media.open();
+    if (failure) {
+      this.#setBox(failure);
       return false;
-    }
-    let stream;
-    try {
-      stream = await md.getUserMedia({ audio: true, video: videoConstraints(this.facing) });
-    } catch (err) {
-      if (mediaErrorKind(err) !== "missing") {
-        this.#setBox(mediaErrorKind(err));
-        return false;
-      }
-      try {
-        stream = await md.getUserMedia({ video: videoConstraints(this.facing) }); // a camera without a mic
-      } catch (err2) {
-        this.#setBox(mediaErrorKind(err2));
-        return false;
-      }
     }
     if (!this.ctx) {
-      for (const track of stream.getTracks()) track.stop(); // left video mode meanwhile
+      this.media.close(); // left video mode meanwhile
       return false;
     }
-    this.stream = stream;
-    this.micOn = true;
-    this.cameraOn = true;
     const local = this.#elements().local;
-    local.srcObject = stream;
+    local.srcObject = this.media.stream;
     local.play().catch(() => {});
     this.#syncButtons();
-    this.#countCameras();
+    // The flip button is there only when the device has more than one camera.
+    this.media.countCameras().then(() => this.#syncButtons());
     return true;
-  }
-
-  /** The flip button is there only when the device has more than one camera. Labels and ids
-   *  of devices are only known once media was allowed, so this runs after getUserMedia. */
-  async #countCameras() {
-    try {
-      const devices = await navigator.mediaDevices.enumerateDevices();
-      this.cameras = devices.filter((d) => d.kind === "videoinput").length;
-    } catch {
-      this.cameras = 0;
-    }
-    this.#syncButtons();
-  }
-
-  /** Front camera to back, or back to front: a new track in place of the old one. */
-  async #flipCamera() {
-    if (!this.stream || this.cameraBusy || !this.cameraOn) return;
-    this.cameraBusy = true;
-    this.#syncButtons();
-    const facing = this.facing === "user" ? "environment" : "user";
-    try {
-      // Phones often cannot open two cameras at once: the old one stops first.
-      for (const track of this.stream.getVideoTracks()) {
-        track.stop();
-        this.stream.removeTrack(track);
-      }
-      let track;
-      try {
-        const s = await navigator.mediaDevices.getUserMedia({ video: videoConstraints(facing) });
-        track = s.getVideoTracks()[0];
-      } catch (err) {
-        this.cameraOn = false;
-        await this.call?.setVideo(null);
-        this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
-        return;
-      }
-      if (!this.stream) {
-        track.stop();
-        return;
-      }
-      this.facing = facing;
-      this.stream.addTrack(track);
-      await this.call?.setVideo(track);
-    } finally {
-      this.cameraBusy = false;
-      this.#syncButtons();
-    }
   }
 
   /** Our own camera's preview while the camera is on (what stills are taken of), else null. */
   #cameraPreview() {
-    const track = this.stream?.getVideoTracks()[0];
-    if (!this.cameraOn || !track || track.readyState !== "live" || !track.enabled) return null;
+    const track = this.media.stream?.getVideoTracks()[0];
+    if (!this.media.cameraOn || !track || track.readyState !== "live" || !track.enabled) return null;
     const local = this.#elements().local;
-    return local.srcObject === this.stream ? local : null;
+    return local.srcObject === this.media.stream ? local : null;
   }
 
   #toggleMic() {
-    const audio = this.stream?.getAudioTracks()[0];
-    if (!audio) return;
-    this.micOn = !this.micOn;
-    audio.enabled = this.micOn;
-    this.#syncButtons();
+    if (this.media.toggleMic()) this.#syncButtons();
   }
 
-  async #toggleCamera() {
-    if (!this.stream || this.cameraBusy) return;
+  #toggleCamera() {
+    if (!this.media.stream || this.cameraBusy) return;
+    this.#changeCamera(async () => {
+      if (!this.media.cameraOn) return this.media.startCamera();
+      this.media.stopCamera();
+      return { track: null };
+    });
+  }
+
+  #flipCamera() {
+    if (!this.media.stream || this.cameraBusy || !this.media.cameraOn) return;
+    this.#changeCamera(() => this.media.flip());
+  }
+
+  /** One camera change at a time; the call then sends the new track, or none (recvonly). */
+  async #changeCamera(change) {
     this.cameraBusy = true;
     this.#syncButtons();
     try {
-      if (this.cameraOn) {
-        for (const track of this.stream.getVideoTracks()) {
-          track.stop(); // the camera light goes off
-          this.stream.removeTrack(track);
-        }
-        this.cameraOn = false;
-        await this.call?.setVideo(null);
-      } else {
-        let track;
-        try {
-          const s = await navigator.mediaDevices.getUserMedia({ video: videoConstraints(this.facing) });
-          track = s.getVideoTracks()[0];
-        } catch (err) {
-          this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
-          return;
-        }
-        if (!this.stream) {
-          track.stop();
-          return;
-        }
-        this.stream.addTrack(track);
-        this.cameraOn = true;
-        await this.call?.setVideo(track);
+      const result = await change();
+      if (result === null) return; // left video mode meanwhile
+      if (result.error) {
+        this.ctx?.view.addSystemLine(`video.camera_${result.error}`);
+        await this.call?.setVideo(null); // nothing to send (flip: the old camera has stopped)
+        return;
       }
+      await this.call?.setVideo(result.track);
     } finally {
       this.cameraBusy = false;
       this.#syncButtons();
@@ -578,7 +474,7 @@ class VideoMode {
     el.toText.hidden = !mediaFailed;
     el.next.hidden = state !== "failed";
     if (state !== "live" && state !== "paused") el.remote.hidden = true;
-    el.localBox.hidden = mediaFailed || state === "off" || !this.stream;
+    el.localBox.hidden = mediaFailed || state === "off" || !this.media.stream;
   }
 
   /** Blur and cover the stranger's video (automatic moderation), or lift that for a new pair. */
@@ -674,20 +570,20 @@ class VideoMode {
 
   #syncButtons() {
     const el = this.#elements();
-    const hasAudio = Boolean(this.stream?.getAudioTracks().length);
-    el.mute.disabled = !hasAudio;
-    el.mute.dataset.state = this.micOn ? "on" : "off";
-    el.mute.setAttribute("aria-pressed", String(!this.micOn));
-    el.mute.querySelector(".label").textContent = t(this.micOn ? "video.mute" : "video.unmute");
-    el.camera.disabled = !this.stream || Boolean(this.cameraBusy);
-    el.camera.dataset.state = this.cameraOn ? "on" : "off";
-    el.camera.setAttribute("aria-pressed", String(!this.cameraOn));
+    const { stream, micOn, cameraOn } = this.media;
+    el.mute.disabled = !stream?.getAudioTracks().length;
+    el.mute.dataset.state = micOn ? "on" : "off";
+    el.mute.setAttribute("aria-pressed", String(!micOn));
+    el.mute.querySelector(".label").textContent = t(micOn ? "video.mute" : "video.unmute");
+    el.camera.disabled = !stream || this.cameraBusy;
+    el.camera.dataset.state = cameraOn ? "on" : "off";
+    el.camera.setAttribute("aria-pressed", String(!cameraOn));
     el.camera.querySelector(".label").textContent =
-      t(this.cameraOn ? "video.camera_off" : "video.camera_on");
-    el.localBox.dataset.camera = this.cameraOn ? "on" : "off";
-    el.localBox.dataset.facing = this.facing; // the back camera is not mirrored
-    el.flip.hidden = this.cameras < 2;
-    el.flip.disabled = !this.stream || !this.cameraOn || Boolean(this.cameraBusy);
+      t(cameraOn ? "video.camera_off" : "video.camera_on");
+    el.localBox.dataset.camera = cameraOn ? "on" : "off";
+    el.localBox.dataset.facing = this.media.facing; // the back camera is not mirrored
+    el.flip.hidden = this.media.cameras < 2;
+    el.flip.disabled = !stream || !cameraOn || this.cameraBusy;
   }
 
   #retranslate() {
@@ -718,7 +614,7 @@ function exposeDebug(mode) {
       pc: () => mode.call?.pc ?? null,
       pair: () => mode.call?.pair ?? null,
       role: () => (mode.call ? (mode.call.polite ? "answerer" : "offerer") : null),
-      localStream: () => mode.stream,
+      localStream: () => mode.media.stream,
       negotiations: () => mode.stats.negotiations + (mode.call?.negotiations ?? 0),
       stillsSent: () => mode.sampler.sent,
       // Per call of this page (oldest first): ms from `matched` to connected / first frame.
