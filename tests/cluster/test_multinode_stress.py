@@ -50,7 +50,8 @@ from parley.store.values import DeviceHash
 OPS = int(os.environ.get("PARLEY_STRESS_OPS", "20000"))
 CHATTERS = 48  # text and video chat, in three pools of 16
 PEOPLE = CHATTERS + 24  # and question mode: askers and discussers, adults and minors
-REPLY_TIMEOUT = 30.0  # generous: a CI machine under load answered a start in > 15 s; a lost reply still fails
+# Generous: a CI machine under load answered a start in > 15 s; a reply never sent still fails.
+REPLY_TIMEOUT = 30.0
 # Per-session limits would (rightly) refuse this pace; the invariants are what is under test.
 FAST = {
     name: "1000000"
