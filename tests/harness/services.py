@@ -354,19 +354,20 @@ def _stop_leftovers() -> None:
 
 def redis_cluster(
     server_factory: Callable[..., ServerHandle],
-    redis: RedisHandle,
+    redis: RedisHandle | SentinelGroup,
     tmp_path: Path,
     n: int = 3,
     **env: str,
 ) -> list[ServerHandle]:
-    """``n`` nodes as an operator runs them: one Redis, one database and one secret. The
-    heartbeat is long: people idle while a moderator works (``env`` may say otherwise)."""
+    """``n`` nodes as an operator runs them: one Redis (or one Sentinel group), one database and
+    one secret. The heartbeat is long: people idle while a moderator works (``env`` may say
+    otherwise)."""
     shared = tmp_path / "shared-data"
     shared.mkdir(exist_ok=True)
     env = {"PARLEY_HEARTBEAT_INTERVAL": "20", "PARLEY_HEARTBEAT_TIMEOUT": "60", **env}
+    url = redis.url() if isinstance(redis, SentinelGroup) else redis.url
     return [
-        server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **env)
-        for _ in range(n)
+        server_factory(PARLEY_BROKER_URL=url, PARLEY_DATA_DIR=str(shared), **env) for _ in range(n)
     ]
 
 

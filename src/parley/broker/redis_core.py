@@ -150,7 +150,9 @@ class RedisCore(Broker):
         self._resync = False  # the subscription was lost: events for us may have been missed
         self._wake = asyncio.Event()  # run the heartbeat now
         self._barriers: dict[str, asyncio.Future[None]] = {}
-        self._pending_forget: dict[str, Pool] = {}  # session -> pool, detached while Redis was down
+        # Session -> its pool (None: it waited for nothing), detached while Redis was down: its
+        # record is removed when Redis is back (a failover keeps our sessions hash: not a ghost).
+        self._pending_forget: dict[str, Pool | None] = {}
         self._pending_bans: list[bytes] = []  # announced while Redis was down: sent on return
 
     def _live(self) -> bool:
