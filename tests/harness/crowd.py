@@ -293,7 +293,8 @@ class Person:
             await asyncio.wait_for(self.answered.wait(), REPLY_TIMEOUT)
         except TimeoutError:
             raise Violation(
-                f"{self.name}: no answer to {kind} ({self.state}, {self.pair}): {list(self.log)}"
+                f"{self.name}: no answer to {kind} ({self.state}, {self.pair}) sent at "
+                f"{time.monotonic() - REPLY_TIMEOUT:.1f}: {list(self.log)}"
             ) from None
         if self.refused == "server_busy":  # Redis was unreachable: what holds now is unknown
             self.state = "unsure"
