@@ -61,6 +61,7 @@ class World:
     # Redis may be unreachable for a while (a failover): `server_busy` is a right answer then,
     # and whoever gets it for a request becomes "unsure" of its state and stops (see `act`).
     outage: bool = False
+    reply_timeout: float = REPLY_TIMEOUT  # how long an answer may take (a loaded machine: more)
 
     def blocked(self, a: str | None, b: str | None, *, maybe: bool = False) -> bool:
         """Did these two devices block each other? (Resolved from the members when asked: a
@@ -290,11 +291,11 @@ class Person:
         self.asking = kind
         await self.send(kind, id=self.asked, **fields)
         try:
-            await asyncio.wait_for(self.answered.wait(), REPLY_TIMEOUT)
+            await asyncio.wait_for(self.answered.wait(), self.world.reply_timeout)
         except TimeoutError:
             raise Violation(
                 f"{self.name}: no answer to {kind} ({self.state}, {self.pair}) sent at "
-                f"{time.monotonic() - REPLY_TIMEOUT:.1f}: {list(self.log)}"
+                f"{time.monotonic() - self.world.reply_timeout:.1f}: {list(self.log)}"
             ) from None
         if self.refused == "server_busy":  # Redis was unreachable: what holds now is unknown
             self.state = "unsure"

@@ -436,7 +436,7 @@ class SentinelGroup:
                 info = client.info("replication")
         except (redis.RedisError, OSError):
             return False
-        return info.get("master_link_status") == "up"
+        return bool(info.get("master_link_status") == "up")
 
     def stop(self) -> None:
         for h in (*self.sentinels, *self.replicas, self.primary):
