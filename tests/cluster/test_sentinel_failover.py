@@ -24,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.crowd import FAST, REPLY_TIMEOUT, Person, Violation, World, settle
 from harness.safety import database
 from harness.server import ServerHandle
 from harness.services import SentinelGroup, redis_cluster
+from parley.moderation.sessions import ModSession, RedisSessions, session_store
+from parley.quotas import create_quotas
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -270,3 +273,38 @@ async def _until(done: Callable[[], bool], within: float, world: World) -> None:
         await asyncio.sleep(0.05)
     if world.violations:
         raise Violation(world.violations[0])
+
+
+async def test_console_logins_and_shared_limits_follow_the_primary(
+    sentinel_group: SentinelGroup,
+) -> None:
+    """The other users of the broker URL: console login sessions and the quotas every node
+    shares live on the Sentinels' primary, and are still there after a failover (once the
+    replica has them: replication is asynchronous, so the test waits for it as WAIT does)."""
+    url = sentinel_group.url(prefix="console")
+    sessions = session_store(url, idle=600, lifetime=3600)
+    quotas = create_quotas(url, node="n1")
+    try:
+        assert isinstance(sessions, RedisSessions)
+        await sessions.put(ModSession("sid-1", "mod", "csrf", 0.0, created=time.time()))
+        assert await quotas.take("report:d1", 0.001, 2) and await quotas.take("report:d1", 0.001, 2)
+        assert not await quotas.take("report:d1", 0.001, 2)  # the burst of 2 is spent
+        assert sentinel_group.replicated() == 1
+        old = sentinel_group.primary.port
+        sentinel_group.primary.kill()
+        deadline = time.monotonic() + RESUME_WITHIN
+        while sentinel_group.primary_port() in (old, None):
+            assert time.monotonic() < deadline, "no replica was promoted"
+            await asyncio.sleep(0.1)
+        while True:  # the clients reconnect by themselves, to the new primary
+            try:
+                found = await sessions.get("sid-1")
+                break
+            except RedisError:
+                assert time.monotonic() < deadline, "the sessions never reached the new primary"
+                await asyncio.sleep(0.1)
+        assert found is not None and found.name == "mod"
+        assert not await quotas.take("report:d1", 0.001, 2)  # still spent on the new primary
+    finally:
+        await sessions.close()
+        await quotas.aclose()

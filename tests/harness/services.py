@@ -404,6 +404,11 @@ class SentinelGroup:
                     return int(addr[1])
         return None
 
+    def replicated(self, timeout_ms: int = 5000) -> int:
+        """``WAIT`` on the primary: how many replicas have every write so far."""
+        with redis.Redis(self.primary.host, self.primary.port, socket_timeout=10.0) as client:
+            return int(client.wait(len(self.replicas), timeout_ms))
+
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until every Sentinel knows the others and the replicas, and the replicas are in sync:
         before then a failover could not be agreed on."""
