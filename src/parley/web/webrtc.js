@@ -90,6 +90,8 @@ export class Call extends EventTarget {
     this.firstFrameAt = null;
     this.revealedAt = null; // a blurred first look was lifted (see VideoMode.#reveal)
     this.revealedBy = null;
+    this.heldByViewer = false; // blurred by the viewer's "always start blurred": only a tap lifts it
+    this.cleared = false; // the server judged a first still of the stranger's camera clean
 
     const pc = new RTCPeerConnection(rtcConfig(ice));
     this.pc = pc;
