@@ -32,7 +32,8 @@ import { Call, SignalPacer } from "./webrtc.js";
 
 // The phone layout (style.css, "video mode on a phone"): the same width as there.
 const PHONE_QUERY = "(max-width: 37.5rem)";
-// "Not automatically moderated" is said once per visit to video mode, then goes by itself.
+// "Not automatically moderated" is said once per visit to video mode, and goes by itself this
+// long after the first stranger's picture showed (while waiting it covers nobody).
 const VISION_NOTICE_MS = 15_000;
 // The viewer's "always start blurred" choice, on this device.
 const ALWAYS_BLUR_KEY = "parley.video.always_blur";
@@ -501,6 +502,7 @@ class VideoMode {
   #setBox(state) {
     this.boxState = state;
     const el = this.#elements();
+    if (state === "live") this.#fadeVisionNotice();
     el.box.dataset.state = state;
     const [title, detail] = OVERLAY[state] ?? [null, null];
     el.title.textContent = title ? t(title) : "";
@@ -589,6 +591,13 @@ class VideoMode {
     el.visionOff.hidden = false;
     el.visionOffText.textContent = t("video.vision_off");
     window.clearTimeout(this.visionNoticeTimer);
+    this.visionNoticeTimer = null;
+    if (this.boxState === "live") this.#fadeVisionNotice();
+  }
+
+  /** Once a stranger's picture shows, the notice goes by itself after a while. */
+  #fadeVisionNotice() {
+    if (this.visionNoticeTimer !== null || this.#elements().visionOff.hidden) return;
     this.visionNoticeTimer = window.setTimeout(() => this.#hideVisionNotice(), VISION_NOTICE_MS);
   }
 
