@@ -177,6 +177,8 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     # The desktop page keeps its layout: the chat beside the video, no panel button.
     await expect(desk.tid("chat-panel-toggle")).to_be_hidden()
     await expect(desk.tid("input")).to_be_visible()
+    # Never dismissed there, the notice went by itself once the picture had shown a while (15 s).
+    await expect(desk.tid("vision-off")).to_be_hidden(timeout=30_000)
     await close_all(phone, desk)
 
 
