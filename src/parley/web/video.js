@@ -463,7 +463,7 @@ class VideoMode {
     el.visionDismiss.addEventListener("click", () => {
       const focused = document.activeElement === el.visionDismiss;
       this.#hideVisionNotice();
-      if (focused) el.mute.focus({ preventScroll: true }); // the button is gone
+      if (focused) this.#refocus(); // the button is gone
     });
     // What the stranger says while the chat panel is closed (phones) is counted on its button.
     new MutationObserver((changes) => {
@@ -493,7 +493,7 @@ class VideoMode {
       if (!this.#mayReveal()) return; // never before the verdict in the minor pool
       const focused = document.activeElement === el.reveal;
       this.#reveal("viewer");
-      if (focused) this.ctx?.view.input.focus({ preventScroll: true }); // the button is gone
+      if (focused) this.#refocus(); // the button is gone
     });
     this.el = el;
     return el;
@@ -607,6 +607,15 @@ class VideoMode {
     const el = this.#elements();
     el.visionOff.hidden = true;
     el.visionOffText.textContent = "";
+  }
+
+  /** Where focus goes when the focused button went away: the message box, or on a phone with
+   *  the chat panel closed (the box out of sight) the panel's button. */
+  #refocus() {
+    const el = this.#elements();
+    const closedPanel = !this.chatOpen && window.matchMedia(PHONE_QUERY).matches;
+    const target = closedPanel ? el.chatToggle : this.ctx?.view.input;
+    target?.focus({ preventScroll: true });
   }
 
   /** Phones: the chat panel slides up over the video (style.css reads body[data-chat-panel]). */
