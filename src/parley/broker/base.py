@@ -309,9 +309,11 @@ class Broker(ABC):
         it) and the two devices are never matched again."""
 
     @abstractmethod
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         """The ring buffer of ``pair`` if the session is in it, or left it moments ago. For a
-        room: the question first, then every line, each with its seat, and the members."""
+        room: the question first, then every line, each with its seat, and the members.
+        ``Outcome.STALE`` if it is not; ``Outcome.UNAVAILABLE`` if the backend cannot say (a
+        report is then answered ``server_busy``, to be sent again, not ``stale_pair``)."""
 
     @abstractmethod
     async def end_pair(self, session: str) -> str | None:

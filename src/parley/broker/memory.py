@@ -269,15 +269,15 @@ class MemoryBroker(Broker):
             self._leave(session, "left")
         return Outcome.OK
 
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         s = self._sessions.get(session)
         if s is None:
-            return None
+            return Outcome.STALE
         p = self._current_or_recent(s, session, pair)
         if p is None:
-            return None
+            return Outcome.STALE
         if isinstance(p, _Room):
-            return _room_evidence(p, session)
+            return _room_evidence(p, session) or Outcome.STALE
         other = p.other(session)
         mine, theirs = p.devices if p.a == session else p.devices[::-1]
         return Evidence(

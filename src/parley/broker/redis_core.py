@@ -333,7 +333,7 @@ class RedisCore(Broker):
         """In ``redis_pubsub``."""
 
     @abstractmethod
-    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | None:
+    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | Outcome:
         """In ``redis_rooms``."""
 
     @abstractmethod

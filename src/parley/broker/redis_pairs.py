@@ -100,18 +100,18 @@ class RedisPairs(RedisCore):
             return Outcome.UNAVAILABLE
         return Outcome.OK
 
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         s = self._local.get(session)
         if s is None or s.pool is None:
-            return None
+            return Outcome.STALE
         if s.pool.side is not None:
             return await self._room_evidence(s, session, pair)
         try:
             found = await self._lookup(s.pool, session, pair)
         except REDIS_ERRORS:
-            return None
+            return Outcome.UNAVAILABLE
         if isinstance(found, Outcome):
-            return None
+            return Outcome.STALE
         state, a, b, da, db, lines = found
         mine, theirs = (da, db) if a == session else (db, da)
         return Evidence(
