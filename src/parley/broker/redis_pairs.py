@@ -155,6 +155,8 @@ class RedisPairs(RedisCore):
         queued: dict[str, str] = {}
         pairs: dict[str, tuple[str, str]] = {}
         for pool in [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]:
+            if pool.side is not None:  # question mode: ``room_snapshot``
+                continue
             base = self._base(pool)
             for sid in await self._redis.zrange(self._queue_key(pool), 0, -1):
                 queued[as_str(sid)] = str(pool)
