@@ -6,12 +6,14 @@ import {
   detectLanguage, format, formatNumber, language, onLanguageChange, setLanguage, t,
 } from "./i18n.js";
 import {
-  DEFAULT_LIMITS, readForm, readMode, recentRefusal, refusalMessage, rememberRefusal,
+  DEFAULT_LIMITS, forgetProfile, parseInterests, readAnyLanguage, readForm, readMode,
+  recallProfile, recentRefusal, refusalMessage, rememberProfile, rememberRefusal,
 } from "./landing.js";
 import { getMode } from "./modes.js";
 import { QuestionField } from "./question.js";
 import { SafetyUI } from "./safety.js";
 import { Session } from "./session.js";
+import { WaitingScreen } from "./waiting.js";
 
 const STATUS_POLL_MS = 20_000;
 // Below this public figure the counter invites ("Be the first here"). The figure is already
@@ -30,6 +32,9 @@ const ageNotice = $("[data-testid=age-notice]");
 const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
+const speak = $("[data-testid=speak]");
+const speakHint = $("[data-testid=speak-hint]");
+const remember = $("[data-testid=remember]");
 const questionField = new QuestionField(form);
 
 let onlineCount = null;
@@ -59,6 +64,27 @@ new SafetyUI({
   onBanned: () => {
     landing.hidden = true;
     chat.hidden = true;
+  },
+});
+new WaitingScreen({
+  root: chat.querySelector("[data-testid=waiting]"),
+  session,
+  settings: () => session.settings,
+  limits: () => conn.limits,
+  adultAge: () => ages?.adult_age ?? null,
+  act: {
+    // Each starts the search again with one thing changed, and the landing form follows, so the
+    // next Start asks for the same.
+    dropInterests: () => {
+      $("[data-testid=interests]").value = "";
+      restartWith({ interests: [], fallback: true });
+    },
+    anyLanguage: () => {
+      $("[data-testid=speak-any]").checked = true;
+      syncSpeak();
+      restartWith({ any_language: true });
+    },
+    tryText: () => switchMode("text"),
   },
 });
 session.onUnread = (n) => {
@@ -94,6 +120,40 @@ function syncMode() {
   startButton.textContent = t(mode.startKey);
   modeHint.textContent = t(mode.hintKey);
   questionField.sync(mode.id);
+  syncSpeak();
+}
+
+/** The language choice follows the mode (rooms keep to one language) and names the page's. */
+function syncSpeak() {
+  speak.hidden = !["text", "video"].includes(readMode(form));
+  const wait = Number(conn.limits?.language_wait);
+  const params = {
+    language: t(`lang.name.${language()}`),
+    s: formatNumber(Number.isFinite(wait) ? Math.round(wait) : 10),
+  };
+  const key = readAnyLanguage(form) ? "landing.speak_any_hint" : "landing.speak_mine_hint";
+  speakHint.textContent = t(key, params);
+}
+
+/** A new search from the waiting screen with ``changes`` to the settings. */
+function restartWith(changes) {
+  if (!session.settings) return;
+  const settings = { ...session.settings, ...changes };
+  if (remember.checked) {
+    const { age, interests, any_language } = settings;
+    rememberProfile({ age, interests, any_language });
+  }
+  session.begin(settings);
+}
+
+/** Fill the form from what this device remembers (only if the person asked it to). */
+function restoreProfile() {
+  const profile = recallProfile();
+  if (!profile) return;
+  remember.checked = true;
+  if (profile.age !== null) $("[data-testid=age]").value = String(profile.age);
+  $("[data-testid=interests]").value = profile.interests.join(", ");
+  $(`[data-testid=${profile.any_language ? "speak-any" : "speak-mine"}]`).checked = true;
 }
 
 /** The asker, between rooms, goes back to the form to change the question. */
@@ -176,6 +236,15 @@ form.addEventListener("submit", (event) => {
     return;
   }
   setFormError(null);
+  if (remember.checked) {
+    rememberProfile({
+      age: settings.age,
+      interests: parseInterests($("[data-testid=interests]").value), // kept in question mode too
+      any_language: readAnyLanguage(form),
+    });
+  } else {
+    forgetProfile();
+  }
   showChat();
   session.begin(settings);
   if (view.input.hidden) view.messages.focus({ preventScroll: true }); // an asker has no input
@@ -183,6 +252,8 @@ form.addEventListener("submit", (event) => {
 
 form.addEventListener("change", (event) => {
   if (event.target.name === "mode") syncMode();
+  if (event.target.name === "speak") syncSpeak();
+  if (event.target === remember && !remember.checked) forgetProfile(); // forget at once
 });
 
 // ---- chat controls ------------------------------------------------------------------------------
@@ -273,6 +344,8 @@ async function pollStatus({ always = false } = {}) {
   }
 }
 
+conn.addEventListener("welcome", () => syncSpeak()); // the server's language_wait
+
 // A new chat is a good moment to refresh the count (at most every 10 s).
 let lastMatchPoll = 0;
 conn.addEventListener("frame", (event) => {
@@ -290,6 +363,7 @@ async function boot() {
   } catch (err) {
     console.error(err); // the page keeps its built-in English text
   }
+  restoreProfile();
   syncMode(); // a reload may keep the video radio checked
   const refusal = recentRefusal();
   if (refusal) {
