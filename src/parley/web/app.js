@@ -126,11 +126,7 @@ function syncMode() {
 /** The language choice follows the mode (rooms keep to one language) and names the page's. */
 function syncSpeak() {
   speak.hidden = !["text", "video"].includes(readMode(form));
-  const wait = Number(conn.limits?.language_wait);
-  const params = {
-    language: t(`lang.name.${language()}`),
-    s: formatNumber(Number.isFinite(wait) ? Math.round(wait) : 10),
-  };
+  const params = { language: t(`lang.name.${language()}`) };
   const key = readAnyLanguage(form) ? "landing.speak_any_hint" : "landing.speak_mine_hint";
   speakHint.textContent = t(key, params);
 }
@@ -343,8 +339,6 @@ async function pollStatus({ always = false } = {}) {
     /* offline: keep the last number */
   }
 }
-
-conn.addEventListener("welcome", () => syncSpeak()); // the server's language_wait
 
 // A new chat is a good moment to refresh the count (at most every 10 s).
 let lastMatchPoll = 0;
