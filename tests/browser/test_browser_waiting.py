@@ -38,8 +38,14 @@ async def test_an_english_and_an_indonesian_page_meet_after_the_language_wait(
     srv = server_factory(PARLEY_LANGUAGE_WAIT="2", PARLEY_WAIT_HINTS="1")
     en = await open_person(browser, srv.url, "en")
     ind = await open_person(browser, srv.url, "id", locale="id-ID")
-    await expect(en.tid("speak-any")).to_be_checked()  # the default: any language, yours first
-    await expect(en.tid("speak-hint")).to_contain_text("English first; after a short wait")
+    # The default: any language, yours first (the options name the page's language).
+    await expect(en.tid("speak")).to_have_value("any")
+    await expect(en.tid("speak").locator("option[value=any]")).to_have_text(
+        "English first, then any language"
+    )
+    await expect(ind.tid("speak").locator("option[value=mine]")).to_have_text(
+        "Hanya bahasa Indonesia"
+    )
 
     await en.start()
     await start_in_indonesian(ind)
@@ -63,8 +69,7 @@ async def test_only_my_language_waits_until_asked_to_meet_any(
     srv = server_factory(PARLEY_LANGUAGE_WAIT="1", PARLEY_WAIT_HINTS="1")
     mine = await open_person(browser, srv.url, "mine")
     ind = await open_person(browser, srv.url, "id", locale="id-ID")
-    await mine.tid("speak-mine").check()
-    await expect(mine.tid("speak-hint")).to_contain_text("Only people who chose English")
+    await mine.tid("speak").select_option("mine")
     await mine.start()
     await start_in_indonesian(ind)
     await expect(mine.tid("waiting-language")).to_have_text("Only English speakers")
@@ -81,7 +86,7 @@ async def test_only_my_language_waits_until_asked_to_meet_any(
     await mine.tid("hint-any-language").click()
     await mine.expect_matched()
     assert mine.sent_of("hello")[-1]["any_language"] is True
-    await expect(mine.tid("speak-any")).to_be_checked()  # the form follows
+    await expect(mine.tid("speak")).to_have_value("any")  # the form follows
     await close_all(mine, ind)
 
 
@@ -125,7 +130,7 @@ async def test_age_and_interests_are_remembered_only_when_asked(
     await p.ready()
     await expect(p.tid("age")).to_have_value("")
     await p.tid("remember").check()
-    await p.tid("speak-mine").check()
+    await p.tid("speak").select_option("mine")
     await p.start(age=31, interests="chess, tea")
     await expect(p.status).to_contain_text(WAITING)
 
@@ -134,7 +139,7 @@ async def test_age_and_interests_are_remembered_only_when_asked(
     await expect(p.tid("remember")).to_be_checked()
     await expect(p.tid("age")).to_have_value("31")
     await expect(p.tid("interests")).to_have_value("chess, tea")
-    await expect(p.tid("speak-mine")).to_be_checked()
+    await expect(p.tid("speak")).to_have_value("mine")
 
     await p.tid("remember").uncheck()  # forgotten at once, before any Start
     assert await p.page.evaluate(PROFILE_JS) is None

@@ -33,7 +33,7 @@ const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
 const speak = $("[data-testid=speak]");
-const speakHint = $("[data-testid=speak-hint]");
+const speakRow = $("[data-testid=speak-row]");
 const remember = $("[data-testid=remember]");
 const questionField = new QuestionField(form);
 
@@ -80,8 +80,7 @@ new WaitingScreen({
       restartWith({ interests: [], fallback: true });
     },
     anyLanguage: () => {
-      $("[data-testid=speak-any]").checked = true;
-      syncSpeak();
+      speak.value = "any";
       restartWith({ any_language: true });
     },
     tryText: () => switchMode("text"),
@@ -125,10 +124,10 @@ function syncMode() {
 
 /** The language choice follows the mode (rooms keep to one language) and names the page's. */
 function syncSpeak() {
-  speak.hidden = !["text", "video"].includes(readMode(form));
+  speakRow.hidden = !["text", "video"].includes(readMode(form));
   const params = { language: t(`lang.name.${language()}`) };
-  const key = readAnyLanguage(form) ? "landing.speak_any_hint" : "landing.speak_mine_hint";
-  speakHint.textContent = t(key, params);
+  speak.options[0].textContent = t("landing.speak_any", params);
+  speak.options[1].textContent = t("landing.speak_mine", params);
 }
 
 /** A new search from the waiting screen with ``changes`` to the settings. */
@@ -149,7 +148,7 @@ function restoreProfile() {
   remember.checked = true;
   if (profile.age !== null) $("[data-testid=age]").value = String(profile.age);
   $("[data-testid=interests]").value = profile.interests.join(", ");
-  $(`[data-testid=${profile.any_language ? "speak-any" : "speak-mine"}]`).checked = true;
+  speak.value = profile.any_language ? "any" : "mine";
 }
 
 /** The asker, between rooms, goes back to the form to change the question. */
@@ -248,7 +247,6 @@ form.addEventListener("submit", (event) => {
 
 form.addEventListener("change", (event) => {
   if (event.target.name === "mode") syncMode();
-  if (event.target.name === "speak") syncSpeak();
   if (event.target === remember && !remember.checked) forgetProfile(); // forget at once
 });
 

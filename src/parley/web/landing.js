@@ -68,7 +68,7 @@ export function readForm(form, limits = DEFAULT_LIMITS) {
 
 /** "Meet people who speak": true for any language (yours first), false for only yours. */
 export function readAnyLanguage(form) {
-  return form.querySelector("input[name=speak]:checked")?.value !== "mine";
+  return form.querySelector("[data-testid=speak]").value !== "mine";
 }
 
 /** The remembered profile ({age, interests, any_language}), or null. */
