@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from msgspec import UNSET, UnsetType
+
 from parley.pool import Pool, Side
 from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage, Waiting
 from parley.quotas.base import Quotas
@@ -166,7 +168,8 @@ def wait_in_queue(s: Waiter, ticket: Ticket, waits: Waits, *, tell: bool = True)
     for_interest = bool(ticket.interests) and ticket.fallback
     widen = widens(ticket)
     if tell:
-        language_in: float | None = None
+        # Absent unless the ticket widens: a two-person wait that never does looks as before 1.7.
+        language_in: float | UnsetType = UNSET
         if widen:
             language_in = max(waits.language, waits.fallback if for_interest else 0.0)
         s.mailbox.deliver(
