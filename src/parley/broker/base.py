@@ -34,7 +34,7 @@ class Mailbox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """A request to be matched. Pools never mix."""
+    """A request to be matched. Bands and modes never mix; languages only as ``widens`` says."""
 
     session: str
     device: str
