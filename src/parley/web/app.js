@@ -180,7 +180,9 @@ function setFormError(error) {
 }
 
 function lockForRefusal() {
-  for (const el of form.querySelectorAll("input, button")) el.disabled = true;
+  for (const el of form.querySelectorAll("input, button, select")) el.disabled = true;
+  // Nothing left to choose: the options give their room to the refusal (and Start stays in view).
+  form.querySelector(".options").hidden = true;
 }
 
 function setOnline(n) {
