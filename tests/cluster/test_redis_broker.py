@@ -599,7 +599,13 @@ class TwoNodeMachine(BrokerMachine):
     def make_brokers(self) -> Sequence[Broker]:
         url = f"{self.url}?prefix=sm{secrets.token_hex(4)}"
         self.redis_nodes = [
-            RedisBroker(url, interest_fallback=0.0, observer=CheckedWaits(), node_id=f"n{i}")
+            RedisBroker(
+                url,
+                interest_fallback=0.0,
+                language_wait=0.0,
+                observer=CheckedWaits(),
+                node_id=f"n{i}",
+            )
             for i in range(2)
         ]
         self.last = EMPTY
