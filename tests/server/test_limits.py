@@ -128,6 +128,13 @@ async def _wrong_field_type(server: Any) -> tuple[Client, int | None]:
     return c, 12
 
 
+@trigger("bad_id")
+async def _bad_id(server: Any) -> tuple[Client, int | None]:
+    c = await person(server)
+    await c.send("stop", id=-1)
+    return c, None  # an id out of range is not echoed
+
+
 @trigger("frame_too_large")
 async def _large_frame(server: Any) -> tuple[Client, int | None]:
     c = await person(server)
@@ -279,7 +286,8 @@ async def _asker_types(server: Any) -> tuple[Client, int | None]:
     return c, 32
 
 
-REF_NOT_READ = {"bad_frame", "bad_json", "frame_too_large"}  # the frame was never parsed
+# The frame was never parsed, or its id is the problem.
+REF_NOT_READ = {"bad_frame", "bad_json", "frame_too_large", "bad_id"}
 
 # Codes that need another kind of server, and the tests that trigger them there.
 ELSEWHERE = {
