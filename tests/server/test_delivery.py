@@ -17,7 +17,7 @@ from parley.protocol import MAX_FRAME_ID, PING_AFTER, PING_TIMEOUT, QUESTION_MAX
 
 
 async def test_a_message_with_an_id_is_acked_once_the_partner_has_it(server: Any) -> None:
-    a, b, p = await pair(server, **isolated())
+    a, b, _p = await pair(server, **isolated())
 
     await a.say("hello", id=41)
 
@@ -26,7 +26,7 @@ async def test_a_message_with_an_id_is_acked_once_the_partner_has_it(server: Any
 
 
 async def test_a_message_without_an_id_gets_no_ack_as_before_1_6(server: Any) -> None:
-    a, b, p = await pair(server, **isolated())
+    a, b, _p = await pair(server, **isolated())
 
     await a.say("old client")
 
@@ -37,7 +37,7 @@ async def test_a_message_without_an_id_gets_no_ack_as_before_1_6(server: Any) ->
 
 
 async def test_a_refused_message_gets_its_error_and_no_ack(server: Any) -> None:
-    a, b, p = await pair(server, **isolated())
+    a, b, _p = await pair(server, **isolated())
 
     await a.say("x" * 1001, id=5)
     await a.say("   ", id=6)
@@ -63,7 +63,7 @@ async def test_a_message_after_the_partner_left_is_not_acked(server: Any) -> Non
 
 async def test_a_rate_limited_message_is_refused_not_acked(server_factory: Any) -> None:
     srv = server_factory(PARLEY_MESSAGE_RATE="0.001", PARLEY_MESSAGE_BURST="1")
-    a, b, p = await pair(srv)
+    a, b, _p = await pair(srv)
 
     await a.say("one", id=1)
     await a.say("two", id=2)
@@ -107,7 +107,7 @@ async def test_bad_id_is_documented_and_a_protocol_strike(server_factory: Any) -
 
 @pytest.mark.parametrize("good", [0, 1, MAX_FRAME_ID])
 async def test_ids_at_the_bounds_are_echoed(server: Any, good: int) -> None:
-    a, b, p = await pair(server, **isolated())
+    a, _b, _p = await pair(server, **isolated())
 
     await a.say("bound", id=good)
 
@@ -168,7 +168,7 @@ async def test_welcome_limits_carry_the_rates_question_limits_and_liveness(
 
 async def test_the_rates_in_limits_are_the_rates_enforced(server_factory: Any) -> None:
     srv = server_factory(PARLEY_MESSAGE_RATE="0.001", PARLEY_MESSAGE_BURST="3")
-    a, b, p = await pair(srv)
+    a, _b, _p = await pair(srv)
     burst = int(a.welcome["limits"]["rates"]["message"]["burst"]) if a.welcome else 0
     assert burst == 3
 
