@@ -26,6 +26,7 @@ Discusser = Literal["stranger1", "stranger2"]
 FirstLook = Literal["none", "blur", "hold"]
 QUESTION_MIN_CHARS = 10
 QUESTION_MAX_CHARS = 200
+REPORT_COMMENT_MAX_CHARS = 1000  # a longer `report.comment` is cut to this
 # A frame's `id` is echoed as `ref`; it must survive a round trip through a JavaScript number, so
 # it is bounded by Number.MAX_SAFE_INTEGER (and a huge integer costs nothing to refuse).
 MAX_FRAME_ID = 2**53 - 1
