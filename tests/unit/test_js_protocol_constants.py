@@ -24,6 +24,7 @@ import pytest
 from parley import protocol
 from parley.config import Settings
 from parley.protocol import CloseCode, ErrorCode
+from parley.safety.age import MAX_AGE
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "src" / "parley" / "web"
@@ -333,13 +334,25 @@ def test_close_codes_are_named_not_written_as_numbers() -> None:
         assert not literal, f"{path.name} writes close codes as numbers: {literal}"
 
 
-def test_the_composer_and_question_fields_hold_no_copy_of_a_limit() -> None:
+def test_the_html_limits_are_the_servers() -> None:
+    """The composer takes any length (the page refuses a long line and says why); the question
+    and the report comment carry the server's limits."""
     html = source("index.html")
     composer = re.search(r'<textarea id="input"[^>]*>', html)
     assert composer is not None and "maxlength" not in composer.group(0)
     question = re.search(r'<textarea id="question"[^>]*>', html)
     assert question is not None
     assert f'maxlength="{protocol.QUESTION_MAX_CHARS}"' in question.group(0)
+    comment = re.search(r'<textarea [^>]*data-testid="report-comment"[^>]*>', html)
+    assert comment is not None
+    assert f'maxlength="{protocol.REPORT_COMMENT_MAX_CHARS}"' in comment.group(0)
+    age = re.search(r'<input id="age"[^>]*>', html)
+    assert age is not None and f'maxlength="{len(str(MAX_AGE))}"' in age.group(0)
+    assert set(re.findall(r'maxlength="(\d+)"', html)) == {
+        str(protocol.QUESTION_MAX_CHARS),
+        str(protocol.REPORT_COMMENT_MAX_CHARS),
+        str(len(str(MAX_AGE))),
+    }, "a maxlength this test does not check"
 
 
 def test_the_report_comment_limit_is_the_servers() -> None:
