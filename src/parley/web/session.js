@@ -606,6 +606,7 @@ export class Session extends EventTarget {
     this.view.focusInput();
     // Text typed while waiting is kept; tell the new partner if the user is mid-sentence.
     if (this.view.input.value.trim()) this.inputChanged();
+    else this.#checkLength(); // a "too fast" from the last chat is stale now
     this.mode.onMatched(this.ctx, f);
   }
 
