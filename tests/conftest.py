@@ -5,6 +5,7 @@ Fixtures:
     server_factory    ``server_factory(**env) -> ServerHandle``: own servers, stopped after the test
     redis_url         system Redis at 127.0.0.1:6379, else a test-owned redis-server
     redis_factory     ``redis_factory() -> RedisHandle``: own redis-server (one you may kill)
+    two_nodes         ``redis, n0, n1 = two_nodes(**env)``: two nodes on an own redis-server
     postgres_url      ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``
     store             an empty migrated ``Store``, once on SQLite and once on PostgreSQL
     turn_server       coturn on loopback (``TurnHandle``: url, credentials())
@@ -44,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import harness` fro
 from harness import components
 from harness.client import close_all
 from harness.server import STARTUP_TIMEOUT, ServerHandle, start_server
-from harness.services import RedisHandle, TurnHandle, start_redis, start_turn
+from harness.services import RedisHandle, TurnHandle, start_redis, start_turn, start_two_nodes
 from harness.stores import BACKENDS, SharedSchema, SqliteTemplate, migrated_sqlite_template
 from parley.store import Store
 
@@ -301,6 +302,23 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[[], RedisHandle]]:
     yield factory
     for handle in handles:
         handle.stop()
+
+
+class TwoNodes(Protocol):
+    def __call__(self, **env: str) -> tuple[RedisHandle, ServerHandle, ServerHandle]: ...
+
+
+@pytest.fixture
+def two_nodes(
+    server_factory: ServerFactory, redis_factory: Callable[[], RedisHandle], tmp_path: Path
+) -> TwoNodes:
+    """``redis, n0, n1 = two_nodes(**env)``: a Redis of the test's own and two nodes on it that
+    share one database and secret (``harness.services.start_two_nodes``)."""
+
+    def start(**env: str) -> tuple[RedisHandle, ServerHandle, ServerHandle]:
+        return start_two_nodes(server_factory, redis_factory, tmp_path, **env)
+
+    return start
 
 
 @pytest.fixture(scope="session")

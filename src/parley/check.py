@@ -436,8 +436,8 @@ async def check_database(s: Settings, *, migrate: bool) -> list[Finding]:
             )
         ]
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    missing = is_sqlite and parsed.database and not await asyncio.to_thread(
-        Path(parsed.database).exists
+    missing = (
+        is_sqlite and parsed.database and not await asyncio.to_thread(Path(parsed.database).exists)
     )
     if missing and not migrate:
         return [
@@ -556,6 +556,5 @@ def check(*, migrate: bool = False) -> tuple[list[Finding], int]:
 def summary(findings: list[Finding]) -> str:
     counts = {level: sum(f.level is level for f in findings) for level in Level}
     return (
-        f"{counts[Level.ERROR]} error(s), {counts[Level.WARNING]} warning(s), "
-        f"{counts[Level.OK]} ok"
+        f"{counts[Level.ERROR]} error(s), {counts[Level.WARNING]} warning(s), {counts[Level.OK]} ok"
     )

@@ -355,3 +355,16 @@ def redis_cluster(
         server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **env)
         for _ in range(n)
     ]
+
+
+def start_two_nodes(
+    server_factory: Callable[..., ServerHandle],
+    redis_factory: Callable[[], RedisHandle],
+    tmp_path: Path,
+    **env: str,
+) -> tuple[RedisHandle, ServerHandle, ServerHandle]:
+    """A Redis of the test's own and two ``redis_cluster`` nodes on it: the least that shows a
+    count, a ban or a login made at one node holding at the other."""
+    redis = redis_factory()
+    n0, n1 = redis_cluster(server_factory, redis, tmp_path, 2, **env)
+    return redis, n0, n1
