@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from playwright.async_api import Browser, expect
 from harness.browser import (
     MATCHED,
     PARTNER_LEFT,
+    PHONE,
     WAITING,
     Person,
     close_all,
@@ -70,7 +72,7 @@ async def send_line(p: Person, text: str) -> None:
 
 
 async def test_a_line_typed_offline_is_not_sent_then_sent_again_after_reconnecting(
-    browser: Browser, server_factory: Any
+    browser: Browser, server_factory: Any, artifacts_dir: Path
 ) -> None:
     srv = server_factory()
     a, b = await pair_up(browser, srv.url)
@@ -99,6 +101,7 @@ async def test_a_line_typed_offline_is_not_sent_then_sent_again_after_reconnecti
     await a.context.set_offline(False)
     await expect(a.tid("requeue-banner")).to_have_text(BANNER)
     await expect(a.status).to_contain_text(WAITING)
+    await a.page.screenshot(path=str(artifacts_dir / "delivery-requeued.png"))
     await b.stop.click()
     await a.expect_matched()
     await b.expect_matched()
@@ -181,7 +184,7 @@ async def test_a_dead_link_is_noticed_within_about_10_s_and_the_person_requeued(
 
 
 async def test_a_line_over_the_servers_limits_is_refused_in_the_page_with_the_reason(
-    browser: Browser, server_factory: Any
+    browser: Browser, server_factory: Any, artifacts_dir: Path
 ) -> None:
     # Limits other than the defaults: the page can only know them from welcome.limits.
     srv = server_factory(
@@ -198,6 +201,7 @@ async def test_a_line_over_the_servers_limits_is_refused_in_the_page_with_the_re
     await expect(note).to_be_visible()
     await expect(box).to_have_attribute("aria-invalid", "true")
     await expect(a.lines("you")).to_have_count(0)
+    await a.page.screenshot(path=str(artifacts_dir / "delivery-too-long.png"))
 
     # Exactly the limit, counted as the server counts (code points: an emoji is one).
     await box.fill("😀" * 50)
@@ -221,6 +225,8 @@ async def test_a_line_over_the_servers_limits_is_refused_in_the_page_with_the_re
 
     # In Indonesian too.
     await a.tid("lang").select_option("id")
+    await a.page.set_viewport_size(PHONE)
+    await a.page.screenshot(path=str(artifacts_dir / "delivery-too-fast-phone-id.png"))
     await expect(note).to_have_text(
         "Kamu mengirim terlalu cepat. Tunggu sebentar, lalu kirim lagi."
     )

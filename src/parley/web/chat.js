@@ -47,6 +47,7 @@ export class ChatView {
     this.input.removeAttribute("maxlength");
     this.composerNote = this.#paragraph("composer-note", "composer-note");
     this.composerNote.setAttribute("aria-live", "polite");
+    this.composerNote.id = "composer-note";
     this.composerNoteState = null; // {key, params}
     this.root.querySelector(".composer").before(this.composerNote);
     this.banner = this.#paragraph("banner", "requeue-banner");
@@ -81,8 +82,13 @@ export class ChatView {
     this.composerNoteState = key === null ? null : { key, params };
     this.composerNote.hidden = key === null;
     this.composerNote.textContent = key === null ? "" : t(key, params);
-    if (key === null) this.input.removeAttribute("aria-invalid");
-    else this.input.setAttribute("aria-invalid", "true");
+    if (key === null) {
+      this.input.removeAttribute("aria-invalid");
+      this.input.removeAttribute("aria-describedby");
+    } else {
+      this.input.setAttribute("aria-invalid", "true");
+      this.input.setAttribute("aria-describedby", this.composerNote.id); // read with the box
+    }
   }
 
   get composerNoteKey() {
