@@ -287,6 +287,7 @@ PAGE_ONLY: dict[tuple[str, str], str] = {
     ("video.js", "MEDIA_ERRORS"): "DOMException names",
     ("video.js", "OVERLAY"): "translation keys",
     ("video.js", "MEDIA_FAILURES"): "camera states",
+    ("video.js", "ALWAYS_BLUR_KEY"): "localStorage",
 }
 
 
