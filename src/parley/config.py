@@ -241,6 +241,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _heartbeat_is_sane(self) -> Settings:
+        # A quiet client is pinged after heartbeat_interval and closed after heartbeat_timeout:
+        # a timeout within the interval would close people the server never pinged.
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError(
+                "PARLEY_HEARTBEAT_TIMEOUT must be longer than PARLEY_HEARTBEAT_INTERVAL "
+                f"({self.heartbeat_timeout} <= {self.heartbeat_interval})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _vision_fits(self) -> Settings:
         self.vision_threshold_map()  # a typo in the thresholds stops start-up
         if self.vision and self.vision_frame_chars > self.ws_max_size:

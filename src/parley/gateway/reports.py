@@ -12,7 +12,15 @@ from parley.gateway.notices import SAFETY_PROMPT
 from parley.gateway.outcomes import answer
 from parley.gateway.peer import Peer
 from parley.gateway.services import Services
-from parley.protocol import Block, Blocked, ErrorCode, Notice, Report, Reported
+from parley.protocol import (
+    REPORT_COMMENT_MAX_CHARS,
+    Block,
+    Blocked,
+    ErrorCode,
+    Notice,
+    Report,
+    Reported,
+)
 from parley.question import resolve_about
 from parley.safety.text import RiskAlert
 from parley.store import DeviceHash, FlagKind, StoreError, TranscriptLine
@@ -119,7 +127,7 @@ async def report(peer: Peer, svc: Services, ident: Identity, m: Report) -> None:
         answer(peer, evidence, m.id)
         return
     evidence = resolve_about(evidence, m.about)
-    comment = m.comment.strip()[:1000]
+    comment = m.comment.strip()[:REPORT_COMMENT_MAX_CHARS]
     reported = DeviceHash(evidence.reported_device)
     other = svc.sessions.get(evidence.reported)
     reported_ip = other.ips[0] if other is not None and other.ips else None
