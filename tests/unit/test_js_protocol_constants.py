@@ -236,6 +236,7 @@ CHECKED: dict[tuple[str, str], Check] = {
     ("landing.js", "FORM_MODES"): _modes,
     ("video.js", "SIGNAL_RATE"): _below_signal_buckets("rate"),
     ("video.js", "SIGNAL_BURST"): _below_signal_buckets("burst"),
+    ("waiting.js", "DEFAULT_HINTS_S"): _eq(DEFAULTS.wait_hints),  # until the welcome says
 }
 
 
@@ -263,6 +264,9 @@ PAGE_ONLY: dict[tuple[str, str], str] = {
     ("landing.js", "REFUSED_KEY"): "localStorage",
     ("landing.js", "REFUSED_WHY_KEY"): "localStorage",
     ("landing.js", "REFUSED_FOR_MS"): "how long the page remembers a refusal",
+    ("landing.js", "PROFILE_KEY"): "localStorage",
+    ("waiting.js", "ALERT_KEY"): "localStorage",
+    ("waiting.js", "COUNT_POLL_MS"): "how often the waiting screen refreshes /api/status",
     ("modes.js", "MODES"): "mode modules by hello.mode (checked through FORM_MODES)",
     ("question.js", "SEATS"): "seat names, checked by the vocabulary test",
     ("question.js", "CLOCK_TICK_MS"): "timer granularity",
