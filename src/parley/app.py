@@ -82,6 +82,7 @@ def create_app(
         broker = create_broker(
             settings.broker_url,
             interest_fallback=settings.interest_fallback,
+            language_wait=settings.language_wait,
             observer=metrics,
             evidence_lines=settings.evidence_lines,
             report_grace=settings.report_grace,

@@ -40,6 +40,7 @@ _SERVE_FLAGS = {
     "database_url": "SQLAlchemy URL; empty means SQLite under the data directory",
     "data_dir": "directory for the SQLite file and the generated secret",
     "interest_fallback": "seconds to wait for a shared interest before matching anyone",
+    "language_wait": "seconds before 'any language' also meets other languages",
     "max_message_chars": "longest chat line",
     "heartbeat_timeout": "seconds of silence before a connection is dropped",
     "log_level": "debug, info, warning or error",

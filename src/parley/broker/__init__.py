@@ -13,6 +13,7 @@ def create_broker(
     url: str,
     *,
     interest_fallback: float,
+    language_wait: float = 10.0,
     observer: MatchObserver,
     evidence_lines: int = 50,
     report_grace: float = 120.0,
@@ -22,6 +23,7 @@ def create_broker(
 
         return MemoryBroker(
             interest_fallback=interest_fallback,
+            language_wait=language_wait,
             observer=observer,
             evidence_lines=evidence_lines,
             report_grace=report_grace,
@@ -32,6 +34,7 @@ def create_broker(
         return RedisBroker(
             url,
             interest_fallback=interest_fallback,
+            language_wait=language_wait,
             observer=observer,
             evidence_lines=evidence_lines,
             report_grace=report_grace,

@@ -29,6 +29,7 @@ from parley.broker.base import (
     Outcome,
     PairIds,
     Ticket,
+    Waits,
 )
 from parley.broker.redis_envelopes import Envelope
 from parley.broker.redis_replies import Code, Left, RoomLeft
@@ -77,9 +78,10 @@ class RedisCore(Broker):
         evidence_lines: int = 50,
         report_grace: float = 120.0,
         node_id: str | None = None,
+        language_wait: float = 10.0,
     ) -> None:
         self.prefix = key_prefix(url)
-        self._fallback = interest_fallback
+        self._waits = Waits(interest_fallback, language_wait, self._on_fallback, self._on_widen)
         self._observer = observer
         self._evidence_lines = evidence_lines
         self._grace_ms = int(report_grace * 1000)
@@ -130,6 +132,7 @@ class RedisCore(Broker):
             for name, src in (
                 ("enqueue", lua.ENQUEUE),
                 ("fallback", lua.FALLBACK),
+                ("widen", lua.WIDEN),
                 ("leave", lua.LEAVE),
                 ("lookup", lua.LOOKUP),
                 ("append", lua.APPEND),
@@ -166,7 +169,9 @@ class RedisCore(Broker):
         return await self._pipe.script(sha, source, keys, args)
 
     def _base(self, pool: Pool) -> str:
-        return f"{self.prefix}:{{{pool}}}"
+        """A pair pool's base: its band and mode, every language under one hash tag (the
+        queues are per language, below it: ``redis_lua``)."""
+        return f"{self.prefix}:{{{pool.band}:{pool.mode}}}"
 
     def _room_base(self, pool: Pool) -> str:
         return f"{self.prefix}:{{rm:{pool.room}}}"
@@ -178,7 +183,9 @@ class RedisCore(Broker):
     def _queue_key(self, pool: Pool) -> str:
         side = pool.side
         return (
-            f"{self._room_base(pool)}:{side}" if side is not None else f"{self._base(pool)}:queue"
+            f"{self._room_base(pool)}:{side}"
+            if side is not None
+            else f"{self._base(pool)}:queue:{pool.language}"
         )
 
     def _cancel_timer(self, s: LocalSession) -> None:
@@ -243,6 +250,14 @@ class RedisCore(Broker):
         self._cancel_timer(s)
 
     # --- what one part calls of another -------------------------------------------------
+
+    @abstractmethod
+    def _on_fallback(self, session: str) -> None:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    def _on_widen(self, session: str) -> None:
+        """In ``redis_pairs``."""
 
     @abstractmethod
     def _add_block(self, pipe: Any, a: str, b: str) -> None:
@@ -333,7 +348,7 @@ class RedisCore(Broker):
         """In ``redis_pubsub``."""
 
     @abstractmethod
-    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | None:
+    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | Outcome:
         """In ``redis_rooms``."""
 
     @abstractmethod

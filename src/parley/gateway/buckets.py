@@ -5,7 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley.config import Settings
+from parley.protocol import Rate, Rates
 from parley.quotas.bucket import TokenBucket
+
+
+def rates_for(s: Settings) -> Rates:
+    """The per-session rates, as the buckets use them and ``welcome.limits.rates`` tells the
+    page (so that it slows a fast person down instead of sending what would be refused)."""
+    return Rates(
+        any=Rate(s.frame_rate, s.frame_burst),
+        message=Rate(s.message_rate, s.message_burst),
+        typing=Rate(s.typing_rate, s.typing_burst),
+        start=Rate(s.next_rate, s.next_burst),
+        signal=Rate(s.signal_rate, s.signal_burst),
+        report=Rate(s.report_rate, s.report_burst),
+        frame=Rate(s.vision_frame_rate, s.vision_frame_burst),
+    )
+
+
+def _bucket(rate: Rate, now: float) -> TokenBucket:
+    return TokenBucket(rate.rate, rate.burst, now=now)
 
 
 @dataclass(slots=True)
@@ -20,12 +39,13 @@ class Buckets:
 
     @classmethod
     def for_settings(cls, s: Settings, now: float) -> Buckets:
+        r = rates_for(s)
         return cls(
-            frame=TokenBucket(s.frame_rate, s.frame_burst, now=now),
-            message=TokenBucket(s.message_rate, s.message_burst, now=now),
-            typing=TokenBucket(s.typing_rate, s.typing_burst, now=now),
-            match=TokenBucket(s.next_rate, s.next_burst, now=now),
-            signal=TokenBucket(s.signal_rate, s.signal_burst, now=now),
-            report=TokenBucket(s.report_rate, s.report_burst, now=now),
-            still=TokenBucket(s.vision_frame_rate, s.vision_frame_burst, now=now),
+            frame=_bucket(r.any, now),
+            message=_bucket(r.message, now),
+            typing=_bucket(r.typing, now),
+            match=_bucket(r.start, now),
+            signal=_bucket(r.signal, now),
+            report=_bucket(r.report, now),
+            still=_bucket(r.frame, now),
         )
