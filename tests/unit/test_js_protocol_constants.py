@@ -234,8 +234,8 @@ CHECKED: dict[tuple[str, str], Check] = {
     ("question.js", "QUESTION_MAX"): _eq(protocol.QUESTION_MAX_CHARS),
     ("landing.js", "DEFAULT_LIMITS"): _landing_limits,
     ("landing.js", "FORM_MODES"): _modes,
-    ("video.js", "SIGNAL_RATE"): _below_signal_buckets("rate"),
-    ("video.js", "SIGNAL_BURST"): _below_signal_buckets("burst"),
+    ("webrtc.js", "SIGNAL_RATE"): _below_signal_buckets("rate"),
+    ("webrtc.js", "SIGNAL_BURST"): _below_signal_buckets("burst"),
     ("waiting.js", "DEFAULT_HINTS_S"): _eq(DEFAULTS.wait_hints),  # until the welcome says
 }
 
@@ -285,10 +285,11 @@ PAGE_ONLY: dict[tuple[str, str], str] = {
     ("session.js", "TYPING_IDLE_MS"): "when typing stops",
     ("session.js", "MAX_TRACKED_IDS"): "memory bound",
     ("session.js", "RETRYABLE"): "translation keys",
-    ("video.js", "CONNECT_TIMEOUT_MS"): "WebRTC",
-    ("video.js", "DISCONNECTED_GRACE_MS"): "WebRTC",
-    ("video.js", "VIDEO_CONSTRAINTS"): "getUserMedia",
-    ("video.js", "MEDIA_ERRORS"): "DOMException names",
+    ("webrtc.js", "CONNECT_TIMEOUT_MS"): "WebRTC",
+    ("webrtc.js", "DISCONNECTED_GRACE_MS"): "WebRTC",
+    ("camera.js", "MEDIA_ERRORS"): "DOMException names",
+    ("video.js", "PHONE_QUERY"): "the phone layout's width (style.css)",
+    ("video.js", "VISION_NOTICE_MS"): "how long a notice shows",
     ("video.js", "OVERLAY"): "translation keys",
     ("video.js", "MEDIA_FAILURES"): "camera states",
     ("video.js", "ALWAYS_BLUR_KEY"): "localStorage",
