@@ -56,6 +56,10 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     desk = await open_person(two_camera_browser, srv.url, "desk")
     await phone.start("video")
     await expect(phone.status).to_contain_text(WAITING)
+    # No stranger to watch yet: the chat panel is open, with the waiting card and Stop in it.
+    await expect(phone.tid("chat-panel-toggle")).to_have_attribute("aria-expanded", "true")
+    await expect(phone.tid("waiting")).to_be_in_viewport()
+    await expect(phone.tid("stop")).to_be_in_viewport()
 
     # "Not automatically moderated" is said when video starts, in a live region.
     notice = phone.tid("vision-off")
@@ -68,6 +72,8 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     await desk.expect_matched()
     await phone.expect_live()
     await desk.expect_live()
+    # A chat started: the panel closed by itself, leaving the picture.
+    await expect(phone.tid("chat-panel-toggle")).to_have_attribute("aria-expanded", "false")
     await phone.page.screenshot(path=str(artifacts_dir / "phone-video-notice.png"))
 
     # Said once: dismissed (by keyboard), it is gone, and the picture under it is uncovered.
@@ -170,6 +176,9 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     await expect(phone.tid("input")).to_be_hidden()
     await phone.tid("next").click()
     await expect(phone.status).to_contain_text(WAITING)
+    await expect(phone.tid("chat-panel-toggle")).to_have_attribute("aria-expanded", "true")
+    await expect(phone.tid("stop")).to_be_in_viewport()
+    await phone.page.screenshot(path=str(artifacts_dir / "phone-video-waiting.png"))
 
     # The notice was said once this visit: not again for the next stranger.
     await expect(notice).to_be_hidden()

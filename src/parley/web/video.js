@@ -158,6 +158,10 @@ class VideoMode {
   }
 
   onPhase(ctx, phase) {
+    // Phones: the chat panel holds the waiting card and Stop/New, so it is open whenever there
+    // is no stranger to watch, and closes when a chat starts (a tap opens it again).
+    if (phase === "chatting") this.#setChatOpen(false);
+    else if (phase === "waiting" || phase === "idle" || phase === "ended") this.#setChatOpen(true);
     if (phase === "preparing") this.#setBox("preparing");
     else if (phase === "connecting" || phase === "waiting") this.#setBox("waiting");
     else if (phase === "idle" && !["left", "failed", ...MEDIA_FAILURES].includes(this.boxState)) {
