@@ -25,12 +25,15 @@ pytestmark = pytest.mark.timeout(120)
 PHONE_390: ViewportSize = {"width": 390, "height": 844}
 VISION_OFF = "Video is not automatically moderated"
 
-# What is drawn at the middle of an element: the element itself (or inside it), or what covers it.
+# Is the element itself (or a child) drawn at its middle? Else what covers it there.
 ON_TOP_JS = """(el) => {
   const r = el.getBoundingClientRect();
   const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-  return hit !== null && (hit === el || el.contains(hit));
+  if (hit !== null && (hit === el || el.contains(hit))) return true;
+  return hit === null ? "nothing" : `${hit.tagName}.${hit.className} ${hit.dataset.testid ?? ""}`;
 }"""
+# The chat panel has slid all the way up.
+PANEL_UP_JS = "() => getComputedStyle(document.querySelector('.chat-pane')).bottom === '0px'"
 AUDIO_ENABLED_JS = "parleyDebug.localStream().getAudioTracks()[0].enabled"
 VIDEO_TRACKS_JS = """() => parleyDebug.localStream().getVideoTracks()
   .map((t) => ({id: t.id, state: t.readyState, enabled: t.enabled}))"""
@@ -58,6 +61,7 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     await expect(phone.status).to_contain_text(WAITING)
     # No stranger to watch yet: the chat panel is open, with the waiting card and Stop in it.
     await expect(phone.tid("chat-panel-toggle")).to_have_attribute("aria-expanded", "true")
+    await phone.page.wait_for_function(PANEL_UP_JS)
     await expect(phone.tid("waiting")).to_be_in_viewport()
     await expect(phone.tid("stop")).to_be_in_viewport()
 
@@ -94,7 +98,7 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     assert local["width"] * local["height"] <= 0.06 * PHONE_390["width"] * PHONE_390["height"]
     assert local["x"] + local["width"] >= PHONE_390["width"] - 24, local
     assert local["y"] <= 48, local
-    assert await phone.tid("local-video").evaluate(ON_TOP_JS)
+    assert await phone.tid("local-video").evaluate(ON_TOP_JS) is True
 
     # The controls sit over the picture, nothing covers them, and each has a name.
     for test_id in ("next", "mute", "camera", "video-flip", "report", "chat-panel-toggle"):
@@ -104,7 +108,8 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
         box = await box_of(control)
         bottom = remote["y"] + remote["height"]
         assert box["y"] >= remote["y"] and box["y"] + box["height"] <= bottom, (test_id, box)
-        assert await control.evaluate(ON_TOP_JS), f"{test_id} is covered"
+        covered = await control.evaluate(ON_TOP_JS)
+        assert covered is True, f"{test_id} is covered by {covered}"
         assert box["height"] >= 44, f"{test_id} is a small target: {box}"
     await expect(phone.tid("mute")).to_have_accessible_name("Mute")
     await expect(phone.tid("video-flip")).to_have_accessible_name("Switch camera")
@@ -160,9 +165,11 @@ async def test_phone_video_fills_the_screen_with_controls_over_it(
     await phone.page.keyboard.press("Enter")
     await expect(phone.tid("chat-panel-toggle")).to_have_attribute("aria-expanded", "true")
     await expect(phone.tid("chat-unread")).to_be_hidden()
+    await phone.page.wait_for_function(PANEL_UP_JS)  # it slides up (0.2 s)
     for test_id in ("messages", "input", "send", "stop", "next", "chat-panel-toggle"):
         await expect(phone.tid(test_id)).to_be_in_viewport()
-        assert await phone.tid(test_id).evaluate(ON_TOP_JS), f"{test_id} is covered"
+        covered = await phone.tid(test_id).evaluate(ON_TOP_JS)
+        assert covered is True, f"{test_id} is covered by {covered}"
     await expect(phone.lines("stranger").last).to_have_text("Stranger: hello phone")
     await phone.say("hello desk")
     await expect(desk.lines("stranger").last).to_have_text("Stranger: hello desk")
@@ -207,7 +214,8 @@ async def test_phone_video_controls_are_named_in_each_language(
     await expect(phone.tid("local-video")).to_be_visible()
     names = {
         "video-flip": {"en": "Switch camera", "id": "Ganti kamera"},
-        "chat-panel-toggle": {"en": "Open chat", "id": "Buka obrolan"},
+        # Waiting: the panel is open, so its button closes it.
+        "chat-panel-toggle": {"en": "Close chat", "id": "Tutup obrolan"},
         "vision-off-dismiss": {"en": "Dismiss this notice", "id": "Tutup pemberitahuan ini"},
     }
     for test_id, by_lang in names.items():
