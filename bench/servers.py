@@ -85,6 +85,8 @@ class Server:
     log_path: Path | None = None
     _ps: psutil.Process | None = field(default=None, repr=False)
     final_log: str = ""
+    #: Where ``parley`` is imported from: another checkout's src/ runs that version (a baseline).
+    src: Path = ROOT / "src"
 
     @property
     def url(self) -> str:
@@ -96,7 +98,7 @@ class Server:
         env = {**os.environ, **self.env}
         env.setdefault("PARLEY_DATA_DIR", self.tmpdir)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+            p for p in (str(ROOT), str(self.src), env.get("PYTHONPATH", "")) if p
         )
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(

@@ -294,7 +294,13 @@ async def test_connection_admitted_by_hello_then_disconnected(gateway: Gateway) 
     conn = Connection(gateway.services, ws.receive, ws.send, "192.0.2.21", gateway.forget)
     gateway.connections.add(conn)
     ws.inbox.put_nowait({"type": "websocket.receive", "text": '{"type":"hello","id":1,"age":30}'})
-    ws.inbox.put_nowait({"type": "websocket.disconnect"})
+    write = ws.send
+
+    async def send(message: Any) -> None:  # the client leaves once it has its welcome
+        await write(message)
+        ws.inbox.put_nowait({"type": "websocket.disconnect"})
+
+    conn.send = send
     await conn.run()
     assert conn.ident is not None and conn.state is State.CLOSED
     assert '"type":"welcome"' in ws.written[0]["text"]
