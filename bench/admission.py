@@ -206,6 +206,19 @@ def _pct(xs: list[float], q: float) -> float | None:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+def _median_ratio(xs: list[float], base: list[float]) -> float | None:
+    ratios = [x / y for x, y in zip(xs, base, strict=True) if y > 0 and x == x]
+    return statistics.median(ratios) if ratios else None
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def _f(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
 def baseline_tree(ref: str) -> Path:
     sha = subprocess.run(
         ["git", "rev-parse", ref], cwd=ROOT, check=True, capture_output=True, text=True
@@ -259,13 +272,10 @@ def measure(
             **o,
             "rate_median": statistics.median(o["rate"]),
             "cpu_rate_median": statistics.median(o["cpu_rate"]),
-            "p99_median": statistics.median([x for x in o["p99"] if x is not None] or [0.0]),
-            "rate_ratio": statistics.median(
-                [x / y for x, y in zip(o["rate"], base["rate"], strict=True) if y > 0]
-            ),
-            "cpu_ratio": statistics.median(
-                [x / y for x, y in zip(o["cpu_rate"], base["cpu_rate"], strict=True) if y > 0]
-            ),
+            "p99_median": _median([x for x in o["p99"] if x is not None]),
+            # None: A admitted no one in any window (every hello timed out)
+            "rate_ratio": _median_ratio(o["rate"], base["rate"]),
+            "cpu_ratio": _median_ratio(o["cpu_rate"], base["cpu_rate"]),
         }
     return out
 
@@ -357,9 +367,9 @@ def main(argv: list[str] | None = None) -> int:
                                 f"{n} in flight, {phase}",
                                 name,
                                 f"{o['rate_median']:.0f}/s",
-                                f"{o['rate_ratio']:.2f}",
-                                f"{o['cpu_rate_median']:.0f}/CPU-s ({o['cpu_ratio']:.2f})",
-                                f"{o['p99_median'] * 1000:.0f} ms",
+                                _f(o["rate_ratio"], ".2f"),
+                                f"{o['cpu_rate_median']:.0f}/CPU-s ({_f(o['cpu_ratio'], '.2f')})",
+                                _f(o["p99_median"] and o["p99_median"] * 1000, ".0f") + " ms",
                             ]
                         )
             results["problems"] = {s.name: s.log_problems()[:5] for s in pair}

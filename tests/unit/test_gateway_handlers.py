@@ -59,6 +59,7 @@ class Person:
         self.buckets = Buckets.for_settings(svc.settings, time.monotonic())
         self.risk: tuple[str, ConversationRisk] | None = None
         self.masked_in: str | None = None
+        self.greeted = False
         self.state = State.CONNECTED
         self.sent: list[ServerMessage] = []
         self.strikes = 0

@@ -28,6 +28,14 @@ _FINAL_REFUSALS = frozenset(
 
 
 async def hello(peer: Peer, svc: Services, m: Hello) -> None:
+    peer.greeted = True  # being answered: the hello timeout is for the silent (heartbeat.py)
+    try:
+        await answer(peer, svc, m)
+    finally:
+        peer.greeted = peer.ident is not None  # not admitted: it may time out again
+
+
+async def answer(peer: Peer, svc: Services, m: Hello) -> None:
     s = svc.settings
     if m.version != PROTOCOL_VERSION:
         peer.error(
