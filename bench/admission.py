@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing as mp
+import random
 import statistics
 import subprocess
 import sys
@@ -94,6 +95,23 @@ async def admit_once(port: int, device: str | None) -> tuple[str | None, str]:
             client.abort()
 
 
+# What the page tries again after a pause: a hello timeout, a full or busy server, a connection
+# refused (the listen backlog overflowed) or timed out.
+RETRY = ("closed 4002", "closed 4005", "error server_busy", "timeout", "os ", "HandshakeError")
+
+
+async def admit_retrying(
+    port: int, device: str | None, until: float, retries: Counter[str] | None = None
+) -> tuple[str | None, str]:
+    while True:
+        token, outcome = await admit_once(port, device)
+        if outcome == "welcome" or not outcome.startswith(RETRY) or time.monotonic() > until:
+            return token, outcome
+        if retries is not None:
+            retries[outcome] += 1
+        await asyncio.sleep(random.uniform(0.2, 1.0))
+
+
 class Load:
     """The client side in one process: slots with device tokens per server port."""
 
@@ -101,10 +119,15 @@ class Load:
         self.tokens: dict[int, list[str | None]] = {}
 
     async def warm(self, port: int, slots: int) -> dict[str, Any]:
-        """Give each slot a device token (its first hello mints one)."""
+        """Give each slot a device token (its first hello mints one), 100 at a time."""
         tokens = self.tokens.setdefault(port, [])
-        need = slots - len(tokens)
-        results = await asyncio.gather(*(admit_once(port, None) for _ in range(max(0, need))))
+        gate = asyncio.Semaphore(100)
+
+        async def mint() -> tuple[str | None, str]:
+            async with gate:
+                return await admit_retrying(port, None, time.monotonic() + 120)
+
+        results = await asyncio.gather(*(mint() for _ in range(max(0, slots - len(tokens)))))
         tokens.extend(t for t, _ in results)
         return {"outcomes": Counter(o for _, o in results)}
 
@@ -130,19 +153,22 @@ class Load:
         await asyncio.gather(*(slot(i) for i in range(slots)))
         return {"outcomes": outcomes, "latencies": latencies, "finished": time.monotonic()}
 
-    async def storm(self, port: int, count: int) -> dict[str, Any]:
-        """Every slot's token connects at once; wait for each welcome."""
+    async def storm(self, port: int, count: int, within: float) -> dict[str, Any]:
+        """Every slot's token connects at once, retrying as the page does, for ``within`` s;
+        ``latencies``: when each was welcomed, from the start."""
         tokens = self.tokens.get(port, [])[:count]
         t0 = time.monotonic()
         done: list[float] = []
+        retries: Counter[str] = Counter()
 
         async def one(token: str | None) -> str:
-            _, outcome = await admit_once(port, token)
-            done.append(time.monotonic() - t0)
+            _, outcome = await admit_retrying(port, token, t0 + within, retries)
+            if outcome == "welcome":
+                done.append(time.monotonic() - t0)
             return outcome
 
         outcomes = await asyncio.gather(*(one(t) for t in tokens))
-        return {"outcomes": Counter(outcomes), "latencies": done}
+        return {"outcomes": Counter(outcomes), "latencies": done, "retries": retries}
 
 
 def _worker(conn: Connection) -> None:
@@ -181,10 +207,16 @@ class Clients:
     def run(self, op: str, n: int, *rest: Any) -> dict[str, Any]:
         for pipe, share in zip(self.pipes, self.split(n), strict=True):
             pipe.send((op, (rest[0], share, *rest[1:])))
-        merged: dict[str, Any] = {"outcomes": Counter(), "latencies": [], "finished": 0.0}
+        merged: dict[str, Any] = {
+            "outcomes": Counter(),
+            "latencies": [],
+            "finished": 0.0,
+            "retries": Counter(),
+        }
         for pipe in self.pipes:
             got = pipe.recv()
             merged["outcomes"].update(got["outcomes"])
+            merged["retries"].update(got.get("retries", {}))
             merged["latencies"].extend(got.get("latencies", []))
             merged["finished"] = max(merged["finished"], got.get("finished", 0.0))
         return merged
@@ -280,7 +312,9 @@ def measure(
     return out
 
 
-def storm(pair: list[Server], clients: Clients, count: int) -> dict[str, dict[str, Any]]:
+def storm(
+    pair: list[Server], clients: Clients, count: int, within: float
+) -> dict[str, dict[str, Any]]:
     """Tokens minted, the server restarted on the same data, then all reconnect at once."""
     out: dict[str, dict[str, Any]] = {}
     for s in pair:
@@ -293,11 +327,15 @@ def storm(pair: list[Server], clients: Clients, count: int) -> dict[str, dict[st
         s.tmpdir = None  # keep the database across the restart
         s.stop()
         s.start(timeout=60)
-        got = clients.run("storm", count, s.port)
+        cpu0 = s.cpu_times()
+        got = clients.run("storm", count, s.port, within)
+        cpu = s.cpu_times() - cpu0
         done = sorted(got["latencies"])
         out[s.name] = {
             "minted": minted,
             "outcomes": dict(got["outcomes"]),
+            "retries": dict(got["retries"]),
+            "server_cpu_s": cpu,
             "last_welcome_s": done[-1] if done else None,
             "p50_s": _pct(done, 0.5),
             "admitted_per_s": got["outcomes"].get("welcome", 0) / done[-1] if done else None,
@@ -319,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-ref", default="main", help="git ref the baseline A runs")
     p.add_argument("--no-new", action="store_true", help="skip the new-device phase")
     p.add_argument("--storm", type=int, default=0, help="only the reconnect storm of N people")
+    p.add_argument("--storm-within", type=float, default=300.0, help="seconds a storm may take")
     p.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite files)")
     args = p.parse_args(argv)
     soft, _ = raise_nofile()
@@ -334,16 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     env: dict[str, str] = {}
     try:
         if args.storm:
-            results["storm"] = storm(servers(tree, env), clients, args.storm)
+            results["storm"] = storm(servers(tree, env), clients, args.storm, args.storm_within)
             for name, o in results["storm"].items():
                 rows.append(
                     [
                         f"storm {args.storm}",
                         name,
                         f"{o['outcomes'].get('welcome', 0)} welcomed",
-                        f"last at {o['last_welcome_s']:.1f} s",
-                        f"{o['admitted_per_s']:.0f}/s",
-                        "",
+                        f"last at {_f(o['last_welcome_s'], '.1f')} s",
+                        f"{_f(o['admitted_per_s'], '.0f')}/s",
+                        f"{sum(o['retries'].values())} retries",
                     ]
                 )
         else:
