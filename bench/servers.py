@@ -188,6 +188,14 @@ class Server:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
 
+    def stop_keeping_data(self) -> None:
+        """Stop, keeping the data folder: the next :meth:`start` runs on the same database
+        (``PARLEY_DATA_DIR``), which the caller removes."""
+        assert self.tmpdir is not None
+        self.env["PARLEY_DATA_DIR"] = self.env.get("PARLEY_DATA_DIR", self.tmpdir)
+        self.tmpdir = None
+        self.stop()
+
     def __enter__(self) -> Server:
         return self.start()
 
