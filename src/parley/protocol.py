@@ -103,6 +103,8 @@ class Hello(_Client, tag="hello", frozen=True):
     language: str = "en"
     device: str | None = None
     fallback: bool = True
+    # Revision 1.7: after ``language_wait`` seconds, also meet people who speak another language.
+    any_language: bool = False
     version: int = PROTOCOL_VERSION
 
 
@@ -201,6 +203,8 @@ class Limits(msgspec.Struct, frozen=True):
     heartbeat_interval: float
     heartbeat_timeout: float
     interest_fallback: float
+    language_wait: float  # revision 1.7: seconds before ``any_language`` widens the pool
+    wait_hints: float  # revision 1.7: seconds of waiting before the page suggests changes
 
 
 class IceServer(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -239,8 +243,10 @@ class Welcome(_Server, tag="welcome", frozen=True):
 
 
 class Waiting(_Server, tag="waiting", frozen=True):
-    stage: Literal["interests", "anyone"]
+    stage: Literal["interests", "anyone", "any_language"]
     fallback_in: float | None = None
+    # Revision 1.7: seconds until people of any language are met too (``hello.any_language``).
+    language_in: float | UnsetType | None = UNSET
     since: float | UnsetType = UNSET  # question mode: unix time this wait began
     expected_wait: float | UnsetType | None = UNSET  # median recent wait (s); null: unknown
 

@@ -1,7 +1,7 @@
 """Helpers shared by the moderator console tests (no tests here).
 
-- ``add_moderator(handle, name, role)``: ``parley moderator add`` as a subprocess against the
-  server's data directory; returns the printed one-time password;
+- ``add_moderator(handle, name, role)``: ``parley moderator add`` (this checkout's code) as a
+  subprocess against the server's data directory; returns the printed one-time password;
 - ``logged_in(handle, name, password)``: an httpx client holding the session cookie, with the
   CSRF token in its default headers;
 - ``reported_chat(handle, ...)``: two real protocol clients chat, one reports the other; returns
@@ -18,7 +18,7 @@ import httpx
 
 from harness.client import Client
 from harness.safety import chat, isolated_pair
-from harness.server import ServerHandle
+from harness.server import ServerHandle, cli_env
 
 
 def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
@@ -26,7 +26,7 @@ def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> s
         [sys.executable, "-m", "parley", "moderator", "add", name, "--role", role,
          "--data-dir", str(handle.data_dir)],
         capture_output=True, text=True, timeout=60, check=True,
-        env={"PATH": "/usr/bin:/bin"},
+        env=cli_env(),
     )  # fmt: skip
     password = out.stdout.strip().splitlines()[-1]
     assert len(password) >= 16, out

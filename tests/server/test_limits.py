@@ -669,6 +669,8 @@ async def test_welcome_reports_the_limits_of_the_session_server(server: Any) -> 
         "heartbeat_interval": float(server.env["PARLEY_HEARTBEAT_INTERVAL"]),
         "heartbeat_timeout": float(server.env["PARLEY_HEARTBEAT_TIMEOUT"]),
         "interest_fallback": float(server.env["PARLEY_INTEREST_FALLBACK"]),
+        "language_wait": 10.0,
+        "wait_hints": 20.0,
     }
 
 
@@ -680,6 +682,8 @@ CUSTOM_LIMITS = {
     "heartbeat_interval": 2.5,
     "heartbeat_timeout": 7.0,
     "interest_fallback": 4.0,
+    "language_wait": 6.0,
+    "wait_hints": 12.0,
 }
 
 

@@ -61,6 +61,8 @@ class Gateway:
             heartbeat_interval=settings.heartbeat_interval,
             heartbeat_timeout=settings.heartbeat_timeout,
             interest_fallback=settings.interest_fallback,
+            language_wait=settings.language_wait,
+            wait_hints=settings.wait_hints,
         )
         self._heartbeat: asyncio.Task[None] | None = None
         self._ban_poll: asyncio.Task[None] | None = None

@@ -108,7 +108,9 @@ async def answer(peer: Peer, svc: Services, m: Hello) -> None:
         await peer.close(CloseCode.BANNED)
         return
     session = "s_" + secrets.token_urlsafe(12)
-    ident = Identity(session, device, Pool(band, m.mode, language), tuple(interests), m.fallback)
+    ident = Identity(
+        session, device, Pool(band, m.mode, language), tuple(interests), m.fallback, m.any_language
+    )
     ice = ice_config(s, session)
     peer.ice_expires = ice.expires_at
     if not peer.admit(ident):

@@ -310,6 +310,7 @@ export class Session extends EventTarget {
       language: this.language(),
       device: storageGet(DEVICE_KEY) || null,
       fallback: s.fallback,
+      any_language: s.any_language === true,
     };
   }
 
@@ -486,6 +487,7 @@ export class Session extends EventTarget {
       this.view.setStatus(this.#key("status.waiting"));
     }
     this.mode.onWaiting?.(this.ctx, f);
+    this.#emit("waiting", { frame: f });
   }
 
   #onMatched(f) {
@@ -760,7 +762,9 @@ export class Session extends EventTarget {
   }
 
   #setPhase(phase) {
+    const before = this.phase;
     this.phase = phase;
+    if (before !== phase) this.#emit("phase", { phase, before });
     const v = this.view;
     if (phase === "idle") {
       this.stopArmed = false;
@@ -801,5 +805,6 @@ export class Session extends EventTarget {
 function sameHello(a, b) {
   if (!a || !b) return false;
   return a.age === b.age && a.mode === b.mode && a.language === b.language &&
-    a.fallback === b.fallback && JSON.stringify(a.interests) === JSON.stringify(b.interests);
+    a.fallback === b.fallback && a.any_language === b.any_language &&
+    JSON.stringify(a.interests) === JSON.stringify(b.interests);
 }
