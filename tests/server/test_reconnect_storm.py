@@ -134,9 +134,9 @@ async def test_every_person_is_admitted_when_a_restarted_node_is_stormed(
         results = await asyncio.gather(*(admitted(again.ws_url, d, deadline) for d in devices))
         took = time.monotonic() - started
         outcome = [got for got, _ in results]
-        assert outcome == [
-            "banned" if d == banned else d for d in devices
-        ], "someone was not admitted as themselves"
+        assert outcome == ["banned" if d == banned else d for d in devices], (
+            "someone was not admitted as themselves"
+        )
         retries = Counter(why for _, whys in results for why in whys)
         print(f"storm of {PEOPLE}: all admitted in {took:.1f} s; retries: {dict(retries)}")
         problems = [line for line in again.logs().splitlines() if "Traceback" in line]
