@@ -54,7 +54,7 @@ def mount(
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     async def console_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ConsoleError)
