@@ -1,7 +1,10 @@
 """Helpers shared by the moderator console tests (no tests here).
 
 - ``add_moderator(handle, name, role)``: ``parley moderator add`` as a subprocess against the
-  server's data directory; returns the printed one-time password;
+  server's data directory, then the first login's forced password change (over HTTP, as its
+  owner would); returns the account's own password;
+- ``one_time_moderator(handle, name, role)``: the account as ``parley moderator add`` leaves
+  it; returns the printed one-time password (which must be changed at the first login);
 - ``logged_in(handle, name, password)``: an httpx client holding the session cookie, with the
   CSRF token in its default headers;
 - ``reported_chat(handle, ...)``: two real protocol clients chat, one reports the other; returns
@@ -10,6 +13,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 from typing import Any
@@ -21,16 +26,33 @@ from harness.safety import chat, isolated_pair
 from harness.server import ServerHandle
 
 
-def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
+def one_time_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
     out = subprocess.run(
         [sys.executable, "-m", "parley", "moderator", "add", name, "--role", role,
          "--data-dir", str(handle.data_dir)],
         capture_output=True, text=True, timeout=60, check=True,
-        env={"PATH": "/usr/bin:/bin"},
+        # the same code as the server under test (a clone's src/ on PYTHONPATH, if set)
+        env={"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
     )  # fmt: skip
     password = out.stdout.strip().splitlines()[-1]
     assert len(password) >= 16, out
     return password
+
+
+def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
+    one_time = one_time_moderator(handle, name, role)
+    own = "own-" + secrets.token_urlsafe(12)
+    with httpx.Client(base_url=handle.url, timeout=20) as client:
+        r = client.post("/api/mod/login", json={"name": name, "password": one_time})
+        assert r.status_code == 200 and r.json()["must_change_password"] is True, r.text
+        r = client.post(
+            "/api/mod/password",
+            json={"current": one_time, "new": own},
+            headers={"X-CSRF-Token": r.json()["csrf"]},
+        )
+        assert r.status_code == 200, r.text
+        client.post("/api/mod/logout", headers={"X-CSRF-Token": r.json()["csrf"]})
+    return own
 
 
 async def logged_in(handle: ServerHandle, name: str, password: str) -> httpx.AsyncClient:

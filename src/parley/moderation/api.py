@@ -132,8 +132,10 @@ class PasswordIn(BaseModel):
 
 
 class Coded(BaseModel):
-    detail: str
-    code: str
+    """A refusal; ``code`` (stable) says which when a client acts on it."""
+
+    detail: str | list[FieldError]
+    code: str | None = None
 
 
 class QueueItemOut(BaseModel):
