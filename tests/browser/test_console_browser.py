@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from harness.client import Client
 from harness.moderation import add_moderator, logged_in, one_time_moderator, reported_chat
@@ -19,8 +19,9 @@ from harness.server import ServerHandle
 
 pytestmark = pytest.mark.timeout(180)
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 ID_MONTHS = [
     "Januari",
     "Februari",
@@ -172,7 +173,7 @@ async def test_the_appeal_page_in_indonesian(
     ends = r.json()["ban"]["ends_at"]
     await mod.aclose()
 
-    for scheme in ("light", "dark"):
+    for scheme in SCHEMES:
         context = await browser.new_context(
             viewport=PHONE, locale="id-ID", color_scheme=scheme, timezone_id="Asia/Jakarta"
         )
@@ -221,7 +222,7 @@ async def test_every_console_page_fits_a_phone(
     password = add_moderator(srv, "boss", "admin")
     long = "x" * 300  # an unbroken word in evidence must not widen the page
     ref, _, _ = await reported_chat(srv, ["hi", long], comment=long)
-    for scheme in ("light", "dark"):
+    for scheme in SCHEMES:
         for lang in ("en", "id"):
             context = await browser.new_context(viewport=PHONE, color_scheme=scheme)
             page = await context.new_page()
@@ -250,7 +251,7 @@ async def test_every_console_page_fits_a_phone(
                 await expect(page.get_by_test_id("nav-queue")).to_contain_text("Antrean")
             await context.close()
     # and the desktop, once per scheme
-    for scheme in ("light", "dark"):
+    for scheme in SCHEMES:
         context = await browser.new_context(viewport=DESKTOP, color_scheme=scheme)
         page = await context.new_page()
         await _log_in(page, srv.url, "boss", password)

@@ -196,9 +196,7 @@ class Auth:
         await self._sessions.put(session)
         return session
 
-    async def change_password(
-        self, principal: Principal, current: str, new: str, ip: str
-    ) -> Login:
+    async def change_password(self, principal: Principal, current: str, new: str, ip: str) -> Login:
         """The owner picks a password. ``result`` is a ``ChangeResult``; OK comes with a new
         session (every other session of the account has ended: a stolen cookie dies here)."""
         address = (await self.store.current_ip_hash(ip)).digest
