@@ -774,7 +774,7 @@ def build_api(
         """A new one-time password for an account (not your own), in the answer only; the
         account's live sessions end."""
         if name == p.name:
-            raise ApiError(409, "change your own password with parley moderator reset")
+            raise ApiError(409, "change your own password with POST /api/mod/password")
         password = new_password()
         if not await console.store.set_moderator_password(
             name, hash_password(password), actor=p.name
