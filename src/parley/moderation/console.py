@@ -341,7 +341,10 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         except ConsoleError as exc:
             return back("/mod", exc.message)
         if not won:
-            return back("/mod", f"{ref} is held by another moderator or closed.")
+            message = gettext(
+                language_of(request), "%(ref)s is held by another moderator or closed."
+            )
+            return back("/mod", message % {"ref": ref})
         return back(f"/mod/items/{quote(ref)}")
 
     @router.get("/mod/items/{ref}")
@@ -378,6 +381,7 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
     @router.post("/mod/items/{ref}/action")
     async def act(ref: str, request: Request) -> Response:
         p, form = await posted(request)
+        lang = language_of(request)
         if form.get("action") == "ban_perm" and form.get("confirmed") != "yes":
             # Nothing is banned for good without a second, deliberate step (the page's dialog
             # sends "confirmed"; without scripts, this page asks).
@@ -391,10 +395,11 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         except ConsoleError as exc:
             return back(f"/mod/items/{quote(ref)}", exc.message)
         if result.action == "escalate":
-            return back(f"/mod/items/{quote(ref)}", f"{ref} is under legal hold.")
+            held = gettext(lang, "%(ref)s is under legal hold.") % {"ref": ref}
+            return back(f"/mod/items/{quote(ref)}", held)
         done = {"dismiss": "dismissed", "warn": "warned", "ban_temp": "banned",
                 "ban_perm": "banned permanently"}[result.action]  # fmt: skip
-        return back("/mod", f"{ref}: {done}.")
+        return back("/mod", f"{ref}: {gettext(lang, done)}.")
 
     @router.post("/mod/items/{ref}/release")
     async def release(ref: str, request: Request) -> Response:
@@ -403,7 +408,8 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             await console.release(ref, p.name)
         except ConsoleError as exc:
             return back("/mod", exc.message)
-        return back("/mod", f"{ref} is back in the queue.")
+        message = gettext(language_of(request), "%(ref)s is back in the queue.")
+        return back("/mod", message % {"ref": ref})
 
     # ---- appeals ---------------------------------------------------------------------------
 
@@ -423,7 +429,10 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
             )
         except ConsoleError as exc:
             return back("/mod/appeals", exc.message)
-        return back("/mod/appeals", f"Appeal {a.id}: {a.decision}.")
+        lang = language_of(request)
+        return back(
+            "/mod/appeals", f"{gettext(lang, 'Appeal')} {a.id}: {gettext(lang, a.decision or '')}."
+        )
 
     # ---- dashboard -------------------------------------------------------------------------
 
@@ -542,23 +551,27 @@ def build_console(auth: Auth, console: Console) -> APIRouter:
         p, form = await posted(request, admin=True)
         name = form.get("name", "")
         if name == p.name:
-            return back("/mod/moderators", "You cannot change your own role.")
+            return back(
+                "/mod/moderators", gettext(language_of(request), "You cannot change your own role.")
+            )
         try:
             await console.store.set_moderator_role(name, form.get("role", ""), actor=p.name)
         except InvalidInput as exc:
             return back("/mod/moderators", str(exc))
         await auth.end_sessions_of(name)
-        return back("/mod/moderators", f"{name}: role changed.")
+        return back("/mod/moderators", f"{name}: {gettext(language_of(request), 'role changed')}.")
 
     @router.post("/mod/moderators/delete")
     async def delete_moderator(request: Request) -> Response:
         p, form = await posted(request, admin=True)
         name = form.get("name", "")
         if name == p.name:
-            return back("/mod/moderators", "You cannot delete yourself.")
+            return back(
+                "/mod/moderators", gettext(language_of(request), "You cannot delete yourself.")
+            )
         await console.store.delete_moderator(name, actor=p.name)
         await auth.end_sessions_of(name)
-        return back("/mod/moderators", f"{name}: deleted.")
+        return back("/mod/moderators", f"{name}: {gettext(language_of(request), 'deleted')}.")
 
     # ---- public appeal page ----------------------------------------------------------------
 

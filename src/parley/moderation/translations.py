@@ -141,6 +141,22 @@ ID: dict[str, str] = {
     "The new password is your current one.": "Kata sandi baru sama dengan yang sekarang.",
     "The new password is your name.": "Kata sandi baru sama dengan nama Anda.",
     "Password changed.": "Kata sandi diganti.",
+    # flash messages after an action
+    "%(ref)s is held by another moderator or closed.": (
+        "%(ref)s dipegang moderator lain atau sudah ditutup."
+    ),
+    "%(ref)s is under legal hold.": "%(ref)s dalam penahanan hukum.",
+    "%(ref)s is back in the queue.": "%(ref)s kembali ke antrean.",
+    "dismissed": "diabaikan",
+    "warned": "diperingatkan",
+    "banned": "dilarang",
+    "banned permanently": "dilarang permanen",
+    "Appeal": "Banding",
+    "upheld": "dipertahankan",
+    "You cannot change your own role.": "Anda tidak bisa mengubah peran Anda sendiri.",
+    "role changed": "peran diubah",
+    "You cannot delete yourself.": "Anda tidak bisa menghapus diri sendiri.",
+    "deleted": "dihapus",
     # queue
     "Nothing to review.": "Tidak ada yang perlu ditinjau.",
     "%(n)s open reports": "%(n)s laporan terbuka",
