@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,22 @@ def _pair(policy: str) -> list[Server]:
     return out
 
 
+def _measured(
+    policy: str, measure: Callable[[list[Server]], dict[str, Any]]
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """Start ``default`` and ``policy``, run ``measure`` on both at once, stop them; returns the
+    base's raw figures, and each server's name with its raw figures (the base's first)."""
+    servers = _pair(policy)
+    try:
+        for s in servers:
+            s.start()
+        raw = measure(servers)
+    finally:
+        for s in servers:
+            s.stop()
+    return raw[servers[0].name], [(s.name, raw[s.name]) for s in servers]
+
+
 def _median(xs: list[float]) -> float | None:
     xs = [x for x in xs if x == x]  # NaN: a window without a match
     return statistics.median(xs) if xs else None
@@ -50,21 +67,14 @@ def _ratios(a: list[float], b: list[float]) -> list[float]:
 
 
 def churn(policy: str, churners: int, rounds: int, window: float) -> dict[str, Any]:
-    servers = _pair(policy)
     cfg = match.ChurnConfig(churners=churners, warmup=1.0, window=window, grace=1.0)
-    try:
-        for s in servers:
-            s.start()
-        raw = uvloop.run(match.compare_servers(servers, cfg, rounds))
-    finally:
-        for s in servers:
-            s.stop()
-    base = raw[servers[0].name]
+    base, each = _measured(
+        policy, lambda servers: uvloop.run(match.compare_servers(servers, cfg, rounds))
+    )
     out: dict[str, Any] = {}
-    for s in servers:
-        o = raw[s.name]
+    for name, o in each:
         mps, p99 = o["matches_per_s_by_window"], o["client_ttm_p99_by_window_s"]
-        out[s.name] = {
+        out[name] = {
             "matches_per_s_by_round": mps,
             "p99_s_by_round": p99,
             "matches_per_s_median": _median(mps),
@@ -85,21 +95,12 @@ def churn(policy: str, churners: int, rounds: int, window: float) -> dict[str, A
 
 
 def relay_run(policy: str, pairs: int, rounds: int) -> dict[str, Any]:
-    servers = _pair(policy)
     cfg = relay.RelayConfig(pairs=pairs, rounds=rounds, light_rounds=1)
-    try:
-        for s in servers:
-            s.start()
-        raw = relay.run(servers, cfg)
-    finally:
-        for s in servers:
-            s.stop()
-    base = raw[servers[0].name]
+    base, each = _measured(policy, lambda servers: relay.run(servers, cfg))
     out: dict[str, Any] = {}
-    for s in servers:
-        o = raw[s.name]
+    for name, o in each:
         rates, us = o["msgs_per_s_by_round"], o["server_cpu_us_per_msg_by_round"]
-        out[s.name] = {
+        out[name] = {
             "msgs_per_s_by_round": rates,
             "msgs_per_s_median": _median(rates),
             "ratio_median": _median(_ratios(rates, base["msgs_per_s_by_round"])),

@@ -10,10 +10,10 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
@@ -28,13 +28,15 @@ if TYPE_CHECKING:
     from parley.store import Store
 
 log = logging.getLogger("parley")
+T = TypeVar("T")
 #: What uvicorn exits with when the app or the socket fails at start-up.
 STARTUP_FAILURE = 3
 
 _SERVE_FLAGS = {
     "host": "address to listen on",
     "port": "port to listen on (0 picks a free one)",
-    "broker_url": "memory:// (one process) or redis://host:port/db (many nodes)",
+    "broker_url": "memory:// (one process), or redis://host:port/db or "
+    "redis+sentinel://host1:26379,host2:26379/service/db (many nodes)",
     "database_url": "SQLAlchemy URL; empty means SQLite under the data directory",
     "data_dir": "directory for the SQLite file and the generated secret",
     "interest_fallback": "seconds to wait for a shared interest before matching anyone",
@@ -213,27 +215,33 @@ def _settings_for_store(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _purge(args: argparse.Namespace) -> int:
-    """Apply the retention policy once; print what was removed as JSON."""
-    import asyncio
-    import json
-
+def _with_store(settings: Settings, run: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store, give it to ``run``, and close it whatever happens: what every command
+    that reads or writes the database does, from synchronous code."""
     from parley.storage import open_store
 
-    settings = _settings_for_store(args)
-
-    async def run() -> dict[str, int | bool]:
+    async def opened() -> T:
         store = await open_store(settings)
         try:
-            report = await store.purge(
-                retention_days=settings.retention_days,
-                legal_hold_days=settings.legal_hold_days,
-            )
-            return report.as_dict()
+            return await run(store)
         finally:
             await store.close()
 
-    print(json.dumps(asyncio.run(run()), sort_keys=True))
+    return asyncio.run(opened())
+
+
+def _purge(args: argparse.Namespace) -> int:
+    """Apply the retention policy once; print what was removed as JSON."""
+    settings = _settings_for_store(args)
+
+    async def run(store: Store) -> dict[str, int | bool]:
+        report = await store.purge(
+            retention_days=settings.retention_days,
+            legal_hold_days=settings.legal_hold_days,
+        )
+        return report.as_dict()
+
+    print(json.dumps(_with_store(settings, run), sort_keys=True))
     return 0
 
 
@@ -241,17 +249,13 @@ def _moderator(args: argparse.Namespace) -> int:
     """``parley moderator add NAME --role R`` prints a one-time password; ``list``;
     ``reset NAME`` prints a new one-time password (the account's live sessions end at their next
     request: ``moderation.auth.stamp``); ``remove NAME``."""
-    import asyncio
-
     from parley.moderation.auth import hash_password, new_password
-    from parley.storage import open_store
     from parley.store import StoreError
 
     settings = _settings_for_store(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    async def run() -> int:
-        store = await open_store(settings)
+    async def run(store: Store) -> int:
         try:
             if args.action == "list":
                 for m in await store.list_moderators():
@@ -274,21 +278,15 @@ def _moderator(args: argparse.Namespace) -> int:
         except StoreError as exc:
             print(f"parley moderator: {exc}", file=sys.stderr)
             return 1
-        finally:
-            await store.close()
 
-    return asyncio.run(run())
+    return _with_store(settings, run)
 
 
 def _hashes(args: argparse.Namespace) -> int:
     """``parley hashes import FILE --list NAME`` loads PDQ hashes of known abuse images into a
     list (made if new); ``list``; ``remove NAME``. Every node applies a change within
     ``PARLEY_HASH_LIST_POLL`` seconds, without a restart (docs/moderation.md, "Known images")."""
-    import asyncio
-    from pathlib import Path
-
     from parley.hash_files import HashFileError, read_hash_file
-    from parley.storage import open_store
     from parley.store import StoreError
 
     settings = _settings_for_store(args)
@@ -315,8 +313,7 @@ def _hashes(args: argparse.Namespace) -> int:
         print("parley hashes remove: give the list's NAME", file=sys.stderr)
         return 2
 
-    async def run() -> int:
-        store = await open_store(settings)
+    async def run(store: Store) -> int:
         try:
             if args.action == "list":
                 for h in await store.hash_lists():
@@ -341,10 +338,8 @@ def _hashes(args: argparse.Namespace) -> int:
         except StoreError as exc:
             print(f"parley hashes: {exc}", file=sys.stderr)
             return 1
-        finally:
-            await store.close()
 
-    return asyncio.run(run())
+    return _with_store(settings, run)
 
 
 def _moment(text: str) -> datetime:
@@ -369,8 +364,6 @@ def _day(text: str) -> date:
 def _transparency(args: argparse.Namespace) -> int:
     """``parley transparency sor`` writes statements of reasons in batches for the EU's DSA
     Transparency Database; ``parley transparency report`` the transparency report's figures."""
-    from parley.storage import open_store
-
     settings = _settings_for_store(args)
     if args.what == "sor" and not 1 <= args.batch_size <= 100:
         print("parley transparency sor: --batch-size is 1 to 100", file=sys.stderr)
@@ -382,16 +375,12 @@ def _transparency(args: argparse.Namespace) -> int:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
-    async def run() -> int:
-        store = await open_store(settings)
-        try:
-            if args.what == "sor":
-                return await _statements(store, settings, args, out)
-            return await _report(store, args, out)
-        finally:
-            await store.close()
+    async def run(store: Store) -> int:
+        if args.what == "sor":
+            return await _statements(store, settings, args, out)
+        return await _report(store, args, out)
 
-    return asyncio.run(run())
+    return _with_store(settings, run)
 
 
 async def _statements(

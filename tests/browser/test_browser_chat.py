@@ -324,6 +324,37 @@ async def test_under_13_is_refused_without_reconnecting(
     await close_all(kid)
 
 
+async def test_the_refusal_states_the_operators_minimum_age(
+    browser: Browser, server_factory: Any
+) -> None:
+    # PARLEY_MIN_AGE=16: the page's ages come from the server (/api/status), in each language,
+    # never a built-in "13".
+    srv = server_factory(PARLEY_MIN_AGE=16)
+    kid = await open_person(browser, srv.url, "kid")
+    await expect(kid.tid("age-notice")).to_have_text(
+        "You must be 16 or older; people under 18 are only matched with people under 18."
+    )
+    await kid.start(age=14)
+    alert = kid.page.get_by_role("alert")
+    await expect(alert).to_have_text(
+        "Sorry, Parley is only for people aged 16 and over. You can't use it yet."
+    )
+    await expect(kid.tid("start")).to_be_disabled()
+    await kid.tid("lang").select_option("id")
+    await expect(alert).to_have_text(
+        "Maaf, Parley hanya untuk pengguna berusia 16 tahun ke atas. "
+        "Kamu belum bisa menggunakannya."
+    )
+    # After a reload the remembered refusal is shown at once, and states the age once the
+    # server has said it.
+    await kid.page.reload()
+    await kid.ready()
+    await expect(alert).to_contain_text("berusia 16 tahun ke atas")
+    await expect(kid.tid("start")).to_be_disabled()
+    assert "13" not in (await alert.text_content() or "")
+    await close_all(kid)
+
+
 # ---- language ------------------------------------------------------------------------------------
 
 

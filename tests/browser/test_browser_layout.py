@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Locator, ViewportSize, expect
 
 from harness.browser import MATCHED, WAITING, Person, close_all, open_person
@@ -27,9 +28,6 @@ pytestmark = pytest.mark.timeout(120)
 
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 TALL_PHONE: ViewportSize = {"width": 390, "height": 844}
-SCREENS = pytest.mark.parametrize(
-    ("viewport", "mobile"), [(LAPTOP, False), (TALL_PHONE, True)], ids=["laptop", "phone"]
-)
 AA_TEXT = 4.5  # WCAG 2 AA, normal-size text
 
 # Where an element is, in CSS pixels of the viewport, and how far the page has scrolled.
@@ -101,6 +99,22 @@ async def visitor(browser: Browser, url: str, viewport: ViewportSize, mobile: bo
     return await open_person(browser, url, "visitor", viewport=viewport, mobile=mobile)
 
 
+@pytest_asyncio.fixture(params=[(LAPTOP, False), (TALL_PHONE, True)], ids=["laptop", "phone"])
+async def on_each_screen(
+    request: pytest.FixtureRequest, browser: Browser, server_factory: Any
+) -> Person:
+    """A visitor on a server of the test's own, at a laptop's size and on a touch phone."""
+    viewport, mobile = request.param
+    return await visitor(browser, server_factory().url, viewport, mobile)
+
+
+async def screenshot(p: Person, artifacts_dir: Path, name: str) -> None:
+    """``NAME-WIDTH.png`` in the artifacts, for a person to look at."""
+    size = p.page.viewport_size
+    assert size is not None
+    await p.page.screenshot(path=str(artifacts_dir / f"{name}-{size['width']}.png"))
+
+
 async def waiting_visitor(
     browser: Browser, srv: Any, viewport: ViewportSize, mobile: bool
 ) -> Person:
@@ -114,23 +128,17 @@ async def waiting_visitor(
 # ---- landing -------------------------------------------------------------------------------------
 
 
-@SCREENS
 async def test_start_and_refusal_on_the_first_screen(
-    browser: Browser,
-    server_factory: Any,
-    artifacts_dir: Path,
-    viewport: ViewportSize,
-    mobile: bool,
+    on_each_screen: Person, artifacts_dir: Path
 ) -> None:
-    srv = server_factory()
-    p = await visitor(browser, srv.url, viewport, mobile)
+    p = on_each_screen
     await assert_on_first_screen(p.tid("start"), "Start")
     for mode in ("text", "video", "question"):
         await assert_on_first_screen(p.tid(f"mode-{mode}").locator(".."), f"mode {mode}")
     # The mode tiles are the big choice: each is taller than the age box.
     age_h = (await rect(p.tid("age")))["height"]
     assert (await rect(p.tid("mode-video").locator("..")))["height"] > age_h
-    await p.page.screenshot(path=str(artifacts_dir / f"landing-{viewport['width']}.png"))
+    await screenshot(p, artifacts_dir, "landing")
 
     # Under 13: refused, and the refusal is on screen where the person is looking.
     await p.start(age=12)
@@ -194,16 +202,10 @@ async def test_new_is_readable_after_a_tap_on_a_phone(
 # ---- waiting -------------------------------------------------------------------------------------
 
 
-@SCREENS
 async def test_waiting_says_what_is_happening_and_how_to_leave(
-    browser: Browser,
-    server_factory: Any,
-    artifacts_dir: Path,
-    viewport: ViewportSize,
-    mobile: bool,
+    on_each_screen: Person, artifacts_dir: Path
 ) -> None:
-    srv = server_factory()
-    p = await visitor(browser, srv.url, viewport, mobile)
+    p = on_each_screen
     await p.start()
     card = p.tid("waiting")
     await expect(card).to_be_visible()
@@ -213,7 +215,7 @@ async def test_waiting_says_what_is_happening_and_how_to_leave(
     live = await card.evaluate("(el) => el.closest('[aria-live=polite], [role=status]') !== null")
     assert live
     await assert_on_first_screen(card, "the waiting state")
-    await p.page.screenshot(path=str(artifacts_dir / f"waiting-{viewport['width']}.png"))
+    await screenshot(p, artifacts_dir, "waiting")
     # Leaving: the card goes, and says nothing stale.
     await p.stop_chat()
     await expect(card).to_be_hidden()

@@ -3,28 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from conftest import ServerFactory
+from conftest import ServerFactory, TwoNodes
 from harness.client import Client
 from harness.moderation import add_moderator, logged_in
 from harness.safety import chat, person, unique_interest
 from harness.server import ServerHandle
-from harness.services import RedisHandle, redis_cluster
 from parley.store import Store, device_hash
 
 pytestmark = [pytest.mark.timeout(180)]
 
-RedisFactory = Callable[[], RedisHandle]
 
-
-async def _reported(reporter_node: ServerHandle, reported_node: ServerHandle, *, ip: str) -> tuple[
-    str, Client, Client
-]:
+async def _reported(
+    reporter_node: ServerHandle, reported_node: ServerHandle, *, ip: str
+) -> tuple[str, Client, Client]:
     """A reporter on one node reports a person (connected from ``ip``) after a short chat."""
     topic = unique_interest("reach")
     reporter = await person(reporter_node, ip="127.0.0.61", interests=[topic], fallback=False)
@@ -59,10 +54,8 @@ async def test_a_moderator_ban_covers_the_reported_address(server_factory: Serve
     await mod.aclose()
 
 
-async def test_a_warning_reaches_the_person_on_another_node(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
-) -> None:
-    n0, n1 = redis_cluster(server_factory, redis_factory(), tmp_path, n=2)
+async def test_a_warning_reaches_the_person_on_another_node(two_nodes: TwoNodes) -> None:
+    _, n0, n1 = two_nodes()
     ref, _, x = await _reported(n0, n1, ip="127.0.0.64")
     mod = await logged_in(n0, "ana", add_moderator(n0, "ana"))
     r = await mod.post(

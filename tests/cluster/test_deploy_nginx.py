@@ -258,7 +258,7 @@ async def test_nginx_serves_health_redirects_and_hides_metrics(
         for path in ("/metrics", "/metrics/", "//metrics", "/%6Detrics", "/metrics?x=1"):
             r = await web.get(path)
             assert "parley_" not in r.text, f"{path} leaked metrics ({r.status_code})"
-    assert (await scrape(node.url)), "the node itself still serves /metrics"
+    assert await scrape(node.url), "the node itself still serves /metrics"
 
     plain = f"http://{HOST}:{edge.http_port}"
     async with httpx.AsyncClient(base_url=plain, timeout=5) as web:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,21 +17,16 @@ from harness.known_images import (
 )
 from harness.protocol import person
 from harness.safety import unique_interest
-from harness.services import RedisHandle, redis_cluster
 from harness.stills import b64
 
 if TYPE_CHECKING:
-    from conftest import ServerFactory
-
-RedisFactory = Callable[[], RedisHandle]
+    from conftest import TwoNodes
 
 
 async def test_a_list_imported_while_nodes_run_is_applied_by_every_node(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
+    two_nodes: TwoNodes, tmp_path: Path
 ) -> None:
-    redis = redis_factory()
-    env = {k: str(v) for k, v in hash_server_env().items()}
-    n0, n1 = redis_cluster(server_factory, redis, tmp_path, 2, **env)
+    _, n0, n1 = two_nodes(**{k: str(v) for k, v in hash_server_env().items()})
     # The list comes in after both nodes started (the CLI writes the shared database).
     done = hashes_cli(n0.data_dir, "import", str(known_list_file(tmp_path)), "--list", "shared")
     assert done.returncode == 0, done.stderr

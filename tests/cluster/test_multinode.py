@@ -21,7 +21,7 @@ from harness.services import RedisHandle, redis_cluster
 from parley.protocol import CloseCode
 
 if TYPE_CHECKING:
-    from conftest import ServerFactory
+    from conftest import ServerFactory, TwoNodes
 
 RedisFactory = Callable[[], RedisHandle]
 
@@ -306,18 +306,9 @@ async def test_ban_on_one_node_ends_the_chat_on_another(
     assert (await again.expect("banned"))["reason"] == "Abuse across nodes."
 
 
-async def test_console_logins_and_limits_hold_across_nodes(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
-) -> None:
-    redis = redis_factory()
-    n0, n1 = redis_cluster(
-        server_factory,
-        redis,
-        tmp_path,
-        2,
-        PARLEY_MOD_LOGIN_BURST="5",
-        PARLEY_MOD_LOGIN_RATE="0.01",
-        PARLEY_MAX_CONNECTIONS_PER_IP="3",
+async def test_console_logins_and_limits_hold_across_nodes(two_nodes: TwoNodes) -> None:
+    redis, n0, n1 = two_nodes(
+        PARLEY_MOD_LOGIN_BURST="5", PARLEY_MOD_LOGIN_RATE="0.01", PARLEY_MAX_CONNECTIONS_PER_IP="3"
     )
     # A console login on node 0 works on node 1 (behind a load balancer, either may answer).
     h0 = await logged_in(n0, "lee", add_moderator(n0, "lee"))

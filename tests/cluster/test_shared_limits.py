@@ -18,8 +18,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -29,7 +28,7 @@ from harness.client import Client
 from harness.protocol import person
 from harness.safety import database, unique_interest
 from harness.server import ServerHandle
-from harness.services import RedisHandle, redis_cluster
+from harness.services import RedisHandle
 from parley.broker.base import BanOrder
 from parley.gateway import banned_notice
 from parley.quotas.base import COUNT_MAX
@@ -39,7 +38,9 @@ from parley.safety import ban_poll
 from parley.safety.ban_poll import BanPoll
 from parley.store import Ban, Store, device_hash
 
-ServerFactory = Callable[..., ServerHandle]
+if TYPE_CHECKING:
+    from conftest import TwoNodes
+
 RedisFactory = Callable[[], RedisHandle]
 DEVICE_A, DEVICE_B, DEVICE_C = (device_hash(f"dv1.{n}.sig") for n in "abc")
 
@@ -64,13 +65,8 @@ def _banned_frames(c: Client) -> int:
 # ---- the appeal API ----------------------------------------------------------------------------
 
 
-async def test_appeal_requests_per_address_are_counted_across_nodes(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
-) -> None:
-    redis = redis_factory()
-    n0, n1 = redis_cluster(
-        server_factory, redis, tmp_path, 2, PARLEY_APPEAL_BURST="3", PARLEY_APPEAL_RATE="0.001"
-    )
+async def test_appeal_requests_per_address_are_counted_across_nodes(two_nodes: TwoNodes) -> None:
+    redis, n0, n1 = two_nodes(PARLEY_APPEAL_BURST="3", PARLEY_APPEAL_RATE="0.001")
     someone = await person(n0, age=30)
     body = {"device": someone.device}
     codes, refusals = [], []
@@ -105,18 +101,9 @@ async def _abuse_close(node: ServerHandle, device: str | None) -> str:
     return c.device
 
 
-async def test_abuse_closes_on_two_nodes_add_up_to_the_ban(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
-) -> None:
-    redis = redis_factory()
-    n0, n1 = redis_cluster(
-        server_factory,
-        redis,
-        tmp_path,
-        2,
-        PARLEY_MAX_PROTOCOL_STRIKES="3",
-        PARLEY_ABUSE_BAN_AFTER="3",
-        PARLEY_ABUSE_WINDOW="600",
+async def test_abuse_closes_on_two_nodes_add_up_to_the_ban(two_nodes: TwoNodes) -> None:
+    _, n0, n1 = two_nodes(
+        PARLEY_MAX_PROTOCOL_STRIKES="3", PARLEY_ABUSE_BAN_AFTER="3", PARLEY_ABUSE_WINDOW="600"
     )
     # The flooding device also has a tab chatting on node 1, with someone on node 0.
     chatting, partner, pair = await _chatting(n1, n0)
@@ -146,10 +133,9 @@ async def test_abuse_closes_on_two_nodes_add_up_to_the_ban(
 
 
 async def test_a_ban_only_in_the_store_reaches_a_live_session_on_another_node(
-    server_factory: ServerFactory, redis_factory: RedisFactory, tmp_path: Path
+    two_nodes: TwoNodes,
 ) -> None:
-    redis = redis_factory()
-    n0, n1 = redis_cluster(server_factory, redis, tmp_path, 2)  # PARLEY_BAN_POLL_SECONDS: default 2
+    _, n0, n1 = two_nodes()  # PARLEY_BAN_POLL_SECONDS: default 2
     x, p, pair = await _chatting(n1, n0)
     assert x.device is not None
     reason = "Written to the database only: no node announced it."

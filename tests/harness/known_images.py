@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from harness.server import ServerHandle
+from harness.server import ServerHandle, cli_env
 from harness.stills import jpeg, shapes
 from parley.safety.pdq import pdq_of
 
@@ -50,18 +50,10 @@ def known_list_file(folder: Path, name: str = "known.txt") -> Path:
     return path
 
 
-def _env() -> dict[str, str]:
-    """The CLI's environment: this checkout's code first (PYTHONPATH), no PARLEY_* of ours."""
-    env = {"PATH": "/usr/bin:/bin"}
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    return env
-
-
 def hashes_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "parley", "hashes", *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120, env=_env(),
+        capture_output=True, text=True, timeout=120, env=cli_env(),
     )  # fmt: skip
 
 

@@ -1,10 +1,7 @@
 """Helpers shared by the moderator console tests (no tests here).
 
-- ``add_moderator(handle, name, role)``: ``parley moderator add`` as a subprocess against the
-  server's data directory, then the first login's forced password change (over HTTP, as its
-  owner would); returns the account's own password;
-- ``one_time_moderator(handle, name, role)``: the account as ``parley moderator add`` leaves
-  it; returns the printed one-time password (which must be changed at the first login);
+- ``add_moderator(handle, name, role)``: ``parley moderator add`` (this checkout's code) as a
+  subprocess against the server's data directory; returns the printed one-time password;
 - ``logged_in(handle, name, password)``: an httpx client holding the session cookie, with the
   CSRF token in its default headers;
 - ``reported_chat(handle, ...)``: two real protocol clients chat, one reports the other; returns
@@ -13,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -23,7 +19,7 @@ import httpx
 
 from harness.client import Client
 from harness.safety import chat, isolated_pair
-from harness.server import ServerHandle
+from harness.server import ServerHandle, cli_env
 
 
 def one_time_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
@@ -31,8 +27,7 @@ def one_time_moderator(handle: ServerHandle, name: str, role: str = "moderator")
         [sys.executable, "-m", "parley", "moderator", "add", name, "--role", role,
          "--data-dir", str(handle.data_dir)],
         capture_output=True, text=True, timeout=60, check=True,
-        # the same code as the server under test (a clone's src/ on PYTHONPATH, if set)
-        env={"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
+        env=cli_env(),
     )  # fmt: skip
     password = out.stdout.strip().splitlines()[-1]
     assert len(password) >= 16, out

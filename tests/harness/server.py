@@ -26,6 +26,16 @@ HOST = "127.0.0.1"
 # A guard, not a goal: start-up takes ~1 s, but imports alone took 9 s on a machine at load 25.
 STARTUP_TIMEOUT = 60.0
 _live: set[ServerHandle] = set()
+#: The code of the checkout these tests belong to: a clone's tests run the clone's ``src``, not
+#: the ``parley`` installed in the shared virtualenv.
+SRC_DIR = Path(__file__).resolve().parents[2] / "src"
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a ``python -m parley`` command a test runs: this checkout's ``src``
+    first on PYTHONPATH, then the caller's own; nothing else of the caller's (no PARLEY_*)."""
+    path = [str(SRC_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(path)}
 
 
 def free_port(host: str = HOST) -> int:

@@ -115,6 +115,7 @@ async def migrated_sqlite_template(folder: Path) -> SqliteTemplate:
         await store.close()  # checkpoints the WAL into the main file
     return SqliteTemplate(path)
 
+
 # The store tests' shared values and fresh databases (was harness/stores.py).
 
 

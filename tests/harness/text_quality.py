@@ -31,8 +31,9 @@ SETS = ("tuning", "heldout")
 # misses were covered in general form, and a second round was written after that; the second
 # fell short too (affixes), affix-aware matching followed, and a third round after that freeze
 # (issue 18); round 3's misses were then covered from new tuning sentences, and a fourth round
+# written after that freeze; round 4's missed kinds were covered the same way, and a fifth round
 # written after that freeze.
-LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"), ("id", "heldout4"))
+LATER_ROUNDS = (("id", "heldout2"), ("id", "heldout3"), ("id", "heldout4"), ("id", "heldout5"))
 # The held-out sets' figures the first time they were scored (commit "Held-out corpora ...",
 # rules frozen since "Rules FROZEN"): the honest estimate. English lines are text_heldout.tsv,
 # whose earlier rounds were tuned on before issue 18; its conversations are new.
@@ -47,6 +48,9 @@ FIRST_PASS = {
     "prompted 5/6 grooming, 0/6 ordinary (after affix-aware matching; then its misses were "
     "known: no longer held out)",
     "id round 4": "mask P 1.000 R 0.864, 0/20 ordinary changed; signals P 0.889 R 0.762; "
+    "prompted 6/6 grooming, 0/6 ordinary (then its missed kinds were covered: no longer held "
+    "out)",
+    "id round 5": "mask P 1.000 R 1.000, 0/20 ordinary changed; signals P 0.900 R 0.857; "
     "prompted 6/6 grooming, 0/6 ordinary",
     "es": "mask P 1.000 R 0.950, 0/20 ordinary changed; signals P 1.000 R 1.000; "
     "prompted 6/6 grooming, 0/6 ordinary",

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import uuid
@@ -27,7 +28,14 @@ from parley.broker.memory import MemoryBroker
 from parley.pool import Band, Pool
 from parley.protocol import Matched, Mode, ServerMessage
 from parley.safety.age import Attestation
-from parley.safety.policy import DECLARED_WARNING, Admitted, AgePolicy, RefusalCode, admit
+from parley.safety.policy import (
+    DECLARED_WARNING,
+    OPEN_MINOR_POOL_WARNING,
+    Admitted,
+    AgePolicy,
+    RefusalCode,
+    admit,
+)
 
 
 def band_of(age: int) -> str:
@@ -75,6 +83,7 @@ async def test_by_default_the_minor_pool_is_closed_refuses_teens_and_never_moves
     matched = await other.start()
     assert matched["type"] == "matched"
     assert (await adult.expect("matched", strict=True))["pair"] == matched["pair"]
+    assert "PARLEY_MINOR_POOL_OPEN=true" not in srv.logs()  # nothing to warn about
 
 
 async def test_an_operator_who_opens_the_minor_pool_gets_teens_matched_with_teens(
@@ -87,6 +96,10 @@ async def test_an_operator_who_opens_the_minor_pool_gets_teens_matched_with_teen
     await b.hello(age=16, interests=[interest], fallback=False)
     assert (await a.start())["type"] == "waiting"
     assert (await b.start())["type"] == "matched"
+    # `parley serve` said loudly what opening it on typed ages means (parley check too:
+    # tests/unit/test_policy.py).
+    warned = [json.loads(ln) for ln in srv.logs().splitlines() if "MINOR_POOL_OPEN=true" in ln]
+    assert [(w["level"], w["event"]) for w in warned] == [("warning", OPEN_MINOR_POOL_WARNING)]
 
 
 # ---- many real clients of mixed ages on one server ------------------------------------------

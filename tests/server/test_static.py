@@ -366,9 +366,7 @@ async def test_a_browser_loads_everything_versioned_and_then_from_its_cache(
     # The next visit takes every asset from the browser's cache without asking the server.
     await page.goto(server.url)
     await person.ready()
-    again = [
-        e for e in await page.evaluate(RESOURCES_JS) if httpx.URL(e["url"]).path in paths
-    ]
+    again = [e for e in await page.evaluate(RESOURCES_JS) if httpx.URL(e["url"]).path in paths]
     assert {httpx.URL(e["url"]).path for e in again} >= {p for p in paths if p.endswith(".js")}
     assert all(e["transferred"] == 0 for e in again), again
     await close_all(person)

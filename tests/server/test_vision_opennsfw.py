@@ -25,6 +25,7 @@ from harness import components
 from harness.client import pair
 from harness.protocol import metric, wait_metric
 from harness.stills import b64, flat, gradient, jpeg, ordinary_stills, portrait
+from harness.vision_plugins import Fixed
 from parley.config import Settings
 from parley.safety import classifier as classifier_module
 from parley.safety.classifier import (
@@ -35,7 +36,7 @@ from parley.safety.classifier import (
     choose,
     make_classifier,
 )
-from parley.safety.vision import Thresholds
+from parley.safety.vision import Thresholds, warm
 
 DEFAULTS = Settings(_env_file=None)
 DEFAULT_THRESHOLDS = DEFAULTS.vision_threshold_map()
@@ -88,6 +89,16 @@ def test_bytes_that_do_not_decode_are_unreadable(opennsfw: OpenNsfwClassifier) -
         opennsfw.classify(b"not an image at all")
     with pytest.raises(UnreadableImage):  # a real header over a cut-off scan
         opennsfw.classify(jpeg(gradient())[:600])
+
+
+def test_the_built_in_model_is_warmed_and_a_plug_in_is_not(
+    opennsfw: OpenNsfwClassifier,
+) -> None:
+    # One inference on a blank still at start, so that a stranger's first still is not the slow
+    # one; a plug-in may be a paid API, so it is left alone.
+    ms = warm(opennsfw)
+    assert ms is not None and ms > 0
+    assert warm(Fixed("test:fixed", [])) is None
 
 
 def test_classify_before_load_is_an_error() -> None:
@@ -260,4 +271,10 @@ async def test_a_real_server_with_opennsfw_decides_by_the_nsfw_threshold(
     assert (await a.expect("banned", timeout=10))["category"] == "nudity"
     assert await a.wait_closed() == 4007
     assert metric(handle, "parley_vision_frames_positive_total") == 1
-    assert '"classifier": "opennsfw"' in handle.logs()
+    logs = handle.logs()
+    assert '"classifier": "opennsfw"' in logs
+    # The worker warmed the model at start, off the event loop, and said how long it took (the
+    # warm-up is not a still: the classified count above is the real stills only).
+    warmed = [json.loads(line) for line in logs.splitlines() if "warmed up" in line]
+    assert len(warmed) == 1 and warmed[0]["classifier"] == "opennsfw", logs
+    assert [type(ms) for ms in warmed[0]["warm_up_ms"]] == [int], warmed

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from argparse import Namespace
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -31,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from harness.stores import BACKENDS, target
+from harness.stores import BACKENDS, Target, target
 from parley.store import Store, alembic_config, head_revision
 from parley.store.database import MIGRATIONS_DIR
 from parley.store.models import Base
@@ -53,60 +55,57 @@ async def _table_names(store: Store) -> set[str]:
         return await conn.run_sync(_tables)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_migrate_from_empty_then_down_and_up(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    async with target(backend, request, tmp_path) as where:
-        store = await where.open()
-        try:
-            assert await store.schema_revision() is None
-            assert await _table_names(store) == set()
-            assert await store.migrate() == head_revision() == "0004"
-            assert await _table_names(store) == TABLES
-            assert await store.migrate() == "0004"  # idempotent
-            await store.downgrade("base")
-            assert await store.schema_revision() is None
-            assert await _table_names(store) == set()
-            await store.migrate()
-            assert await _table_names(store) == TABLES
-            # the audit trigger came back with the table
-            await store.audit(actor="a", action="x")
-            with pytest.raises(Exception, match="append-only"):
-                async with store.engine.begin() as conn:
-                    await conn.exec_driver_sql("DELETE FROM audit_log")
-        finally:
-            await store.close()
+@pytest_asyncio.fixture(params=BACKENDS)
+async def where(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    """A fresh, empty database (not migrated), once on each backend."""
+    async with target(request.param, request, tmp_path) as fresh:
+        yield fresh
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_models_and_migrations_agree(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+@pytest_asyncio.fixture
+async def empty(where: Target) -> AsyncIterator[Store]:
+    """A store on ``where``, closed after the test."""
+    store = await where.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_migrate_from_empty_then_down_and_up(empty: Store) -> None:
+    assert await empty.schema_revision() is None
+    assert await _table_names(empty) == set()
+    assert await empty.migrate() == head_revision() == "0004"
+    assert await _table_names(empty) == TABLES
+    assert await empty.migrate() == "0004"  # idempotent
+    await empty.downgrade("base")
+    assert await empty.schema_revision() is None
+    assert await _table_names(empty) == set()
+    await empty.migrate()
+    assert await _table_names(empty) == TABLES
+    # the audit trigger came back with the table
+    await empty.audit(actor="a", action="x")
+    with pytest.raises(Exception, match="append-only"):
+        async with empty.engine.begin() as conn:
+            await conn.exec_driver_sql("DELETE FROM audit_log")
+
+
+async def test_models_and_migrations_agree(empty: Store) -> None:
     """What `alembic revision --autogenerate` would write after the migrations: nothing."""
-    async with target(backend, request, tmp_path) as where:
-        store = await where.open()
-        try:
-            await store.migrate()
-            async with store.engine.connect() as conn:
-                assert await conn.run_sync(_diff) == []
-        finally:
-            await store.close()
+    await empty.migrate()
+    async with empty.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_nodes_starting_together_migrate_once(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    async with target(backend, request, tmp_path) as where:
-        nodes = [await where.open() for _ in range(3)]
-        try:
-            revisions = await asyncio.gather(*(n.migrate() for n in nodes))
-            assert revisions == ["0004"] * 3
-            assert await _table_names(nodes[0]) == TABLES
-        finally:
-            for n in nodes:
-                await n.close()
+async def test_nodes_starting_together_migrate_once(where: Target) -> None:
+    nodes = [await where.open() for _ in range(3)]
+    try:
+        revisions = await asyncio.gather(*(n.migrate() for n in nodes))
+        assert revisions == ["0004"] * 3
+        assert await _table_names(nodes[0]) == TABLES
+    finally:
+        for n in nodes:
+            await n.close()
 
 
 def test_one_head_and_the_files_ship_in_the_package() -> None:
@@ -251,35 +250,27 @@ _ALL_KEPT = {
 }
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_upgrading_and_downgrading_keep_every_link(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+async def test_upgrading_and_downgrading_keep_every_link(empty: Store) -> None:
     """A ban keeps the report behind it (its statement of reasons names it) through 0002's and
     0003's table rebuilds, both ways; the store enforces foreign keys again afterwards."""
-    async with target(backend, request, tmp_path) as where:
-        store = await where.open()
-        try:
-            await store.migrate("0001")
-            async with store.engine.begin() as conn:
-                await conn.run_sync(_fill_at_0001)
-            assert await store.migrate() == "0004"
-            async with store.engine.connect() as conn:
-                assert await conn.run_sync(_kept) == _ALL_KEPT
-            await store.downgrade("0001")
-            async with store.engine.connect() as conn:
-                assert await conn.run_sync(_kept) == _ALL_KEPT
-            await store.migrate()
-            async with store.engine.connect() as conn:
-                assert await conn.run_sync(_kept) == _ALL_KEPT
-            # foreign keys are enforced again on every connection the store hands out
-            async with store.engine.begin() as conn:
-                await conn.exec_driver_sql("DELETE FROM reports WHERE id = 7")
-            async with store.engine.connect() as conn:
-                link = await conn.exec_driver_sql("SELECT source_report_id FROM bans WHERE id = 5")
-                assert link.scalar_one() is None
-        finally:
-            await store.close()
+    await empty.migrate("0001")
+    async with empty.engine.begin() as conn:
+        await conn.run_sync(_fill_at_0001)
+    assert await empty.migrate() == "0004"
+    async with empty.engine.connect() as conn:
+        assert await conn.run_sync(_kept) == _ALL_KEPT
+    await empty.downgrade("0001")
+    async with empty.engine.connect() as conn:
+        assert await conn.run_sync(_kept) == _ALL_KEPT
+    await empty.migrate()
+    async with empty.engine.connect() as conn:
+        assert await conn.run_sync(_kept) == _ALL_KEPT
+    # foreign keys are enforced again on every connection the store hands out
+    async with empty.engine.begin() as conn:
+        await conn.exec_driver_sql("DELETE FROM reports WHERE id = 7")
+    async with empty.engine.connect() as conn:
+        link = await conn.exec_driver_sql("SELECT source_report_id FROM bans WHERE id = 5")
+        assert link.scalar_one() is None
 
 
 async def test_a_broken_key_fails_the_sqlite_migration_whole(tmp_path: Path) -> None:
@@ -333,49 +324,39 @@ _MODERATORS = table(
 )
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_0004_forces_no_existing_moderator_and_every_new_one(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def _moderator_columns(conn: Connection) -> set[str]:
+    return {c["name"] for c in inspect(conn).get_columns("moderators")}
+
+
+async def test_0004_forces_no_existing_moderator_and_every_new_one(empty: Store) -> None:
     """An account made before 0004 keeps working (its owner is not forced to change a password
     at the upgrade); one made after must change its one-time password, and is free once the
     owner has. The dead lock columns are gone, and come back on a downgrade."""
-    async with target(backend, request, tmp_path) as where:
-        store = await where.open()
-        try:
-            await store.migrate("0003")
-            async with store.engine.begin() as conn:
-                await conn.execute(
-                    insert(_MODERATORS).values(
-                        name="old", role="admin", password_hash="h", created_at=_AT
-                    )
-                )
-            await store.migrate()
-
-            def columns(conn: Connection) -> set[str]:
-                return {c["name"] for c in inspect(conn).get_columns("moderators")}
-
-            async with store.engine.connect() as conn:
-                names = await conn.run_sync(columns)
-            assert "must_change_password" in names
-            assert not names & {"failed_logins", "locked_until"}
-            old = await store.get_moderator("old")
-            assert old is not None and old.must_change_password is False
-            new = await store.add_moderator("new", role="moderator", password_hash="h", actor="t")
-            assert new.must_change_password is True
-            assert await store.change_own_password("new", "h2")
-            changed = await store.get_moderator("new")
-            assert changed is not None and not changed.must_change_password
-            assert changed.password_hash == "h2"
-            assert await store.set_moderator_password("new", "h3", actor="old")  # an admin reset
-            reset = await store.get_moderator("new")
-            assert reset is not None and reset.must_change_password
-            (entry,) = await store.audit_log(action="moderator.password_change")
-            assert entry.actor == "new" and entry.details is None and entry.reason is None
-            await store.downgrade("0003")
-            async with store.engine.connect() as conn:
-                names = await conn.run_sync(columns)
-            assert {"failed_logins", "locked_until"} <= names
-            assert "must_change_password" not in names
-        finally:
-            await store.close()
+    await empty.migrate("0003")
+    async with empty.engine.begin() as conn:
+        await conn.execute(
+            insert(_MODERATORS).values(name="old", role="admin", password_hash="h", created_at=_AT)
+        )
+    await empty.migrate()
+    async with empty.engine.connect() as conn:
+        names = await conn.run_sync(_moderator_columns)
+    assert "must_change_password" in names
+    assert not names & {"failed_logins", "locked_until"}
+    old = await empty.get_moderator("old")
+    assert old is not None and old.must_change_password is False
+    new = await empty.add_moderator("new", role="moderator", password_hash="h", actor="t")
+    assert new.must_change_password is True
+    assert await empty.change_own_password("new", "h2")
+    changed = await empty.get_moderator("new")
+    assert changed is not None and not changed.must_change_password
+    assert changed.password_hash == "h2"
+    assert await empty.set_moderator_password("new", "h3", actor="old")  # an admin's reset
+    reset = await empty.get_moderator("new")
+    assert reset is not None and reset.must_change_password
+    (entry,) = await empty.audit_log(action="moderator.password_change")
+    assert entry.actor == "new" and entry.details is None and entry.reason is None
+    await empty.downgrade("0003")
+    async with empty.engine.connect() as conn:
+        names = await conn.run_sync(_moderator_columns)
+    assert {"failed_logins", "locked_until"} <= names
+    assert "must_change_password" not in names

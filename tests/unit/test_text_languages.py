@@ -108,6 +108,7 @@ SIGNALS = {
     "kirim foto kamu dong": Signal.IMAGES,
     "nanti aku kasih pulsa": Signal.GIFTS,
     "ketemuan yuk besok": Signal.MEETING,
+    "kamu pake baju apa sekarang": Signal.SEXUAL,
     "kamu dewasa banget untuk umur segitu": Signal.FLATTERY,
     "¿cuántos años tienes?": Signal.AGE,
     "¿estás solo en casa?": Signal.ISOLATION,
@@ -121,6 +122,7 @@ SIGNALS = {
     "ghar pe akeli ho?": Signal.ISOLATION,
     "mummy papa ko mat batana": Signal.SECRECY,
     "apni photo bhejo": Signal.IMAGES,
+    "kya pehna hai abhi": Signal.SEXUAL,
     "free uc dunga": Signal.GIFTS,
     "tum kahan rehti ho": Signal.MEETING,
     "tum bahut cute ho": Signal.FLATTERY,
@@ -233,6 +235,18 @@ def test_indonesian_fourth_held_out_round_floors() -> None:
     assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
 
 
+def test_indonesian_fifth_held_out_round_floors() -> None:
+    # Round 5's first pass, written after the round-5 freeze and scored once: masking recall
+    # 1.000 (22 of 22 contact lines), 0 of 20 ordinary lines changed, signals P 0.900 R 0.857
+    # (missed "lahir tahun 2012 ya?", "kamu di rumah sama siapa sekarang?", "habis baca hapus
+    # ya"; raised on "aku tunggu di depan perpus" and "aku beliin adikku mainan"), 6 of 6
+    # grooming conversations prompted, no ordinary one. The measured floors.
+    f = text_quality.score(*text_quality.load_set("id", "heldout5"))
+    assert f.mask_recall == 1.0 and f.ordinary_changed == 0.0, (f.mask_misses, f.mask_false)
+    assert f.signal_precision >= 18 / 20 - 1e-9 and f.signal_recall >= 18 / 21 - 1e-9
+    assert f.prompt_recall == 1.0 and f.benign_prompted == 0, f.conv_misses
+
+
 @pytest.mark.parametrize("lang", text_quality.LANGUAGES)
 def test_held_out_floors(lang: str) -> None:
     f = text_quality.score(*text_quality.load_set(lang, "heldout"))
@@ -295,3 +309,19 @@ def test_indonesian_forms_of_the_kinds_round_three_missed() -> None:
     for line in ("kamu gak usah tau deh, malu", "di rumah lagi gak ada listrik",
                  "percaya diri aja pas presentasi", "dihapus aja fotonya yang blur"):  # fmt: skip
         assert line_signals(line) == frozenset(), line
+
+
+def test_indonesian_forms_of_the_kinds_round_four_missed() -> None:
+    # Covered in general form from new tuning sentences after round 4 (its own lines are not
+    # tuned on; round 4 no longer counts as held out): asking whether the partner has an app
+    # ("line" and "tele" too), a user name with a Discord "#", and moving to private messages
+    # with no person named ("japri", "jalur pribadi", "pc"/"dm" opening the line).
+    for line in ("kamu ada line gak?", "punya tele ga kak?", "usn roblox gue dimas#4411",
+                 "japri yuk", "lewat jalur pribadi aja ya", "pc aja kak kalo mau lanjut",
+                 "langsung dm aja dong", "ya, inbox aja kak"):  # fmt: skip
+        assert mask_contacts(line)[1] == ("handle",), line
+    for line in ("ada line up konser gak?", "main di pc aja lebih enak", "pc aku lagi rusak",
+                 "aku udah japri ketua kelas soal uang kas", "grup kelas lebih rame dari japri",
+                 "dm aja ke admin olshopnya kalo mau tanya ongkir",
+                 "aku juara #1 lho"):  # fmt: skip
+        assert mask_contacts(line) == (line, ()), line

@@ -35,6 +35,9 @@ FILTER_JS = "el => getComputedStyle(el).filter"
 CHECKING = "Blurred until the stranger's camera has been checked."
 CHECKING_ID = "Diburamkan sampai kamera orang asing itu selesai diperiksa."
 REVEAL = "Show video now"
+HELD = "Blurred, as you chose. Show it when you are ready."
+ALWAYS_BLUR = "Always start blurred, tap to show"
+HELD_ID = "Diburamkan sesuai pilihanmu. Tampilkan kalau kamu sudah siap."
 ROUNDS = 4  # pairs in the timing test
 PLUGIN = "harness.vision_plugins:"  # the test classifiers' module, as PARLEY_VISION_CLASSIFIER
 
@@ -141,6 +144,80 @@ async def test_minors_wait_for_the_verdict_with_no_control_to_skip_it(
     await close_all(a, b)
 
 
+# ---- the viewer's own choice: always start blurred ----------------------------------------------
+
+
+async def choose_always_blur(p: Person, **start: Any) -> None:
+    """Tick "always start blurred" under the video mode on the form, reload (it is kept on the
+    device), and wait for a stranger."""
+    await expect(p.tid("always-blur-option")).to_be_hidden()  # text mode: not offered
+    await p.tid("mode-video").check()
+    await p.page.get_by_role("checkbox", name=ALWAYS_BLUR).check()
+    await p.page.reload()
+    await p.ready()
+    await p.tid("mode-video").check()
+    await expect(p.tid("always-blur")).to_be_checked()
+    await p.start("video", **start)
+    await expect(p.status).to_contain_text(WAITING)
+
+
+async def test_always_start_blurred_is_remembered_and_a_clean_verdict_still_waits_for_a_tap(
+    browser: Browser, server_factory: Any, tmp_path: Path
+) -> None:
+    # In the minor pool, the strictest first look: the choice adds a blur and takes none away.
+    gate = tmp_path / "gate"
+    srv = server_factory(**vision(PLUGIN + "gated", gate, PARLEY_MINOR_MODES="text,video"))
+    a, b = await asyncio.gather(
+        open_person(browser, srv.url, "A"), open_person(browser, srv.url, "B")
+    )
+    await choose_always_blur(a, age=15)
+    await b.start("video", age=15)
+    await asyncio.gather(a.expect_matched(), b.expect_matched())
+    # Before the verdict: as for any teen, blurred with no control to skip it.
+    await expect_held(a, reveal=False)
+    await a.tid("reveal-video").dispatch_event("click")
+    assert await a.box.get_attribute("data-first-look") == "pending"
+
+    # The clean verdict shows B's view of A; A's view of B stays blurred, and says why.
+    gate.touch()
+    await expect_open(b, "verdict")
+    await expect(a.tid("remote-checking")).to_contain_text(HELD)
+    await expect(a.box).to_have_attribute("data-first-look", "pending")
+    assert "blur(" in await a.tid("remote-video").evaluate(FILTER_JS)
+    assert [m["action"] for m in a.got("moderation")] == ["clear"]
+    await a.tid("lang").select_option("id")
+    await expect(a.tid("remote-checking")).to_contain_text(HELD_ID)
+    await a.tid("lang").select_option("en")
+    # Only A's tap shows it (by keyboard here).
+    await a.page.get_by_role("button", name=REVEAL).focus()
+    await a.page.keyboard.press("Enter")
+    await expect_open(a, "viewer")
+    await close_all(a, b)
+
+
+async def test_always_start_blurred_holds_unmoderated_video_until_a_tap(
+    browser: Browser, server_factory: Any
+) -> None:
+    srv = server_factory(PARLEY_VISION="off")
+    a, b = await asyncio.gather(
+        open_person(browser, srv.url, "A"), open_person(browser, srv.url, "B")
+    )
+    await choose_always_blur(a)
+    await b.start("video")
+    await asyncio.gather(a.expect_matched(), b.expect_matched())
+    await expect(a.tid("vision-off")).to_be_visible()  # the page still says it is unmoderated
+    # B did not choose it: shown at once, as before. A's is blurred until A taps.
+    await b.expect_live()
+    await expect(b.box).to_have_attribute("data-first-look", "open")
+    await a.expect_live()
+    await expect(a.box).to_have_attribute("data-first-look", "pending")
+    assert "blur(" in await a.tid("remote-video").evaluate(FILTER_JS)
+    await expect(a.tid("remote-checking")).to_contain_text(HELD)
+    await a.page.get_by_role("button", name=REVEAL).click()
+    await expect_open(a, "viewer")
+    await close_all(a, b)
+
+
 # ---- a flagged still: never shown ---------------------------------------------------------------
 
 
@@ -212,6 +289,8 @@ async def test_time_from_match_to_reveal_with_open_nsfw(
     figures = {
         "classifier": "opennsfw",
         "reveal_ms": reveal_ms,
+        # Each page's first stranger: the stills the server judges first (a cold model's).
+        "first_pair_reveal_ms": [reveal_ms[0], reveal_ms[ROUNDS]],
         "first_frame_ms": frame_ms,
         "blurred_on_screen_ms": blurred_ms,
         "reveal_median_ms": statistics.median(reveal_ms),

@@ -1,10 +1,10 @@
-"""Brokers, chosen by URL scheme: ``memory://`` (one process) or ``redis://`` (many nodes)."""
+"""Brokers, chosen by URL scheme: ``memory://`` (one process) or Redis (many nodes: ``redis://``,
+or ``redis+sentinel://``, see ``parley.redis_url``)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from parley.broker.base import Broker, Mailbox, MatchObserver, Outcome, Ticket
+from parley.redis_url import is_redis_url, scheme
 
 __all__ = ["Broker", "Mailbox", "MatchObserver", "Outcome", "Ticket", "create_broker"]
 
@@ -17,8 +17,7 @@ def create_broker(
     evidence_lines: int = 50,
     report_grace: float = 120.0,
 ) -> Broker:
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
+    if scheme(url) == "memory":
         from parley.broker.memory import MemoryBroker
 
         return MemoryBroker(
@@ -27,7 +26,7 @@ def create_broker(
             evidence_lines=evidence_lines,
             report_grace=report_grace,
         )
-    if scheme in ("redis", "rediss", "unix"):
+    if is_redis_url(url):
         from parley.broker.redis import RedisBroker
 
         return RedisBroker(
@@ -37,4 +36,7 @@ def create_broker(
             evidence_lines=evidence_lines,
             report_grace=report_grace,
         )
-    raise ValueError(f"unsupported broker URL scheme {scheme!r} (expected memory:// or redis://)")
+    raise ValueError(
+        f"unsupported broker URL scheme {scheme(url)!r} (expected memory://, redis:// or "
+        "redis+sentinel://)"
+    )

@@ -212,7 +212,7 @@ def choose(spec: str) -> str:
     raise ClassifierError(
         "both vision extras are installed (nudenet: AGPL-3.0 model; opennsfw: BSD-2-Clause "
         "model); choose one with PARLEY_VISION_CLASSIFIER=opennsfw or =nudenet (README, "
-        "\"Licences\")"
+        '"Licences")'
     )
 
 

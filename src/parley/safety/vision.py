@@ -8,6 +8,10 @@
 - **Thresholds.** A frame is positive when any configured class scores at or above its threshold;
   *suspect* when one scores above ``suspect_ratio`` of it (sampling then speeds up for a while).
 - **Cadence.** Fast for the first seconds of a pair and after a flag, then the default interval.
+- **Warm-up.** A built-in model's first inference is much slower than the next ones (the
+  runtime allocates and plans on first use), and the first still it would judge is a new
+  stranger's, whose video stays blurred until then. So each worker classifies one blank still
+  in its initializer, before the pool is ready, and the time it took is logged.
 - **Hashes.** The worker also computes each still's PDQ hash (:mod:`parley.safety.pdq`), which
   the event loop matches against the known-image lists (:mod:`parley.safety.known_images`).
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import multiprocessing
 import os
@@ -29,6 +34,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image
 
 from parley.safety.classifier import (
     Classifier,
@@ -107,10 +115,35 @@ def sample_interval(
 
 _worker: Classifier | None = None
 _worker_error: str | None = None
+_warm_ms: float | None = None  # the warm-up inference, for the start-up log
+_warm_error: str | None = None
+
+# The models warmed at start: the built-in ones. A plug-in is not, since one inference may be a
+# paid call to a vendor's API (or a test's stand-in that counts its stills).
+WARMED: Final = frozenset({"nudenet", "opennsfw"})
+
+
+def _blank_still() -> bytes:
+    """A mid-grey still the size the pages send: nothing in it for a model to find."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def warm(classifier: Classifier) -> float | None:
+    """Run one inference (and the hash) on a blank still, so that the first real still is not
+    the slow one; the milliseconds it took (``None`` for a model that is not warmed)."""
+    if classifier.name not in WARMED:
+        return None
+    still = _blank_still()
+    t0 = time.perf_counter()
+    pdq_of(still)
+    classifier.classify(still)
+    return (time.perf_counter() - t0) * 1000
 
 
 def _init_worker(spec: str, nice: int) -> None:
-    global _worker, _worker_error
+    global _worker, _worker_error, _warm_ms, _warm_error
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)  # classification yields the CPU to the event loop carrying the chat
@@ -120,6 +153,11 @@ def _init_worker(spec: str, nice: int) -> None:
         _worker = classifier
     except Exception as exc:  # report it on every call instead of breaking the pool silently
         _worker_error = f"{type(exc).__name__}: {exc}"
+        return
+    try:
+        _warm_ms = warm(classifier)  # here, in the worker process: never on the event loop
+    except Exception as exc:  # the pool still starts: each real still reports its own failure
+        _warm_error = f"{type(exc).__name__}: {exc}"
 
 
 def _loaded() -> Classifier:
@@ -128,8 +166,9 @@ def _loaded() -> Classifier:
     return _worker
 
 
-def _worker_name() -> str:
-    return _loaded().name
+def _worker_ready() -> tuple[str, float | None, str | None]:
+    """The loaded model's name, and its warm-up: milliseconds, or why it failed."""
+    return _loaded().name, _warm_ms, _warm_error
 
 
 def _worker_classify(jpeg: bytes) -> Classified:
@@ -196,10 +235,10 @@ class VisionPool:
         self._executor = self._new_executor()
         loop = asyncio.get_running_loop()
         try:
-            names = await asyncio.wait_for(
+            ready = await asyncio.wait_for(
                 asyncio.gather(
                     *(
-                        loop.run_in_executor(self._executor, _worker_name)
+                        loop.run_in_executor(self._executor, _worker_ready)
                         for _ in range(self.workers)
                     )
                 ),
@@ -208,7 +247,19 @@ class VisionPool:
         except (ClassifierError, BrokenProcessPool, TimeoutError, OSError) as exc:
             await self.close()
             raise ClassifierError(str(exc) or type(exc).__name__) from exc
-        self.name = names[0]
+        self.name = ready[0][0]
+        # (A call above may reach a worker that had already answered: these are the workers
+        # that answered. Every worker warms itself in its initializer all the same.)
+        warm_ms = [round(ms) for _, ms, _ in ready if ms is not None]
+        if warm_ms:
+            log.info(
+                "vision model warmed up on a blank still",
+                extra={"classifier": self.name, "warm_up_ms": warm_ms},
+            )
+        for error in {error for _, _, error in ready if error is not None}:
+            log.warning(
+                "vision model warm-up failed", extra={"classifier": self.name, "error": error}
+            )
 
     def submit(self, jpeg: bytes) -> asyncio.Future[Result]:
         """Queue a still; the future gives its result, or None if it was dropped. Never waits."""

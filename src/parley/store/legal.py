@@ -17,10 +17,9 @@ from typing import Any
 from sqlalchemy import select
 
 from parley.store.audit import plain, write_audit
-from parley.store.database import Database
 from parley.store.errors import NotFound, NotOnLegalHold
 from parley.store.models import AuditRow, BanRow, FlagRow, ReportRow
-from parley.store.queue import audited_update, item_model, model_kind
+from parley.store.queue import AuditedItems, item_model, model_kind
 from parley.store.records import AuditEntry, Ban, Item
 from parley.store.values import MAX_REASON_CHARS, moment
 
@@ -44,7 +43,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class LegalHolds(Database):
+class LegalHolds(AuditedItems):
     async def set_legal_hold(
         self, ref: str, *, actor: str, reason: str, now: datetime | None = None
     ) -> bool:
@@ -53,18 +52,16 @@ class LegalHolds(Database):
         model = item_model(ref)
         reason = plain(reason, MAX_REASON_CHARS, "reason")
         now = moment(now)
-        async with self._write() as session:
-            return await audited_update(
-                session,
-                model,
-                ref,
-                at=now,
-                actor=actor,
-                where=model.legal_hold.is_(False),
-                values={"legal_hold": True, "legal_hold_at": now},
-                action="item.legal_hold",
-                reason=reason,
-            )
+        return await self._audited_update(
+            model,
+            ref,
+            at=now,
+            actor=actor,
+            where=model.legal_hold.is_(False),
+            values={"legal_hold": True, "legal_hold_at": now},
+            action="item.legal_hold",
+            reason=reason,
+        )
 
     async def export_legal_hold(
         self, ref: str, *, actor: str, with_frame: bool = True, now: datetime | None = None

@@ -49,7 +49,48 @@ def item_model(ref: str) -> type[ReportRow] | type[FlagRow]:
     raise NotFound(f"no item {ref!r}")
 
 
-class ModerationQueue(Database):
+class AuditedItems(Database):
+    """What changes a report's or a flag's state: one conditional UPDATE, audited when it took."""
+
+    async def _audited_update(
+        self,
+        model: type[ReportRow] | type[FlagRow],
+        ref: str,
+        *,
+        at: datetime,
+        actor: str,
+        where: ColumnElement[bool],
+        values: dict[str, Any],
+        action: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        unknown_is_error: bool = True,
+    ) -> bool:
+        """One conditional UPDATE of an item in a write transaction of its own, audited when
+        it took: its row count says whether ``where`` held. False if not, or NotFound when
+        ``unknown_is_error`` and there is no item."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(model).where(model.ref == ref, where).values(**values)
+            )
+            done = _rowcount(result) == 1
+            if done:
+                write_audit(
+                    session,
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    item_type=model_kind(model),
+                    item_id=ref,
+                    reason=reason,
+                    details=details,
+                )
+            elif unknown_is_error and not await _exists(session, model, ref):
+                raise NotFound(f"no item {ref!r}")
+            return done
+
+
+class ModerationQueue(AuditedItems):
     async def queue(
         self,
         *,
@@ -140,38 +181,34 @@ class ModerationQueue(Database):
                     model.claimed_at < now - stale_after,
                 )
             )
-        async with self._write() as session:
-            return await audited_update(
-                session,
-                model,
-                ref,
-                at=now,
-                actor=moderator,
-                where=or_(*claimable),
-                values={
-                    "status": ItemStatus.CLAIMED.value,
-                    "claimed_by": moderator,
-                    "claimed_at": now,
-                },
-                action="item.claim",
-            )
+        return await self._audited_update(
+            model,
+            ref,
+            at=now,
+            actor=moderator,
+            where=or_(*claimable),
+            values={
+                "status": ItemStatus.CLAIMED.value,
+                "claimed_by": moderator,
+                "claimed_at": now,
+            },
+            action="item.claim",
+        )
 
     async def release(self, ref: str, moderator: str, *, now: datetime | None = None) -> bool:
         """Give a claimed item back to the queue (only its holder can). True if released."""
         model = item_model(ref)
         now = moment(now)
-        async with self._write() as session:
-            return await audited_update(
-                session,
-                model,
-                ref,
-                at=now,
-                actor=moderator,
-                where=and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
-                values={"status": ItemStatus.OPEN.value, "claimed_by": None, "claimed_at": None},
-                action="item.release",
-                unknown_is_error=False,
-            )
+        return await self._audited_update(
+            model,
+            ref,
+            at=now,
+            actor=moderator,
+            where=and_(model.status == ItemStatus.CLAIMED.value, model.claimed_by == moderator),
+            values={"status": ItemStatus.OPEN.value, "claimed_by": None, "claimed_at": None},
+            action="item.release",
+            unknown_is_error=False,
+        )
 
     async def close_item(
         self,
@@ -192,24 +229,22 @@ class ModerationQueue(Database):
         except ValueError as exc:
             raise InvalidInput(f"unknown resolution {resolution!r}") from exc
         reason = plain(reason, MAX_REASON_CHARS, "reason")
-        async with self._write() as session:
-            return await audited_update(
-                session,
-                model,
-                ref,
-                at=now,
-                actor=moderator,
-                where=or_(*_open_or_held_by(model, moderator)),
-                values={
-                    "status": ItemStatus.CLOSED.value,
-                    "resolution": outcome.value,
-                    "closed_by": moderator,
-                    "closed_at": now,
-                },
-                action=f"item.{outcome.value}",
-                reason=reason,
-                details=details,
-            )
+        return await self._audited_update(
+            model,
+            ref,
+            at=now,
+            actor=moderator,
+            where=or_(*_open_or_held_by(model, moderator)),
+            values={
+                "status": ItemStatus.CLOSED.value,
+                "resolution": outcome.value,
+                "closed_by": moderator,
+                "closed_at": now,
+            },
+            action=f"item.{outcome.value}",
+            reason=reason,
+            details=details,
+        )
 
     # ---- response times (parley.transparency.response_times) -----------------------------
 
@@ -272,40 +307,6 @@ class ModerationQueue(Database):
 
 def model_kind(model: type[ReportRow] | type[FlagRow]) -> str:
     return ItemKind.REPORT.value if model is ReportRow else ItemKind.FLAG.value
-
-
-async def audited_update(
-    session: AsyncSession,
-    model: type[ReportRow] | type[FlagRow],
-    ref: str,
-    *,
-    at: datetime,
-    actor: str,
-    where: ColumnElement[bool],
-    values: dict[str, Any],
-    action: str,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-    unknown_is_error: bool = True,
-) -> bool:
-    """One conditional UPDATE of an item, audited when it took: its row count says whether
-    ``where`` held. False if not, or NotFound when ``unknown_is_error`` and there is no item."""
-    result = await session.execute(update(model).where(model.ref == ref, where).values(**values))
-    done = _rowcount(result) == 1
-    if done:
-        write_audit(
-            session,
-            at=at,
-            actor=actor,
-            action=action,
-            item_type=model_kind(model),
-            item_id=ref,
-            reason=reason,
-            details=details,
-        )
-    elif unknown_is_error and not await _exists(session, model, ref):
-        raise NotFound(f"no item {ref!r}")
-    return done
 
 
 def _open_or_held_by(

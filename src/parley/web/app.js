@@ -30,6 +30,7 @@ const ageNotice = $("[data-testid=age-notice]");
 const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
+const alwaysBlurOption = $("[data-testid=always-blur-option]");
 const questionField = new QuestionField(form);
 
 let onlineCount = null;
@@ -49,7 +50,7 @@ const session = new Session({
     // Under 13, or a minor where the service is for adults only: not another age, not today.
     if (code !== "age_mismatch") rememberRefusal(code);
     lockForRefusal();
-    showLanding(refusalMessage(code));
+    showLanding(refusalMessage(code, ages));
   },
   onSwitchMode: (mode) => switchMode(mode),
 });
@@ -93,6 +94,7 @@ function syncMode() {
   startButton.dataset.mode = mode.id;
   startButton.textContent = t(mode.startKey);
   modeHint.textContent = t(mode.hintKey);
+  alwaysBlurOption.hidden = mode.id !== "video";
   questionField.sync(mode.id);
 }
 
@@ -141,6 +143,8 @@ function setOnline(n) {
 function setAges(next) {
   ages = next;
   syncAgeNotice();
+  // A refusal shown before the server said its minimum age now states it.
+  if (formErrorState?.refusal) setFormError(refusalMessage(formErrorState.refusal, ages));
 }
 
 function syncAgeNotice() {
@@ -165,7 +169,7 @@ form.addEventListener("submit", (event) => {
   const refusal = recentRefusal();
   if (refusal) {
     lockForRefusal();
-    setFormError(refusalMessage(refusal));
+    setFormError(refusalMessage(refusal, ages));
     return;
   }
   const limits = { ...DEFAULT_LIMITS, ...(conn.limits || {}) };
@@ -294,7 +298,7 @@ async function boot() {
   const refusal = recentRefusal();
   if (refusal) {
     lockForRefusal();
-    setFormError(refusalMessage(refusal));
+    setFormError(refusalMessage(refusal, ages));
   }
   document.body.dataset.ready = "true";
   pollStatus({ always: true }); // the landing notice needs it, even in a background tab

@@ -99,9 +99,15 @@ export function recentRefusal() {
   }
 }
 
-/** The landing message for a final refusal. */
-export function refusalMessage(code) {
-  if (code === "minor_pool_closed") return { key: "landing.refused_minor" };
-  if (code === "age_mismatch") return { key: "landing.refused_mismatch" };
-  return { key: "landing.refused" };
+/**
+ * The landing message for a final refusal. `ages` is who may use the service as /api/status
+ * says ({min_age, adult_age, minor_pool_open}), or null before it has answered: the minimum age
+ * is the operator's (PARLEY_MIN_AGE), so the page states no number it has not been told.
+ * `refusal` keeps the code, so the message can be written again when the ages arrive.
+ */
+export function refusalMessage(code, ages = null) {
+  if (code === "minor_pool_closed") return { key: "landing.refused_minor", refusal: code };
+  if (code === "age_mismatch") return { key: "landing.refused_mismatch", refusal: code };
+  if (!ages) return { key: "landing.refused_age_unknown", refusal: "age_refused" };
+  return { key: "landing.refused", params: { min_age: ages.min_age }, refusal: "age_refused" };
 }

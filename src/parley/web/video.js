@@ -19,6 +19,10 @@
 //   stranger's video starts blurred (`welcome.first_look`) until the server says a first still
 //   of their camera was judged clean (`moderation` `clear`). An adult may press "Show now"
 //   sooner; in the minor pool ("hold") there is no such button and the blur holds.
+// - "Always start blurred" (the viewer's own choice, remembered on this device): every new
+//   stranger's video starts blurred, moderated or not, and shows only when the viewer taps
+//   "Show video". It only adds a blur: in the minor pool the tap is offered only once the
+//   server's verdict is clean.
 //
 // Everything the stranger controls reaches the page only as media, never as markup.
 
@@ -33,6 +37,25 @@ const DISCONNECTED_GRACE_MS = 4_000;
 // any-frame bucket of 20/s, burst 40) so trickle bursts are delayed, never dropped.
 const SIGNAL_RATE = 12;
 const SIGNAL_BURST = 24;
+// The viewer's "always start blurred" choice, on this device.
+const ALWAYS_BLUR_KEY = "parley.video.always_blur";
+
+function storedAlwaysBlur() {
+  try {
+    return window.localStorage.getItem(ALWAYS_BLUR_KEY) === "1";
+  } catch {
+    return false; // storage disabled: the default
+  }
+}
+
+function storeAlwaysBlur(on) {
+  try {
+    if (on) window.localStorage.setItem(ALWAYS_BLUR_KEY, "1");
+    else window.localStorage.removeItem(ALWAYS_BLUR_KEY);
+  } catch {
+    /* storage disabled: the choice lasts for this page only */
+  }
+}
 
 const VIDEO_CONSTRAINTS = {
   width: { ideal: 640 },
@@ -136,6 +159,8 @@ class Call {
     this.firstFrameAt = null;
     this.revealedAt = null; // a blurred first look was lifted (see VideoMode.#reveal)
     this.revealedBy = null;
+    this.heldByViewer = false; // blurred by the viewer's "always start blurred": only a tap lifts it
+    this.cleared = false; // the server judged a first still of the stranger's camera clean
 
     const pc = new RTCPeerConnection(rtcConfig(ice));
     this.pc = pc;
@@ -395,6 +420,17 @@ class VideoMode {
     // choice), "hold" (until checked: the minor pool).
     this.firstLook = "none";
     this.clearedPair = null; // a `clear` that came before its `matched` (never expected)
+    this.alwaysBlur = storedAlwaysBlur(); // the viewer's choice, on this device
+    // Its checkbox is on the landing form (under the video mode), so it is set before a chat.
+    const alwaysBlurBox = document.querySelector('[data-testid="always-blur"]');
+    if (alwaysBlurBox) {
+      alwaysBlurBox.checked = this.alwaysBlur;
+      alwaysBlurBox.addEventListener("change", () => {
+        // For the next stranger on: a picture already on screen stays as it is.
+        this.alwaysBlur = alwaysBlurBox.checked;
+        storeAlwaysBlur(this.alwaysBlur);
+      });
+    }
     this.sampler = new StillSampler({
       source: () => this.#cameraPreview(),
       send: (frame) => this.ctx?.send(frame) ?? null,
@@ -472,8 +508,10 @@ class VideoMode {
     });
     this.call = call;
     this.remoteStream = new MediaStream();
-    // A new stranger's picture is blurred until checked, when the server moderates video.
-    this.#setFirstLook(this.firstLook === "none" ? "open" : "pending");
+    // A new stranger's picture is blurred until checked, when the server moderates video; and
+    // until the viewer taps, when they chose "always start blurred".
+    call.heldByViewer = this.alwaysBlur;
+    this.#setFirstLook(this.firstLook === "none" && !this.alwaysBlur ? "open" : "pending");
     if (this.clearedPair === pair) this.#reveal("verdict");
     this.clearedPair = null;
     this.#setBox("connecting");
@@ -748,6 +786,7 @@ class VideoMode {
       blurred: $("remote-blurred"),
       checking: $("remote-checking"),
       reveal: $("reveal-video"),
+      checkingText: document.getElementById("remote-checking-text"),
       visionOn: $("vision-on"),
       visionOff: $("vision-off"),
     };
@@ -757,7 +796,7 @@ class VideoMode {
     el.next.addEventListener("click", () => this.ctx?.next());
     el.toText.addEventListener("click", () => this.ctx?.switchMode("text"));
     el.reveal.addEventListener("click", () => {
-      if (this.firstLook !== "blur") return; // never in the minor pool, whatever is clicked
+      if (!this.#mayReveal()) return; // never before the verdict in the minor pool
       const focused = document.activeElement === el.reveal;
       this.#reveal("viewer");
       if (focused) this.ctx?.view.input.focus({ preventScroll: true }); // the button is gone
@@ -799,21 +838,45 @@ class VideoMode {
     this.#syncChecking();
   }
 
-  /** Unblur the pending first look: by the server's `clear` ("verdict") or the viewer's choice. */
+  /** Unblur the pending first look: by the server's `clear` ("verdict") or the viewer's choice.
+   *  A verdict does not lift a blur the viewer chose to keep until they tap. */
   #reveal(by) {
     const call = this.call;
     if (!call || this.#elements().box.dataset.firstLook !== "pending") return;
+    if (by === "verdict") call.cleared = true;
+    if (by === "verdict" && call.heldByViewer) {
+      this.#syncChecking();
+      return;
+    }
     call.revealedAt = performance.now();
     call.revealedBy = by;
     this.#setFirstLook("open");
   }
 
-  /** The "checking" caption and, for an adult, the button that shows the video now. */
+  /** May the viewer show the pending picture now? An adult always (a "blur" first look); in
+   *  the minor pool ("hold") only a picture held by their own choice, once judged clean. */
+  #mayReveal() {
+    const call = this.call;
+    if (!call) return false;
+    if (this.firstLook === "blur") return true;
+    return call.heldByViewer && (this.firstLook === "none" || call.cleared);
+  }
+
+  /** Only the viewer's own choice holds the picture now (no verdict is awaited). */
+  #heldOnlyByViewer() {
+    const call = this.call;
+    return Boolean(call?.heldByViewer) && (this.firstLook === "none" || call.cleared);
+  }
+
+  /** The caption (checking, or blurred as the viewer chose) and the button that shows it. */
   #syncChecking() {
     const el = this.#elements();
     const pending = el.box.dataset.firstLook === "pending" && !el.box.dataset.moderated;
     el.checking.hidden = !pending;
-    el.reveal.hidden = !(pending && this.firstLook === "blur");
+    const key = this.#heldOnlyByViewer() ? "video.held_by_choice" : "video.checking";
+    el.checkingText.dataset.i18n = key;
+    el.checkingText.textContent = t(key);
+    el.reveal.hidden = !(pending && this.#mayReveal());
   }
 
   /** Say whether video is moderated automatically, once the server told us (video mode only). */
@@ -847,6 +910,7 @@ class VideoMode {
     if (!this.el) return;
     this.#syncButtons();
     this.#setBox(this.boxState);
+    this.#syncChecking();
   }
 }
 

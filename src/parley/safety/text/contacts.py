@@ -475,7 +475,8 @@ _ES_CONTACT = r"(?:numero|num|cel|celular|telefono|tel|contacto|usuario|user|cor
 _HI_CONTACT = r"(?:number|numbr|nmbr|num|mobile|phone|contact)"
 _HI_YOUR = r"(?:tumhara|tumhari|tumhare|tera|teri|tere|aapka|aapki|apka|apki|apna|apni|ur|your)"
 _HI_MY = r"(?:mera|meri|mere|mra|mri)"
-_HANDLE_LIKE = r"\s+@?[a-z0-9_.]*[0-9_.][a-z0-9_.]*\b"
+# "#" too: a Discord tag ("rizky#2210")
+_HANDLE_LIKE = r"\s+@?[a-z0-9_.#]*[0-9_.#][a-z0-9_.#]*\b"
 _I18N_CONTACT_WORDS: Final = _words(
     "nomor nomer nmr no nohp hp kontak akun id username usn user numero num cel celular telefono "
     "tel contacto usuario correo cuenta number numbr nmbr mobile phone contact"
@@ -598,10 +599,13 @@ _I18N_MOVES: Final = (
         also="apa berapa dong mana",
         lang="id",
     ),
-    # id: "punya wa ga?", "ada ig?", "kamu main tiktok gak"
+    # id: "punya wa ga?", "ada ig?", "kamu main tiktok gak", "ada line ga kamu?": asking
+    # whether the partner has the app ("line" and "tele" only after having or using it, not
+    # "main", and not "line up")
     _rule(
-        rf"\b(?:punya|pny|ada|pakai|main)\s+{_PLATFORM_SOCIAL}\s*(?:gak|\?)",
-        _SOCIAL_WORDS,
+        rf"\b(?:(?:punya|pny|ada|pakai|main)\s+{_PLATFORM_SOCIAL}|(?:punya|pny|ada|pakai)\s+"
+        rf"(?:line|tele)(?!\s+up\b))\s*(?:-?\s*{_ID_YOUR}\s*)?(?:juga\s+)?(?:gak|\?)",
+        _SOCIAL_WORDS | {"line", "tele"},
         also="punya pny ada pakai main",
         lang="id",
     ),
@@ -617,6 +621,22 @@ _I18N_MOVES: Final = (
         rf"\b(?:dm|pc|japri|inbox)(?:in)?\s+{_ID_MY}\s+(?:aja|ya|dong|yuk|yah)\b",
         "dm pc japri inbox dmin pcin japriin inboxin",
         also="aja ya dong yuk yah",
+        lang="id",
+    ),
+    # id: "japri aja kak", "mending pc aja", "lewat jalur pribadi yuk": moving to private
+    # messages, no person named. "japri" and "jalur pribadi" mean nothing else; "pc" (also a
+    # computer) and "dm" only opening the line or after an urging word ("main di pc aja" is
+    # a game)
+    _rule(
+        rf"\b(?:japri(?:in)?|jalur\s+pribadi)\s+(?:aja|ya|yah|dong|yuk|yok|kuy|kak|deh|sekarang)\b"
+        rf"|\b(?:yuk|ayo|ayok|yok|mending|mendingan|langsung|lanjut|lewat|via)\s+(?:japri|"
+        rf"jalur\s+pribadi)\b"
+        rf"|(?:^|(?<=[,.!?])|(?<=[,.!?]\s)|\b(?:yuk|ayo|ayok|yok|mending|mendingan|langsung|lanjut|"
+        rf"sini|udah|nanti|kalo\s+mau)\s+)(?:(?:pc|dm|inbox)(?:in)?|chat\s+pribadi|personal\s+chat)"
+        rf"\s+(?:aja|ya|yah|dong|yuk|yok|kuy|kak|deh|sekarang)\b"
+        # not sending someone else there ("dm aja ke admin olshopnya")
+        rf"(?!\s+(?:ke|sama)\s+(?!(?:{_PLATFORM_ANY}|line|{_ID_MY}|{_ID_YOUR})\b)\w)",
+        "japri japriin jalur pc pcin dm dmin inbox inboxin pribadi personal",
         lang="id",
     ),
     # id: "vc yuk", "telponan yuk", "ayo video call", "vc an yuk"
