@@ -88,6 +88,8 @@ class Server:
     log_path: Path | None = None
     _ps: psutil.Process | None = field(default=None, repr=False)
     final_log: str = ""
+    #: Where ``parley`` is imported from: another checkout's src/ runs that version (a baseline).
+    src: Path = ROOT / "src"
 
     @property
     def url(self) -> str:
@@ -99,7 +101,7 @@ class Server:
         env = {**os.environ, **self.env}
         env.setdefault("PARLEY_DATA_DIR", self.tmpdir)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+            p for p in (str(ROOT), str(self.src), env.get("PYTHONPATH", "")) if p
         )
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -188,6 +190,14 @@ class Server:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
+
+    def stop_keeping_data(self) -> None:
+        """Stop, keeping the data folder: the next :meth:`start` runs on the same database
+        (``PARLEY_DATA_DIR``), which the caller removes."""
+        assert self.tmpdir is not None
+        self.env["PARLEY_DATA_DIR"] = self.env.get("PARLEY_DATA_DIR", self.tmpdir)
+        self.tmpdir = None
+        self.stop()
 
     def __enter__(self) -> Server:
         return self.start()

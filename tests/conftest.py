@@ -5,6 +5,7 @@ Fixtures:
     server_factory    ``server_factory(**env) -> ServerHandle``: own servers, stopped after the test
     redis_url         system Redis at 127.0.0.1:6379, else a test-owned redis-server
     redis_factory     ``redis_factory() -> RedisHandle``: own redis-server (one you may kill)
+    sentinel_group    own primary, replica and three Sentinels (``SentinelGroup``)
     two_nodes         ``redis, n0, n1 = two_nodes(**env)``: two nodes on an own redis-server
     postgres_url      ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``
     store             an empty migrated ``Store``, once on SQLite and once on PostgreSQL
@@ -45,7 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import harness` fro
 from harness import components
 from harness.client import close_all
 from harness.server import STARTUP_TIMEOUT, ServerHandle, start_server
-from harness.services import RedisHandle, TurnHandle, start_redis, start_turn, start_two_nodes
+from harness.services import (
+    RedisHandle,
+    SentinelGroup,
+    TurnHandle,
+    start_redis,
+    start_sentinel_group,
+    start_turn,
+    start_two_nodes,
+)
 from harness.stores import BACKENDS, SharedSchema, SqliteTemplate, migrated_sqlite_template
 from parley.store import Store
 
@@ -286,6 +295,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     handle = start_redis(binary, tmp_path_factory.mktemp("redis"))
     yield handle.url
     handle.stop()
+
+
+@pytest.fixture
+def sentinel_group(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """A primary, a replica and three Sentinels of the test's own (``down-after`` 1 s)."""
+    binary = components.require_redis_server()
+    group = start_sentinel_group(binary, tmp_path / "sentinel-group")
+    yield group
+    group.stop()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from parley.not_found import install as install_not_found
 from parley.origin import OriginCheck, parse_allowed
 from parley.pages import mount as mount_pages
 from parley.public_figures import public_online, public_waiting
+from parley.redis_url import shown
 from parley.reports_http import build_reports_router
 from parley.safety.assurance import AgeAssurance
 from parley.safety.devices import DeviceTokens
@@ -81,6 +82,7 @@ def create_app(
         broker = create_broker(
             settings.broker_url,
             interest_fallback=settings.interest_fallback,
+            language_wait=settings.language_wait,
             observer=metrics,
             evidence_lines=settings.evidence_lines,
             report_grace=settings.report_grace,
@@ -100,7 +102,7 @@ def create_app(
         await broker.start()
         await gateway.start()
         await console.start()
-        log.info("parley started", extra={"broker": settings.broker_url.split("@")[-1]})
+        log.info("parley started", extra={"broker": shown(settings.broker_url)})
         try:
             yield
         finally:

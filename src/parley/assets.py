@@ -11,6 +11,7 @@ each other by relative path, so they stay under the same prefix.
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import os
 import re
 from pathlib import Path
@@ -32,6 +33,10 @@ MIN_COMPRESSED_SIZE = 1024
 # response cannot be used to guess the secret (BREACH).
 COMPRESSED_PREFIXES = ("/static/", "/mod/static/")
 COMPRESSED_PATHS = frozenset({"/", "/api/openapi.json", "/api/docs"})
+
+# The web app manifest's type (Chromium wants a JSON type for it). Python's own table lacks it;
+# some systems' /etc/mime.types have it, so it is registered here rather than left to the host.
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 _VERSION = re.compile(rf"[0-9a-f]{{{VERSION_LENGTH}}}")
 

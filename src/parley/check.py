@@ -19,6 +19,14 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from parley.config import Settings
+from parley.redis_url import (
+    SENTINEL_SCHEME,
+    is_redis_url,
+    parse_sentinel,
+    redis_client,
+    scheme,
+    sentinel_manager,
+)
 from parley.safety.assurance import age_policy, attestation_verifier
 from parley.safety.policy import DECLARED_WARNING, OPEN_MINOR_POOL_WARNING, AgePolicy
 
@@ -488,37 +496,109 @@ async def check_database(s: Settings, *, migrate: bool) -> list[Finding]:
 
 
 async def check_broker(s: Settings) -> list[Finding]:
-    parts = urlsplit(s.broker_url)
-    if parts.scheme == "memory":
+    if scheme(s.broker_url) == "memory":
         return [ok("broker", "memory:// (one node; use redis:// to run several)")]
-    if parts.scheme not in ("redis", "rediss", "unix"):
+    if not is_redis_url(s.broker_url):
         return [
             error(
                 "broker",
-                f"PARLEY_BROKER_URL scheme {parts.scheme!r} is not supported: use memory:// or "
-                "redis://host:port/db",
+                f"PARLEY_BROKER_URL scheme {scheme(s.broker_url)!r} is not supported: use "
+                "memory://, redis://host:port/db or redis+sentinel://host:26379,.../service/db",
             )
         ]
-    import redis.asyncio as aioredis
-
+    if scheme(s.broker_url) == SENTINEL_SCHEME:
+        return await _check_sentinels(s.broker_url)
+    parts = urlsplit(s.broker_url)
     where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
-    client = aioredis.Redis.from_url(
-        s.broker_url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
+    problem = await _ping(s.broker_url)
+    if problem is not None:
+        return [
+            error(
+                "broker",
+                f"Redis at {where} does not answer PING ({problem}): start it, or fix "
+                "PARLEY_BROKER_URL",
+            )
+        ]
+    return [ok("broker", f"Redis at {where} answers PING")]
+
+
+async def _ping(url: str) -> str | None:
+    """What stops the Redis ``url`` names from answering PING, or None if it answers."""
+    client = redis_client(
+        url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
     )
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT * 2):
             await client.ping()
-    except Exception as exc:  # refused, timed out, auth failed, not Redis at all
+    except Exception as exc:  # refused, timed out, auth failed, not Redis, no primary known
+        return _problem(exc)
+    finally:
+        await client.aclose()
+    return None
+
+
+async def _check_sentinels(url: str) -> list[Finding]:
+    """Each Sentinel answers, and the primary they name answers PING."""
+    try:
+        target = parse_sentinel(url)
+    except ValueError as exc:
+        return [error("broker", f"PARLEY_BROKER_URL: {exc}")]
+    sentinel = sentinel_manager(target)
+    silent = []
+    try:
+        for (host, port), client in zip(target.sentinels, sentinel.sentinels, strict=True):
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await client.ping()
+            except Exception as exc:  # down, refused, auth failed
+                silent.append(f"{host}:{port} ({_problem(exc)})")
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                host, port = await sentinel.discover_master(target.service)
+        except Exception as exc:  # none answers, or none knows a healthy primary by that name
+            return [
+                error(
+                    "broker",
+                    f"no Sentinel of {target.shown()} names a healthy primary "
+                    f"{target.service!r} ({_problem(exc)}): check the Sentinels' "
+                    "`sentinel monitor` name, or fix PARLEY_BROKER_URL",
+                )
+            ]
+    finally:
+        await sentinel.aclose()
+    problem = await _ping(url)
+    if problem is not None:
         return [
             error(
                 "broker",
-                f"Redis at {where} does not answer PING ({_problem(exc)}): start it, or fix "
-                "PARLEY_BROKER_URL",
+                f"the primary {target.service!r} at {host}:{port} does not answer PING "
+                f"({problem}): check its credentials in PARLEY_BROKER_URL",
             )
         ]
-    finally:
-        await client.aclose()
-    return [ok("broker", f"Redis at {where} answers PING")]
+    found = [
+        ok(
+            "broker",
+            f"Redis primary {target.service!r} at {host}:{port} answers PING (found through "
+            f"{len(target.sentinels) - len(silent)} of {len(target.sentinels)} Sentinels)",
+        )
+    ]
+    if silent:
+        found.append(
+            warning(
+                "broker",
+                f"Sentinels that do not answer: {', '.join(silent)}; a failover needs a "
+                "majority of them to agree",
+            )
+        )
+    elif len(target.sentinels) < 3:
+        found.append(
+            warning(
+                "broker",
+                f"{len(target.sentinels)} Sentinel(s) named: run at least three, on separate "
+                "machines, so that a failover has a majority when one machine is lost",
+            )
+        )
+    return found
 
 
 # ---- all of it -------------------------------------------------------------------------------

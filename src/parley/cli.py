@@ -35,10 +35,12 @@ STARTUP_FAILURE = 3
 _SERVE_FLAGS = {
     "host": "address to listen on",
     "port": "port to listen on (0 picks a free one)",
-    "broker_url": "memory:// (one process) or redis://host:port/db (many nodes)",
+    "broker_url": "memory:// (one process), or redis://host:port/db or "
+    "redis+sentinel://host1:26379,host2:26379/service/db (many nodes)",
     "database_url": "SQLAlchemy URL; empty means SQLite under the data directory",
     "data_dir": "directory for the SQLite file and the generated secret",
     "interest_fallback": "seconds to wait for a shared interest before matching anyone",
+    "language_wait": "seconds before 'any language' also meets other languages",
     "max_message_chars": "longest chat line",
     "heartbeat_timeout": "seconds of silence before a connection is dropped",
     "log_level": "debug, info, warning or error",

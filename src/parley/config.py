@@ -51,6 +51,12 @@ class Settings(BaseSettings):
 
     # Matching
     interest_fallback: float = Field(8.0, ge=0.0, le=3600.0)
+    # A person who chose "any language" meets their own language first and, after this many
+    # seconds of waiting (counted from the start, and never before the interest wait is over),
+    # anyone of their band and mode who chose it too.
+    language_wait: float = Field(10.0, ge=0.0, le=3600.0)
+    # Seconds of waiting before the page suggests changes (drop interests, any language, text).
+    wait_hints: float = Field(20.0, ge=0.0, le=3600.0)
     min_age: int = 13
     # An under-age refusal is remembered this long for the device, and for new devices on its
     # address this long (0: not by address): docs/safety.md, "Ages".
@@ -232,6 +238,17 @@ class Settings(BaseSettings):
             self.ice_transport_policy = "relay"
         if self.ice_transport_policy == "relay" and not self.turn_urls.strip():
             raise ValueError("PARLEY_ICE_TRANSPORT_POLICY=relay needs a TURN server")
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat_is_sane(self) -> Settings:
+        # A quiet client is pinged after heartbeat_interval and closed after heartbeat_timeout:
+        # a timeout within the interval would close people the server never pinged.
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError(
+                "PARLEY_HEARTBEAT_TIMEOUT must be longer than PARLEY_HEARTBEAT_INTERVAL "
+                f"({self.heartbeat_timeout} <= {self.heartbeat_interval})"
+            )
         return self
 
     @model_validator(mode="after")

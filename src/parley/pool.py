@@ -1,4 +1,6 @@
-"""A pool: the age band, mode and language a person waits and chats in. Pools never mix.
+"""A pool: the age band, mode and language a person waits and chats in. Bands and modes never
+mix; languages of one band and mode do only for two people who both chose "any language" and
+waited ``language_wait`` (``Ticket.any_language``, docs/protocol.md "Pools and matching").
 
 Its text form ``band:mode:language`` (``adult:text:en``) appears on ``/status`` and ``/metrics``,
 in the Redis broker's keys and in stored reports. This module is the one place that writes and
@@ -51,7 +53,8 @@ def check_language(language: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Pool:
-    """Who may be matched with whom: only people of one band, mode and language."""
+    """Who may be matched with whom: people of one band, mode and language (and of one band and
+    mode, whatever the language, when both chose any language: ``Matchmaker.widen``)."""
 
     band: Band
     mode: Mode

@@ -8,7 +8,7 @@ pydantic for these small frames (see ``bench/codec.py``).
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -26,6 +26,15 @@ Discusser = Literal["stranger1", "stranger2"]
 FirstLook = Literal["none", "blur", "hold"]
 QUESTION_MIN_CHARS = 10
 QUESTION_MAX_CHARS = 200
+REPORT_COMMENT_MAX_CHARS = 1000  # a longer `report.comment` is cut to this
+# A frame's `id` is echoed as `ref`; it must survive a round trip through a JavaScript number, so
+# it is bounded by Number.MAX_SAFE_INTEGER (and a huge integer costs nothing to refuse).
+MAX_FRAME_ID = 2**53 - 1
+# The page's own liveness check (docs/protocol.md, "Liveness"): after this many quiet seconds it
+# sends `ping`, and presumes the link dead when no frame came within PING_TIMEOUT of that ping.
+# 3 + 5 s (+ a watchdog tick) keeps a dead link noticed within about 10 s.
+PING_AFTER = 3.0
+PING_TIMEOUT = 5.0
 
 
 class ErrorCode(enum.StrEnum):
@@ -57,6 +66,7 @@ class ErrorCode(enum.StrEnum):
     WATCH_ONLY = "watch_only"
     MODE_UNAVAILABLE = "mode_unavailable"  # no longer sent: every broker forms rooms
     BAD_FRAME_IMAGE = "bad_frame_image"  # a video still that is not a JPEG, too big or too large
+    BAD_ID = "bad_id"  # a frame `id` that is not an integer in 0..MAX_FRAME_ID
 
 
 class CloseCode(enum.IntEnum):
@@ -84,6 +94,7 @@ PROTOCOL_STRIKES = frozenset(
         ErrorCode.FRAME_TOO_LARGE,
         ErrorCode.HELLO_REQUIRED,
         ErrorCode.ALREADY_HELLO,
+        ErrorCode.BAD_ID,
     }
 )
 
@@ -91,8 +102,11 @@ PROTOCOL_STRIKES = frozenset(
 # --- client -> server -----------------------------------------------------------------------
 
 
+FrameId = Annotated[int, msgspec.Meta(ge=0, le=MAX_FRAME_ID)]
+
+
 class _Client(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
-    id: int | None = None
+    id: FrameId | None = None  # echoed as `ref` (errors; `ack` for a message)
 
 
 class Hello(_Client, tag="hello", frozen=True):
@@ -103,6 +117,8 @@ class Hello(_Client, tag="hello", frozen=True):
     language: str = "en"
     device: str | None = None
     fallback: bool = True
+    # Revision 1.7: after ``language_wait`` seconds, also meet people who speak another language.
+    any_language: bool = False
     version: int = PROTOCOL_VERSION
 
 
@@ -149,6 +165,10 @@ class Pong(_Client, tag="pong", frozen=True):
     pass
 
 
+class ClientPing(_Client, tag="ping", frozen=True):
+    """The page checks that the link is alive (1.6); answered ``pong`` at once."""
+
+
 class VideoFrame(_Client, tag="frame", frozen=True):
     """A still of the sender's own camera, for vision moderation (base64 of JPEG bytes)."""
 
@@ -179,11 +199,35 @@ class Signal(_Client, tag="signal", frozen=True):
 
 
 ClientMessage = (
-    Hello | Start | Next | Stop | Message | Typing | Block | Report | Signal | Pong | VideoFrame
+    Hello
+    | Start
+    | Next
+    | Stop
+    | Message
+    | Typing
+    | Block
+    | Report
+    | Signal
+    | Pong
+    | ClientPing
+    | VideoFrame
 )
 CLIENT_TYPES = frozenset(
     t.__struct_config__.tag
-    for t in (Hello, Start, Next, Stop, Message, Typing, Block, Report, Signal, Pong, VideoFrame)
+    for t in (
+        Hello,
+        Start,
+        Next,
+        Stop,
+        Message,
+        Typing,
+        Block,
+        Report,
+        Signal,
+        Pong,
+        ClientPing,
+        VideoFrame,
+    )
 )
 
 # --- server -> client -----------------------------------------------------------------------
@@ -191,6 +235,25 @@ CLIENT_TYPES = frozenset(
 
 class _Server(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
     pass
+
+
+class Rate(msgspec.Struct, frozen=True):
+    """A token bucket: ``rate`` frames a second sustained, ``burst`` at once."""
+
+    rate: float
+    burst: float
+
+
+class Rates(msgspec.Struct, frozen=True):
+    """The per-session token buckets, named after the frames they count (1.6)."""
+
+    any: Rate  # every frame, before it is read
+    message: Rate
+    typing: Rate
+    start: Rate  # start and next
+    signal: Rate
+    report: Rate
+    frame: Rate  # video stills
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -201,6 +264,14 @@ class Limits(msgspec.Struct, frozen=True):
     heartbeat_interval: float
     heartbeat_timeout: float
     interest_fallback: float
+    language_wait: float  # revision 1.7: seconds before ``any_language`` widens the pool
+    wait_hints: float  # revision 1.7: seconds of waiting before the page suggests changes
+    # 1.6: what the page needs to refuse a line before sending it, and its liveness check.
+    rates: Rates
+    question_min_chars: int = QUESTION_MIN_CHARS
+    question_max_chars: int = QUESTION_MAX_CHARS
+    ping_after: float = PING_AFTER
+    ping_timeout: float = PING_TIMEOUT
 
 
 class IceServer(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -239,8 +310,10 @@ class Welcome(_Server, tag="welcome", frozen=True):
 
 
 class Waiting(_Server, tag="waiting", frozen=True):
-    stage: Literal["interests", "anyone"]
+    stage: Literal["interests", "anyone", "any_language"]
     fallback_in: float | None = None
+    # Revision 1.7: seconds until people of any language are met too (``hello.any_language``).
+    language_in: float | UnsetType | None = UNSET
     since: float | UnsetType = UNSET  # question mode: unix time this wait began
     expected_wait: float | UnsetType | None = UNSET  # median recent wait (s); null: unknown
 
@@ -313,6 +386,16 @@ class Ping(_Server, tag="ping", frozen=True):
     pass
 
 
+class ServerPong(_Server, tag="pong", frozen=True):
+    """The answer to the page's ``ping`` (1.6)."""
+
+
+class Ack(_Server, tag="ack", frozen=True):
+    """The ``message`` whose ``id`` is ``ref`` was accepted and passed on (1.6)."""
+
+    ref: int
+
+
 class Error(_Server, tag="error", frozen=True):
     code: ErrorCode
     message: str
@@ -349,6 +432,8 @@ ServerMessage = (
     | Stopped
     | Notice
     | Ping
+    | ServerPong
+    | Ack
     | Error
     | PartnerSignal
     | Ice
@@ -397,10 +482,19 @@ def _classify(frame: str | bytes, detail: str) -> ProtocolError:
         return ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON")
     if not isinstance(raw, dict):
         return ProtocolError(ErrorCode.BAD_JSON, "frame must be a JSON object")
-    ref = raw.get("id") if type(raw.get("id")) is int else None
+    ref = frame_id(raw.get("id"))
+    if "id" in raw and raw["id"] is not None and ref is None:
+        return ProtocolError(ErrorCode.BAD_ID, f"id must be an integer in 0..{MAX_FRAME_ID}")
     if raw.get("type") not in CLIENT_TYPES:
         return ProtocolError(ErrorCode.UNKNOWN_TYPE, "missing or unknown message type", ref)
     return ProtocolError(ErrorCode.BAD_MESSAGE, detail[:200], ref)
+
+
+def frame_id(value: object) -> int | None:
+    """``value`` if it is a valid frame ``id`` (an integer in 0..MAX_FRAME_ID), else None."""
+    if type(value) is int and 0 <= value <= MAX_FRAME_ID:
+        return value
+    return None
 
 
 def encode(message: ServerMessage) -> str:

@@ -9,12 +9,13 @@ that something does *not* happen (no reconnect after a refusal).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, WebSocketRoute, expect
 
 from harness.browser import (
     MATCHED,
@@ -25,6 +26,7 @@ from harness.browser import (
     XSS_SCRIPT,
     YOU_LEFT,
     close_all,
+    first_to_show,
     open_person,
     pair_up,
 )
@@ -138,14 +140,37 @@ async def test_text_chat_pair_typing_xss_log_next(
 
 
 async def test_refused_line_is_marked_not_sent(browser: Browser, server_factory: Any) -> None:
-    """The server's `error` echoes the message's `id` as `ref`; the page marks that very line."""
+    """The server's `error` echoes the message's `id` as `ref`; the page marks that very line.
+
+    The page refuses an over-long line itself (tests/browser/test_browser_delivery.py), so here
+    its welcome is doctored to announce a larger limit than the server's: the server refuses."""
     srv = server_factory()
-    a, b = await pair_up(browser, srv.url)
+    a = await open_person(browser, srv.url, "A")
+    b = await open_person(browser, srv.url, "B")
+
+    async def larger_limit(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "welcome":
+                frame["limits"]["max_message_chars"] = 5000
+            ws.send(json.dumps(frame))
+
+        server.on_message(to_page)
+
+    await a.page.route_web_socket(re.compile(r"/ws$"), larger_limit)
+    await a.start()
+    await expect(a.status).to_contain_text(WAITING)
+    await b.start()
+    await a.expect_matched()
+    await b.expect_matched()
     await a.say("fine")
     await expect(b.lines("stranger").last).to_have_text("Stranger: fine")
-    await a.tid("input").evaluate("el => el.removeAttribute('maxlength')")  # bypass the UI limit
     await a.say("y" * 1001)
     await expect(a.lines("you").last).to_contain_text("(not sent: too long)")
+    await expect(a.lines("you").last).to_have_attribute("data-state", "not-sent")
+    await expect(a.lines("you").last.get_by_test_id("message-retry")).to_have_count(0)  # futile
     await expect(a.lines("you").first).not_to_contain_text("not sent")
     await a.say("short again")
     await expect(b.lines("stranger").last).to_have_text("Stranger: short again")
@@ -284,23 +309,24 @@ async def test_reconnect_after_server_restart(
     assert device
 
     srv.stop()
-    await expect(a.status).to_contain_text("Connection lost")
-    await expect(a.stop).to_have_text("New")
-    await expect(c.status).to_contain_text("Reconnecting")
+    await expect(a.lines("system").last).to_contain_text("Connection lost")
+    for p in (a, b, c):
+        await expect(p.status).to_contain_text("Reconnecting")
+        await expect(p.stop).to_have_text("Stop")  # still looking, as the person sees it
 
     again = start_server(tmp_path / "again", srv.env, port=srv.port)
     try:
-        # C was waiting: it comes back by itself and queues again, with the same device token.
-        await expect(c.status).to_contain_text("Looking for someone you can chat with")
+        # All three come back by themselves and queue again (A and B were chatting, C was
+        # waiting), C with the same device token: two of them meet, the third waits.
+        first = await first_to_show(MATCHED, a, b, c)
+        second = await first_to_show(MATCHED, *(p for p in (a, b, c) if p is not first))
+        (third,) = (p for p in (a, b, c) if p not in (first, second))
+        await expect(third.status).to_contain_text("Looking for someone you can chat with")
+        await expect(third.tid("requeue-banner")).to_be_visible()
         hellos = c.sent_of("hello")
         assert len(hellos) >= 2 and all(h["device"] == device for h in hellos[1:]), hellos
-        # A was chatting: it stays idle until it asks for a new chat, then meets C.
-        await expect(a.status).to_contain_text("Connection lost")
-        await a.stop.click()
-        await a.expect_matched()
-        await c.expect_matched()
-        await a.say("back again")
-        await expect(c.lines("stranger").last).to_have_text("Stranger: back again")
+        await first.say("back again")
+        await expect(second.lines("stranger").last).to_have_text("Stranger: back again")
         await close_all(a, b, c)
     finally:
         again.stop()

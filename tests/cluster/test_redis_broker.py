@@ -23,7 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from harness.broker_machine import EMPTY, BrokerMachine, CheckedWaits, State
 from harness.services import RedisHandle
 from parley.broker import create_broker
-from parley.broker.base import Broker, Outcome, Ticket
+from parley.broker.base import Broker, Evidence, Outcome, Ticket
 from parley.broker.redis import RedisBroker
 from parley.pool import Pool
 from parley.protocol import (
@@ -158,7 +158,8 @@ async def test_match_across_nodes_and_relay(nodes: Nodes) -> None:
     await settle(n2)
     assert [e.text for e in b.of(PartnerMessage)] == ["hi"]
     ev = await n2.evidence("b", pid)
-    assert ev is not None and ev.live and ev.reported == "a" and ev.reported_device == "da"
+    assert isinstance(ev, Evidence) and ev.live
+    assert ev.reported == "a" and ev.reported_device == "da"
     assert [line.text for line in ev.lines] == ["hi"]
     stats = await n1.stats()
     assert stats.online == 2
@@ -170,10 +171,10 @@ async def test_match_across_nodes_and_relay(nodes: Nodes) -> None:
     assert (await n1.stats()).waiting == {str(POOL): 1}
     # The ended pair stays reportable by b until b's next match.
     ev = await n2.evidence("b", pid)
-    assert ev is not None and not ev.live
+    assert isinstance(ev, Evidence) and not ev.live
     assert await n2.start_match(Ticket("b", "db", POOL)) is Outcome.OK
     await settle(n1, n2)
-    assert await n2.evidence("b", pid) is None
+    assert await n2.evidence("b", pid) is Outcome.STALE
 
 
 async def test_fairness_longest_waiting_first(nodes: Nodes) -> None:
@@ -326,7 +327,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes: Nodes) -> None:
         "d2": [("stranger1", "hi")],
     }
     ev = await n1.evidence("q", rid)
-    assert ev is not None and ev.live and ev.reporter_seat == "asker"
+    assert isinstance(ev, Evidence) and ev.live and ev.reporter_seat == "asker"
     assert ev.reported == "d1" and ev.reported_seat == "stranger1"
     assert [(x.seat, x.text) for x in ev.lines] == [
         ("asker", "Cats or dogs?"),
@@ -351,7 +352,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes: Nodes) -> None:
     assert [e.text for e in boxes["d2"].of(PartnerMessage)] == ["hi", "still here"]
     assert len(boxes["q"].of(PartnerMessage)) == 2
     ev = await n1.evidence("q", rid)
-    assert ev is not None and not ev.live and len(ev.lines) == 3  # what it saw
+    assert isinstance(ev, Evidence) and not ev.live and len(ev.lines) == 3  # what it saw
     # A discusser leaving ends the room for the other, who is told who left.
     assert await n3.stop("d2") is Outcome.OK
     await settle(n1, n2, n3)
@@ -359,7 +360,7 @@ async def test_a_room_over_three_nodes_fans_out_by_seat(nodes: Nodes) -> None:
     assert len(left) == 1 and left[0].who == "stranger2" and left[0].reason == "left"
     assert await n2.relay("d1", rid, PartnerMessage(pair=rid, text="?")) is Outcome.NOT_PAIRED
     ev = await n2.evidence("d1", rid)
-    assert ev is not None and not ev.live and ev.reported == "d2"
+    assert isinstance(ev, Evidence) and not ev.live and ev.reported == "d2"
     assert [x.text for x in ev.lines] == ["Cats or dogs?", "hi", odd, "still here"]
     assert await n1.room_snapshot() == ({}, {})
 
@@ -510,8 +511,8 @@ async def test_evidence_ring_buffer(nodes: Nodes) -> None:
         await n1.relay("a", pid, PartnerMessage(pair=pid, text=f"a{i}"))
         await n2.relay("b", pid, PartnerMessage(pair=pid, text=f"b{i}"))
     ev = await n1.evidence("a", pid)
-    assert ev is not None and [x.text for x in ev.lines] == ["b3", "a4", "b4"]
-    assert await n1.evidence("a", "other") is None
+    assert isinstance(ev, Evidence) and [x.text for x in ev.lines] == ["b3", "a4", "b4"]
+    assert await n1.evidence("a", "other") is Outcome.STALE
 
 
 async def test_detach_tells_partner_disconnected(nodes: Nodes) -> None:
@@ -574,6 +575,9 @@ async def test_redis_down_is_unavailable(redis_factory: Callable[[], RedisHandle
         # a live pair on this node keeps chatting
         assert await b.relay("x", pid, PartnerMessage(pair=pid, text="still")) is Outcome.OK
         assert y.of(PartnerMessage)
+        # Whether x is in that pair cannot be told: a report is answered server_busy (sent
+        # again by the page), not stale_pair (dropped by it).
+        assert await b.evidence("x", pid) is Outcome.UNAVAILABLE
     finally:
         await b.close()
 
@@ -595,7 +599,13 @@ class TwoNodeMachine(BrokerMachine):
     def make_brokers(self) -> Sequence[Broker]:
         url = f"{self.url}?prefix=sm{secrets.token_hex(4)}"
         self.redis_nodes = [
-            RedisBroker(url, interest_fallback=0.0, observer=CheckedWaits(), node_id=f"n{i}")
+            RedisBroker(
+                url,
+                interest_fallback=0.0,
+                language_wait=0.0,
+                observer=CheckedWaits(),
+                node_id=f"n{i}",
+            )
             for i in range(2)
         ]
         self.last = EMPTY

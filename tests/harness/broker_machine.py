@@ -11,7 +11,8 @@ subclass says only what differs between backends:
 - :meth:`BrokerMachine.state`: where the invariants read queues, pairs and rooms;
 - ``TIMER_SLEEPS``: how the ``timers`` rule lets due interest-fallback timers fire.
 
-Every broker is made with ``interest_fallback=0``: a fallback timer is due as soon as it is set.
+Every broker is made with ``interest_fallback=0`` and ``language_wait=0``: a fallback or language
+timer is due as soon as it is set.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ class BrokerMachine(RuleBasedStateMachine):
     # --- what a backend says ----------------------------------------------------------------
 
     def make_brokers(self) -> Sequence[Broker]:
-        """The brokers, made with ``interest_fallback=0.0`` and a :class:`CheckedWaits`."""
+        """The brokers, made with ``interest_fallback=0.0``, ``language_wait=0.0`` and a
+        :class:`CheckedWaits`."""
         raise NotImplementedError
 
     async def settle(self) -> None:
@@ -175,9 +177,16 @@ class BrokerMachine(RuleBasedStateMachine):
         interests=st.lists(st.sampled_from(INTERESTS), max_size=2, unique=True),
         fallback=st.booleans(),
         device=st.integers(0, PEOPLE - 3),  # fewer devices than people: some share one
+        any_language=st.booleans(),
     )
     def connect(
-        self, slot: int, pool: str, interests: list[str], fallback: bool, device: int
+        self,
+        slot: int,
+        pool: str,
+        interests: list[str],
+        fallback: bool,
+        device: int,
+        any_language: bool = False,
     ) -> None:
         session = f"s{slot}"
         if session in self.people:
@@ -191,7 +200,9 @@ class BrokerMachine(RuleBasedStateMachine):
             question = f"question of {session}?" if side == "asker" else None
             self.tickets[session] = Ticket(session, me, parsed, side=side, question=question)
         else:
-            self.tickets[session] = Ticket(session, me, parsed, tuple(interests), fallback)
+            self.tickets[session] = Ticket(
+                session, me, parsed, tuple(interests), fallback, any_language=any_language
+            )
         # As the gateway does: durable blocks are loaded from the store at attach.
         blocked = frozenset(d for pair in self.blocked if me in pair for d in pair if d != me)
         self.run(self.node(session).attach(session, me, person, blocked))
@@ -315,7 +326,10 @@ class BrokerMachine(RuleBasedStateMachine):
     def pairs_are_same_pool_and_allowed(self) -> None:
         for pair_id, (a, b) in self.state().pairs.items():
             ta, tb = self.tickets[a], self.tickets[b]
-            assert ta.pool == tb.pool, f"cross-pool pair {ta.pool} / {tb.pool}"
+            pa, pb = ta.pool, tb.pool
+            assert (pa.band, pa.mode) == (pb.band, pb.mode), f"cross-pool pair {pa} / {pb}"
+            if pa.language != pb.language:  # only when both asked for any language
+                assert ta.any_language and tb.any_language, f"cross-language pair {pa} / {pb}"
             assert ta.device != tb.device, "matched with own device"
             assert not self.blocked_before(pair_id, ta.device, tb.device), "matched a block"
 

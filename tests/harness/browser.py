@@ -80,16 +80,24 @@ SIZES_JS = """() => {
 
 @asynccontextmanager
 async def launch(
-    chromium_path: str, *, ask_for_camera: bool = False, timeout_ms: int = TIMEOUT_MS
+    chromium_path: str,
+    *,
+    ask_for_camera: bool = False,
+    fake_cameras: int = 1,
+    timeout_ms: int = TIMEOUT_MS,
 ) -> AsyncIterator[Browser]:
     """Headless Chromium; ``expect`` waits up to ``timeout_ms`` from here on.
 
     ``ask_for_camera`` drops the fake-UI flag, so the browser asks before using the camera as a
     real one does; Playwright answers "Block" unless the context was granted the permission.
+    ``fake_cameras`` is how many cameras the fake device offers (a phone's front and back: 2).
     """
     args = list(components.CHROMIUM_ARGS)
     if ask_for_camera:
         args.remove("--use-fake-ui-for-media-stream")
+    if fake_cameras != 1:
+        fake = args.index("--use-fake-device-for-media-stream")
+        args[fake] = f"--use-fake-device-for-media-stream=device-count={fake_cameras}"
     expect.set_options(timeout=timeout_ms)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium_path, args=args)

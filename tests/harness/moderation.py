@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from typing import Any
@@ -21,7 +22,7 @@ from harness.safety import chat, isolated_pair
 from harness.server import ServerHandle, cli_env
 
 
-def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
+def one_time_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
     out = subprocess.run(
         [sys.executable, "-m", "parley", "moderator", "add", name, "--role", role,
          "--data-dir", str(handle.data_dir)],
@@ -31,6 +32,22 @@ def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> s
     password = out.stdout.strip().splitlines()[-1]
     assert len(password) >= 16, out
     return password
+
+
+def add_moderator(handle: ServerHandle, name: str, role: str = "moderator") -> str:
+    one_time = one_time_moderator(handle, name, role)
+    own = "own-" + secrets.token_urlsafe(12)
+    with httpx.Client(base_url=handle.url, timeout=20) as client:
+        r = client.post("/api/mod/login", json={"name": name, "password": one_time})
+        assert r.status_code == 200 and r.json()["must_change_password"] is True, r.text
+        r = client.post(
+            "/api/mod/password",
+            json={"current": one_time, "new": own},
+            headers={"X-CSRF-Token": r.json()["csrf"]},
+        )
+        assert r.status_code == 200, r.text
+        client.post("/api/mod/logout", headers={"X-CSRF-Token": r.json()["csrf"]})
+    return own
 
 
 async def logged_in(handle: ServerHandle, name: str, password: str) -> httpx.AsyncClient:

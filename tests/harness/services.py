@@ -12,9 +12,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import redis
 
 from .components import redis_cli_binary, redis_ping, redis_server_binary
 from .server import HOST, ServerHandle, free_port
@@ -130,8 +132,17 @@ class RedisHandle:
             return ""
 
 
-def start_redis(binary: str, workdir: Path, *, timeout: float = 10.0) -> RedisHandle:
-    """Start ``redis-server`` on a free port with its files under ``workdir``."""
+def start_redis(
+    binary: str,
+    workdir: Path,
+    *,
+    timeout: float = 10.0,
+    config: Path | None = None,
+    extra: Sequence[str] = (),
+) -> RedisHandle:
+    """Start ``redis-server`` on a free port with its files under ``workdir``: with ``config``
+    read first (a Sentinel needs a file of its own), and ``extra`` arguments last
+    (``--replicaof``, ``--sentinel``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     last = ""
     for _ in range(3):
@@ -144,6 +155,7 @@ def start_redis(binary: str, workdir: Path, *, timeout: float = 10.0) -> RedisHa
         )
         argv = [
             binary,
+            *([str(config)] if config is not None else []),
             "--port", str(port),
             "--bind", HOST,
             "--save", "",
@@ -152,6 +164,7 @@ def start_redis(binary: str, workdir: Path, *, timeout: float = 10.0) -> RedisHa
             "--pidfile", str(h.pidfile),
             "--logfile", str(h.logfile),
             "--dir", str(workdir),
+            *extra,
         ]  # fmt: skip
         r = subprocess.run(
             argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
@@ -341,19 +354,20 @@ def _stop_leftovers() -> None:
 
 def redis_cluster(
     server_factory: Callable[..., ServerHandle],
-    redis: RedisHandle,
+    redis: RedisHandle | SentinelGroup,
     tmp_path: Path,
     n: int = 3,
     **env: str,
 ) -> list[ServerHandle]:
-    """``n`` nodes as an operator runs them: one Redis, one database and one secret. The
-    heartbeat is long: people idle while a moderator works (``env`` may say otherwise)."""
+    """``n`` nodes as an operator runs them: one Redis (or one Sentinel group), one database and
+    one secret. The heartbeat is long: people idle while a moderator works (``env`` may say
+    otherwise)."""
     shared = tmp_path / "shared-data"
     shared.mkdir(exist_ok=True)
     env = {"PARLEY_HEARTBEAT_INTERVAL": "20", "PARLEY_HEARTBEAT_TIMEOUT": "60", **env}
+    url = redis.url() if isinstance(redis, SentinelGroup) else redis.url
     return [
-        server_factory(PARLEY_BROKER_URL=redis.url, PARLEY_DATA_DIR=str(shared), **env)
-        for _ in range(n)
+        server_factory(PARLEY_BROKER_URL=url, PARLEY_DATA_DIR=str(shared), **env) for _ in range(n)
     ]
 
 
@@ -368,3 +382,118 @@ def start_two_nodes(
     redis = redis_factory()
     n0, n1 = redis_cluster(server_factory, redis, tmp_path, 2, **env)
     return redis, n0, n1
+
+
+# ---- redis sentinel ----------------------------------------------------------------------
+
+SENTINEL_SERVICE = "parley"
+
+
+@dataclass(eq=False)
+class SentinelGroup:
+    """A primary, its replicas and the Sentinels that watch them, all test-owned on loopback.
+    ``primary`` is the one that was primary when the group started."""
+
+    primary: RedisHandle
+    replicas: list[RedisHandle]
+    sentinels: list[RedisHandle]
+    service: str = SENTINEL_SERVICE
+
+    def url(self, **query: str) -> str:
+        """The ``redis+sentinel://`` URL of the group, as an operator writes it."""
+        hosts = ",".join(f"{s.host}:{s.port}" for s in self.sentinels)
+        tail = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"redis+sentinel://{hosts}/{self.service}/0" + (f"?{tail}" if tail else "")
+
+    def primary_port(self) -> int | None:
+        """The primary's port as the Sentinels name it now (None if none answers)."""
+        for s in self.sentinels:
+            with contextlib.suppress(redis.RedisError, OSError):
+                with redis.Redis(s.host, s.port, socket_timeout=1.0) as client:
+                    addr = client.execute_command(
+                        "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service
+                    )
+                if addr:
+                    return int(addr[1])
+        return None
+
+    def replicated(self, timeout_ms: int = 5000) -> int:
+        """``WAIT`` on the primary: how many replicas have every write so far."""
+        with redis.Redis(self.primary.host, self.primary.port, socket_timeout=10.0) as client:
+            return int(client.wait(len(self.replicas), timeout_ms))
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every Sentinel knows the others and the replicas, and the replicas are in sync:
+        before then a failover could not be agreed on."""
+        deadline = time.monotonic() + timeout
+        want_sentinels, want_replicas = len(self.sentinels) - 1, len(self.replicas)
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            seen = [self._sentinel_view(s) for s in self.sentinels]
+            synced = all(self._replica_synced(r) for r in self.replicas)
+            if synced and seen == [f"{want_sentinels} {want_replicas}"] * len(self.sentinels):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"sentinel group not ready in {timeout:.0f} s: other sentinels and replicas seen "
+            f"{seen}, want {want_sentinels} {want_replicas}"
+        )
+
+    def _sentinel_view(self, s: RedisHandle) -> str:
+        try:
+            with redis.Redis(s.host, s.port, socket_timeout=1.0) as client:
+                state = client.sentinel_master(self.service)
+        except (redis.RedisError, OSError) as exc:
+            return f"unreachable ({exc})"
+        return f"{state['num-other-sentinels']} {state['num-slaves']}"
+
+    @staticmethod
+    def _replica_synced(r: RedisHandle) -> bool:
+        try:
+            with redis.Redis(r.host, r.port, socket_timeout=1.0) as client:
+                info = client.info("replication")
+        except (redis.RedisError, OSError):
+            return False
+        return bool(info.get("master_link_status") == "up")
+
+    def stop(self) -> None:
+        for h in (*self.sentinels, *self.replicas, self.primary):
+            h.kill()
+
+
+def start_sentinel_group(
+    binary: str,
+    workdir: Path,
+    *,
+    replicas: int = 1,
+    sentinels: int = 3,
+    down_after_ms: int = 1000,
+    failover_timeout_ms: int = 5000,
+) -> SentinelGroup:
+    """A primary, ``replicas`` replicas of it and ``sentinels`` Sentinels (quorum: a majority)
+    that declare it down after ``down_after_ms`` without an answer, ready to fail over."""
+    primary = start_redis(binary, workdir / "primary")
+    copies = [
+        start_redis(binary, workdir / f"replica{i}", extra=("--replicaof", HOST, str(primary.port)))
+        for i in range(replicas)
+    ]
+    watchers = []
+    quorum = sentinels // 2 + 1
+    for i in range(sentinels):
+        where = workdir / f"sentinel{i}"
+        where.mkdir(parents=True, exist_ok=True)
+        conf = where / "sentinel.conf"  # the Sentinel rewrites it with what it learns
+        conf.write_text(
+            f"sentinel monitor {SENTINEL_SERVICE} {HOST} {primary.port} {quorum}\n"
+            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {down_after_ms}\n"
+            f"sentinel failover-timeout {SENTINEL_SERVICE} {failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
+        )
+        watchers.append(start_redis(binary, where, config=conf, extra=("--sentinel",)))
+    group = SentinelGroup(primary, copies, watchers)
+    try:
+        group.wait_ready()
+    except BaseException:
+        group.stop()
+        raise
+    return group

@@ -20,7 +20,7 @@ from harness.client import Client
 from harness.protocol import QUIET, matched_pair, person, unique_interest
 from harness.safety import database, dev
 from harness.server import serve_in_process
-from parley.broker.base import Evidence
+from parley.broker.base import Evidence, Outcome
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
 from parley.metrics import Metrics
@@ -33,10 +33,10 @@ class _Missing(MemoryBroker):
 
     misses = 0
 
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         if self.misses:
             self.misses -= 1
-            return None
+            return Outcome.STALE
         return await super().evidence(session, pair)
 
 

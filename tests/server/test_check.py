@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from harness.server import free_port
+from harness.services import SentinelGroup
 from parley import check
 from parley.safety.policy import DECLARED_WARNING
 
@@ -232,6 +233,34 @@ def test_reachable_redis_is_ok(tmp_path: Path, redis_url: str) -> None:
     result = run_check(tmp_path, PARLEY_BROKER_URL=redis_url, **good_env())
     assert any("answers PING" in ln for ln in result.lines("ok", "broker")), result.out
     assert not result.lines("error", "broker"), result.out
+
+
+def test_the_primary_is_found_through_the_sentinels(
+    tmp_path: Path, sentinel_group: SentinelGroup
+) -> None:
+    url = sentinel_group.url(sentinel_password="not-shown", prefix="p")
+    result = run_check(tmp_path, PARLEY_BROKER_URL=url, **good_env())
+    found = f"Redis primary 'parley' at 127.0.0.1:{sentinel_group.primary.port} answers PING"
+    assert any(found in ln for ln in result.lines("ok", "broker")), result.out
+    assert "3 of 3 Sentinels" in result.out and "not-shown" not in result.out, result.out
+    # One Sentinel down: still found, and the operator is told which one.
+    sentinel_group.sentinels[0].kill()
+    result = run_check(tmp_path, PARLEY_BROKER_URL=url, **good_env())
+    assert any(found in ln for ln in result.lines("ok", "broker")), result.out
+    silent = f"127.0.0.1:{sentinel_group.sentinels[0].port}"
+    assert any(silent in ln for ln in result.lines("warning", "broker")), result.out
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [("/nosuch/0", "names a healthy primary 'nosuch'"), ("", "needs the service name")],
+)
+def test_a_wrong_sentinel_url_is_an_error(tmp_path: Path, path: str, says: str) -> None:
+    url = f"redis+sentinel://:pw-ZQ9x@127.0.0.1:{free_port()}{path}"
+    result = run_check(tmp_path, PARLEY_BROKER_URL=url, **good_env())
+    assert result.code == 1, result.out
+    assert any(says in ln for ln in result.lines("error", "broker")), result.out
+    assert "pw-ZQ9x" not in result.out, result.out
 
 
 def test_several_nodes_without_a_shared_secret_are_warned(tmp_path: Path, redis_url: str) -> None:

@@ -128,6 +128,13 @@ async def _wrong_field_type(server: Any) -> tuple[Client, int | None]:
     return c, 12
 
 
+@trigger("bad_id")
+async def _bad_id(server: Any) -> tuple[Client, int | None]:
+    c = await person(server)
+    await c.send("stop", id=-1)
+    return c, None  # an id out of range is not echoed
+
+
 @trigger("frame_too_large")
 async def _large_frame(server: Any) -> tuple[Client, int | None]:
     c = await person(server)
@@ -279,7 +286,8 @@ async def _asker_types(server: Any) -> tuple[Client, int | None]:
     return c, 32
 
 
-REF_NOT_READ = {"bad_frame", "bad_json", "frame_too_large"}  # the frame was never parsed
+# The frame was never parsed, or its id is the problem.
+REF_NOT_READ = {"bad_frame", "bad_json", "frame_too_large", "bad_id"}
 
 # Codes that need another kind of server, and the tests that trigger them there.
 ELSEWHERE = {
@@ -655,6 +663,15 @@ async def test_behind_a_trusted_proxy_the_client_it_names_is_the_address(
 # ---- limits in welcome --------------------------------------------------------------------------
 
 
+# Revision 1.6 added rates, question limits and the liveness check: tests/server/test_delivery.py.
+LIMITS_1_6 = {"rates", "question_min_chars", "question_max_chars", "ping_after", "ping_timeout"}
+
+
+def before_1_6(limits: dict[str, Any]) -> dict[str, Any]:
+    assert set(limits) >= LIMITS_1_6, limits
+    return {k: v for k, v in limits.items() if k not in LIMITS_1_6}
+
+
 async def test_welcome_reports_the_limits_of_the_session_server(server: Any) -> None:
     c = await Client.open(server)
 
@@ -664,11 +681,13 @@ async def test_welcome_reports_the_limits_of_the_session_server(server: Any) -> 
     assert welcome["session"].startswith("s_")
     assert welcome["device"].startswith("d_")
     assert welcome["online"] >= 1
-    assert welcome["limits"] == {
+    assert before_1_6(welcome["limits"]) == {
         **DEFAULT_LIMITS,
         "heartbeat_interval": float(server.env["PARLEY_HEARTBEAT_INTERVAL"]),
         "heartbeat_timeout": float(server.env["PARLEY_HEARTBEAT_TIMEOUT"]),
         "interest_fallback": float(server.env["PARLEY_INTEREST_FALLBACK"]),
+        "language_wait": 10.0,
+        "wait_hints": 20.0,
     }
 
 
@@ -680,6 +699,8 @@ CUSTOM_LIMITS = {
     "heartbeat_interval": 2.5,
     "heartbeat_timeout": 7.0,
     "interest_fallback": 4.0,
+    "language_wait": 6.0,
+    "wait_hints": 12.0,
 }
 
 
@@ -695,7 +716,7 @@ async def test_welcome_reports_the_limits_the_server_is_configured_with(
 ) -> None:
     c = await Client.open(custom_server)
 
-    assert (await c.hello())["limits"] == CUSTOM_LIMITS
+    assert before_1_6((await c.hello())["limits"]) == CUSTOM_LIMITS
 
 
 async def test_the_configured_limits_are_enforced(custom_server: ServerHandle) -> None:

@@ -59,6 +59,7 @@ class Person:
         self.buckets = Buckets.for_settings(svc.settings, time.monotonic())
         self.risk: tuple[str, ConversationRisk] | None = None
         self.masked_in: str | None = None
+        self.greeted = False
         self.state = State.CONNECTED
         self.sent: list[ServerMessage] = []
         self.strikes = 0
@@ -294,7 +295,13 @@ async def test_connection_admitted_by_hello_then_disconnected(gateway: Gateway) 
     conn = Connection(gateway.services, ws.receive, ws.send, "192.0.2.21", gateway.forget)
     gateway.connections.add(conn)
     ws.inbox.put_nowait({"type": "websocket.receive", "text": '{"type":"hello","id":1,"age":30}'})
-    ws.inbox.put_nowait({"type": "websocket.disconnect"})
+    write = ws.send
+
+    async def send(message: Any) -> None:  # the client leaves once it has its welcome
+        await write(message)
+        ws.inbox.put_nowait({"type": "websocket.disconnect"})
+
+    conn.send = send
     await conn.run()
     assert conn.ident is not None and conn.state is State.CLOSED
     assert '"type":"welcome"' in ws.written[0]["text"]

@@ -36,7 +36,9 @@ class MemoryMachine(BrokerMachine):
     TIMER_SLEEPS = (0.0, 0.0)
 
     def make_brokers(self) -> Sequence[Broker]:
-        self.broker = MemoryBroker(interest_fallback=0.0, observer=CheckedWaits())
+        self.broker = MemoryBroker(
+            interest_fallback=0.0, language_wait=0.0, observer=CheckedWaits()
+        )
         return [self.broker]
 
     def state(self) -> State:

@@ -84,7 +84,7 @@ async def report(
 
 async def test_ping_and_revision(store: Store) -> None:
     assert await store.ping()
-    assert await store.schema_revision() == "0003"
+    assert await store.schema_revision() == "0004"
 
 
 async def test_sqlite_runs_wal_full_sync_with_foreign_keys(tmp_path: Path) -> None:

@@ -75,9 +75,9 @@ async def empty(where: Target) -> AsyncIterator[Store]:
 async def test_migrate_from_empty_then_down_and_up(empty: Store) -> None:
     assert await empty.schema_revision() is None
     assert await _table_names(empty) == set()
-    assert await empty.migrate() == head_revision() == "0003"
+    assert await empty.migrate() == head_revision() == "0004"
     assert await _table_names(empty) == TABLES
-    assert await empty.migrate() == "0003"  # idempotent
+    assert await empty.migrate() == "0004"  # idempotent
     await empty.downgrade("base")
     assert await empty.schema_revision() is None
     assert await _table_names(empty) == set()
@@ -101,7 +101,7 @@ async def test_nodes_starting_together_migrate_once(where: Target) -> None:
     nodes = [await where.open() for _ in range(3)]
     try:
         revisions = await asyncio.gather(*(n.migrate() for n in nodes))
-        assert revisions == ["0003"] * 3
+        assert revisions == ["0004"] * 3
         assert await _table_names(nodes[0]) == TABLES
     finally:
         for n in nodes:
@@ -110,8 +110,8 @@ async def test_nodes_starting_together_migrate_once(where: Target) -> None:
 
 def test_one_head_and_the_files_ship_in_the_package() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0003"]
-    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
+    assert script.get_heads() == ["0004"]
+    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
     for name in ("env.py", "script.py.mako", "__init__.py", "versions/__init__.py"):
         assert (MIGRATIONS_DIR / name).is_file(), name
     assert alembic_config().config_file_name is None  # no alembic.ini at run time
@@ -125,7 +125,7 @@ async def test_alembic_command_line_path_with_an_async_url(tmp_path: Path) -> No
     await asyncio.to_thread(command.upgrade, cfg, "head")
     store = await Store.open(url)
     try:
-        assert await store.schema_revision() == "0003"
+        assert await store.schema_revision() == "0004"
     finally:
         await store.close()
 
@@ -256,7 +256,7 @@ async def test_upgrading_and_downgrading_keep_every_link(empty: Store) -> None:
     await empty.migrate("0001")
     async with empty.engine.begin() as conn:
         await conn.run_sync(_fill_at_0001)
-    assert await empty.migrate() == "0003"
+    assert await empty.migrate() == "0004"
     async with empty.engine.connect() as conn:
         assert await conn.run_sync(_kept) == _ALL_KEPT
     await empty.downgrade("0001")
@@ -312,3 +312,51 @@ async def test_sqlite_refuses_to_migrate_with_foreign_keys_on(tmp_path: Path) ->
         assert await store.schema_revision() is None
     finally:
         await store.close()
+
+
+_MODERATORS = table(
+    "moderators",
+    column("id", Integer),
+    column("name", String),
+    column("role", String),
+    column("password_hash", String),
+    column("created_at", DateTime(timezone=True)),
+)
+
+
+def _moderator_columns(conn: Connection) -> set[str]:
+    return {c["name"] for c in inspect(conn).get_columns("moderators")}
+
+
+async def test_0004_forces_no_existing_moderator_and_every_new_one(empty: Store) -> None:
+    """An account made before 0004 keeps working (its owner is not forced to change a password
+    at the upgrade); one made after must change its one-time password, and is free once the
+    owner has. The dead lock columns are gone, and come back on a downgrade."""
+    await empty.migrate("0003")
+    async with empty.engine.begin() as conn:
+        await conn.execute(
+            insert(_MODERATORS).values(name="old", role="admin", password_hash="h", created_at=_AT)
+        )
+    await empty.migrate()
+    async with empty.engine.connect() as conn:
+        names = await conn.run_sync(_moderator_columns)
+    assert "must_change_password" in names
+    assert not names & {"failed_logins", "locked_until"}
+    old = await empty.get_moderator("old")
+    assert old is not None and old.must_change_password is False
+    new = await empty.add_moderator("new", role="moderator", password_hash="h", actor="t")
+    assert new.must_change_password is True
+    assert await empty.change_own_password("new", "h2")
+    changed = await empty.get_moderator("new")
+    assert changed is not None and not changed.must_change_password
+    assert changed.password_hash == "h2"
+    assert await empty.set_moderator_password("new", "h3", actor="old")  # an admin's reset
+    reset = await empty.get_moderator("new")
+    assert reset is not None and reset.must_change_password
+    (entry,) = await empty.audit_log(action="moderator.password_change")
+    assert entry.actor == "new" and entry.details is None and entry.reason is None
+    await empty.downgrade("0003")
+    async with empty.engine.connect() as conn:
+        names = await conn.run_sync(_moderator_columns)
+    assert {"failed_logins", "locked_until"} <= names
+    assert "must_change_password" not in names

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from msgspec import UNSET, UnsetType
+
 from parley.pool import Pool, Side
 from parley.protocol import Banned, Discusser, Notice, Seat, ServerMessage, Waiting
 from parley.quotas.base import Quotas
@@ -32,13 +34,15 @@ class Mailbox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """A request to be matched. Pools never mix."""
+    """A request to be matched. Bands and modes never mix; languages only as ``widens`` says."""
 
     session: str
     device: str
     pool: Pool
     interests: tuple[str, ...] = ()
     fallback: bool = True
+    # Also meet other languages of the band and mode, after the language wait (pair modes only).
+    any_language: bool = False
     # Question mode: the side whose queue this waits in, and the asker's (screened) question.
     # Both sides' pools (modes question and discuss) of one ``Pool.room`` form rooms together.
     side: Side | None = None
@@ -139,27 +143,63 @@ class Waiter(Protocol):
     timer: asyncio.TimerHandle | None
 
 
-def wait_in_queue(
-    s: Waiter,
-    ticket: Ticket,
-    fallback: float,
-    on_fallback: Callable[[str], None],
-    *,
-    tell: bool = True,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """How long a pair-pool ticket waits at each stage, and what each backend calls when a
+    wait runs out (with the session): the interest fallback, then the language widening."""
+
+    fallback: float  # seconds for a shared interest
+    language: float  # seconds (from the start of the wait) before any language will do
+    on_fallback: Callable[[str], None]
+    on_widen: Callable[[str], None]
+
+
+def widens(ticket: Ticket) -> bool:
+    """Whether ``ticket`` ever meets other languages: it asked to, it is not question mode (rooms
+    keep to one language), and it does not insist on a shared interest (that never opens)."""
+    return ticket.any_language and ticket.side is None and (not ticket.interests or ticket.fallback)
+
+
+def wait_in_queue(s: Waiter, ticket: Ticket, waits: Waits, *, tell: bool = True) -> None:
     """``s`` waits in a pair pool's queue: tell it so (unless ``tell`` is False: it was told
-    already) and, while it waits for someone sharing an interest, call ``on_fallback`` with its
-    session after ``fallback`` seconds (then anyone will do)."""
+    already) and start the first timer. While it waits for someone sharing an interest,
+    ``waits.on_fallback`` runs after ``waits.fallback`` seconds (then anyone will do); without
+    interests, a ticket that widens gets ``waits.on_widen`` after ``waits.language`` seconds."""
     for_interest = bool(ticket.interests) and ticket.fallback
+    widen = widens(ticket)
     if tell:
+        # Absent unless the ticket widens: a two-person wait that never does looks as before 1.7.
+        language_in: float | UnsetType = UNSET
+        if widen:
+            language_in = max(waits.language, waits.fallback if for_interest else 0.0)
         s.mailbox.deliver(
             Waiting(
                 stage="interests" if ticket.interests else "anyone",
-                fallback_in=fallback if for_interest else None,
+                fallback_in=waits.fallback if for_interest else None,
+                language_in=language_in,
             )
         )
+    loop = asyncio.get_running_loop()
     if for_interest:
-        s.timer = asyncio.get_running_loop().call_later(fallback, on_fallback, ticket.session)
+        s.timer = loop.call_later(waits.fallback, waits.on_fallback, ticket.session)
+    elif widen:
+        s.timer = loop.call_later(waits.language, waits.on_widen, ticket.session)
+
+
+def fell_back(s: Waiter, ticket: Ticket, waits: Waits) -> None:
+    """The interest wait ran out and nobody was found: tell ``s`` it now meets anyone of its
+    language and, if it widens, start the rest of the language wait."""
+    if not widens(ticket):
+        s.mailbox.deliver(Waiting(stage="anyone"))
+        return
+    rest = max(0.0, waits.language - waits.fallback)
+    s.mailbox.deliver(Waiting(stage="anyone", language_in=rest))
+    s.timer = asyncio.get_running_loop().call_later(rest, waits.on_widen, ticket.session)
+
+
+def widened(s: Waiter) -> None:
+    """The language wait ran out and nobody was found: ``s`` now meets any language."""
+    s.mailbox.deliver(Waiting(stage="any_language"))
 
 
 class PairIds:
@@ -309,9 +349,11 @@ class Broker(ABC):
         it) and the two devices are never matched again."""
 
     @abstractmethod
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         """The ring buffer of ``pair`` if the session is in it, or left it moments ago. For a
-        room: the question first, then every line, each with its seat, and the members."""
+        room: the question first, then every line, each with its seat, and the members.
+        ``Outcome.STALE`` if it is not; ``Outcome.UNAVAILABLE`` if the backend cannot say (a
+        report is then answered ``server_busy``, to be sent again, not ``stale_pair``)."""
 
     @abstractmethod
     async def end_pair(self, session: str) -> str | None:

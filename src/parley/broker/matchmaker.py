@@ -7,10 +7,16 @@ Per pool, waiting tickets live in two kinds of index:
   interest wait ran out (fallback). Fallen-back tickets re-enter at their original arrival place,
   so the longest-waiting person still goes first.
 
-A ticket with interests that has not fallen back matches only someone sharing an interest. Finding
-a partner looks at the head of at most ten interest lists plus the open map. Incompatible heads
-(same device, blocked) are skipped, up to ``SKIP_LIMIT`` per index, which keeps every operation
-bounded however the queue is shaped.
+A ticket with interests that has not fallen back matches only someone sharing an interest.
+
+Language: per band and mode, one more sorted map holds the *widened* tickets (those that asked
+for any language and whose language wait ran out), whatever their language. A widened ticket
+still waits in its own pool's indexes, so its own language reaches it as before; other languages
+reach it only from another widened ticket. Band and mode are the map's key: they never widen.
+
+Finding a partner looks at the head of at most ten interest lists plus the open and widened maps.
+Incompatible heads (same device, blocked) are skipped, up to ``SKIP_LIMIT`` per index, which keeps
+every operation bounded however the queue is shaped.
 
 Question mode has its own queue, ``RoomQueue`` (below): askers and discussers wait apart, and
 one asker with two discussers form a room of three.
@@ -38,6 +44,7 @@ class Entry:
     seq: int
     since: float
     open: bool
+    widened: bool = False
 
 
 @dataclass(slots=True)
@@ -58,6 +65,8 @@ class Matchmaker:
     def __init__(self, compatible: Compatible) -> None:
         self._compatible = compatible
         self._pools: dict[Pool, _PoolIndex] = {}
+        # Widened tickets of every language, per (band, mode): seq -> Entry.
+        self._widened: dict[tuple[str, str], SortedDict] = {}
         self._entries: dict[str, Entry] = {}
         self._seq = itertools.count()
 
@@ -103,6 +112,21 @@ class Matchmaker:
         pool.open[entry.seq] = entry
         return None
 
+    def widen(self, session: str) -> Match | None:
+        """The language wait ran out: the (open) ticket now also accepts widened tickets of
+        other languages in its band and mode."""
+        entry = self._entries.get(session)
+        if entry is None or entry.widened or not entry.open:
+            return None
+        entry.widened = True
+        partner = self._find(self._pools[entry.ticket.pool], entry)
+        if partner is not None:
+            self._unlink(entry)
+            self._unlink(partner)
+            return Match(entry, partner, _common(entry.ticket, partner.ticket))
+        self._widened.setdefault(_languages(entry), SortedDict())[entry.seq] = entry
+        return None
+
     def remove(self, session: str) -> Entry | None:
         entry = self._entries.get(session)
         if entry is not None:
@@ -119,6 +143,10 @@ class Matchmaker:
                 best = _older(best, self._first(bucket.values(), entry))
         if entry.open:
             best = _older(best, self._first(pool.open.values(), entry))
+        if entry.widened:
+            widened = self._widened.get(_languages(entry))
+            if widened:
+                best = _older(best, self._first(widened.values(), entry))
         return best
 
     def _first(self, candidates: Iterable[Entry], entry: Entry) -> Entry | None:
@@ -148,9 +176,22 @@ class Matchmaker:
                 if not bucket:
                     del pool.by_interest[interest]
         pool.open.pop(entry.seq, None)
+        if entry.widened:
+            key = _languages(entry)
+            widened = self._widened.get(key)
+            if widened is not None:
+                widened.pop(entry.seq, None)
+                if not widened:
+                    del self._widened[key]
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(list(self._entries.values()))
+
+
+def _languages(entry: Entry) -> tuple[str, str]:
+    """The key of the widened map a ticket joins: its band and mode, never its language."""
+    pool = entry.ticket.pool
+    return (pool.band, pool.mode)
 
 
 def _older(a: Entry | None, b: Entry | None) -> Entry | None:

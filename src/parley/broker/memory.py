@@ -30,10 +30,13 @@ from parley.broker.base import (
     Outcome,
     PairIds,
     Ticket,
+    Waits,
     discusser,
+    fell_back,
     other_discusser,
     room_evidence,
     wait_in_queue,
+    widened,
 )
 from parley.broker.matchmaker import Match, Matchmaker, RoomMatch, RoomQueue
 from parley.pool import Pool
@@ -64,7 +67,7 @@ class _Pair:
     a: str
     b: str
     devices: tuple[str, str]
-    pool: Pool
+    pools: tuple[Pool, Pool]  # a's and b's: two languages when both widened
     lines: deque[ChatLine]
     ended: float | None = None  # monotonic time the pair ended
 
@@ -144,8 +147,9 @@ class MemoryBroker(Broker):
         observer: MatchObserver,
         evidence_lines: int = 50,
         report_grace: float = 120.0,
+        language_wait: float = 10.0,
     ) -> None:
-        self._fallback = interest_fallback
+        self._waits = Waits(interest_fallback, language_wait, self._on_fallback, self._on_widen)
         self._observer = observer
         self._evidence_lines = evidence_lines
         self._sessions: dict[str, _Session] = {}
@@ -154,7 +158,7 @@ class MemoryBroker(Broker):
         self._queue = Matchmaker(self._compatible)
         self._rooms: dict[str, _Room] = {}
         self._room_queue = RoomQueue(self._compatible)
-        self._waits = _Waits()
+        self._room_waits = _Waits()
         self._new_pair_id = PairIds()
         # Blocks by device, for every session of either device (tabs share a device token).
         self._device_blocks: dict[str, set[str]] = {}
@@ -269,20 +273,20 @@ class MemoryBroker(Broker):
             self._leave(session, "left")
         return Outcome.OK
 
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         s = self._sessions.get(session)
         if s is None:
-            return None
+            return Outcome.STALE
         p = self._current_or_recent(s, session, pair)
         if p is None:
-            return None
+            return Outcome.STALE
         if isinstance(p, _Room):
-            return _room_evidence(p, session)
+            return _room_evidence(p, session) or Outcome.STALE
         other = p.other(session)
         mine, theirs = p.devices if p.a == session else p.devices[::-1]
         return Evidence(
             pair=p.id,
-            pool=p.pool,
+            pool=p.pools[0] if p.a == session else p.pools[1],
             reporter=session,
             reported=other,
             reporter_device=mine,
@@ -317,7 +321,7 @@ class MemoryBroker(Broker):
         if match is not None:
             self._pair(match)
             return
-        wait_in_queue(s, ticket, self._fallback, self._on_fallback)
+        wait_in_queue(s, ticket, self._waits)
 
     def _on_fallback(self, session: str) -> None:
         s = self._sessions.get(session)
@@ -327,8 +331,19 @@ class MemoryBroker(Broker):
         match = self._queue.fall_back(session)
         if match is not None:
             self._pair(match)
+        elif (entry := self._queue.entry(session)) is not None:
+            fell_back(s, entry.ticket, self._waits)
+
+    def _on_widen(self, session: str) -> None:
+        s = self._sessions.get(session)
+        if s is None:
+            return
+        s.timer = None
+        match = self._queue.widen(session)
+        if match is not None:
+            self._pair(match)
         elif session in self._queue:
-            s.mailbox.deliver(Waiting(stage="anyone"))
+            widened(s)
 
     def _pair(self, match: Match) -> None:
         now = time.monotonic()
@@ -344,7 +359,7 @@ class MemoryBroker(Broker):
             a_id,
             b_id,
             (a.device, b.device),
-            match.a.ticket.pool,
+            (match.a.ticket.pool, match.b.ticket.pool),
             deque(maxlen=self._evidence_lines),
         )
         a.pair = b.pair = pair
@@ -395,7 +410,7 @@ class MemoryBroker(Broker):
             Waiting(
                 stage="anyone",
                 since=time.time(),
-                expected_wait=self._waits.expected(ticket.pool),
+                expected_wait=self._room_waits.expected(ticket.pool),
             )
         )
 
@@ -426,9 +441,9 @@ class MemoryBroker(Broker):
                 Matched(pair=pair_id, common=[], role="answerer", seat=seat, question=question)
             )
         waits = (now - room.stranger1.since, now - room.stranger2.since)
-        self._waits.add(asker.pool, now - room.asker.since)
+        self._room_waits.add(asker.pool, now - room.asker.since)
         for w in waits:
-            self._waits.add(room.stranger1.ticket.pool, w)
+            self._room_waits.add(room.stranger1.ticket.pool, w)
         self._observer.room_formed(asker.pool, now - room.asker.since, waits)
 
     def _relay_in_room(self, session: str, room: _Room, event: ServerMessage) -> Outcome:

@@ -1,7 +1,8 @@
 """``redis://``: the broker for many nodes sharing one Redis (Redis 7 or Valkey).
 
 - Matching, leaving and pair look-ups are Lua scripts (``redis_lua``), atomic across nodes. All
-  keys of one pool share the hash tag ``{pool}``, so each script touches a single Cluster slot.
+  keys of one band and mode share the hash tag ``{band:mode}`` (the queues are per language
+  below it), so each script touches a single Cluster slot, a match across languages too.
 - Blocks are per-device sets ``<prefix>:{d:<device>}:blocked``; the node reads the set of the
   device that is being matched and passes it to the script (blocks are stored both ways).
 - Each node has a channel ``<prefix>:node:<id>``. Events for a session on another node are

@@ -10,7 +10,6 @@ from abc import abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import msgspec
 import redis.asyncio as aioredis
@@ -30,12 +29,14 @@ from parley.broker.base import (
     Outcome,
     PairIds,
     Ticket,
+    Waits,
 )
 from parley.broker.redis_envelopes import Envelope
 from parley.broker.redis_replies import Code, Left, RoomLeft
 from parley.pool import Pool
 from parley.protocol import Matched, PartnerLeft, Seat, ServerMessage
 from parley.quotas import Quotas, create_quotas
+from parley.redis_url import KEEPALIVE, key_prefix, redis_client, redis_pool
 
 _POOL_SIZE = 512  # connections to Redis per node (operations wait for a free one)
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
@@ -77,12 +78,10 @@ class RedisCore(Broker):
         evidence_lines: int = 50,
         report_grace: float = 120.0,
         node_id: str | None = None,
+        language_wait: float = 10.0,
     ) -> None:
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        self.prefix = query.pop("prefix", ["parley"])[0]
-        self._url = urlunsplit(parts._replace(query=""))
-        self._fallback = interest_fallback
+        self.prefix = key_prefix(url)
+        self._waits = Waits(interest_fallback, language_wait, self._on_fallback, self._on_widen)
         self._observer = observer
         self._evidence_lines = evidence_lines
         self._grace_ms = int(report_grace * 1000)
@@ -105,10 +104,10 @@ class RedisCore(Broker):
         # A bounded pool that makes a caller wait (up to 1 s) for a free connection: redis-py's
         # default pool raises MaxConnectionsError past 100 connections in use, which a burst of
         # a few hundred matches a second reaches, and every such error answered server_busy.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self._url,
+        pool = redis_pool(
+            url,
+            wait=1.0,
             max_connections=_POOL_SIZE,
-            timeout=1.0,
             socket_timeout=1.0,
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 1),  # one retry: pooled connections go stale on a restart
@@ -116,13 +115,14 @@ class RedisCore(Broker):
         self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
         # The subscription has a connection of its own with no read timeout: on a busy node a
         # slow read is not a lost subscription (which would make the node stop and reconcile).
-        self._listener: aioredis.Redis = aioredis.Redis.from_url(
-            self._url, socket_timeout=None, socket_connect_timeout=0.5
+        # Keepalive: a Redis machine that vanished closes nothing, and this connection only reads.
+        self._listener: aioredis.Redis = redis_client(
+            url, socket_timeout=None, socket_connect_timeout=0.5, **KEEPALIVE
         )
         # Presence too: a burst that fills the pool must not make the node look dead (its key
         # expires, it is reaped, and it has to reconcile every session).
-        self._control: aioredis.Redis = aioredis.Redis.from_url(
-            self._url, socket_timeout=1.0, socket_connect_timeout=0.5
+        self._control: aioredis.Redis = redis_client(
+            url, socket_timeout=1.0, socket_connect_timeout=0.5
         )
         # The hot path (matching, relay, presence of sessions) goes through auto-pipelining on
         # the same pool; the rest (stats, reaping, reconciling) uses the plain client.
@@ -132,6 +132,7 @@ class RedisCore(Broker):
             for name, src in (
                 ("enqueue", lua.ENQUEUE),
                 ("fallback", lua.FALLBACK),
+                ("widen", lua.WIDEN),
                 ("leave", lua.LEAVE),
                 ("lookup", lua.LOOKUP),
                 ("append", lua.APPEND),
@@ -152,7 +153,9 @@ class RedisCore(Broker):
         self._resync = False  # the subscription was lost: events for us may have been missed
         self._wake = asyncio.Event()  # run the heartbeat now
         self._barriers: dict[str, asyncio.Future[None]] = {}
-        self._pending_forget: dict[str, Pool] = {}  # session -> pool, detached while Redis was down
+        # Session -> its pool (None: it waited for nothing), detached while Redis was down: its
+        # record is removed when Redis is back (a failover keeps our sessions hash: not a ghost).
+        self._pending_forget: dict[str, Pool | None] = {}
         self._pending_bans: list[bytes] = []  # announced while Redis was down: sent on return
 
     def _live(self) -> bool:
@@ -166,7 +169,9 @@ class RedisCore(Broker):
         return await self._pipe.script(sha, source, keys, args)
 
     def _base(self, pool: Pool) -> str:
-        return f"{self.prefix}:{{{pool}}}"
+        """A pair pool's base: its band and mode, every language under one hash tag (the
+        queues are per language, below it: ``redis_lua``)."""
+        return f"{self.prefix}:{{{pool.band}:{pool.mode}}}"
 
     def _room_base(self, pool: Pool) -> str:
         return f"{self.prefix}:{{rm:{pool.room}}}"
@@ -178,7 +183,9 @@ class RedisCore(Broker):
     def _queue_key(self, pool: Pool) -> str:
         side = pool.side
         return (
-            f"{self._room_base(pool)}:{side}" if side is not None else f"{self._base(pool)}:queue"
+            f"{self._room_base(pool)}:{side}"
+            if side is not None
+            else f"{self._base(pool)}:queue:{pool.language}"
         )
 
     def _cancel_timer(self, s: LocalSession) -> None:
@@ -243,6 +250,14 @@ class RedisCore(Broker):
         self._cancel_timer(s)
 
     # --- what one part calls of another -------------------------------------------------
+
+    @abstractmethod
+    def _on_fallback(self, session: str) -> None:
+        """In ``redis_pairs``."""
+
+    @abstractmethod
+    def _on_widen(self, session: str) -> None:
+        """In ``redis_pairs``."""
 
     @abstractmethod
     def _add_block(self, pipe: Any, a: str, b: str) -> None:
@@ -333,7 +348,7 @@ class RedisCore(Broker):
         """In ``redis_pubsub``."""
 
     @abstractmethod
-    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | None:
+    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | Outcome:
         """In ``redis_rooms``."""
 
     @abstractmethod

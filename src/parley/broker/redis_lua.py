@@ -1,13 +1,19 @@
 """Lua scripts of the Redis broker. Every key a script touches shares the pool's hash tag.
 
-KEYS[1] is always the pool base ``<prefix>:{<pool>}``; the scripts derive the other keys of that
-pool from it (same hash slot, so this holds on Redis Cluster too):
+KEYS[1] is always the base of a band and mode ``<prefix>:{<band>:<mode>}``: every language of
+it shares the hash tag, so a match across languages (both asked for any language and waited
+``language_wait``) is one script on one Cluster slot too. The scripts derive the other keys from
+it; the queues are per language (``<lang>``), as the pools are:
 
-    base:queue         zset place -> session: everyone waiting in the pool
-    base:open          zset place -> session: waiting tickets that accept anyone
-    base:i:<interest>  zset place -> session: waiting tickets with that interest (not fallen back)
-    base:s:<session>   hash: st (q|p|''), node, dev, seq (place), since, ints, open, pair, recent,
-                       blk (the devices it blocked, as its node last read them)
+    base:queue:<lang>         zset place -> session: everyone waiting in the pool
+    base:open:<lang>          zset place -> session: waiting tickets that accept anyone
+    base:i:<lang>:<interest>  zset place -> session: waiting tickets with that interest (not
+                              fallen back)
+    base:any                  zset place -> session: widened tickets (open, any language wanted
+                              and waited for), of every language of the band and mode
+    base:s:<session>   hash: st (q|p|''), node, dev, lang, seq (place), since, ints, open, any
+                       ('1': widened), pair, recent, blk (the devices it blocked, as its node last
+                       read them)
     base:pairs         set of live pair ids (for stats and checks)
     base:p:<pair>      hash: a, b, da, db, ended ('1' once over; then EXPIRE report_grace)
     base:l:<pair>      list: evidence ring buffer (RPUSH + LTRIM), EXPIRE with the pair
@@ -43,12 +49,15 @@ local function split(s)
   return out
 end
 local function skey(sid) return base .. ':s:' .. sid end
+local function ikey(lang, i) return base .. ':i:' .. lang .. ':' .. i end
 local function unlink(sid)
   local s = skey(sid)
-  local ints = redis.call('HGET', s, 'ints')
-  for _, i in ipairs(split(ints)) do redis.call('ZREM', base .. ':i:' .. i, sid) end
-  redis.call('ZREM', base .. ':open', sid)
-  redis.call('ZREM', base .. ':queue', sid)
+  local ints, lang = unpack(redis.call('HMGET', s, 'ints', 'lang'))
+  lang = lang or ''
+  for _, i in ipairs(split(ints)) do redis.call('ZREM', ikey(lang, i), sid) end
+  redis.call('ZREM', base .. ':open:' .. lang, sid)
+  redis.call('ZREM', base .. ':queue:' .. lang, sid)
+  redis.call('ZREM', base .. ':any', sid)
   redis.call('HSET', s, 'st', '')
 end
 -- Blocks are checked both ways: the trigger's set (``blocked``) and the candidate's, kept in its
@@ -68,16 +77,17 @@ local function first(zkey, sid, dev, blocked)
   end
   return nil, nil
 end
-local function find(sid, dev, ints, open, blocked)
+-- The oldest compatible partner: sharing an interest in its language; anyone there if ``open``;
+-- any widened ticket of any language if ``wide`` (as matchmaker.Matchmaker._find).
+local function find(sid, dev, lang, ints, open, wide, blocked)
   local best, bseq = nil, nil
-  for _, i in ipairs(ints) do
-    local c, q = first(base .. ':i:' .. i, sid, dev, blocked)
+  local function consider(zkey)
+    local c, q = first(zkey, sid, dev, blocked)
     if c and (bseq == nil or q < bseq) then best, bseq = c, q end
   end
-  if open then
-    local c, q = first(base .. ':open', sid, dev, blocked)
-    if c and (bseq == nil or q < bseq) then best, bseq = c, q end
-  end
+  for _, i in ipairs(ints) do consider(ikey(lang, i)) end
+  if open then consider(base .. ':open:' .. lang) end
+  if wide then consider(base .. ':any') end
   return best
 end
 -- End the session's pair: returns pair id, partner, partner node (or nil).
@@ -121,14 +131,14 @@ end
 """
 )
 
-# ARGV: sid, dev, node, now, ints, blocked, mode(start|next), pid, grace_ms, at (a kept place or '')
-# -> {'W'} | {'B'} | {'M', match fields..., left...} | {'Q', place, left...}
+# ARGV: sid, dev, node, now, ints, blocked, mode(start|next), pid, grace_ms, at (a kept place or
+# ''), lang -> {'W'} | {'B'} | {'M', match fields..., left...} | {'Q', place, left...}
 ENQUEUE = (
     _COMMON
     + r"""
-local sid, dev, node, now, ints, blocked, mode, pid, grace, at =
+local sid, dev, node, now, ints, blocked, mode, pid, grace, at, lang =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]),
-  ARGV[10]
+  ARGV[10], ARGV[11]
 local s = skey(sid)
 local st = redis.call('HGET', s, 'st')
 if st == 'q' then return {'W'} end
@@ -140,18 +150,18 @@ end
 local blk = {}
 for _, d in ipairs(split(blocked)) do blk[d] = true end
 local ilist = split(ints)
-redis.call('HSET', s, 'node', node, 'dev', dev, 'ints', ints, 'since', now,
-           'open', (#ilist == 0) and '1' or '0', 'blk', blocked)
-local partner = find(sid, dev, ilist, #ilist == 0, blk)
+redis.call('HSET', s, 'node', node, 'dev', dev, 'lang', lang, 'ints', ints, 'since', now,
+           'open', (#ilist == 0) and '1' or '0', 'any', '0', 'blk', blocked)
+local partner = find(sid, dev, lang, ilist, #ilist == 0, false, blk)
 local res
 if partner then
   res = makepair(sid, partner, pid, now)
 else
   local seq = place(at)
   redis.call('HSET', s, 'st', 'q', 'seq', seq)
-  redis.call('ZADD', base .. ':queue', seq, sid)
-  for _, i in ipairs(ilist) do redis.call('ZADD', base .. ':i:' .. i, seq, sid) end
-  if #ilist == 0 then redis.call('ZADD', base .. ':open', seq, sid) end
+  redis.call('ZADD', base .. ':queue:' .. lang, seq, sid)
+  for _, i in ipairs(ilist) do redis.call('ZADD', ikey(lang, i), seq, sid) end
+  if #ilist == 0 then redis.call('ZADD', base .. ':open:' .. lang, seq, sid) end
   res = {'Q', seq}
 end
 if left then for _, v in ipairs(left) do res[#res + 1] = v end end
@@ -165,14 +175,35 @@ FALLBACK = (
     + r"""
 local sid, now, blocked, pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local s = skey(sid)
-local st, open, dev, ints, seq = unpack(redis.call('HMGET', s, 'st', 'open', 'dev', 'ints', 'seq'))
+local st, open, dev, ints, seq, lang =
+  unpack(redis.call('HMGET', s, 'st', 'open', 'dev', 'ints', 'seq', 'lang'))
 if st ~= 'q' or open == '1' then return {'N'} end
 redis.call('HSET', s, 'open', '1', 'blk', blocked)
 local blk = {}
 for _, d in ipairs(split(blocked)) do blk[d] = true end
-local partner = find(sid, dev, split(ints), true, blk)
+local partner = find(sid, dev, lang, split(ints), true, false, blk)
 if partner then return makepair(sid, partner, pid, now) end
-redis.call('ZADD', base .. ':open', seq, sid)
+redis.call('ZADD', base .. ':open:' .. lang, seq, sid)
+return {'W'}
+"""
+)
+
+# The language wait ran out: an open ticket also meets widened tickets of every language.
+# ARGV: sid, now, blocked, pid -> {'N'} (not waiting, not open, or widened already) | {'W'} | M
+WIDEN = (
+    _COMMON
+    + r"""
+local sid, now, blocked, pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local s = skey(sid)
+local st, open, wide, dev, ints, seq, lang =
+  unpack(redis.call('HMGET', s, 'st', 'open', 'any', 'dev', 'ints', 'seq', 'lang'))
+if st ~= 'q' or open ~= '1' or wide == '1' then return {'N'} end
+redis.call('HSET', s, 'any', '1', 'blk', blocked)
+local blk = {}
+for _, d in ipairs(split(blocked)) do blk[d] = true end
+local partner = find(sid, dev, lang, split(ints), true, true, blk)
+if partner then return makepair(sid, partner, pid, now) end
+redis.call('ZADD', base .. ':any', seq, sid)
 return {'W'}
 """
 )

@@ -11,12 +11,20 @@ import msgspec
 
 from parley.broker import redis_lua as lua
 from parley.broker import redis_replies as replies
-from parley.broker.base import ChatLine, Evidence, Outcome, Ticket, wait_in_queue
+from parley.broker.base import (
+    ChatLine,
+    Evidence,
+    Outcome,
+    Ticket,
+    fell_back,
+    wait_in_queue,
+    widened,
+)
 from parley.broker.redis_core import REDIS_ERRORS, LocalSession, RedisCore, json_enc
 from parley.broker.redis_envelopes import Envelope, Kind
 from parley.broker.redis_replies import Code, Found, Left, Match, Queued, RoomLeft, as_str
 from parley.pool import Pool
-from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, Waiting, encode
+from parley.protocol import Matched, PartnerLeft, PartnerMessage, ServerMessage, encode
 
 _line_dec = msgspec.json.Decoder(tuple[float, str, str])
 
@@ -100,18 +108,18 @@ class RedisPairs(RedisCore):
             return Outcome.UNAVAILABLE
         return Outcome.OK
 
-    async def evidence(self, session: str, pair: str) -> Evidence | None:
+    async def evidence(self, session: str, pair: str) -> Evidence | Outcome:
         s = self._local.get(session)
         if s is None or s.pool is None:
-            return None
+            return Outcome.STALE
         if s.pool.side is not None:
             return await self._room_evidence(s, session, pair)
         try:
             found = await self._lookup(s.pool, session, pair)
         except REDIS_ERRORS:
-            return None
+            return Outcome.UNAVAILABLE
         if isinstance(found, Outcome):
-            return None
+            return Outcome.STALE
         state, a, b, da, db, lines = found
         mine, theirs = (da, db) if a == session else (db, da)
         return Evidence(
@@ -147,8 +155,10 @@ class RedisPairs(RedisCore):
         queued: dict[str, str] = {}
         pairs: dict[str, tuple[str, str]] = {}
         for pool in [Pool.parse(as_str(p)) for p in await self._redis.smembers(self._pools_key)]:
+            if pool.side is not None:  # question mode: ``room_snapshot``
+                continue
             base = self._base(pool)
-            for sid in await self._redis.zrange(f"{base}:queue", 0, -1):
+            for sid in await self._redis.zrange(self._queue_key(pool), 0, -1):
                 queued[as_str(sid)] = str(pool)
             for pair_id in await self._redis.smembers(f"{base}:pairs"):
                 a, b = await self._redis.hmget(f"{base}:p:{as_str(pair_id)}", "a", "b")
@@ -196,6 +206,7 @@ class RedisPairs(RedisCore):
                     pair_id,
                     self._grace_ms,
                     s.place if recovering else "",
+                    ticket.pool.language,
                 ],
             )
         except REDIS_ERRORS:
@@ -217,26 +228,35 @@ class RedisPairs(RedisCore):
             return Outcome.OK
         if self._queued(s, seen):
             # recovering: re-queued after a Redis restart, the person was told already
-            wait_in_queue(s, ticket, self._fallback, self._on_fallback, tell=not recovering)
+            wait_in_queue(s, ticket, self._waits, tell=not recovering)
         return Outcome.OK
 
     def _on_fallback(self, session: str) -> None:
+        self._in_background(session, "fallback")
+
+    def _on_widen(self, session: str) -> None:
+        self._in_background(session, "widen")
+
+    def _in_background(self, session: str, script: str) -> None:
+        """A wait ran out (the timer's callback): run ``script`` for the session in a task."""
         s = self._local.get(session)
         if s is None:
             return
         s.timer = None
-        task = asyncio.get_running_loop().create_task(self._fall_back(session))
+        task = asyncio.get_running_loop().create_task(self._wait_over(session, script))
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    async def _fall_back(self, session: str) -> None:
+    async def _wait_over(self, session: str, script: str) -> None:
+        """The interest wait (``fallback``) or the language wait (``widen``) ran out: match now
+        if someone fits, else tell the person what they wait for from now on."""
         s = self._local.get(session)
         if s is None or s.pool is None:
             return
         now = time.time()
         try:
             raw = await self._script(
-                "fallback",
+                script,
                 [self._base(s.pool)],
                 [session, repr(now), await self._blocked(s), self._new_pair_id()],
             )
@@ -245,7 +265,10 @@ class RedisPairs(RedisCore):
         if replies.code(raw) is Code.MATCHED:
             await self._matched(s.pool, session, replies.read(raw, Match), now)
         elif replies.code(raw) is Code.WAITING and self._local.get(session) is s and s.waiting:
-            s.mailbox.deliver(Waiting(stage="anyone"))
+            if script == "widen":
+                widened(s)
+            elif s.ticket is not None:
+                fell_back(s, s.ticket, self._waits)
 
     async def _matched(self, pool: Pool, session: str, match: Match, now: float) -> None:
         pair_id, partner, pnode = match.pair, match.partner, match.partner_node

@@ -118,8 +118,10 @@ class RedisPresence(RedisCore):
         if s.timer is not None:
             s.timer.cancel()
         if s.pool is None:
-            with contextlib.suppress(*REDIS_ERRORS):
+            try:
                 await self._pipe.execute("HDEL", self._sessions_key, session)
+            except REDIS_ERRORS:
+                self._pending_forget[session] = None
             return
         try:
             # A partner on this node is told once Redis has ended the pair: told earlier, its
@@ -141,7 +143,8 @@ class RedisPresence(RedisCore):
 
     async def _heartbeat(self) -> None:
         backoff = BEAT
-        last_reap = last_held = 0.0
+        last_reap = last_held = reap_from = 0.0
+        down = False
         while True:
             try:
                 fresh = await self._control.set(self._alive_key, "1", px=ALIVE_TTL_MS, xx=True)
@@ -162,7 +165,12 @@ class RedisPresence(RedisCore):
                 while self._pending_bans:
                     await self._redis.publish(self._bans_channel, self._pending_bans[0])
                     self._pending_bans.pop(0)
-                if time.monotonic() - last_reap >= REAP_EVERY:
+                if down:
+                    # Nobody could refresh its presence while Redis was unreachable (a restart, a
+                    # failover): give the other nodes their TTL to do it before reaping them.
+                    down = False
+                    reap_from = time.monotonic() + ALIVE_TTL_MS / 1000
+                if time.monotonic() - last_reap >= REAP_EVERY and time.monotonic() >= reap_from:
                     last_reap = time.monotonic()
                     self._forget_old_blocks()
                     await self._reap()
@@ -183,6 +191,7 @@ class RedisPresence(RedisCore):
                 # No reconcile for this alone: a slow answer is not lost state. A restart shows
                 # as our presence key missing, or as the subscription coming back (_resync).
                 self._up = False
+                down = True
                 await asyncio.sleep(min(backoff, 2.0))
                 backoff = min(backoff * 2, 2.0)
 
@@ -198,8 +207,9 @@ class RedisPresence(RedisCore):
 
     async def _forget_pending(self) -> None:
         for session, pool in list(self._pending_forget.items()):
-            res = await self._leave(pool, session, forget=True)
-            await self._notify_left(res, "disconnected")
+            if pool is not None:
+                res = await self._leave(pool, session, forget=True)
+                await self._notify_left(res, "disconnected")
             await self._redis.hdel(self._sessions_key, session)
             del self._pending_forget[session]
 
@@ -225,6 +235,10 @@ class RedisPresence(RedisCore):
                         pipe.sadd(self._pools_key, str(s.pool))
                 found = await pipe.execute()
             records += [r for r in found if isinstance(r, list)]
+        # Detached while that was on its way: its record may have been written after its HDEL.
+        gone = [session for session, _ in local if session not in self._local]
+        if gone:
+            await self._redis.hdel(self._sessions_key, *gone)
         for (session, s), record in zip(pooled, records, strict=True):
             if s.pool is None or self._local.get(session) is not s:
                 continue

@@ -253,16 +253,17 @@ class RedisRooms(RedisCore):
             tuple(lines),
         )
 
-    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | None:
+    async def _room_evidence(self, s: LocalSession, session: str, pair: str) -> Evidence | Outcome:
         assert s.pool is not None
         try:
             room = await self._lookup_room(s.pool, session, pair)
         except REDIS_ERRORS:
-            return None
+            return Outcome.UNAVAILABLE
         if isinstance(room, Outcome):
-            return None
+            return Outcome.STALE
         lines = (room.question, *room.lines)
-        return room_evidence(pair, room.pool, session, room.members, lines, live=room.live)
+        found = room_evidence(pair, room.pool, session, room.members, lines, live=room.live)
+        return found or Outcome.STALE
 
     async def block_seat(self, session: str, pair: str, seat: Seat) -> Outcome:
         s = self._local.get(session)

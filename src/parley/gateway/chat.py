@@ -10,6 +10,7 @@ from parley.gateway.peer import Peer
 from parley.gateway.reports import raise_alarm
 from parley.gateway.services import Services
 from parley.protocol import (
+    Ack,
     ErrorCode,
     Message,
     Next,
@@ -43,6 +44,8 @@ async def message(peer: Peer, svc: Services, ident: Identity, m: Message) -> Non
     outcome = await svc.broker.relay(ident.session, m.pair, PartnerMessage(pair=m.pair, text=text))
     if outcome is Outcome.OK:
         svc.metrics.relayed.inc()
+        if m.id is not None:  # 1.6: the page shows the line as sent only now
+            peer.deliver(Ack(ref=m.id))
         if alert is not None:
             await raise_alarm(peer, svc, ident, m.pair, alert)
     else:

@@ -47,6 +47,7 @@ class Connection:
         "_outbox",
         "_writer",
         "buckets",
+        "greeted",
         "ice_expires",
         "ident",
         "ip",
@@ -83,6 +84,7 @@ class Connection:
         self._forget = forget  # the gateway's: leave every structure, idempotent
         self.state = State.CONNECTED
         self.ident: Identity | None = None
+        self.greeted = False  # a hello is being answered (heartbeat.py: not timed out then)
         self.ice_expires: float | None = None
         self.ips: list[KeyedIpHash] = []  # keyed hashes of the address; the address is not kept
         self.quota: str | None = None  # the per-address connection quota this connection holds

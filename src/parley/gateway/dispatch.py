@@ -13,6 +13,7 @@ from parley.gateway.services import Services
 from parley.protocol import (
     Block,
     ClientMessage,
+    ClientPing,
     ErrorCode,
     Hello,
     Message,
@@ -20,6 +21,7 @@ from parley.protocol import (
     Pong,
     ProtocolError,
     Report,
+    ServerPong,
     Signal,
     Start,
     Stop,
@@ -64,6 +66,9 @@ async def on_frame(peer: Peer, svc: Services, msg: MutableMapping[str, Any]) -> 
 async def dispatch(peer: Peer, svc: Services, m: ClientMessage) -> None:
     ident = peer.ident
     if isinstance(m, Pong):
+        return
+    if isinstance(m, ClientPing):  # before hello too: a slow welcome is no dead link
+        peer.deliver(ServerPong())
         return
     if isinstance(m, Hello):
         if ident is not None:

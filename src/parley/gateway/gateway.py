@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from parley.broker import Broker
 from parley.broker.base import BanOrder, NoticeOrder
 from parley.config import Settings
+from parley.gateway.buckets import rates_for
 from parley.gateway.connection import Connection
 from parley.gateway.heartbeat import heartbeat
 from parley.gateway.notices import banned_notice
@@ -61,6 +62,9 @@ class Gateway:
             heartbeat_interval=settings.heartbeat_interval,
             heartbeat_timeout=settings.heartbeat_timeout,
             interest_fallback=settings.interest_fallback,
+            language_wait=settings.language_wait,
+            wait_hints=settings.wait_hints,
+            rates=rates_for(settings),
         )
         self._heartbeat: asyncio.Task[None] | None = None
         self._ban_poll: asyncio.Task[None] | None = None

@@ -41,7 +41,13 @@ async def heartbeat(connections: set[Connection], svc: Services) -> None:
             if conn.sampling is not None:
                 svc.video.tick(conn, conn.sampling, now)
             silent = now - conn.last_seen > s.heartbeat_timeout
-            no_hello = conn.state is State.CONNECTED and now - conn.opened > s.hello_timeout
+            # A hello being answered is not timed out: in a reconnect storm that would throw
+            # away the work done for it, and the person would only come back to queue again.
+            no_hello = (
+                conn.state is State.CONNECTED
+                and not conn.greeted
+                and now - conn.opened > s.hello_timeout
+            )
             if silent or no_hello:
                 conn.close_soon(CloseCode.HEARTBEAT_TIMEOUT)
             elif now - max(conn.last_seen, conn.last_ping) >= s.heartbeat_interval:

@@ -17,7 +17,7 @@ from parley.public_figures import public_online
 from parley.safety.devices import mint
 from parley.safety.policy import RefusalCode, Refused
 from parley.safety.text import normalise_interests
-from parley.store import DeviceHash, StoreError, device_hash
+from parley.store import Appeal, StoreError, device_hash
 
 log = logging.getLogger("parley.gateway")
 
@@ -28,6 +28,14 @@ _FINAL_REFUSALS = frozenset(
 
 
 async def hello(peer: Peer, svc: Services, m: Hello) -> None:
+    peer.greeted = True  # being answered: the hello timeout is for the silent (heartbeat.py)
+    try:
+        await answer(peer, svc, m)
+    finally:
+        peer.greeted = peer.ident is not None  # not admitted: it may time out again
+
+
+async def answer(peer: Peer, svc: Services, m: Hello) -> None:
     s = svc.settings
     if m.version != PROTOCOL_VERSION:
         peer.error(
@@ -39,8 +47,21 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         return
     tokens = svc.devices
     known = m.device if m.device and tokens.verify(m.device) else None
+    returning = device_hash(known) if known else None
+    store = svc.store
     admission = await svc.assurance.admit(age=m.age, attestation=m.attestation, mode=m.mode)
-    admission = await svc.ages.recall(admission, device_hash(known) if known else None, peer.ip)
+    facts = None
+    if not isinstance(admission, Refused):
+        try:
+            # Device record, bans, blocks, age memory and appeal news in one read, shared
+            # with the other hellos waiting now (store/admission.py).
+            peer.ips = await store.ip_hash(peer.ip)
+            facts = await store.admission(returning, peer.ips)
+        except StoreError:
+            log.exception("store unavailable at hello")
+            peer.error(ErrorCode.SERVER_BUSY, BUSY, m.id)
+            return
+    admission = await svc.ages.recall(admission, returning, peer.ip, facts)
     if isinstance(admission, Refused):
         peer.error(ErrorCode(admission.code.value), admission.message, m.id)
         if admission.code in _FINAL_REFUSALS:
@@ -60,16 +81,16 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         peer.rate_limited(m.id)
         return
     device = device_hash(token)
-    store = svc.store
+    assert facts is not None  # read above for every hello not refused
+    # A new token's device has no record, blocks or ban of its own: its facts are the address's.
+    ban = facts.ban
     try:
-        peer.ips = await store.ip_hash(peer.ip)
-        ban = await svc.sanctions.active_ban(device, peer.ips)
         if ban is None:
-            blocked = await store.blocked_pairs_for(device)
+            blocked = facts.blocked
             # A durable write per hello would cap admissions; write only what is new.
             expires = admission.expires_at
-            if admission.attested or await store.get_device(device) is None:
-                await store.touch_device(
+            if admission.attested or facts.device is None:
+                await store.touch_device_batched(
                     device,
                     age_band=str(band) if admission.attested else None,
                     declared_band=str(band),
@@ -82,18 +103,20 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         peer.error(ErrorCode.SERVER_BUSY, BUSY, m.id)
         return
     if ban is not None:
-        await appeal_outcome(peer, svc, device)  # an upheld appeal is news to a banned person too
+        await appeal_outcome(peer, svc, facts.appeal)  # an upheld appeal is news to the banned too
         peer.deliver(banned_notice(ban))
         await peer.close(CloseCode.BANNED)
         return
     session = "s_" + secrets.token_urlsafe(12)
-    ident = Identity(session, device, Pool(band, m.mode, language), tuple(interests), m.fallback)
+    ident = Identity(
+        session, device, Pool(band, m.mode, language), tuple(interests), m.fallback, m.any_language
+    )
     ice = ice_config(s, session)
     peer.ice_expires = ice.expires_at
     if not peer.admit(ident):
         return  # closed while the hello waited: never joins the broker
     peer.sampling = svc.video.sampling_for(m.mode)
-    await svc.broker.attach(session, device, peer, frozenset(blocked))
+    await svc.broker.attach(session, device, peer, blocked)
     if peer.closing:  # closed during the attach: its close may have detached too early
         await svc.broker.detach(session)
         return
@@ -111,17 +134,16 @@ async def hello(peer: Peer, svc: Services, m: Hello) -> None:
         )
     )
     log.debug("hello", extra={"session": session, "pool": str(ident.pool)})
-    await appeal_outcome(peer, svc, device)
+    await appeal_outcome(peer, svc, facts.appeal)
 
 
-async def appeal_outcome(peer: Peer, svc: Services, device: DeviceHash) -> None:
-    """Tell a person the decision on their appeal, once, on their next visit."""
-    store = svc.store
+async def appeal_outcome(peer: Peer, svc: Services, appeal: Appeal | None) -> None:
+    """Tell a person the decision on their appeal (read with the hello's facts), once, on their
+    next visit."""
+    if appeal is None or appeal.decision not in ("lifted", "upheld"):
+        return
     try:
-        appeal = await store.pending_decision_for(device, peer.ips)
-        if appeal is None or appeal.decision not in ("lifted", "upheld"):
-            return
-        await store.mark_decision_seen(appeal.id)
+        await svc.store.mark_decision_seen(appeal.id)
     except StoreError:
         return
     if appeal.decision == "lifted":

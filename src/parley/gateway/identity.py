@@ -11,7 +11,7 @@ from parley.store import DeviceHash
 class Identity:
     """What a valid hello established. Immutable for the life of the connection."""
 
-    __slots__ = ("device", "fallback", "interests", "pool", "session")
+    __slots__ = ("any_language", "device", "fallback", "interests", "pool", "session")
 
     def __init__(
         self,
@@ -20,12 +20,14 @@ class Identity:
         pool: Pool,
         interests: tuple[str, ...],
         fallback: bool,
+        any_language: bool = False,
     ) -> None:
         self.session = session
         self.device = device
         self.pool = pool
         self.interests = interests
         self.fallback = fallback
+        self.any_language = any_language
 
     @property
     def mode(self) -> Mode:
@@ -35,4 +37,11 @@ class Identity:
         side = self.pool.side
         if side is not None:  # question mode ignores interests
             return Ticket(self.session, self.device, self.pool, side=side, question=question)
-        return Ticket(self.session, self.device, self.pool, self.interests, self.fallback)
+        return Ticket(
+            self.session,
+            self.device,
+            self.pool,
+            self.interests,
+            self.fallback,
+            any_language=self.any_language,
+        )

@@ -19,6 +19,7 @@ class Peer(Protocol):
     ip: str
     ident: Identity | None  # set once, by admit
     ips: list[KeyedIpHash]  # keyed hashes of the address; the address is not kept
+    greeted: bool  # its hello is being answered: the hello timeout is for the silent only
     ice_expires: float | None
     sampling: Sampling | None  # video stills for vision moderation, when on
     buckets: Buckets

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import logging
 
-from parley.broker import Outcome
+from parley.broker import Broker, Outcome
 from parley.broker.base import Evidence
 from parley.gateway.identity import Identity
 from parley.gateway.notices import SAFETY_PROMPT
 from parley.gateway.outcomes import answer
 from parley.gateway.peer import Peer
 from parley.gateway.services import Services
-from parley.protocol import Block, Blocked, ErrorCode, Notice, Report, Reported
+from parley.protocol import (
+    REPORT_COMMENT_MAX_CHARS,
+    Block,
+    Blocked,
+    ErrorCode,
+    Notice,
+    Report,
+    Reported,
+)
 from parley.question import resolve_about
 from parley.safety.text import RiskAlert
 from parley.store import DeviceHash, FlagKind, StoreError, TranscriptLine
@@ -44,7 +52,7 @@ async def raise_alarm(
     prompt = Notice(code="safety_prompt", text=SAFETY_PROMPT, pair=pair)
     await broker.relay(ident.session, pair, prompt)
     evidence = await broker.evidence(ident.session, pair)
-    if evidence is None or peer.risk is None:
+    if isinstance(evidence, Outcome) or peer.risk is None:
         return
     lines = transcript(evidence, reported=ident.session)
     try:
@@ -65,9 +73,7 @@ async def raise_alarm(
 
 async def block(peer: Peer, svc: Services, ident: Identity, m: Block) -> None:
     broker = svc.broker
-    evidence = await broker.evidence(ident.session, m.pair)
-    if evidence is not None:
-        evidence = resolve_about(evidence, m.about)
+    evidence = await _evidence(broker, ident, m)
     # The seat the person named (or, in a room, the other discusser by default): the broker
     # blocks that one even if the look-up above missed.
     seat = evidence.reported_seat if evidence is not None else m.about
@@ -78,9 +84,7 @@ async def block(peer: Peer, svc: Services, ident: Identity, m: Block) -> None:
     if outcome is Outcome.OK and evidence is None:
         # Blocked, though the look-up before missed (the pair changed in between, or Redis
         # blinked): the pair's record is kept for reports, so whom to store is still known.
-        evidence = await broker.evidence(ident.session, m.pair)
-        if evidence is not None:
-            evidence = resolve_about(evidence, m.about)
+        evidence = await _evidence(broker, ident, m)
     if outcome is not Outcome.OK:
         answer(peer, outcome, m.id)
         return
@@ -89,6 +93,12 @@ async def block(peer: Peer, svc: Services, ident: Identity, m: Block) -> None:
         peer.error(ErrorCode.SERVER_BUSY, "the block could not be saved; try again", m.id)
         return
     peer.deliver(Blocked(pair=m.pair))
+
+
+async def _evidence(broker: Broker, ident: Identity, m: Block) -> Evidence | None:
+    """Whom the block names, if the broker can tell (the block itself is the broker's)."""
+    found = await broker.evidence(ident.session, m.pair)
+    return None if isinstance(found, Outcome) else resolve_about(found, m.about)
 
 
 async def _store_block(svc: Services, device: DeviceHash, evidence: Evidence) -> bool:
@@ -113,11 +123,11 @@ async def report(peer: Peer, svc: Services, ident: Identity, m: Report) -> None:
         peer.rate_limited(m.id)
         return
     evidence = await svc.broker.evidence(ident.session, m.pair)
-    if evidence is None:
-        answer(peer, Outcome.STALE, m.id)
+    if isinstance(evidence, Outcome):  # stale, or busy: then the page sends it again
+        answer(peer, evidence, m.id)
         return
     evidence = resolve_about(evidence, m.about)
-    comment = m.comment.strip()[:1000]
+    comment = m.comment.strip()[:REPORT_COMMENT_MAX_CHARS]
     reported = DeviceHash(evidence.reported_device)
     other = svc.sessions.get(evidence.reported)
     reported_ip = other.ips[0] if other is not None and other.ips else None

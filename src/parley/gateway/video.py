@@ -183,7 +183,8 @@ class VideoModeration:
         the partner was and the pool, read before the pair ends (from the sender's side,
         "reported" is the partner)."""
         broker = self.broker
-        evidence = await broker.evidence(ident.session, pair)
+        found = await broker.evidence(ident.session, pair)
+        evidence = None if isinstance(found, Outcome) else found
         blur = Moderation(pair=pair, action="blur", reason="nudity")
         if await broker.relay(ident.session, pair, blur) is Outcome.OK:
             # Only the pair the still came from: the sender may have moved on meanwhile.

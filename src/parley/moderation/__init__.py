@@ -19,11 +19,13 @@ from parley.moderation.console import (
     ASSETS,
     Forbidden,
     LoginRequired,
+    PasswordChangeRequired,
     build_console,
     render,
 )
 from parley.moderation.no_store import NoStore
 from parley.moderation.service import Console, ConsoleError, Enforce
+from parley.moderation.translations import gettext, language_of
 from parley.safety.devices import DeviceTokens
 from parley.safety.limits import quotas_for
 from parley.store import Store
@@ -54,23 +56,28 @@ def mount(
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     async def console_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ConsoleError)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.message}, status_code=exc.status)
-        return render("error.html", exc.status, me=None, message=exc.message)
+        return render(
+            "error.html", exc.status, lang=language_of(request), me=None, message=exc.message
+        )
 
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         return RedirectResponse("/mod/login", status_code=303)
 
     async def forbidden(request: Request, exc: Exception) -> Response:
-        response: HTMLResponse = render(
-            "error.html", 403, me=None, message="You are not allowed to do this."
-        )
+        lang = language_of(request)
+        message = gettext(lang, "You are not allowed to do this.")
+        response: HTMLResponse = render("error.html", 403, lang=lang, me=None, message=message)
         return response
+
+    async def change_first(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/mod/password", status_code=303)
 
     async def client_gone(request: Request, exc: Exception) -> Response:
         # A client that hangs up mid-body is not a server error (and nobody reads this answer).
@@ -81,4 +88,5 @@ def mount(
     app.add_exception_handler(ConsoleError, console_error)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(PasswordChangeRequired, change_first)
     return console

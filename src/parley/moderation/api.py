@@ -3,6 +3,10 @@ under ``/api/appeal``.
 
 Authentication: the session cookie from ``POST /api/mod/login``; every unsafe request also sends
 the session's CSRF token (returned by login and ``GET /api/mod/me``) in ``X-CSRF-Token``.
+
+An account with a one-time password (``must_change_password`` in ``Me``) gets
+``403 {"code": "password_change_required"}`` from every call but ``/me``, ``/logout`` and
+``/password`` until ``POST /api/mod/password`` has set a password of its owner's choice.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the local Annotated aliases.
@@ -17,8 +21,11 @@ from pydantic import BaseModel, Field
 
 from parley.moderation.auth import (
     CSRF_HEADER,
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
     UNSAFE_METHODS,
     Auth,
+    ChangeResult,
     LoginResult,
     Principal,
     client_ip,
@@ -31,6 +38,7 @@ from parley.moderation.service import (
     ConsoleError,
     still_restricted,
 )
+from parley.moderation.sessions import ModSession
 from parley.plain_text import SAYS_SOMETHING
 from parley.problem import Problem
 from parley.quotas.base import Quotas
@@ -51,10 +59,18 @@ from parley.transparency.report import csv_text
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, code: str = "") -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.code = code  # stable, for scripts (the detail is for people)
+
+    def body(self) -> dict[str, str]:
+        return {"detail": self.detail, "code": self.code} if self.code else {"detail": self.detail}
+
+
+#: The 403 code of every call while the account's password is a one-time one.
+PASSWORD_CHANGE_REQUIRED = "password_change_required"
 
 
 class FieldError(BaseModel):
@@ -107,6 +123,19 @@ class Me(BaseModel):
     name: str
     role: Role
     csrf: str
+    must_change_password: bool = False  # True: POST /api/mod/password before anything else
+
+
+class PasswordIn(BaseModel):
+    current: str = Field(max_length=MAX_PASSWORD_CHARS)
+    new: str = Field(max_length=MAX_PASSWORD_CHARS)
+
+
+class Coded(BaseModel):
+    """A refusal; ``code`` (stable) says which when a client acts on it."""
+
+    detail: str | list[FieldError]
+    code: str | None = None
 
 
 class QueueItemOut(BaseModel):
@@ -376,16 +405,26 @@ def _public_appeal(a: Any, ban: Ban | None) -> PublicAppeal:
     )
 
 
+#: What each broken password rule says (the ``code`` is ``ChangeResult``'s).
+PASSWORD_RULES = {
+    ChangeResult.SHORT: f"the new password needs at least {MIN_PASSWORD_CHARS} characters",
+    ChangeResult.LONG: f"the new password has more than {MAX_PASSWORD_CHARS} characters",
+    ChangeResult.SAME: "the new password is the current one",
+    ChangeResult.NAME: "the new password is your name",
+}
+
+
 # ---- routers -------------------------------------------------------------------------------
 
 
 def build_api(
     auth: Auth, console: Console, devices: DeviceTokens, quotas: Quotas
 ) -> list[APIRouter]:
-    async def who(
+    async def signed_in(
         request: Request,
         x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
     ) -> Principal:
+        """Logged in, and the CSRF token on an unsafe request; a one-time password is fine."""
         principal = await auth.principal(request)
         if principal is None:
             raise ApiError(401, "login required")
@@ -393,12 +432,21 @@ def build_api(
             raise ApiError(403, "missing or wrong CSRF token")
         return principal
 
+    async def who(p: Annotated[Principal, Depends(signed_in)]) -> Principal:
+        if p.must_change:
+            raise ApiError(
+                403, "change your one-time password first (POST /api/mod/password)",
+                PASSWORD_CHANGE_REQUIRED,
+            )  # fmt: skip
+        return p
+
     async def admin(p: Annotated[Principal, Depends(who)]) -> Principal:
         if not p.admin:
             raise ApiError(403, "admins only")
         return p
 
     Mod = Annotated[Principal, Depends(who)]
+    Anyone = Annotated[Principal, Depends(signed_in)]  # also with a one-time password
     Admin = Annotated[Principal, Depends(admin)]
     Ref = Annotated[str, Path(max_length=16)]
 
@@ -417,14 +465,53 @@ def build_api(
             )
         if session is None:
             return JSONResponse({"detail": "wrong name or password"}, status_code=401)
+        return await _me_with_cookie(request, session)
+
+    async def _me_with_cookie(request: Request, session: ModSession) -> Response:
         mod_ = await console.store.get_moderator(session.name)
-        role = mod_.role if mod_ else Role.MODERATOR
-        response = JSONResponse(Me(name=session.name, role=role, csrf=session.csrf).model_dump())
+        me = Me(
+            name=session.name,
+            role=mod_.role if mod_ else Role.MODERATOR,
+            csrf=session.csrf,
+            must_change_password=bool(mod_ and mod_.must_change_password),
+        )
+        response = JSONResponse(me.model_dump(mode="json"))
         auth.set_cookie(request, response, session)
         return response
 
+    @mod.post(
+        "/password",
+        response_model=Me,
+        responses={
+            400: {"model": Problem, "description": "The body is not JSON text"},
+            401: {"model": Problem, "description": "Not logged in, or the session expired"},
+            403: {"model": Coded, "description": "Missing CSRF token, or wrong_password"},
+            422: {"model": Coded, "description": "The new password breaks a rule (code)"},
+            429: LIMITED_DOC,
+        },
+    )
+    async def change_password(body: PasswordIn, request: Request, p: Anyone) -> Response:
+        """Set your own password: ``current`` is the one you logged in with, ``new`` has at
+        least 12 characters (``auth.MIN_PASSWORD_CHARS``) and is neither the current one nor
+        your name. Every session of the account ends; this answer carries a new session cookie
+        and a new CSRF token."""
+        outcome = await auth.change_password(p, body.current, body.new, client_ip(request))
+        if outcome.result == LoginResult.LIMITED:
+            return JSONResponse(
+                {"detail": "too many attempts", "retry_after": outcome.retry_after},
+                status_code=429,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )
+        if outcome.session is None:
+            wrong = outcome.result == ChangeResult.WRONG
+            detail = "the current password is wrong" if wrong else PASSWORD_RULES[outcome.result]
+            return JSONResponse(
+                {"detail": detail, "code": outcome.result}, status_code=403 if wrong else 422
+            )
+        return await _me_with_cookie(request, outcome.session)
+
     @mod.post("/logout", status_code=204, response_class=Response)
-    async def logout(request: Request, p: Mod) -> Response:
+    async def logout(request: Request, p: Anyone) -> Response:
         """End this session."""
         await auth.logout(request)
         response = Response(status_code=204)
@@ -432,8 +519,8 @@ def build_api(
         return response
 
     @mod.get("/me", response_model=Me)
-    async def me(p: Mod) -> Me:
-        return Me(name=p.name, role=p.role, csrf=p.csrf)
+    async def me(p: Anyone) -> Me:
+        return Me(name=p.name, role=p.role, csrf=p.csrf, must_change_password=p.must_change)
 
     @mod.get("/queue", response_model=QueueOut)
     async def queue(p: Mod, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> QueueOut:
@@ -687,7 +774,7 @@ def build_api(
         """A new one-time password for an account (not your own), in the answer only; the
         account's live sessions end."""
         if name == p.name:
-            raise ApiError(409, "change your own password with parley moderator reset")
+            raise ApiError(409, "change your own password with POST /api/mod/password")
         password = new_password()
         if not await console.store.set_moderator_password(
             name, hash_password(password), actor=p.name

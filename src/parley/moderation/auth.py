@@ -14,6 +14,11 @@
   by every node on ``redis://``) and slowed down with exponential backoff per address and per
   name (``throttle``): no account lock that a stranger could trigger. An unknown name and a wrong
   password get the same answer.
+- A one-time password (a new account, an admin's reset) must be changed before anything else:
+  ``Principal.must_change`` is set, and the console and the API refuse every other page and call
+  until ``change_password`` succeeds. That change asks for the current password (rate-limited
+  and backed off like a login), ends every session of the account, and starts a new one (new
+  cookie, new CSRF token).
 
 A chatter's device token is never looked at here: only this cookie grants access.
 """
@@ -65,6 +70,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def password_rule_broken(name: str, current: str, new: str) -> str:
+    """Which rule a new password breaks ("" if none): a length, not the current one, not the
+    account's name."""
+    if len(new) < MIN_PASSWORD_CHARS:
+        return ChangeResult.SHORT
+    if len(new) > MAX_PASSWORD_CHARS:
+        return ChangeResult.LONG
+    if new == current:
+        return ChangeResult.SAME
+    if new.strip().casefold() == name.casefold():
+        return ChangeResult.NAME
+    return ""
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
@@ -79,6 +98,7 @@ class Principal:
     name: str
     role: Role
     csrf: str
+    must_change: bool = False  # a one-time password: nothing but the change is allowed
 
     @property
     def admin(self) -> bool:
@@ -89,6 +109,21 @@ class LoginResult:
     OK = "ok"
     INVALID = "invalid"  # an unknown name or a wrong password: the caller cannot tell which
     LIMITED = "limited"
+
+
+#: The password rules of ``change_password`` (a one-time password has 20 characters).
+MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 256
+
+
+class ChangeResult:
+    OK = "ok"
+    WRONG = "wrong_password"  # the current password is not the one given
+    LIMITED = "limited"
+    SHORT = "password_too_short"
+    LONG = "password_too_long"
+    SAME = "password_unchanged"  # the new password is the current one
+    NAME = "password_is_name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +147,11 @@ class Auth:
         )
         self._quotas = quotas or MemoryQuotas()
         self._throttle = LoginThrottle(
+            free=settings.mod_login_max_failures, cap=settings.mod_login_lockout
+        )
+        # Wrong current passwords at a password change: someone holding a stolen session must
+        # not get unlimited guesses at the password behind it.
+        self._change_throttle = LoginThrottle(
             free=settings.mod_login_max_failures, cap=settings.mod_login_lockout
         )
 
@@ -142,6 +182,9 @@ class Auth:
             return Login(LoginResult.INVALID)
         self._throttle.succeeded(address, name)
         await self.store.record_login_success(mod.name)
+        return Login(LoginResult.OK, await self._new_session(mod))
+
+    async def _new_session(self, mod: Moderator) -> ModSession:
         session = ModSession(
             sid=secrets.token_urlsafe(32),
             name=mod.name,
@@ -151,7 +194,34 @@ class Auth:
             created=time.time(),
         )
         await self._sessions.put(session)
-        return Login(LoginResult.OK, session)
+        return session
+
+    async def change_password(self, principal: Principal, current: str, new: str, ip: str) -> Login:
+        """The owner picks a password. ``result`` is a ``ChangeResult``; OK comes with a new
+        session (every other session of the account has ended: a stolen cookie dies here)."""
+        address = (await self.store.current_ip_hash(ip)).digest
+        name = principal.name
+        wait = self._change_throttle.retry_after(address, name)
+        if wait > 0:
+            return self._limit(wait)
+        if await self._limited(ip):
+            return self._limit(1.0 / self.settings.mod_login_rate)
+        mod = await self.store.get_moderator(name)
+        if mod is None or not await asyncio.to_thread(verify_password, mod.password_hash, current):
+            self._change_throttle.failed(address, name)
+            return Login(ChangeResult.WRONG)
+        self._change_throttle.succeeded(address, name)
+        rule = password_rule_broken(name, current, new)
+        if rule:
+            return Login(rule)
+        digest = await asyncio.to_thread(hash_password, new)
+        if not await self.store.change_own_password(name, digest):
+            return Login(ChangeResult.WRONG)  # the account was deleted meanwhile
+        await self._sessions.delete_of(name)
+        changed = await self.store.get_moderator(name)
+        if changed is None:
+            return Login(ChangeResult.WRONG)
+        return Login(ChangeResult.OK, await self._new_session(changed))
 
     @staticmethod
     def _limit(wait: float) -> Login:
@@ -180,7 +250,7 @@ class Auth:
         if mod is None or not hmac.compare_digest(stamp(mod), session.stamp):
             await self._sessions.delete(sid)
             return None
-        return Principal(mod.name, mod.role, session.csrf)
+        return Principal(mod.name, mod.role, session.csrf, mod.must_change_password)
 
     @staticmethod
     def csrf_ok(principal: Principal, token: str | None) -> bool:

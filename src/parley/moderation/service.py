@@ -428,6 +428,11 @@ class Console:
 
     # ---- appeals ---------------------------------------------------------------------------
 
+    async def waiting(self) -> tuple[int, int]:
+        """(open reports and flags, undecided appeals): the counts in the console's menu."""
+        q = await self.store.queue(limit=1)
+        return q.open_reports + q.open_flags, await self.store.open_appeals()
+
     async def appeals(self) -> list[tuple[Appeal, Ban | None]]:
         appeals = await self.store.appeals_queue(limit=100)
         return [(a, await self.store.get_ban(a.ban_id)) for a in appeals]

@@ -13,9 +13,10 @@ import hashlib
 import time
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+
+from parley.redis_url import is_redis_url, key_prefix, redis_client
 
 
 @dataclass(slots=True)
@@ -107,13 +108,11 @@ class RedisSessions:
     ``<prefix>:{mod}:by:<name>`` set of digests; one hash tag, one slot."""
 
     def __init__(self, broker_url: str, idle: float, lifetime: float) -> None:
-        parts = urlsplit(broker_url)
-        prefix = parse_qs(parts.query).get("prefix", ["parley"])[0]
-        self._base = f"{prefix}:{{mod}}"
+        self._base = f"{key_prefix(broker_url)}:{{mod}}"
         self._idle_ms = max(1, int(idle * 1000))
         self._lifetime = lifetime
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
-            urlunsplit(parts._replace(query="")), socket_timeout=2.0, socket_connect_timeout=1.0
+        self._redis: aioredis.Redis = redis_client(
+            broker_url, socket_timeout=2.0, socket_connect_timeout=1.0
         )
 
     def _ttl_ms(self, created: float) -> int:
@@ -171,6 +170,6 @@ def _text(value: bytes | str | None) -> str | None:
 
 
 def session_store(broker_url: str, idle: float, lifetime: float) -> SessionStore:
-    if urlsplit(broker_url).scheme in ("redis", "rediss", "unix"):
+    if is_redis_url(broker_url):
         return RedisSessions(broker_url, idle, lifetime)
     return LocalSessions(idle, lifetime)

@@ -1,11 +1,12 @@
-"""Quotas, chosen by URL: ``memory://`` (this process) or ``redis://`` (every node)."""
+"""Quotas, chosen by URL: ``memory://`` (this process) or Redis (every node: ``redis://`` or
+``redis+sentinel://``, see ``parley.redis_url``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
 from parley.quotas.base import COUNT_MAX, Quotas
+from parley.redis_url import is_redis_url, key_prefix, redis_client, scheme
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -17,21 +18,18 @@ def create_quotas(url: str, *, node: str, redis: aioredis.Redis | None = None) -
     """The quotas for ``url`` (a broker URL: ``?prefix=`` namespaces the Redis keys). ``node``
     names this node's share of what it holds; ``redis``: a client to share (else one of its
     own)."""
-    parts = urlsplit(url)
-    if parts.scheme == "memory":
+    if scheme(url) == "memory":
         from parley.quotas.memory import MemoryQuotas
 
         return MemoryQuotas()
-    if parts.scheme in ("redis", "rediss", "unix"):
-        from redis.asyncio import Redis
-
+    if is_redis_url(url):
         from parley.quotas.redis import RedisQuotas
 
-        prefix = parse_qs(parts.query).get("prefix", ["parley"])[0]
+        prefix = key_prefix(url)
         if redis is not None:
             return RedisQuotas(redis, prefix, node)
-        own = Redis.from_url(parts._replace(query="").geturl())
-        return RedisQuotas(own, prefix, node, owns_client=True)
+        return RedisQuotas(redis_client(url), prefix, node, owns_client=True)
     raise ValueError(
-        f"unsupported quotas URL scheme {parts.scheme!r} (expected memory:// or redis://)"
+        f"unsupported quotas URL scheme {scheme(url)!r} (expected memory://, redis:// or "
+        "redis+sentinel://)"
     )

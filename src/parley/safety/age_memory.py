@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from parley.config import Settings
 from parley.pool import Band
 from parley.safety.policy import Admission, Admitted, RefusalCode, Refused
-from parley.store import DeviceHash, Store, StoreError
+from parley.store import AdmissionFacts, DeviceHash, Store, StoreError, declaration_changes
 
 log = logging.getLogger("parley.safety")
 
@@ -36,22 +36,35 @@ class AgeMemory:
             f"Parley is only for people aged {self.settings.min_age} and over.",
         )
 
-    async def recall(self, decision: Admission, device: DeviceHash | None, ip: str) -> Admission:
+    async def recall(
+        self,
+        decision: Admission,
+        device: DeviceHash | None,
+        ip: str,
+        facts: AdmissionFacts | None,
+    ) -> Admission:
         """``decision`` as the policy made it, held against what was declared before here.
-        ``device``: the hello's (valid) device token's hash, None for a new one. A store
-        failure leaves the decision as it was (the hello then meets the store again)."""
+        ``device``: the hello's (valid) device token's hash, None for a new one; ``facts``: what
+        the store knows of it (:meth:`Store.admission`), needed unless ``decision`` refuses. A
+        store failure leaves the decision as it was (the hello then meets the store again)."""
         try:
-            return await self._recall(decision, device, ip)
+            return await self._recall(decision, device, ip, facts)
         except StoreError:
             log.exception("age memory unavailable")
             return decision
 
-    async def _recall(self, decision: Admission, device: DeviceHash | None, ip: str) -> Admission:
+    async def _recall(
+        self,
+        decision: Admission,
+        device: DeviceHash | None,
+        ip: str,
+        facts: AdmissionFacts | None,
+    ) -> Admission:
         s = self.settings
         now = datetime.now(UTC)
-        ips = await self.store.ip_hash(ip)
         if isinstance(decision, Refused):
             if decision.code is RefusalCode.AGE_REFUSED:
+                ips = await self.store.ip_hash(ip)
                 await self.store.remember_under_age(
                     device=device,
                     device_until=now + timedelta(seconds=s.age_refusal_seconds),
@@ -59,13 +72,17 @@ class AgeMemory:
                     ip_until=now + timedelta(seconds=max(1.0, s.age_refusal_ip_seconds)),
                 )
             return decision
-        known = await self.store.get_device(device) if device is not None else None
+        if facts is None:
+            raise ValueError("an admission is held against the store's facts")
+        known = facts.device if device is not None else None
         if known is not None and known.under_age_until is not None and known.under_age_until > now:
             return self._under_age()
-        if known is None and await self.store.address_refused_under_age(ips):
+        if known is None and facts.address_refused_under_age:
             return self._under_age()  # a new device where someone was just refused
         if known is not None and isinstance(decision, Admitted):
             if known.declared_band == Band.ADULT and decision.band is Band.MINOR:
                 return Refused(RefusalCode.AGE_MISMATCH, ADULT_TO_MINOR)
-            await self.store.declare_band(known.device_hash, str(decision.band))
+            # A write only when it changes something: a returning device costs no commit.
+            if declaration_changes(known.declared_band, str(decision.band)):
+                await self.store.declare_band(known.device_hash, str(decision.band))
         return decision

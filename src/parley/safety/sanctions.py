@@ -52,9 +52,6 @@ class Sanctions:
         # spreads its connections over nodes adds up all the same.
         self._quotas = quotas
 
-    async def active_ban(self, device: DeviceHash, ips: list[KeyedIpHash]) -> Ban | None:
-        return await self.store.active_ban(device, ips)
-
     async def may_report(self, ips: Sequence[KeyedIpHash]) -> bool:
         """The per-address report budget (shared by every device there, on every node)."""
         if not ips:

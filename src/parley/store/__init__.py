@@ -7,6 +7,7 @@ PostgreSQL (asyncpg) in production. See :mod:`parley.store.repo` for the operati
 
 from __future__ import annotations
 
+from parley.store.admission import AdmissionFacts
 from parley.store.database import (
     Database,
     alembic_config,
@@ -14,6 +15,7 @@ from parley.store.database import (
     known_revision,
     normalise_url,
 )
+from parley.store.devices import declaration_changes
 from parley.store.errors import (
     AlreadyDecided,
     AppealExists,
@@ -79,6 +81,7 @@ __all__ = [
     "MAX_TRANSCRIPT_LINES",
     "MINOR_VISION_PRIORITY",
     "MIN_LEGAL_HOLD_DAYS",
+    "AdmissionFacts",
     "AlreadyDecided",
     "Appeal",
     "AppealExists",
@@ -114,6 +117,7 @@ __all__ = [
     "StoreError",
     "TranscriptLine",
     "alembic_config",
+    "declaration_changes",
     "device_hash",
     "head_revision",
     "ip_prefix",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.plain_text import strip_invisible
@@ -60,6 +60,14 @@ class Appeals(Database):
         async with self._read() as session:
             row = await session.scalar(select(AppealRow).where(AppealRow.ban_id == ban_id))
         return Appeal.of(row) if row else None
+
+    async def open_appeals(self) -> int:
+        """How many appeals wait for a decision (the console's navigation shows it)."""
+        async with self._read() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(AppealRow).where(AppealRow.decision.is_(None))
+            )
+        return int(count or 0)
 
     async def appeals_queue(self, *, limit: int = 50, offset: int = 0) -> list[Appeal]:
         """Undecided appeals, oldest first."""

@@ -16,6 +16,7 @@ into a write. Reads use plain deferred transactions and never block on writers (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -117,8 +118,10 @@ class Database:
         pepper: bytes = b"",
         schema: str | None = None,
         ip_key_cache_ttl: float = 60.0,
+        pool_size: int = 5,
     ) -> None:
         self.engine = engine
+        self._pool_size = pool_size
         self.dialect: str = engine.dialect.name
         self.schema = schema
         # SQLite writers announce themselves so the "begin" hook can say BEGIN IMMEDIATE.
@@ -185,6 +188,7 @@ class Database:
             pepper=options.get("pepper", b""),
             schema=schema,
             ip_key_cache_ttl=options.get("ip_key_cache_ttl", 60.0),
+            pool_size=pool_size,
         )
         db._folder = folder
         return db
@@ -196,6 +200,14 @@ class Database:
         await self._check()
 
     async def _check(self) -> None:
+        # Open the whole pool now: the first hellos after a restart (a reconnect storm) then
+        # find their connections ready instead of each opening one (SQLite: a thread each).
+        async with contextlib.AsyncExitStack() as warm:
+            for _ in range(self._pool_size - 1):
+                await warm.enter_async_context(self.engine.connect())
+            await self._check_settings()
+
+    async def _check_settings(self) -> None:
         async with self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()

@@ -4,6 +4,7 @@ declared, and under-age refusals remembered for a device or an address hash."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import select, true, update
 
 from parley.pool import Band
 from parley.store.bans import ip_digests
+from parley.store.coalesced import Coalesced
 from parley.store.database import Database
 from parley.store.hashing import check_device
 from parley.store.models import AgeRefusalRow, DeviceRow
@@ -18,7 +20,23 @@ from parley.store.records import Device
 from parley.store.values import DeviceHash, IpHash, KeyedIpHash, aware, moment
 
 
+def declaration_changes(declared: str | None, band: str) -> bool:
+    """Whether :meth:`Devices.declare_band` with ``band`` would change a record that declared
+    ``declared``: the first band is kept, and an adult one over a minor one."""
+    return declared != band and (declared is None or band == Band.ADULT)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTouch:
+    device: DeviceHash
+    age_band: str | None = None
+    band_expires_at: datetime | None = None
+    declared_band: str | None = None
+
+
 class Devices(Database):
+    _touches: Coalesced[DeviceTouch, None] | None = None
+
     async def touch_device(
         self,
         device: DeviceHash,
@@ -31,23 +49,51 @@ class Devices(Database):
         """Record that a device was seen; with ``age_band``, also store the attested band and its
         expiry (no identity: the attestation itself is not kept). ``declared_band`` is kept
         for a new device (:meth:`declare_band` for a known one)."""
-        check_device(device)
+        await self.touch_devices(
+            [DeviceTouch(device, age_band, band_expires_at, declared_band)], now=now
+        )
+
+    async def touch_device_batched(
+        self,
+        device: DeviceHash,
+        *,
+        age_band: str | None = None,
+        band_expires_at: datetime | None = None,
+        declared_band: str | None = None,
+    ) -> None:
+        """:meth:`touch_device`, committed in one transaction with the other touches waiting
+        now (:mod:`parley.store.coalesced`): a storm of new devices shares its commits. Durable
+        when it returns, as every write."""
+        if self._touches is None:
+            self._touches = Coalesced(self.touch_devices)
+        await self._touches(DeviceTouch(device, age_band, band_expires_at, declared_band))
+
+    async def touch_devices(
+        self, touches: list[DeviceTouch], *, now: datetime | None = None
+    ) -> list[None]:
+        """Several :meth:`touch_device` in one transaction."""
         now = moment(now)
-        if band_expires_at is not None:
-            aware(band_expires_at)
-        values: dict[str, Any] = {
-            "device_hash": device,
-            "age_band": age_band,
-            "band_expires_at": band_expires_at,
-            "declared_band": declared_band,
-            "created_at": now,
-            "last_seen_at": now,
-        }
-        update: dict[str, Any] = {"last_seen_at": now}
-        if age_band is not None:
-            update |= {"age_band": age_band, "band_expires_at": band_expires_at}
+        statements = []
+        for t in touches:
+            check_device(t.device)
+            if t.band_expires_at is not None:
+                aware(t.band_expires_at)
+            values: dict[str, Any] = {
+                "device_hash": t.device,
+                "age_band": t.age_band,
+                "band_expires_at": t.band_expires_at,
+                "declared_band": t.declared_band,
+                "created_at": now,
+                "last_seen_at": now,
+            }
+            update: dict[str, Any] = {"last_seen_at": now}
+            if t.age_band is not None:
+                update |= {"age_band": t.age_band, "band_expires_at": t.band_expires_at}
+            statements.append(self._upsert(DeviceRow, values, ["device_hash"], update))
         async with self._write() as session:
-            await session.execute(self._upsert(DeviceRow, values, ["device_hash"], update))
+            for statement in statements:
+                await session.execute(statement)
+        return [None] * len(touches)
 
     async def get_device(self, device: DeviceHash) -> Device | None:
         async with self._read() as session:

@@ -319,11 +319,12 @@ class ModeratorRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Unused since login backoff moved to memory (parley.moderation.throttle); the columns stay
-    # until a migration drops them.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A one-time password (``parley moderator add/reset``, the console's Moderators page): the
+    # console answers nothing but the change-password page until its owner picks one.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class IpKeyRow(Base):

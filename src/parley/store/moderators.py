@@ -1,4 +1,5 @@
-"""Moderator accounts: name, role, password hash (argon2id, made by the console), last login.
+"""Moderator accounts: name, role, password hash (argon2id, made by the console), last login,
+and whether the password is a one-time one that its owner must change before anything else.
 
 There is no lockout state: login backoff is per address and per name, in memory
 (:mod:`parley.moderation.throttle`), so that nobody can lock a moderator out by typing a name.
@@ -59,6 +60,7 @@ class Moderators(Database):
                     role=_role(role).value,
                     password_hash=password_hash,
                     created_at=now,
+                    must_change_password=True,  # every new account starts with a one-time one
                 )
                 session.add(row)
                 await session.flush()
@@ -96,8 +98,17 @@ class Moderators(Database):
     async def set_moderator_password(
         self, name: str, password_hash: str, *, actor: str, now: datetime | None = None
     ) -> bool:
-        values: dict[str, object] = {"password_hash": password_hash}
+        """A new one-time password (an admin's reset): its owner must change it again."""
+        values: dict[str, object] = {"password_hash": password_hash, "must_change_password": True}
         return await self._change(name, values, actor, "moderator.password", now, None)
+
+    async def change_own_password(
+        self, name: str, password_hash: str, *, now: datetime | None = None
+    ) -> bool:
+        """The owner's own choice: no longer a one-time password. Audited with no password (nor
+        its hash) in the entry."""
+        values: dict[str, object] = {"password_hash": password_hash, "must_change_password": False}
+        return await self._change(name, values, name, "moderator.password_change", now, None)
 
     async def delete_moderator(self, name: str, *, actor: str, now: datetime | None = None) -> bool:
         statement = delete(ModeratorRow).where(ModeratorRow.name == name)

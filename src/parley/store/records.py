@@ -317,6 +317,7 @@ class Moderator:
     password_hash: str
     created_at: datetime
     last_login_at: datetime | None
+    must_change_password: bool = False  # a one-time password, not yet changed by its owner
 
     @classmethod
     def of(cls, row: ModeratorRow) -> Moderator:
@@ -327,6 +328,7 @@ class Moderator:
             row.password_hash,
             row.created_at,
             row.last_login_at,
+            bool(row.must_change_password),
         )
 
 

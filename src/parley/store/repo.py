@@ -14,6 +14,7 @@ the caller may acknowledge it (docs/design.md, invariant 4).
 
 from __future__ import annotations
 
+from parley.store.admission import Admissions
 from parley.store.appeals import Appeals
 from parley.store.audit import Audit
 from parley.store.bans import Bans
@@ -29,6 +30,7 @@ from parley.store.retention import Retention
 
 
 class Store(
+    Admissions,
     Devices,
     Blocks,
     Reports,

@@ -6,12 +6,14 @@ import {
   detectLanguage, format, formatNumber, language, onLanguageChange, setLanguage, t,
 } from "./i18n.js";
 import {
-  DEFAULT_LIMITS, readForm, readMode, recentRefusal, refusalMessage, rememberRefusal,
+  DEFAULT_LIMITS, forgetProfile, parseInterests, readAnyLanguage, readForm, readMode,
+  recallProfile, recentRefusal, refusalMessage, rememberProfile, rememberRefusal,
 } from "./landing.js";
 import { getMode } from "./modes.js";
 import { QuestionField } from "./question.js";
 import { SafetyUI } from "./safety.js";
 import { Session } from "./session.js";
+import { WaitingScreen } from "./waiting.js";
 
 const STATUS_POLL_MS = 20_000;
 // Below this public figure the counter invites ("Be the first here"). The figure is already
@@ -31,6 +33,9 @@ const langSelect = $("[data-testid=lang]");
 const startButton = $("[data-testid=start]");
 const modeHint = $("#mode-hint");
 const alwaysBlurOption = $("[data-testid=always-blur-option]");
+const speak = $("[data-testid=speak]");
+const speakRow = $("[data-testid=speak-row]");
+const remember = $("[data-testid=remember]");
 const questionField = new QuestionField(form);
 
 let onlineCount = null;
@@ -60,6 +65,26 @@ new SafetyUI({
   onBanned: () => {
     landing.hidden = true;
     chat.hidden = true;
+  },
+});
+new WaitingScreen({
+  root: chat.querySelector("[data-testid=waiting]"),
+  session,
+  settings: () => session.settings,
+  limits: () => conn.limits,
+  adultAge: () => ages?.adult_age ?? null,
+  act: {
+    // Each starts the search again with one thing changed, and the landing form follows, so the
+    // next Start asks for the same.
+    dropInterests: () => {
+      $("[data-testid=interests]").value = "";
+      restartWith({ interests: [], fallback: true });
+    },
+    anyLanguage: () => {
+      speak.value = "any";
+      restartWith({ any_language: true });
+    },
+    tryText: () => switchMode("text"),
   },
 });
 session.onUnread = (n) => {
@@ -96,6 +121,36 @@ function syncMode() {
   modeHint.textContent = t(mode.hintKey);
   alwaysBlurOption.hidden = mode.id !== "video";
   questionField.sync(mode.id);
+  syncSpeak();
+}
+
+/** The language choice follows the mode (rooms keep to one language) and names the page's. */
+function syncSpeak() {
+  speakRow.hidden = !["text", "video"].includes(readMode(form));
+  const params = { language: t(`lang.name.${language()}`) };
+  speak.options[0].textContent = t("landing.speak_any", params);
+  speak.options[1].textContent = t("landing.speak_mine", params);
+}
+
+/** A new search from the waiting screen with ``changes`` to the settings. */
+function restartWith(changes) {
+  if (!session.settings) return;
+  const settings = { ...session.settings, ...changes };
+  if (remember.checked) {
+    const { age, interests, any_language } = settings;
+    rememberProfile({ age, interests, any_language });
+  }
+  session.begin(settings);
+}
+
+/** Fill the form from what this device remembers (only if the person asked it to). */
+function restoreProfile() {
+  const profile = recallProfile();
+  if (!profile) return;
+  remember.checked = true;
+  if (profile.age !== null) $("[data-testid=age]").value = String(profile.age);
+  $("[data-testid=interests]").value = profile.interests.join(", ");
+  speak.value = profile.any_language ? "any" : "mine";
 }
 
 /** The asker, between rooms, goes back to the form to change the question. */
@@ -127,7 +182,9 @@ function setFormError(error) {
 }
 
 function lockForRefusal() {
-  for (const el of form.querySelectorAll("input, button")) el.disabled = true;
+  for (const el of form.querySelectorAll("input, button, select")) el.disabled = true;
+  // Nothing left to choose: the options give their room to the refusal (and Start stays in view).
+  form.querySelector(".options").hidden = true;
 }
 
 function setOnline(n) {
@@ -180,6 +237,15 @@ form.addEventListener("submit", (event) => {
     return;
   }
   setFormError(null);
+  if (remember.checked) {
+    rememberProfile({
+      age: settings.age,
+      interests: parseInterests($("[data-testid=interests]").value), // kept in question mode too
+      any_language: readAnyLanguage(form),
+    });
+  } else {
+    forgetProfile();
+  }
   showChat();
   session.begin(settings);
   if (view.input.hidden) view.messages.focus({ preventScroll: true }); // an asker has no input
@@ -187,6 +253,7 @@ form.addEventListener("submit", (event) => {
 
 form.addEventListener("change", (event) => {
   if (event.target.name === "mode") syncMode();
+  if (event.target === remember && !remember.checked) forgetProfile(); // forget at once
 });
 
 // ---- chat controls ------------------------------------------------------------------------------
@@ -294,6 +361,7 @@ async function boot() {
   } catch (err) {
     console.error(err); // the page keeps its built-in English text
   }
+  restoreProfile();
   syncMode(); // a reload may keep the video radio checked
   const refusal = recentRefusal();
   if (refusal) {

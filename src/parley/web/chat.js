@@ -2,6 +2,10 @@
 //
 // This module only renders. It never decides what the protocol does (that is session.js).
 // All text, including the partner's, is inserted with textContent / text nodes only.
+//
+// Our own lines have a delivery state (`data-state`): "pending" until the server acknowledges
+// them, then "sent"; or "not-sent", with the reason and, when sending again can help, a retry
+// button (data-testid "message-retry") that calls `onRetry(line)`.
 
 import { format, formatList, t } from "./i18n.js";
 
@@ -35,6 +39,60 @@ export class ChatView {
     this.stopState = "stop";
     this.restoreLive = null;
     this.warnings = 0; // ids for the moderator warnings' labels
+    this.onRetry = () => {};
+    this.canRetry = false;
+    this.maxChars = null; // the server's message limit (welcome.limits), for the composer
+    // The composer takes any length: a pasted text cut short without a word would be a silent
+    // loss. Over the limit, the page says so and does not send (composerNote).
+    this.input.removeAttribute("maxlength");
+    this.composerNote = this.#paragraph("composer-note", "composer-note");
+    this.composerNote.setAttribute("aria-live", "polite");
+    this.composerNote.id = "composer-note";
+    this.composerNoteState = null; // {key, params}
+    this.root.querySelector(".composer").before(this.composerNote);
+    this.banner = this.#paragraph("banner", "requeue-banner");
+    this.banner.setAttribute("role", "status");
+    this.bannerKey = null;
+    this.waitingCard.before(this.banner);
+    this.messages.addEventListener("click", (event) => {
+      const button = event.target.closest?.("[data-testid=message-retry]");
+      if (button && !button.disabled) this.onRetry(button.closest("[data-testid=line]"));
+    });
+  }
+
+  #paragraph(className, testid) {
+    const p = document.createElement("p");
+    p.className = className;
+    p.dataset.testid = testid;
+    p.hidden = true;
+    return p;
+  }
+
+  // ---- banner and composer note ----------------------------------------------------------------
+
+  /** A banner above the chat (e.g. "back in the queue" after a reconnect); null hides it. */
+  setBanner(key) {
+    this.bannerKey = key;
+    this.banner.hidden = key === null;
+    this.banner.textContent = key === null ? "" : t(key);
+  }
+
+  /** Why the composer's text was not sent (too long, too fast); null clears it. */
+  setComposerNote(key, params = {}) {
+    this.composerNoteState = key === null ? null : { key, params };
+    this.composerNote.hidden = key === null;
+    this.composerNote.textContent = key === null ? "" : t(key, params);
+    if (key === null) {
+      this.input.removeAttribute("aria-invalid");
+      this.input.removeAttribute("aria-describedby");
+    } else {
+      this.input.setAttribute("aria-invalid", "true");
+      this.input.setAttribute("aria-describedby", this.composerNote.id); // read with the box
+    }
+  }
+
+  get composerNoteKey() {
+    return this.composerNoteState?.key ?? null;
   }
 
   // ---- status line ---------------------------------------------------------------------------
@@ -126,8 +184,13 @@ export class ChatView {
     who.textContent = t(seatKey ?? (from === "you" ? "chat.you" : "chat.stranger")) + ":";
     const body = document.createElement("span");
     body.className = "text";
-    if (from === "you") body.textContent = text;
-    else body.append(withMasks(text));
+    if (from === "you") {
+      body.textContent = text;
+      line.dataset.state = "sent";
+      line._text = text; // what a retry sends again
+    } else {
+      body.append(withMasks(text));
+    }
     line.append(who, " ", body);
     this.#append(line, { forceScroll: from === "you" });
     return line;
@@ -191,14 +254,52 @@ export class ChatView {
     return this.addSystemLine("chat.common", { list: common });
   }
 
-  markNotSent(line, reasonKey) {
+  /** Our line went out and waits for the server's `ack`. */
+  markPending(line) {
+    if (!line) return;
+    for (const extra of line.querySelectorAll(".note, .retry")) extra.remove();
+    line.classList.remove("not-sent");
+    line.dataset.state = "pending";
+  }
+
+  /** The server acknowledged our line. */
+  markSent(line) {
+    if (line && line.dataset.state === "pending") line.dataset.state = "sent";
+  }
+
+  /** Our line was not delivered: say why, and offer to send it again when that can help. */
+  markNotSent(line, reasonKey, { retry = false } = {}) {
     if (!line || line.classList.contains("not-sent")) return;
     line.classList.add("not-sent");
+    line.dataset.state = "not-sent";
     const note = document.createElement("span");
     note.className = "note";
     note.dataset.reason = reasonKey;
     note.textContent = " " + t("chat.not_sent", { reason: t(reasonKey) });
     line.append(note);
+    if (retry) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary compact retry";
+      button.dataset.testid = "message-retry";
+      button.textContent = t("chat.retry");
+      button.title = t("chat.retry_title");
+      button.disabled = !this.canRetry;
+      line.append(" ", button);
+    }
+  }
+
+  /** Retry buttons work only while there is a chat to send into. */
+  setCanRetry(enabled) {
+    this.canRetry = enabled;
+    for (const button of this.messages.querySelectorAll("[data-testid=message-retry]")) {
+      button.disabled = !enabled;
+    }
+  }
+
+  /** Move a line to the end of the log (a line sent again belongs to the chat of now). */
+  moveToEnd(line) {
+    this.#append(line, { forceScroll: true });
   }
 
   clearLines() {
@@ -211,7 +312,8 @@ export class ChatView {
     for (const line of this.messages.querySelectorAll("[data-testid=line], .warning-card")) {
       const parts = line.classList.contains("warning-card")
         ? [...line.children].map((p) => p.textContent).join(": ")
-        : line.textContent;
+        : [...line.childNodes].filter((n) => n.nodeName !== "BUTTON").map((n) => n.textContent)
+          .join("");
       out.push(parts.replace(/\s+$/u, ""));
     }
     return out;
@@ -255,8 +357,9 @@ export class ChatView {
     this.nextButton.disabled = !enabled;
   }
 
-  setMaxLength(n) {
-    if (Number.isInteger(n) && n > 0) this.input.maxLength = n;
+  /** The server's message limit, in characters (code points, as the server counts them). */
+  setMaxChars(n) {
+    this.maxChars = Number.isInteger(n) && n > 0 ? n : null;
   }
 
   autoGrow() {
@@ -298,6 +401,14 @@ export class ChatView {
     }
     for (const note of this.messages.querySelectorAll(".note[data-reason]")) {
       note.textContent = " " + t("chat.not_sent", { reason: t(note.dataset.reason) });
+    }
+    for (const button of this.messages.querySelectorAll("[data-testid=message-retry]")) {
+      button.textContent = t("chat.retry");
+      button.title = t("chat.retry_title");
+    }
+    if (this.bannerKey !== null) this.setBanner(this.bannerKey);
+    if (this.composerNoteState) {
+      this.setComposerNote(this.composerNoteState.key, this.composerNoteState.params);
     }
     for (const mask of this.messages.querySelectorAll(".masked")) labelMask(mask);
   }

@@ -9,6 +9,9 @@ export const DEFAULT_LIMITS = Object.freeze({ max_interests: 10, max_interest_ch
 const REFUSED_KEY = "parley.refused";
 const REFUSED_WHY_KEY = "parley.refused.why";
 const REFUSED_FOR_MS = 24 * 60 * 60 * 1000;
+// Age, interests and the language choice, kept only when the person ticks "remember" (and
+// forgotten as soon as they untick it). The under-age refusal above is kept regardless.
+const PROFILE_KEY = "parley.profile";
 
 /** Normalise interests like the server does (NFKC, lower case, no leading #, single spaces). */
 export function parseInterests(raw) {
@@ -27,7 +30,7 @@ export function parseInterests(raw) {
 
 /**
  * Read the form. Returns {settings} or {error: {key, params}}.
- * settings: {age, interests, fallback, mode}, and `question` for an asker.
+ * settings: {age, interests, fallback, any_language, mode}, and `question` for an asker.
  */
 export function readForm(form, limits = DEFAULT_LIMITS) {
   const ageRaw = form.querySelector("[data-testid=age]").value.trim();
@@ -39,7 +42,8 @@ export function readForm(form, limits = DEFAULT_LIMITS) {
   const mode = readMode(form);
   if (isQuestionMode(mode)) {
     // Interests play no part in question mode (their field is hidden then).
-    const settings = { age, interests: [], fallback: true, mode };
+    // Rooms keep to one language: question mode never widens.
+    const settings = { age, interests: [], fallback: true, any_language: false, mode };
     if (mode === "discuss") return { settings };
     const question = form.querySelector("[data-testid=question]").value.trim();
     const problem = checkQuestion(question);
@@ -58,7 +62,48 @@ export function readForm(form, limits = DEFAULT_LIMITS) {
       params: { n: limits.max_interest_chars, interest: long }, field: "interests" } };
   }
   const onlyShared = form.querySelector("[data-testid=fallback]").checked;
-  return { settings: { age, interests, fallback: !onlyShared, mode } };
+  return { settings: { age, interests, fallback: !onlyShared, any_language: readAnyLanguage(form),
+    mode } };
+}
+
+/** "Meet people who speak": true for any language (yours first), false for only yours. */
+export function readAnyLanguage(form) {
+  return form.querySelector("[data-testid=speak]").value !== "mine";
+}
+
+/** The remembered profile ({age, interests, any_language}), or null. */
+export function recallProfile() {
+  try {
+    const raw = window.localStorage.getItem(PROFILE_KEY);
+    if (!raw) return null;
+    const p = JSON.parse(raw);
+    if (!p || typeof p !== "object") return null;
+    return {
+      age: Number.isInteger(p.age) ? p.age : null,
+      interests: Array.isArray(p.interests) ? p.interests.filter((i) => typeof i === "string") : [],
+      any_language: p.any_language !== false,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Keep the form's age, interests and language choice on this device. */
+export function rememberProfile({ age, interests, any_language }) {
+  try {
+    window.localStorage.setItem(PROFILE_KEY, JSON.stringify({ age, interests, any_language }));
+  } catch {
+    /* storage disabled */
+  }
+}
+
+/** Forget what `rememberProfile` kept. */
+export function forgetProfile() {
+  try {
+    window.localStorage.removeItem(PROFILE_KEY);
+  } catch {
+    /* storage disabled */
+  }
 }
 
 const FORM_MODES = new Set(["text", "video", "question", "discuss"]);

@@ -23,8 +23,16 @@
 //
 // Pair-scoped frames are only accepted for the current pair; everything else is stale and
 // dropped. All partner text goes to the view, which renders it as text only.
+//
+// Delivery (docs/protocol.md, "Reliable delivery"): our line is pending until the server's
+// `ack`, then sent; refused (`error` with its ref) or caught by a dead socket, it is marked not
+// sent, never dropped, with a retry where sending again can help. A line over the server's
+// length limit or its message rate (welcome.limits) is refused here, before it is sent, and the
+// text stays in the composer. After a reconnect, someone who was waiting or chatting is put back
+// in the queue by the page, with a banner saying so; someone who had stopped is not.
 
-import { has } from "./i18n.js";
+import { CLOSE } from "./connection.js";
+import { formatNumber, has } from "./i18n.js";
 import { getMode } from "./modes.js";
 
 const DEVICE_KEY = "parley.device";
@@ -57,6 +65,9 @@ const START_FAILED = {
   mode_unavailable: "status.question_unavailable", // this server cannot run question mode
 };
 
+// Reasons (translation keys) for which sending the same line again can work.
+const RETRYABLE = new Set(["reason.offline", "reason.too_fast", "reason.busy", "reason.ended"]);
+
 // Why a line was not delivered, by error code (translation keys).
 const NOT_SENT_REASON = {
   rate_limited: "reason.too_fast",
@@ -68,13 +79,23 @@ const NOT_SENT_REASON = {
   server_busy: "reason.busy",
 };
 
-/** A token bucket mirroring the server's limits, so a fast user is slowed, not disconnected. */
+/**
+ * A token bucket at one of the server's rates (welcome.limits.rates), so a fast user is slowed
+ * down in the page instead of being refused, or disconnected, by the server.
+ */
 class TokenBucket {
   constructor(ratePerSecond, burst) {
     this.rate = ratePerSecond;
     this.burst = burst;
     this.tokens = burst;
     this.stamp = performance.now();
+  }
+
+  /** The bucket for `spec` ({rate, burst}), or null when the server gave none. */
+  static from(spec) {
+    const rate = Number(spec?.rate);
+    const burst = Number(spec?.burst);
+    return rate > 0 && burst >= 1 ? new TokenBucket(rate, burst) : null;
   }
 
   take() {
@@ -137,15 +158,15 @@ export class Session extends EventTarget {
     this.awaitingStopped = 0; // frames before our `stopped` belong to the chat we left
     this.stopArmed = false;
     this.sent = new Map(); // id -> {kind, line}
+    this.pending = new Map(); // id -> our line, until its ack (or error, or the socket dies)
+    this.acks = false; // does this server acknowledge lines (1.6)?
+    this.requeue = false; // the next start is the page's own, after a reconnect: say so
     this.typingSent = false;
     this.typingTimer = null;
     this.countdownTimer = null;
     this.unread = 0;
-    this.buckets = {
-      message: new TokenBucket(3, 8),
-      typing: new TokenBucket(2, 4),
-      start: new TokenBucket(0.5, 6),
-    };
+    this.buckets = {}; // kind (message, typing, start) -> TokenBucket, from welcome.limits.rates
+    view.onRetry = (line) => this.#retry(line);
 
     conn.addEventListener("welcome", (e) => this.#onWelcome(e.detail.frame));
     conn.addEventListener("frame", (e) => this.#onFrame(e.detail));
@@ -212,7 +233,7 @@ export class Session extends EventTarget {
 
   pressNext() {
     if (this.phase === "chatting") {
-      if (!this.buckets.start.take()) {
+      if (!this.#take("start")) {
         this.view.addSystemLine("chat.too_fast_next");
         return;
       }
@@ -228,18 +249,18 @@ export class Session extends EventTarget {
     this.view.focusInput();
   }
 
-  /** Send the composer's text. Returns true when a line was added. */
+  /**
+   * Send the composer's text. Returns true when a line was added. A line the server would refuse
+   * (too long, too fast) is not sent: the text stays in the composer and the reason shows.
+   */
   sendMessage() {
     const text = this.view.input.value.trim();
     if (!text || this.phase !== "chatting") return false;
+    if (this.#refuse(text)) return false;
+    this.view.setComposerNote(null);
     this.view.input.value = "";
     this.view.autoGrow();
-    const line = this.view.addChatLine("you", text);
-    if (!this.buckets.message.take()) {
-      this.view.markNotSent(line, "reason.too_fast");
-    } else if (this.#send({ type: "message", pair: this.pair, text }, { line }) === null) {
-      this.view.markNotSent(line, "reason.offline");
-    }
+    this.#deliver(this.view.addChatLine("you", text), text);
     this.#setTyping(false);
     return true;
   }
@@ -247,6 +268,7 @@ export class Session extends EventTarget {
   /** The composer's text changed. */
   inputChanged() {
     this.view.autoGrow();
+    this.#checkLength();
     if (this.phase !== "chatting") return;
     if (this.view.input.value.trim()) {
       this.#setTyping(true);
@@ -310,6 +332,7 @@ export class Session extends EventTarget {
       language: this.language(),
       device: storageGet(DEVICE_KEY) || null,
       fallback: s.fallback,
+      any_language: s.any_language === true,
     };
   }
 
@@ -321,10 +344,65 @@ export class Session extends EventTarget {
     return id;
   }
 
+  /** Take a token of the server's `kind` bucket; true when there is no bucket to respect. */
+  #take(kind) {
+    return this.buckets[kind]?.take() ?? true;
+  }
+
+  /** Characters as the server counts them: code points, after trimming. */
+  #overLimit(text) {
+    const max = this.view.maxChars;
+    const n = [...text.trim()].length;
+    return max !== null && n > max ? { n: formatNumber(n), max: formatNumber(max) } : null;
+  }
+
+  /** Show why `text` cannot be sent now, if it cannot; true when refused. */
+  #refuse(text) {
+    const over = this.#overLimit(text);
+    if (over) {
+      this.view.setComposerNote("composer.too_long", over);
+      return true;
+    }
+    if (!this.#take("message")) {
+      this.view.setComposerNote("composer.too_fast");
+      return true;
+    }
+    return false;
+  }
+
+  /** While typing: say at once when the text has grown over the limit (and when it no longer is). */
+  #checkLength() {
+    const over = this.#overLimit(this.view.input.value);
+    if (over) this.view.setComposerNote("composer.too_long", over);
+    else if (this.view.composerNoteKey !== null) this.view.setComposerNote(null);
+  }
+
+  /** Send our `line` (pending until the server's ack), or mark it not sent. */
+  #deliver(line, text) {
+    this.view.markPending(line);
+    const id = this.#send({ type: "message", pair: this.pair, text }, { line });
+    if (id === null) {
+      this.view.markNotSent(line, "reason.offline", { retry: true });
+    } else if (this.acks) {
+      this.pending.set(id, line);
+    } else {
+      this.view.markSent(line); // a server before 1.6 acknowledges nothing
+    }
+  }
+
+  /** The retry button of a line that was not sent: send it again, into the chat of now. */
+  #retry(line) {
+    if (this.phase !== "chatting" || !line || typeof line._text !== "string") return;
+    if (this.#refuse(line._text)) return;
+    this.view.markPending(line);
+    this.view.moveToEnd(line);
+    this.#deliver(line, line._text);
+  }
+
   #setTyping(on) {
     if (!on) window.clearTimeout(this.typingTimer);
     if (on === this.typingSent) return;
-    if (on && !this.buckets.typing.take()) return;
+    if (on && !this.#take("typing")) return;
     if (this.phase === "chatting" && this.#send({ type: "typing", pair: this.pair, on }) !== null) {
       this.typingSent = on;
     } else {
@@ -339,6 +417,8 @@ export class Session extends EventTarget {
    */
   #newChat() {
     this.view.clearLines();
+    this.view.setBanner(null);
+    this.requeue = false; // a new chat the person asked for: nothing to announce
     this.stopArmed = false;
     if (!this.conn.active || !sameHello(this.conn.hello, this.#hello())) {
       this.pendingStart = true;
@@ -370,7 +450,7 @@ export class Session extends EventTarget {
       );
       return;
     }
-    if (!this.buckets.start.take()) {
+    if (!this.#take("start")) {
       this.pendingStart = false;
       this.#setPhase("idle");
       this.view.setStatus("status.too_fast_start");
@@ -384,6 +464,10 @@ export class Session extends EventTarget {
     }
     this.pendingStart = false;
     this.#enterWaiting();
+    if (this.requeue) {
+      this.requeue = false;
+      this.view.setBanner("banner.requeued");
+    }
   }
 
   #prepared(token, ok) {
@@ -418,6 +502,8 @@ export class Session extends EventTarget {
       this.view.setStatus("status.stopped");
     }
     this.pendingStart = false;
+    this.requeue = false;
+    this.view.setBanner(null);
     this.#stopCountdown();
     this.#setPhase("idle");
   }
@@ -427,7 +513,16 @@ export class Session extends EventTarget {
   #onWelcome(frame) {
     if (typeof frame.device === "string" && frame.device) storageSet(DEVICE_KEY, frame.device);
     if (Number.isInteger(frame.online)) this.onOnline(frame.online);
-    this.view.setMaxLength(frame.limits?.max_message_chars);
+    const limits = frame.limits ?? {};
+    this.view.setMaxChars(limits.max_message_chars);
+    // This socket's buckets start full, as the server's do.
+    const rates = limits.rates ?? {};
+    this.buckets = {
+      message: TokenBucket.from(rates.message),
+      typing: TokenBucket.from(rates.typing),
+      start: TokenBucket.from(rates.start),
+    };
+    this.acks = typeof limits.rates === "object" && limits.rates !== null; // 1.6
     this.awaitingStopped = 0;
     this.sent.clear();
     this.mode.onWelcome(this.ctx, frame);
@@ -442,6 +537,8 @@ export class Session extends EventTarget {
         return this.#onMatched(f);
       case "message":
         return this.#onMessage(f);
+      case "ack":
+        return this.#onAck(f);
       case "typing":
         if (this.phase === "chatting" && f.pair === this.pair) {
           this.view.setTyping(f.on === true, f.from); // `from`: who, in question mode
@@ -486,6 +583,7 @@ export class Session extends EventTarget {
       this.view.setStatus(this.#key("status.waiting"));
     }
     this.mode.onWaiting?.(this.ctx, f);
+    this.#emit("waiting", { frame: f });
   }
 
   #onMatched(f) {
@@ -494,6 +592,7 @@ export class Session extends EventTarget {
     if (!["connecting", "waiting", "chatting"].includes(this.phase)) return undefined;
     if (typeof f.pair !== "string") return undefined;
     if (this.phase === "chatting") this.#endPair();
+    this.view.setBanner(null); // back in a chat: the requeue is done
     this.pair = f.pair;
     this.reportSeat = typeof f.seat === "string" ? f.seat : null;
     this.#setReportPair(f.pair); // the server dropped the last chat's evidence with this match
@@ -509,6 +608,7 @@ export class Session extends EventTarget {
     this.view.focusInput();
     // Text typed while waiting is kept; tell the new partner if the user is mid-sentence.
     if (this.view.input.value.trim()) this.inputChanged();
+    else this.#checkLength(); // a "too fast" from the last chat is stale now
     this.mode.onMatched(this.ctx, f);
   }
 
@@ -519,6 +619,13 @@ export class Session extends EventTarget {
   #resync() {
     if (this.#send({ type: "stop" }) !== null) this.awaitingStopped += 1;
     return undefined;
+  }
+
+  #onAck(f) {
+    const line = Number.isInteger(f.ref) ? this.pending.get(f.ref) : undefined;
+    if (!line) return;
+    this.pending.delete(f.ref);
+    this.view.markSent(line);
   }
 
   #onMessage(f) {
@@ -588,6 +695,8 @@ export class Session extends EventTarget {
     this.stopArmed = false;
     this.#stopCountdown();
     this.#setReportPair(null);
+    this.requeue = false;
+    this.view.setBanner(null);
     this.#setPhase("ended");
     this.#emit("banned", { frame: f });
   }
@@ -631,7 +740,9 @@ export class Session extends EventTarget {
       return undefined;
     }
     if (sent?.kind === "message" && sent.line) {
-      this.view.markNotSent(sent.line, NOT_SENT_REASON[code] ?? "reason.error");
+      this.pending.delete(f.ref);
+      const reason = NOT_SENT_REASON[code] ?? "reason.error";
+      this.view.markNotSent(sent.line, reason, { retry: RETRYABLE.has(reason) });
       return undefined;
     }
     if ((sent?.kind === "start" || sent?.kind === "next") && Object.hasOwn(START_FAILED, code)) {
@@ -661,13 +772,20 @@ export class Session extends EventTarget {
       if (sent.kind === "report") this.#emit("report-error", { id, code: "offline", message: "" });
     }
     this.sent.clear();
+    // Lines the server never acknowledged may not have arrived: never let them look sent.
+    for (const line of this.pending.values()) {
+      this.view.markNotSent(line, "reason.offline", { retry: true });
+    }
+    this.pending.clear();
     this.typingSent = false;
     // Our server session is gone, and with it the evidence of the last chat.
     this.#setReportPair(null);
     if (!reconnect) {
-      if (code === 4003) return this.#refused("age_refused");
-      if (code === 4006) return this.#outdated();
-      if (code === 4007) return this.#onBanned({ type: "banned" }); // no statement came with it
+      this.requeue = false;
+      this.view.setBanner(null);
+      if (code === CLOSE.REFUSED) return this.#refused("age_refused");
+      if (code === CLOSE.UNSUPPORTED_VERSION) return this.#outdated();
+      if (code === CLOSE.BANNED) return this.#onBanned({ type: "banned" }); // no statement came
       // Disconnected as a sanction (4000/4001): no automatic reconnect; New reconnects.
       const wasChatting = this.phase === "chatting";
       this.#endPair("lost");
@@ -678,16 +796,22 @@ export class Session extends EventTarget {
       if (wasChatting) this.view.addSystemLine("status.kicked");
       return undefined;
     }
+    // Someone waiting or chatting is put back in the queue once we are back (the chat itself is
+    // over: the server told the stranger we left); someone who stopped stays stopped.
+    const full = code === CLOSE.SERVER_FULL;
     if (this.phase === "chatting") {
       this.#endPair("lost");
-      this.#setPhase("idle");
-      this.view.setStatus("status.connection_lost", {}, { announce: false });
-      this.view.addSystemLine("status.connection_lost");
+      this.pendingStart = true;
+      this.requeue = true;
+      this.#setPhase("connecting");
+      this.view.setStatus(full ? "status.full" : "status.reconnecting");
+      this.view.addSystemLine("status.connection_lost_requeue");
     } else if (this.phase === "waiting" || this.phase === "connecting") {
-      this.pendingStart = true; // re-queue automatically once we are back
+      this.pendingStart = true;
+      this.requeue ||= this.phase === "waiting";
       this.#stopCountdown();
       this.#setPhase("connecting");
-      this.view.setStatus(code === 4005 ? "status.full" : "status.reconnecting");
+      this.view.setStatus(full ? "status.full" : "status.reconnecting");
     }
     return undefined;
   }
@@ -760,7 +884,9 @@ export class Session extends EventTarget {
   }
 
   #setPhase(phase) {
+    const before = this.phase;
     this.phase = phase;
+    if (before !== phase) this.#emit("phase", { phase, before });
     const v = this.view;
     if (phase === "idle") {
       this.stopArmed = false;
@@ -771,6 +897,7 @@ export class Session extends EventTarget {
     v.setStopEnabled(phase !== "ended" && phase !== "off");
     v.setNextEnabled(phase === "chatting" || phase === "idle");
     v.setCanSend(phase === "chatting");
+    v.setCanRetry(phase === "chatting");
     v.setWaiting(phase === "waiting");
     if (this.mounted) this.mode.onPhase(this.ctx, phase);
   }
@@ -801,5 +928,6 @@ export class Session extends EventTarget {
 function sameHello(a, b) {
   if (!a || !b) return false;
   return a.age === b.age && a.mode === b.mode && a.language === b.language &&
-    a.fallback === b.fallback && JSON.stringify(a.interests) === JSON.stringify(b.interests);
+    a.fallback === b.fallback && a.any_language === b.any_language &&
+    JSON.stringify(a.interests) === JSON.stringify(b.interests);
 }

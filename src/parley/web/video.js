@@ -1,16 +1,15 @@
-// Video mode: camera and microphone, one RTCPeerConnection per pair, signalled over the chat
-// socket (docs/protocol.md, "Video signalling").
+// Video mode: the page's side of a video chat (the mode hooks of modes.js, the stranger's and
+// your own picture, the buttons, the phone's chat panel). The peer connection is webrtc.js's and
+// the camera and microphone camera.js's, both without the page.
 //
 // - Media: getUserMedia once per visit to video mode (kept across Next); the camera button stops
 //   the camera track (its light goes off) and turns the video transceiver to recvonly, which
-//   renegotiates; turning it back on gets a new track and renegotiates again.
-// - Negotiation: WebRTC's "perfect negotiation". The `offerer` from `matched` is impolite and
-//   makes the first offer; the `answerer` is polite and attaches its tracks when that offer
-//   arrives (so there is no glare on the first round). Later rounds (camera, ICE restart) may
-//   start on either side.
-// - Every signal carries the current pair; a signal for another pair is dropped, and a call's
-//   callbacks stop touching the page as soon as the pair ends.
-// - Failure: one ICE restart (with the freshest ICE servers), then "Connection failed" with Next.
+//   renegotiates; turning it back on gets a new track and renegotiates again. Flip (front/back,
+//   shown only with two cameras or more) replaces the track without renegotiating.
+// - Signals: a call's `signal` events go out paced (webrtc.js SignalPacer) with the current pair;
+//   an incoming signal for another pair is dropped, and a call's events stop touching the page
+//   as soon as the pair ends.
+// - Failure: webrtc.js restarts ICE once, then says "failed": "Connection failed" with Next.
 // - Moderation (docs/protocol.md, "Vision moderation"): when the server moderates video
 //   (`welcome.vision`), the page says so, and sends stills of its OWN camera when asked
 //   (`sample`, sampler.js). A `moderation` event blurs and covers the stranger's video at once;
@@ -27,16 +26,15 @@
 // Everything the stranger controls reaches the page only as media, never as markup.
 
 import { onLanguageChange, t } from "./i18n.js";
+import { LocalMedia } from "./camera.js";
 import { StillSampler } from "./sampler.js";
+import { Call, SignalPacer } from "./webrtc.js";
 
-// Not connected this long after the pair started (or after the restart): treat as failed.
-const CONNECT_TIMEOUT_MS = 15_000;
-// "disconnected" for this long: restart ICE without waiting for Chrome's own "failed".
-const DISCONNECTED_GRACE_MS = 4_000;
-// Outgoing signals are paced under the server's bucket (20/s, burst 60, shared with the
-// any-frame bucket of 20/s, burst 40) so trickle bursts are delayed, never dropped.
-const SIGNAL_RATE = 12;
-const SIGNAL_BURST = 24;
+// The phone layout (style.css, "video mode on a phone"): the same width as there.
+const PHONE_QUERY = "(max-width: 37.5rem)";
+// "Not automatically moderated" is said once per visit to video mode, and goes by itself this
+// long after the first stranger's picture showed (while waiting it covers nobody).
+const VISION_NOTICE_MS = 15_000;
 // The viewer's "always start blurred" choice, on this device.
 const ALWAYS_BLUR_KEY = "parley.video.always_blur";
 
@@ -56,23 +54,6 @@ function storeAlwaysBlur(on) {
     /* storage disabled: the choice lasts for this page only */
   }
 }
-
-const VIDEO_CONSTRAINTS = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
-  frameRate: { ideal: 24, max: 30 },
-  facingMode: "user",
-};
-
-// What went wrong with the camera, by DOMException name.
-const MEDIA_ERRORS = {
-  NotAllowedError: "denied",
-  SecurityError: "denied",
-  NotFoundError: "missing",
-  OverconstrainedError: "missing",
-  NotReadableError: "busy",
-  AbortError: "busy",
-};
 
 // Overlay text per state of the stranger's box: [title key, detail key].
 const OVERLAY = {
@@ -94,308 +75,6 @@ const OVERLAY = {
 };
 const MEDIA_FAILURES = new Set(["denied", "missing", "busy", "unsupported", "error"]);
 
-class SignalPacer {
-  constructor(send) {
-    this.send = send;
-    this.queue = [];
-    this.tokens = SIGNAL_BURST;
-    this.stamp = performance.now();
-    this.timer = null;
-  }
-
-  push(frame) {
-    this.queue.push(frame);
-    this.#pump();
-  }
-
-  clear() {
-    this.queue = [];
-    window.clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  #pump() {
-    const now = performance.now();
-    this.tokens = Math.min(SIGNAL_BURST, this.tokens + ((now - this.stamp) / 1000) * SIGNAL_RATE);
-    this.stamp = now;
-    while (this.queue.length && this.tokens >= 1) {
-      this.tokens -= 1;
-      this.send(this.queue.shift());
-    }
-    if (this.queue.length && this.timer === null) {
-      const wait = Math.ceil(((1 - this.tokens) / SIGNAL_RATE) * 1000);
-      this.timer = window.setTimeout(() => {
-        this.timer = null;
-        this.#pump();
-      }, wait);
-    }
-  }
-}
-
-/** One peer connection for one pair. Dead (and inert) once `close()` ran. */
-class Call {
-  constructor({ pair, polite, ice, stream, sendSignal, onState, onRemoteTrack }) {
-    this.pair = pair;
-    this.polite = polite;
-    this.stream = stream;
-    this.sendSignal = sendSignal;
-    this.onState = onState; // (state) => void: pc.connectionState, "restarting" or "failed"
-    this.onRemoteTrack = onRemoteTrack; // (track) => void
-    this.closed = false;
-    this.restarting = false;
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.settingRemoteAnswer = false;
-    this.attached = false;
-    this.restarted = false;
-    this.failed = false;
-    this.negotiations = 0; // completed offer/answer rounds, whichever side offered
-    this.localCandidates = 0; // in the current gathering round
-    this.inbox = Promise.resolve();
-    this.watchdog = null;
-    this.graceTimer = null;
-    this.startedAt = performance.now(); // the `matched` frame is being handled right now
-    this.connectedAt = null;
-    this.firstFrameAt = null;
-    this.revealedAt = null; // a blurred first look was lifted (see VideoMode.#reveal)
-    this.revealedBy = null;
-    this.heldByViewer = false; // blurred by the viewer's "always start blurred": only a tap lifts it
-    this.cleared = false; // the server judged a first still of the stranger's camera clean
-
-    const pc = new RTCPeerConnection(rtcConfig(ice));
-    this.pc = pc;
-    pc.onnegotiationneeded = () => this.#negotiate();
-    pc.onicecandidate = ({ candidate }) => {
-      if (this.closed || !candidate || !candidate.candidate) return;
-      this.localCandidates += 1;
-      this.sendSignal({ candidate: candidate.toJSON() });
-    };
-    pc.onicegatheringstatechange = () => {
-      if (this.closed) return;
-      if (pc.iceGatheringState === "gathering") this.localCandidates = 0;
-      // Nothing to offer the other side (e.g. relay-only and the TURN server refused us):
-      // this round cannot connect, so do not wait for a timeout.
-      if (pc.iceGatheringState === "complete" && this.localCandidates === 0 &&
-          pc.connectionState !== "connected") {
-        this.#trouble();
-      }
-    };
-    pc.onconnectionstatechange = () => this.#connectionChanged();
-    pc.onsignalingstatechange = () => {
-      // A negotiation finished: what each side sends may have changed (camera off/on).
-      if (!this.closed && pc.signalingState === "stable") this.onState(this.state);
-    };
-    pc.ontrack = ({ track }) => {
-      if (!this.closed) this.onRemoteTrack(track);
-    };
-
-    if (!polite) {
-      // The offerer sends what it has and always asks to receive both kinds.
-      this.#attachLocal();
-      for (const kind of ["audio", "video"]) {
-        if (!this.#transceiver(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
-      }
-    }
-    this.#armWatchdog();
-  }
-
-  /** What the page should show: the connection state, or "restarting" / "failed". */
-  get state() {
-    if (this.failed) return "failed";
-    const raw = this.pc.connectionState;
-    if (this.restarting && raw !== "connected") return "restarting";
-    return raw;
-  }
-
-  /** An incoming signal for this pair; handled strictly in order. */
-  receive(signal) {
-    this.inbox = this.inbox.then(() => this.#handle(signal)).catch((err) => {
-      if (!this.closed) console.warn("parley: signal not applied:", err);
-    });
-  }
-
-  /** Does the stranger send us video (as last negotiated)? */
-  receivingVideo() {
-    const dir = this.#transceiver("video")?.currentDirection;
-    return dir === "sendrecv" || dir === "recvonly";
-  }
-
-  /** Camera on (a track) or off (null): renegotiates through the direction change. */
-  async setVideo(track) {
-    if (this.closed) return;
-    const tx = this.#transceiver("video");
-    if (!this.attached || !tx) return; // first negotiation not done: tracks attach then
-    if (track) {
-      await tx.sender.replaceTrack(track);
-      tx.sender.setStreams(this.stream);
-      if (tx.direction !== "sendrecv") tx.direction = "sendrecv";
-    } else {
-      await tx.sender.replaceTrack(null);
-      if (tx.direction !== "recvonly") tx.direction = "recvonly";
-    }
-  }
-
-  /** Fresh TURN credentials: used by the next ICE restart. */
-  updateIce(ice) {
-    if (this.closed) return;
-    try {
-      this.pc.setConfiguration({ ...this.pc.getConfiguration(), ...rtcConfig(ice) });
-    } catch (err) {
-      console.warn("parley: new ICE servers not applied:", err);
-    }
-  }
-
-  close() {
-    if (this.closed) return;
-    this.closed = true;
-    window.clearTimeout(this.watchdog);
-    window.clearTimeout(this.graceTimer);
-    const pc = this.pc;
-    pc.onnegotiationneeded = pc.onicecandidate = pc.onicegatheringstatechange = null;
-    pc.onconnectionstatechange = pc.onsignalingstatechange = pc.ontrack = null;
-    pc.close();
-  }
-
-  // ---- negotiation ----------------------------------------------------------------------------
-
-  #transceiver(kind) {
-    return this.pc.getTransceivers().find(
-      (tx) => tx.direction !== "stopped" && tx.receiver.track?.kind === kind,
-    );
-  }
-
-  /** Send our tracks: new transceivers (offerer) or the ones the offer made (answerer). */
-  #attachLocal() {
-    this.attached = true;
-    for (const track of this.stream.getTracks()) {
-      if (track.readyState === "live") this.pc.addTrack(track, this.stream);
-    }
-  }
-
-  async #negotiate() {
-    if (this.closed) return;
-    try {
-      this.makingOffer = true;
-      await this.pc.setLocalDescription();
-      if (this.closed) return;
-      this.#sendDescription();
-    } catch (err) {
-      if (!this.closed) console.warn("parley: offer failed:", err);
-    } finally {
-      this.makingOffer = false;
-    }
-  }
-
-  #sendDescription() {
-    const d = this.pc.localDescription;
-    if (d && (d.type === "offer" || d.type === "answer")) {
-      if (d.type === "answer") this.negotiations += 1;
-      this.sendSignal({ description: { type: d.type, sdp: d.sdp } });
-    }
-  }
-
-  async #handle({ description, candidate }) {
-    if (this.closed) return;
-    const pc = this.pc;
-    if (description) {
-      if (description.type !== "offer" && description.type !== "answer") return;
-      const readyForOffer = !this.makingOffer &&
-        (pc.signalingState === "stable" || this.settingRemoteAnswer);
-      const collision = description.type === "offer" && !readyForOffer;
-      this.ignoreOffer = !this.polite && collision;
-      if (this.ignoreOffer) return; // ours wins; theirs is rolled back on their side
-      this.settingRemoteAnswer = description.type === "answer";
-      try {
-        await pc.setRemoteDescription({ type: description.type, sdp: String(description.sdp) });
-      } finally {
-        this.settingRemoteAnswer = false;
-      }
-      if (this.closed) return;
-      if (description.type === "answer") this.negotiations += 1;
-      if (description.type === "offer") {
-        if (!this.attached) this.#attachLocal();
-        await pc.setLocalDescription();
-        if (this.closed) return;
-        this.#sendDescription();
-      }
-    } else if (candidate && typeof candidate.candidate === "string") {
-      if (!candidate.candidate) return; // end-of-candidates: nothing to do in a browser
-      try {
-        await pc.addIceCandidate({
-          candidate: candidate.candidate,
-          sdpMid: candidate.sdpMid ?? null,
-          sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-          usernameFragment: candidate.usernameFragment ?? null,
-        });
-      } catch (err) {
-        if (!this.ignoreOffer) throw err;
-      }
-    }
-  }
-
-  // ---- connection state, restart and failure --------------------------------------------------
-
-  #connectionChanged() {
-    if (this.closed) return;
-    const state = this.pc.connectionState;
-    window.clearTimeout(this.graceTimer);
-    if (state === "connected") {
-      window.clearTimeout(this.watchdog);
-      if (this.connectedAt === null) this.connectedAt = performance.now();
-      this.restarting = false;
-    } else if (state === "failed") {
-      this.#trouble(); // reports the new state itself
-      return;
-    } else if (state === "disconnected") {
-      this.graceTimer = window.setTimeout(() => {
-        if (!this.closed && this.pc.connectionState === "disconnected") this.#trouble();
-      }, DISCONNECTED_GRACE_MS);
-    }
-    this.onState(this.state);
-  }
-
-  #armWatchdog() {
-    window.clearTimeout(this.watchdog);
-    this.watchdog = window.setTimeout(() => {
-      if (!this.closed && this.pc.connectionState !== "connected") this.#trouble();
-    }, CONNECT_TIMEOUT_MS);
-  }
-
-  /** The connection cannot work as it is: restart ICE once, then give up. */
-  #trouble() {
-    if (this.closed || this.failed) return;
-    if (!this.restarted) {
-      this.restarted = true;
-      this.restarting = true;
-      this.localCandidates = 0;
-      this.pc.restartIce(); // negotiationneeded → an offer with new ICE credentials
-      this.#armWatchdog();
-    } else {
-      this.failed = true;
-      window.clearTimeout(this.watchdog);
-    }
-    this.onState(this.state);
-  }
-}
-
-function rtcConfig(ice) {
-  const servers = Array.isArray(ice?.ice_servers) ? ice.ice_servers : [];
-  const iceServers = servers
-    .filter((s) => s && (typeof s.urls === "string" || Array.isArray(s.urls)))
-    .map((s) => {
-      const out = { urls: s.urls };
-      if (typeof s.username === "string") out.username = s.username;
-      if (typeof s.credential === "string") out.credential = s.credential;
-      return out;
-    });
-  const policy = ice?.ice_transport_policy === "relay" ? "relay" : "all";
-  return { iceServers, iceTransportPolicy: policy };
-}
-
-function mediaErrorKind(err) {
-  return MEDIA_ERRORS[err?.name] ?? "error";
-}
-
 class VideoMode {
   constructor() {
     this.id = "video";
@@ -403,11 +82,13 @@ class VideoMode {
     this.hintKey = "landing.mode_hint_video";
     this.el = null;
     this.ctx = null;
-    this.stream = null;
+    this.media = new LocalMedia();
     this.acquiring = null; // Promise<boolean> while getUserMedia runs
-    this.cameraBusy = false; // a camera toggle is under way
-    this.micOn = true;
-    this.cameraOn = true;
+    this.cameraBusy = false; // a camera change (off, on, flip) is under way
+    this.chatOpen = false; // phones: the chat panel over the video
+    this.unread = 0; // lines that came while the chat panel was closed
+    this.visionNoticeSaid = false; // this visit to video mode
+    this.visionNoticeTimer = null;
     this.ice = null;
     this.call = null;
     this.remoteStream = null;
@@ -446,6 +127,7 @@ class VideoMode {
     const el = this.#elements();
     el.pane.hidden = false;
     document.body.dataset.mode = "video";
+    this.#setChatOpen(false);
     this.pacer = new SignalPacer((frame) => ctx.send(frame));
     this.#syncButtons();
     this.#setBox("off");
@@ -454,7 +136,7 @@ class VideoMode {
   }
 
   prepare() {
-    if (this.#hasLiveMedia()) return true;
+    if (this.media.live()) return true;
     if (!this.acquiring) {
       this.acquiring = this.#acquire().finally(() => {
         this.acquiring = null;
@@ -476,6 +158,10 @@ class VideoMode {
   }
 
   onPhase(ctx, phase) {
+    // Phones: the chat panel holds the waiting card and Stop/New, so it is open whenever there
+    // is no stranger to watch, and closes when a chat starts (a tap opens it again).
+    if (phase === "chatting") this.#setChatOpen(false);
+    else if (phase === "waiting" || phase === "idle" || phase === "ended") this.#setChatOpen(true);
     if (phase === "preparing") this.#setBox("preparing");
     else if (phase === "connecting" || phase === "waiting") this.#setBox("waiting");
     else if (phase === "idle" && !["left", "failed", ...MEDIA_FAILURES].includes(this.boxState)) {
@@ -493,18 +179,18 @@ class VideoMode {
       pair,
       polite: frame.role !== "offerer",
       ice: this.ice,
-      stream: this.stream ?? new MediaStream(),
-      sendSignal: (body) => {
-        if (this.call === call && ctx.pair() === pair) {
-          this.pacer.push({ type: "signal", pair, ...body });
-        }
-      },
-      onState: (state) => {
-        if (this.call === call) this.#callState(call, state);
-      },
-      onRemoteTrack: (track) => {
-        if (this.call === call) this.#remoteTrack(track);
-      },
+      stream: this.media.stream ?? new MediaStream(),
+    });
+    call.addEventListener("signal", ({ detail }) => {
+      if (this.call === call && ctx.pair() === pair) {
+        this.pacer.push({ type: "signal", pair, ...detail });
+      }
+    });
+    call.addEventListener("state", ({ detail }) => {
+      if (this.call === call) this.#callState(call, detail);
+    });
+    call.addEventListener("track", ({ detail }) => {
+      if (this.call === call) this.#remoteTrack(detail);
     });
     this.call = call;
     this.remoteStream = new MediaStream();
@@ -581,10 +267,11 @@ class VideoMode {
     this.#setFirstLook("open");
     this.#endCall();
     this.pacer?.clear();
-    for (const track of this.stream?.getTracks() ?? []) track.stop();
-    this.stream = null;
-    this.micOn = true;
-    this.cameraOn = true;
+    this.media.close();
+    this.#hideVisionNotice();
+    this.visionNoticeSaid = false;
+    this.#setChatOpen(false);
+    delete document.body.dataset.chatPanel;
     const el = this.#elements();
     el.local.srcObject = null;
     el.pane.hidden = true;
@@ -596,91 +283,64 @@ class VideoMode {
 
   // ---- camera and microphone ------------------------------------------------------------------
 
-  #hasLiveMedia() {
-    return this.stream !== null &&
-      this.stream.getTracks().some((track) => track.readyState === "live");
-  }
-
   async #acquire() {
-    const md = navigator.mediaDevices;
-    if (!md || typeof md.getUserMedia !== "function") {
-      this.#setBox("unsupported");
+    const failure = await this.media.open();
+    if (failure) {
+      this.#setBox(failure);
       return false;
-    }
-    let stream;
-    try {
-      stream = await md.getUserMedia({ audio: true, video: VIDEO_CONSTRAINTS });
-    } catch (err) {
-      if (mediaErrorKind(err) !== "missing") {
-        this.#setBox(mediaErrorKind(err));
-        return false;
-      }
-      try {
-        stream = await md.getUserMedia({ video: VIDEO_CONSTRAINTS }); // a camera without a mic
-      } catch (err2) {
-        this.#setBox(mediaErrorKind(err2));
-        return false;
-      }
     }
     if (!this.ctx) {
-      for (const track of stream.getTracks()) track.stop(); // left video mode meanwhile
+      this.media.close(); // left video mode meanwhile
       return false;
     }
-    this.stream = stream;
-    this.micOn = true;
-    this.cameraOn = true;
     const local = this.#elements().local;
-    local.srcObject = stream;
+    local.srcObject = this.media.stream;
     local.play().catch(() => {});
     this.#syncButtons();
+    // The flip button is there only when the device has more than one camera.
+    this.media.countCameras().then(() => this.#syncButtons());
     return true;
   }
 
   /** Our own camera's preview while the camera is on (what stills are taken of), else null. */
   #cameraPreview() {
-    const track = this.stream?.getVideoTracks()[0];
-    if (!this.cameraOn || !track || track.readyState !== "live" || !track.enabled) return null;
+    const track = this.media.stream?.getVideoTracks()[0];
+    if (!this.media.cameraOn || !track || track.readyState !== "live" || !track.enabled) return null;
     const local = this.#elements().local;
-    return local.srcObject === this.stream ? local : null;
+    return local.srcObject === this.media.stream ? local : null;
   }
 
   #toggleMic() {
-    const audio = this.stream?.getAudioTracks()[0];
-    if (!audio) return;
-    this.micOn = !this.micOn;
-    audio.enabled = this.micOn;
-    this.#syncButtons();
+    if (this.media.toggleMic()) this.#syncButtons();
   }
 
-  async #toggleCamera() {
-    if (!this.stream || this.cameraBusy) return;
+  #toggleCamera() {
+    if (!this.media.stream || this.cameraBusy) return;
+    this.#changeCamera(async () => {
+      if (!this.media.cameraOn) return this.media.startCamera();
+      this.media.stopCamera();
+      return { track: null };
+    });
+  }
+
+  #flipCamera() {
+    if (!this.media.stream || this.cameraBusy || !this.media.cameraOn) return;
+    this.#changeCamera(() => this.media.flip());
+  }
+
+  /** One camera change at a time; the call then sends the new track, or none (recvonly). */
+  async #changeCamera(change) {
     this.cameraBusy = true;
     this.#syncButtons();
     try {
-      if (this.cameraOn) {
-        for (const track of this.stream.getVideoTracks()) {
-          track.stop(); // the camera light goes off
-          this.stream.removeTrack(track);
-        }
-        this.cameraOn = false;
-        await this.call?.setVideo(null);
-      } else {
-        let track;
-        try {
-          const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO_CONSTRAINTS });
-          track = s.getVideoTracks()[0];
-        } catch (err) {
-          this.ctx?.view.addSystemLine(`video.camera_${mediaErrorKind(err)}`);
-          return;
-        }
-        if (!this.stream) {
-          track.stop();
-          return;
-        }
-        this.stream.addTrack(track);
-        this.cameraOn = true;
-        await this.call?.setVideo(track);
+      const result = await change();
+      if (result === null) return; // left video mode meanwhile
+      if (result.error) {
+        this.ctx?.view.addSystemLine(`video.camera_${result.error}`);
+        await this.call?.setVideo(null); // nothing to send (flip: the old camera has stopped)
+        return;
       }
+      await this.call?.setVideo(result.track);
     } finally {
       this.cameraBusy = false;
       this.#syncButtons();
@@ -789,7 +449,45 @@ class VideoMode {
       checkingText: document.getElementById("remote-checking-text"),
       visionOn: $("vision-on"),
       visionOff: $("vision-off"),
+      visionOffText: document.querySelector(".video-pane .vision-toast-text"),
+      visionDismiss: $("vision-off-dismiss"),
+      flip: $("video-flip"),
+      chatToggle: $("chat-panel-toggle"),
+      unread: $("chat-unread"),
+      messages: $("messages"),
+      announce: $("chat-announce"),
     };
+    el.flip.addEventListener("click", () => this.#flipCamera());
+    el.chatToggle.addEventListener("click", () => {
+      this.#setChatOpen(!this.chatOpen);
+      if (this.chatOpen && this.ctx && !this.ctx.view.input.disabled) {
+        this.ctx.view.input.focus({ preventScroll: true });
+      }
+    });
+    el.visionDismiss.addEventListener("click", () => {
+      const focused = document.activeElement === el.visionDismiss;
+      this.#hideVisionNotice();
+      if (focused) this.#refocus(); // the button is gone
+    });
+    // What the stranger says while the chat panel is closed (phones) is counted on its button.
+    new MutationObserver((changes) => {
+      if (this.chatOpen || !this.ctx || !window.matchMedia(PHONE_QUERY).matches) return;
+      const added = [];
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          // The stranger's lines and a moderator's warning; not our own lines, nor the notes.
+          if (node instanceof Element &&
+              (node.classList.contains("line-stranger") || node.classList.contains("warning-card"))) {
+            added.push(node.textContent);
+          }
+        }
+      }
+      if (added.length) {
+        this.unread += added.length;
+        this.#syncChatToggle();
+        el.announce.textContent = added.join("\n"); // text only, as the log shows it
+      }
+    }).observe(el.messages, { childList: true });
     el.mute.addEventListener("click", () => this.#toggleMic());
     el.camera.addEventListener("click", () => this.#toggleCamera());
     el.retry.addEventListener("click", () => this.ctx?.restart());
@@ -799,7 +497,7 @@ class VideoMode {
       if (!this.#mayReveal()) return; // never before the verdict in the minor pool
       const focused = document.activeElement === el.reveal;
       this.#reveal("viewer");
-      if (focused) this.ctx?.view.input.focus({ preventScroll: true }); // the button is gone
+      if (focused) this.#refocus(); // the button is gone
     });
     this.el = el;
     return el;
@@ -808,6 +506,7 @@ class VideoMode {
   #setBox(state) {
     this.boxState = state;
     const el = this.#elements();
+    if (state === "live") this.#fadeVisionNotice();
     el.box.dataset.state = state;
     const [title, detail] = OVERLAY[state] ?? [null, null];
     el.title.textContent = title ? t(title) : "";
@@ -818,7 +517,7 @@ class VideoMode {
     el.toText.hidden = !mediaFailed;
     el.next.hidden = state !== "failed";
     if (state !== "live" && state !== "paused") el.remote.hidden = true;
-    el.localBox.hidden = mediaFailed || state === "off" || !this.stream;
+    el.localBox.hidden = mediaFailed || state === "off" || !this.media.stream;
   }
 
   /** Blur and cover the stranger's video (automatic moderation), or lift that for a new pair. */
@@ -884,7 +583,68 @@ class VideoMode {
     const el = this.#elements();
     const shown = this.ctx !== null && this.vision !== null;
     el.visionOn.hidden = !(shown && this.vision);
-    el.visionOff.hidden = !(shown && !this.vision);
+    if (shown && !this.vision && !this.visionNoticeSaid) this.#showVisionNotice();
+    else if (!(shown && !this.vision)) this.#hideVisionNotice();
+  }
+
+  /** "Not automatically moderated", once: read out (role=status, text set once shown), and
+   *  gone when dismissed or after a while, so it never stays over the stranger. */
+  #showVisionNotice() {
+    const el = this.#elements();
+    this.visionNoticeSaid = true;
+    el.visionOff.hidden = false;
+    el.visionOffText.textContent = t("video.vision_off");
+    window.clearTimeout(this.visionNoticeTimer);
+    this.visionNoticeTimer = null;
+    if (this.boxState === "live") this.#fadeVisionNotice();
+  }
+
+  /** Once a stranger's picture shows, the notice goes by itself after a while. */
+  #fadeVisionNotice() {
+    if (this.visionNoticeTimer !== null || this.#elements().visionOff.hidden) return;
+    this.visionNoticeTimer = window.setTimeout(() => this.#hideVisionNotice(), VISION_NOTICE_MS);
+  }
+
+  #hideVisionNotice() {
+    window.clearTimeout(this.visionNoticeTimer);
+    this.visionNoticeTimer = null;
+    const el = this.#elements();
+    el.visionOff.hidden = true;
+    el.visionOffText.textContent = "";
+  }
+
+  /** Where focus goes when the focused button went away: the message box, or on a phone with
+   *  the chat panel closed (the box out of sight) the panel's button. */
+  #refocus() {
+    const el = this.#elements();
+    const closedPanel = !this.chatOpen && window.matchMedia(PHONE_QUERY).matches;
+    const target = closedPanel ? el.chatToggle : this.ctx?.view.input;
+    target?.focus({ preventScroll: true });
+  }
+
+  /** Phones: the chat panel slides up over the video (style.css reads body[data-chat-panel]). */
+  #setChatOpen(open) {
+    this.chatOpen = open;
+    if (open) this.unread = 0;
+    this.#elements().announce.textContent = "";
+    document.body.dataset.chatPanel = open ? "open" : "closed";
+    this.#syncChatToggle();
+  }
+
+  #syncChatToggle() {
+    const el = this.#elements();
+    el.chatToggle.setAttribute("aria-expanded", String(this.chatOpen));
+    const label = t(this.chatOpen ? "video.chat_close" : "video.chat_open");
+    el.chatToggle.querySelector(".label").textContent = label;
+    el.unread.hidden = this.unread === 0;
+    el.unread.textContent = this.unread > 9 ? "9+" : String(this.unread);
+    if (this.unread) {
+      const count = this.unread === 1 ? t("video.chat_unread_one")
+        : t("video.chat_unread_other", { n: this.unread });
+      el.chatToggle.setAttribute("aria-label", `${label}, ${count}`);
+    } else {
+      el.chatToggle.removeAttribute("aria-label");
+    }
   }
 
   #setConnectionState(state) {
@@ -893,24 +653,31 @@ class VideoMode {
 
   #syncButtons() {
     const el = this.#elements();
-    const hasAudio = Boolean(this.stream?.getAudioTracks().length);
-    el.mute.disabled = !hasAudio;
-    el.mute.dataset.state = this.micOn ? "on" : "off";
-    el.mute.setAttribute("aria-pressed", String(!this.micOn));
-    el.mute.querySelector(".label").textContent = t(this.micOn ? "video.mute" : "video.unmute");
-    el.camera.disabled = !this.stream || Boolean(this.cameraBusy);
-    el.camera.dataset.state = this.cameraOn ? "on" : "off";
-    el.camera.setAttribute("aria-pressed", String(!this.cameraOn));
+    const { stream, micOn, cameraOn } = this.media;
+    el.mute.disabled = !stream?.getAudioTracks().length;
+    el.mute.dataset.state = micOn ? "on" : "off";
+    el.mute.setAttribute("aria-pressed", String(!micOn));
+    el.mute.querySelector(".label").textContent = t(micOn ? "video.mute" : "video.unmute");
+    el.camera.disabled = !stream || this.cameraBusy;
+    el.camera.dataset.state = cameraOn ? "on" : "off";
+    el.camera.setAttribute("aria-pressed", String(!cameraOn));
     el.camera.querySelector(".label").textContent =
-      t(this.cameraOn ? "video.camera_off" : "video.camera_on");
-    el.localBox.dataset.camera = this.cameraOn ? "on" : "off";
+      t(cameraOn ? "video.camera_off" : "video.camera_on");
+    el.localBox.dataset.camera = cameraOn ? "on" : "off";
+    el.localBox.dataset.facing = this.media.facing; // the back camera is not mirrored
+    el.flip.hidden = this.media.cameras < 2;
+    el.flip.disabled = !stream || !cameraOn || this.cameraBusy;
   }
 
   #retranslate() {
     if (!this.el) return;
     this.#syncButtons();
+    this.#syncChatToggle();
     this.#setBox(this.boxState);
     this.#syncChecking();
+    if (!this.#elements().visionOff.hidden) {
+      this.#elements().visionOffText.textContent = t("video.vision_off");
+    }
   }
 }
 
@@ -931,7 +698,7 @@ function exposeDebug(mode) {
       pc: () => mode.call?.pc ?? null,
       pair: () => mode.call?.pair ?? null,
       role: () => (mode.call ? (mode.call.polite ? "answerer" : "offerer") : null),
-      localStream: () => mode.stream,
+      localStream: () => mode.media.stream,
       negotiations: () => mode.stats.negotiations + (mode.call?.negotiations ?? 0),
       stillsSent: () => mode.sampler.sent,
       // Per call of this page (oldest first): ms from `matched` to connected / first frame.
