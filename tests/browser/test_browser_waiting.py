@@ -100,6 +100,8 @@ async def test_the_waiting_screen_counts_time_and_people_and_suggests(
     await strict.start(interests="knitting", only_shared=True)
     await expect(strict.tid("waiting-elapsed")).to_contain_text(re.compile(r"Waiting 0:0[0-9]"))
     await expect(strict.tid("waiting-hints")).to_be_hidden()
+    # Shared interests only never widens, to other languages neither: no promise of them.
+    await expect(strict.tid("waiting-language")).to_have_text("Only English speakers")
     await other.start()
     await expect(strict.tid("waiting-count")).to_have_text("1 other waiting", timeout=12_000)
     await expect(strict.tid("waiting-elapsed")).to_contain_text(re.compile(r"Waiting 0:0[2-9]"))

@@ -145,7 +145,11 @@ export class WaitingScreen {
   // ---- what it shows ---------------------------------------------------------------------------
 
   #wantsAny() {
-    return this.settings()?.any_language === true;
+    const s = this.settings();
+    // "Only shared interests" never widens, to other languages neither (the server sends no
+    // language_in): the screen must not promise other languages later.
+    const interestsOnly = s?.fallback === false && s.interests?.length > 0;
+    return s?.any_language === true && !interestsOnly;
   }
 
   #hintsAfter() {
