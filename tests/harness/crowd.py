@@ -202,10 +202,21 @@ class Person:
         if len(w.violations) > seen:
             w.violations[-1] += f" | {self.name}: {list(self.log)}"
 
+    def _pong_sent(self, pong: asyncio.Future[None]) -> None:
+        # A pong to a socket that has just closed fails; the reader sees the close. Retrieved
+        # here, so that no "Task exception was never retrieved" is logged when the garbage
+        # collector finalises it: that logging formats a traceback (ast.parse) and, landing inside
+        # another ast.parse, trips CPython 3.11.7's "AST constructor recursion depth mismatch".
+        self.pongs.discard(pong)
+        if not pong.cancelled():
+            pong.exception()
+
     def handle(self, f: dict[str, Any], ws: ClientConnection) -> None:
         kind, w = f.get("type"), self.world
         if kind == "ping":
-            self.pongs.add(asyncio.ensure_future(ws.send('{"type":"pong"}')))
+            pong = asyncio.ensure_future(ws.send('{"type":"pong"}'))
+            self.pongs.add(pong)
+            pong.add_done_callback(self._pong_sent)
         elif kind == "waiting":
             # (A `stop` may cross the interest fallback's second `waiting`.)
             if self.state not in ("asked", "waiting", "stopping", "unsure"):
