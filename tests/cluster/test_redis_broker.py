@@ -11,8 +11,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypedDict, TypeVar, Unpack
+from typing import ClassVar, Protocol, TypedDict, Unpack
 
 import pytest
 import pytest_asyncio
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness.broker_machine import EMPTY, BrokerMachine, CheckedWaits, State
+from harness.inbox import Box
 from harness.services import RedisHandle
 from parley.broker import create_broker
 from parley.broker.base import Broker, Evidence, Outcome, Ticket
@@ -31,24 +31,10 @@ from parley.protocol import (
     Notice,
     PartnerLeft,
     PartnerMessage,
-    ServerMessage,
     Waiting,
 )
 
 POOL = Pool.parse("adult:text:en")
-
-M = TypeVar("M", bound=ServerMessage)
-
-
-@dataclass
-class Box:
-    events: list[ServerMessage] = field(default_factory=list)
-
-    def deliver(self, event: ServerMessage) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[M]) -> list[M]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 class Waits:

@@ -9,38 +9,21 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 from msgspec import UNSET
 
+from harness.inbox import Box
 from parley.broker.base import Broker, Ticket
 from parley.broker.memory import MemoryBroker
 from parley.broker.redis import RedisBroker
 from parley.pool import Pool
-from parley.protocol import Matched, ServerMessage, Waiting
+from parley.protocol import Waiting
 
 WAIT = 0.4  # language_wait of these brokers (s)
 FALLBACK = 0.2  # interest_fallback
-M = TypeVar("M", bound=ServerMessage)
-
-
-@dataclass
-class Box:
-    events: list[ServerMessage] = field(default_factory=list)
-
-    def deliver(self, event: ServerMessage) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[M]) -> list[M]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def matched(self) -> Matched | None:
-        found = self.of(Matched)
-        return found[-1] if found else None
 
 
 class Quiet:
