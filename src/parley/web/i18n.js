@@ -4,6 +4,8 @@
 // the page with textContent / setAttribute, and interpolated strings are built as DOM nodes (see
 // `format`), so no table entry and no parameter can inject markup.
 
+import { storageGet, storageSet } from "./storage.js";
+
 export const SUPPORTED = ["en", "id"];
 const STORAGE_KEY = "parley.lang";
 const FALLBACK_LANG = "en";
@@ -12,21 +14,6 @@ const tables = new Map(); // lang -> object
 let current = FALLBACK_LANG;
 const listeners = new Set();
 
-function storageGet(key) {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function storageSet(key, value) {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    /* private mode or storage disabled: the choice lasts for this page only */
-  }
-}
 
 /** The language to use: the remembered choice, else the browser's preference (id → Indonesian). */
 export function detectLanguage() {

@@ -34,6 +34,7 @@
 import { CLOSE } from "./connection.js";
 import { formatNumber, has } from "./i18n.js";
 import { getMode } from "./modes.js";
+import { storageGet, storageSet } from "./storage.js";
 
 const DEVICE_KEY = "parley.device";
 const TYPING_IDLE_MS = 3_000;
@@ -108,21 +109,6 @@ class TokenBucket {
   }
 }
 
-function storageGet(key) {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function storageSet(key, value) {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    /* storage disabled */
-  }
-}
 
 export class Session extends EventTarget {
   /**

@@ -5,27 +5,12 @@
 // app.js gives it; the card itself (title, how to leave) is chat.js's.
 
 import { formatNumber, language, onLanguageChange, t } from "./i18n.js";
+import { storageGet, storageSet } from "./storage.js";
 
 const COUNT_POLL_MS = 5_000;
 const DEFAULT_HINTS_S = 20;
 const ALERT_KEY = "parley.alert";
 
-function storageGet(key) {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function storageSet(key, value) {
-  try {
-    if (value === null) window.localStorage.removeItem(key);
-    else window.localStorage.setItem(key, value);
-  } catch {
-    /* storage disabled: the choice lasts for this page only */
-  }
-}
 
 /** "m:ss" for a number of seconds. */
 export function clock(seconds) {
